@@ -1,0 +1,46 @@
+# VisioRegul: `make demo` runs the demo, `make test` runs every check. Both install what they need
+# (Python packages in .venv; as root: the sandbox Asterisk, sipp, PostgreSQL, Chromium).
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: help setup system demo test lint typecheck unit bench clean
+
+help:
+	@echo "make demo   - the service on its embedded defaults, the sandbox Asterisk and a simulated 15 call"
+	@echo "make test   - lint, type checks and every test against real Asterisk, sipp, PostgreSQL, Chromium"
+	@echo "make bench  - the benchmarks (tests/bench), printing their figures"
+
+setup: $(BIN)/.installed
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+system:
+	bash dialplan/sandbox/install.sh
+	bash tests/services/chromium.sh
+
+demo: setup
+	bash dialplan/sandbox/install.sh
+	$(BIN)/visioregul demo
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: setup
+	$(BIN)/mypy integration media patient_page tests
+
+test: setup system lint typecheck
+	VISIOREGUL_TEST_POSTGRES_URL="$$(bash tests/services/postgres.sh)" \
+	  $(BIN)/pytest -p no:cacheprovider $(PYTEST_ARGS)
+
+bench: setup system
+	$(BIN)/pytest -p no:cacheprovider tests/bench -s $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) var .mypy_cache .ruff_cache

@@ -1,0 +1,94 @@
+"""The composition root: ``create_app(settings)`` wires every part of the service.
+
+Used by ``visioregul serve``, the demo and the tests alike. Each resource is opened in its own
+cleanup context and closed in reverse order; background tasks are cancelled, then awaited.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from . import appkeys
+from .i18n import load_catalogue
+from .settings import Settings
+from .store.db import create_engine, make_sessionmaker, upgrade
+from .telephony.registry import LiveCallRegistry
+from .telephony.service import Telephony
+from .web import api, console
+from .web.middleware import errors_middleware, security_headers_middleware
+from .web.notifier import Notifier
+from .web.ratelimit import RateLimiter
+from .web.sessions import SessionCodec, load_secret_key
+
+__all__ = ["create_app"]
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings) -> web.Application:
+    """The whole service as an aiohttp application."""
+    app = web.Application(
+        middlewares=[security_headers_middleware, errors_middleware],
+        client_max_size=1024**2,
+    )
+    app[appkeys.SETTINGS] = settings
+    app[appkeys.CATALOGUE] = load_catalogue()
+    registry = LiveCallRegistry(region=settings.telephony.region)
+    notifier = Notifier()
+    telephony = Telephony(settings.telephony, registry)
+    registry.subscribe(notifier.on_call)
+    telephony.status.listeners.append(notifier.on_link)
+    app[appkeys.REGISTRY] = registry
+    app[appkeys.NOTIFIER] = notifier
+    app[appkeys.TELEPHONY] = telephony
+    app[appkeys.SESSIONS] = SessionCodec(
+        load_secret_key(settings.service.data_dir), settings.console.session_max_age
+    )
+    app[appkeys.LOGIN_LIMITER] = RateLimiter(settings.console.login_attempts_per_minute, 60)
+    app[appkeys.INVITE_LIMITER] = RateLimiter(30, 60)
+
+    app.cleanup_ctx.append(_store)
+    app.cleanup_ctx.append(_telephony)
+    app.on_shutdown.append(_close_notifier_queues)
+
+    app.router.add_routes(api.routes)
+    app.router.add_routes(console.routes)
+    app.router.add_static("/console/static", console.STATIC_DIR, follow_symlinks=False)
+    app.router.add_get("/", _root)
+    return app
+
+
+async def _root(request: web.Request) -> web.StreamResponse:
+    raise web.HTTPFound("/console")
+
+
+async def _store(app: web.Application) -> AsyncIterator[None]:
+    settings = app[appkeys.SETTINGS].database
+    if settings.auto_upgrade:
+        await upgrade(settings.url)
+    engine = create_engine(settings)
+    app[appkeys.DB] = make_sessionmaker(engine)
+    yield
+    await engine.dispose()
+
+
+async def _telephony(app: web.Application) -> AsyncIterator[None]:
+    task = asyncio.create_task(app[appkeys.TELEPHONY].run(), name="telephony")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+async def _close_notifier_queues(app: web.Application) -> None:
+    # A None wakes each WebSocket's sender, which closes its socket with GOING_AWAY.
+    notifier = app[appkeys.NOTIFIER]
+    for listeners in [*notifier.consoles.values(), notifier.cad]:
+        for connection in list(listeners):
+            with contextlib.suppress(asyncio.QueueFull):
+                connection.queue.put_nowait(None)

@@ -1,0 +1,36 @@
+"""Typed keys for everything the application holds (``app[KEY]``), declared in one place."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from .i18n import Catalogue
+from .settings import Settings
+from .telephony.registry import LiveCallRegistry
+from .telephony.service import Telephony
+from .web.notifier import Notifier
+from .web.ratelimit import RateLimiter
+from .web.sessions import SessionCodec
+
+__all__ = [
+    "CATALOGUE",
+    "DB",
+    "INVITE_LIMITER",
+    "LOGIN_LIMITER",
+    "NOTIFIER",
+    "REGISTRY",
+    "SESSIONS",
+    "SETTINGS",
+    "TELEPHONY",
+]
+
+SETTINGS = web.AppKey("settings", Settings)
+CATALOGUE = web.AppKey("catalogue", Catalogue)
+DB = web.AppKey("db", async_sessionmaker[AsyncSession])
+REGISTRY = web.AppKey("registry", LiveCallRegistry)
+TELEPHONY = web.AppKey("telephony", Telephony)
+NOTIFIER = web.AppKey("notifier", Notifier)
+SESSIONS = web.AppKey("sessions", SessionCodec)
+LOGIN_LIMITER = web.AppKey("login_limiter", RateLimiter)
+INVITE_LIMITER = web.AppKey("invite_limiter", RateLimiter)

@@ -1,0 +1,127 @@
+"""``visioregul demo``: the service on its embedded defaults, a real sandbox Asterisk, a 15 call.
+
+Installs what is missing (the sandbox Asterisk and sipp, through ``dialplan/sandbox/install.sh``),
+starts Asterisk and the service, creates a demo account, has the regulator phone at position 1001
+answer a simulated 15 call from a French mobile, and prints where to look. Ctrl-C stops all of it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import subprocess
+from urllib.parse import urlsplit
+
+from aiohttp import web
+
+from . import accounts, appkeys, audit
+from .app import create_app
+from .sandbox.asterisk import SandboxAsterisk, SandboxPorts
+from .sandbox.sipp import SippProcess, place_call, start_phone
+from .settings import Settings
+from .store.models import Role
+from .telephony.link import LinkState
+
+__all__ = ["DEMO_PASSWORD", "DEMO_USER", "run_demo"]
+
+DEMO_USER = "regulateur"
+DEMO_PASSWORD = "demo-visioregul-15"
+DEMO_POSITION = "1001"
+_CALL_MS = 30 * 60 * 1000
+
+
+def _say(text: str) -> None:
+    print(text, flush=True)
+
+
+def _install(sandbox: SandboxAsterisk) -> None:
+    script = sandbox.dialplan_dir / "sandbox" / "install.sh"
+    _say(f"Installing the sandbox Asterisk and sipp ({script}), about a minute the first time...")
+    subprocess.run(["bash", str(script)], check=True)
+
+
+async def _wait_link_up(app: web.Application, timeout: float = 20.0) -> bool:
+    status = app[appkeys.TELEPHONY].status
+    up = asyncio.Event()
+    status.listeners.append(lambda changed: up.set() if changed.state is LinkState.UP else None)
+    if status.state is LinkState.UP:
+        return True
+    try:
+        await asyncio.wait_for(up.wait(), timeout)
+    except TimeoutError:
+        return False
+    return True
+
+
+async def run_demo(settings: Settings, *, caller: str, place_call_now: bool = True) -> int:
+    """Run until interrupted; returns the exit code."""
+    ari = urlsplit(settings.telephony.ari.url)
+    sandbox = SandboxAsterisk(SandboxPorts(ami=settings.telephony.ami.port, http=ari.port or 8088))
+    if not sandbox.is_installed():
+        try:
+            _install(sandbox)
+        except (subprocess.CalledProcessError, OSError) as exc:
+            _say(f"visioregul demo: the sandbox could not be installed: {exc}")
+            return 1
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    processes: list[SippProcess] = []
+    runner: web.AppRunner | None = None
+    await sandbox.start()
+    try:
+        app = create_app(settings)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, settings.service.host, settings.service.port).start()
+        async with app[appkeys.DB].begin() as db:
+            await accounts.ensure_account(
+                db,
+                DEMO_USER,
+                DEMO_PASSWORD,
+                display_name="Régulateur de démonstration",
+                role=Role.REGULATOR,
+                position=f"PJSIP/{DEMO_POSITION}",
+            )
+            await audit.record(db, actor="system", action="demo.started")
+        if not await _wait_link_up(app):
+            _say("Warning: the service did not reach the sandbox Asterisk (see the logs).")
+        if place_call_now:
+            processes.append(
+                await start_phone(sandbox, DEMO_POSITION, answer_delay_ms=1500, calls=1)
+            )
+            processes.append(
+                await place_call(sandbox, caller, f"15{DEMO_POSITION}", duration_ms=_CALL_MS)
+            )
+        base = settings.service.public_url
+        _say(
+            "\n"
+            "  VisioRegul demo is running.\n"
+            f"  Console:   {base}/console\n"
+            f"  Login:     {DEMO_USER} / {DEMO_PASSWORD} (position PJSIP/{DEMO_POSITION})\n"
+            + (
+                f"  A simulated 15 call from {caller} is answered at PJSIP/{DEMO_POSITION}:"
+                " its video invitation is waiting on the console.\n"
+                if place_call_now
+                else ""
+            )
+            + f"  CAD API:   {base}/api/v1/openapi.yaml   Health: {base}/healthz\n"
+            "  Ctrl-C stops everything.\n"
+        )
+        await stop.wait()
+        _say("Stopping...")
+    finally:
+        for process in processes:
+            with contextlib.suppress(ProcessLookupError):
+                process.terminate()
+        for process in processes:
+            with contextlib.suppress(Exception):
+                await process.wait(timeout=5)
+        if runner is not None:
+            await runner.cleanup()
+        await sandbox.stop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+    return 0

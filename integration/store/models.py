@@ -1,0 +1,161 @@
+"""The store's tables, as SQLAlchemy declarative models.
+
+Every change here needs an Alembic revision in ``migrations/versions``; a test checks that the
+models and the migrations describe the same schema.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    Dialect,
+    Enum,
+    Integer,
+    MetaData,
+    String,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+__all__ = [
+    "NAMING_CONVENTION",
+    "Account",
+    "AuditEntry",
+    "Base",
+    "Role",
+    "UTCDateTime",
+    "utcnow",
+]
+
+NAMING_CONVENTION: dict[str, str] = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+"""Constraint and index names, so that migrations can name what they alter or drop."""
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware, in UTC."""
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware timestamp, always stored and returned in UTC.
+
+    PostgreSQL keeps the offset (``timestamptz``); SQLite has no such type and hands back naive
+    values, so they are stored in UTC and tagged as UTC on the way out. Naive values are refused
+    on the way in: their meaning would depend on the server's local time.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Check that ``value`` carries a timezone and convert it to UTC."""
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime refused (use datetime.now(UTC)): {value!r}")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Return ``value`` as an aware datetime in UTC."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every table, carrying the naming convention."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Role(enum.StrEnum):
+    """What a console account may do."""
+
+    REGULATOR = "regulator"
+    """A regulating assistant (ARM): takes 15 calls and sends video invitations."""
+    DOCTOR = "doctor"
+    """A regulating doctor: same as a regulator, and joins sessions started by others."""
+    ADMIN = "admin"
+    """Manages accounts and settings."""
+
+
+class Account(Base):
+    """A person who signs in to the regulators' console."""
+
+    __tablename__ = "accounts"
+    __table_args__ = (
+        # Lookups lower-case the name given at login: an upper-case row could never be found.
+        CheckConstraint("username = lower(username)", name="username_lowercase"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    """Login name, stored in lower case (``[a-z0-9._-]``, 3 to 64 characters)."""
+    display_name: Mapped[str] = mapped_column(String(128))
+    """Name shown to colleagues and written in session histories."""
+    password_hash: Mapped[str] = mapped_column(String(255))
+    """Argon2id hash in PHC string format."""
+    role: Mapped[Role] = mapped_column(
+        Enum(
+            Role,
+            name="role",
+            native_enum=False,
+            length=16,
+            create_constraint=True,
+            validate_strings=True,
+            values_callable=lambda roles: [role.value for role in roles],
+        )
+    )
+    position: Mapped[str | None] = mapped_column(String(64))
+    """Default desk-phone endpoint, e.g. ``PJSIP/1001``, used until the console says otherwise."""
+    disabled: Mapped[bool] = mapped_column(default=False)
+    """A disabled account cannot sign in; it is kept so that histories still name it."""
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    def __repr__(self) -> str:
+        return f"<Account id={self.id} username={self.username!r} role={self.role}>"
+
+
+class AuditEntry(Base):
+    """One line of the audit log: who did what, when, to what.
+
+    Append-only by convention: the service offers no way to change or delete an entry.
+    """
+
+    __tablename__ = "audit_log"
+
+    # SQLite auto-increments only an ``INTEGER PRIMARY KEY`` (the rowid); BIGINT elsewhere.
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True
+    )
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(128))
+    """An account's username, ``cad:<key id>`` for the CAD API, or ``system``."""
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    """A dotted slug such as ``console.login`` or ``invitation.requested``."""
+    target: Mapped[str | None] = mapped_column(String(128), index=True)
+    """What the action was about, e.g. a call id, when there is one."""
+    details: Mapped[dict[str, Any]] = mapped_column(
+        JSON().with_variant(JSONB(), "postgresql"), default=dict
+    )
+    """Free-form, JSON-serialisable facts about the action."""
+
+    def __repr__(self) -> str:
+        return f"<AuditEntry id={self.id} action={self.action!r} actor={self.actor!r}>"

@@ -1,0 +1,304 @@
+"""``visioregul check-asterisk``: what works and what is missing, in plain words.
+
+Connects with the configured credentials, exactly as the service would, and checks: AMI
+reachable and login accepted; the actions the service needs are granted (and whether more are
+granted than needed); the shipped dialplan's tag subroutine is loaded; ARI reachable, user
+accepted and allowed to subscribe. With ``wait_call`` it also waits for a real tagged call and
+checks that its events arrive (the AMI event classes cannot be read back otherwise).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+import aiohttp
+
+from ..settings import Settings
+from .ami import OneShotManager
+
+__all__ = ["Check", "CheckReport", "Outcome", "check_asterisk"]
+
+NEEDED_ACTIONS = {
+    "Status": "read the current channels after each (re)connection",
+    "Setvar": "set the pairing variable VISIOREGUL_SESSION on the caller's channel",
+}
+CONTROL_ACTIONS = (
+    "Originate",
+    "Redirect",
+    "Hangup",
+    "Command",
+    "BlindTransfer",
+    "Atxfer",
+    "Bridge",
+)
+"""Actions that control calls: the service never needs them."""
+TAG_CONTEXT = "visioregul-tag"
+_TIMEOUT = 5.0
+
+
+class Outcome(StrEnum):
+    """How one check went."""
+
+    OK = "ok"
+    WARNING = "warning"
+    """Works, but not as recommended (e.g. more privileges than needed)."""
+    MISSING = "missing"
+    """Something the service needs is missing: the command exits non-zero."""
+    SKIPPED = "skipped"
+
+
+@dataclass(frozen=True)
+class Check:
+    """One line of the report."""
+
+    outcome: Outcome
+    subject: str
+    detail: str
+
+
+@dataclass
+class CheckReport:
+    """Every check, in order."""
+
+    checks: list[Check] = field(default_factory=list)
+
+    def add(self, outcome: Outcome, subject: str, detail: str) -> None:
+        """Append one check."""
+        self.checks.append(Check(outcome, subject, detail))
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing the service needs is missing."""
+        return all(check.outcome is not Outcome.MISSING for check in self.checks)
+
+    def render(self) -> str:
+        """The report as text, one line per check."""
+        marks = {
+            Outcome.OK: "[ok]  ",
+            Outcome.WARNING: "[warn]",
+            Outcome.MISSING: "[FAIL]",
+            Outcome.SKIPPED: "[skip]",
+        }
+        lines = [f"{marks[c.outcome]} {c.subject}: {c.detail}" for c in self.checks]
+        lines.append(
+            "All that the service needs is in place."
+            if self.ok
+            else "Something the service needs is missing (see [FAIL] lines)."
+        )
+        return "\n".join(lines)
+
+
+async def check_asterisk(settings: Settings, *, wait_call: float = 0.0) -> CheckReport:
+    """Run every check against the configured Asterisk."""
+    report = CheckReport()
+    source = settings.telephony.source
+    required_ami = source == "ami"
+    await _check_ami(settings, report, required=required_ami, wait_call=wait_call)
+    await _check_ari(settings, report, required=source == "ari")
+    return report
+
+
+def _missing_or_warning(required: bool) -> Outcome:
+    return Outcome.MISSING if required else Outcome.WARNING
+
+
+async def _check_ami(
+    settings: Settings, report: CheckReport, *, required: bool, wait_call: float
+) -> None:
+    ami = settings.telephony.ami
+    where = f"{ami.host}:{ami.port}"
+    try:
+        _reader, writer = await asyncio.wait_for(
+            asyncio.open_connection(ami.host, ami.port), _TIMEOUT
+        )
+        writer.close()
+    except (OSError, TimeoutError) as exc:
+        report.add(
+            _missing_or_warning(required), "AMI reachable", f"cannot connect to {where}: {exc}"
+        )
+        return
+    report.add(Outcome.OK, "AMI reachable", where)
+
+    events: asyncio.Queue[Mapping[str, Any]] = asyncio.Queue()
+    manager = OneShotManager(
+        host=ami.host,
+        port=ami.port,
+        username=ami.username,
+        secret=ami.secret.get_secret_value(),
+        events="call,user",
+        ping_delay=3600,
+        loop=asyncio.get_running_loop(),
+    )
+    manager.register_event("*", lambda _m, event: events.put_nowait(event))
+    manager.connect()
+    try:
+        try:
+            logged_in = await asyncio.wait_for(manager.logged_in, _TIMEOUT)
+        except (OSError, TimeoutError) as exc:
+            report.add(_missing_or_warning(required), "AMI login", f"no answer: {exc}")
+            return
+        if not logged_in:
+            report.add(
+                _missing_or_warning(required),
+                "AMI login",
+                f"user {ami.username!r} refused: check its secret and permit/deny lines",
+            )
+            return
+        report.add(Outcome.OK, "AMI login", f"user {ami.username!r} accepted")
+        await _check_actions(manager, report, required=required)
+        await _check_dialplan(manager, report, required=required)
+        if wait_call > 0:
+            await _check_events(events, report, wait_call, required=required)
+        else:
+            report.add(
+                Outcome.SKIPPED,
+                "AMI events",
+                "run with --wait-call 60 and place a test call to 15 to check them",
+            )
+    finally:
+        manager.close()
+
+
+async def _check_actions(manager: OneShotManager, report: CheckReport, *, required: bool) -> None:
+    reply = await asyncio.wait_for(manager.send_action({"Action": "ListCommands"}), _TIMEOUT)
+    granted = {key.lower() for key in dict(reply) if key.lower() not in ("response", "actionid")}
+    for action, why in NEEDED_ACTIONS.items():
+        if action.lower() in granted:
+            report.add(Outcome.OK, f"AMI action {action}", f"granted ({why})")
+        else:
+            report.add(
+                _missing_or_warning(required),
+                f"AMI action {action}",
+                f"not granted: add 'write = call' to the user ({why})",
+            )
+    extra = [action for action in CONTROL_ACTIONS if action.lower() in granted]
+    if extra:
+        report.add(
+            Outcome.WARNING,
+            "AMI privileges",
+            f"more than needed: {', '.join(extra)} granted; the service never controls "
+            "calls: use the visioregul-ami template (read = call,user; write = call,reporting)",
+        )
+    else:
+        report.add(Outcome.OK, "AMI privileges", "no call-control action granted")
+
+
+async def _check_dialplan(manager: OneShotManager, report: CheckReport, *, required: bool) -> None:
+    replies = await asyncio.wait_for(
+        manager.send_action({"Action": "ShowDialPlan", "Context": TAG_CONTEXT}), _TIMEOUT
+    )
+    entries = replies if isinstance(replies, list) else [replies]
+    first = entries[0] if entries else {}
+    if first.get("Response") == "Error":
+        message = str(first.get("Message", ""))
+        if "ermission" in message:
+            # The recommended user has no 'reporting' right: the test call proves the tag instead.
+            report.add(
+                Outcome.SKIPPED,
+                "Dialplan tag",
+                "not listable with the recommended rights (write = call): run with "
+                "--wait-call 60 and place a test call to check it",
+            )
+        else:
+            report.add(
+                _missing_or_warning(required),
+                "Dialplan tag",
+                f"context [{TAG_CONTEXT}] not loaded: #include visioregul-extensions.conf "
+                "in extensions.conf and reload the dialplan",
+            )
+        return
+    found = any(entry.get("Context") == TAG_CONTEXT for entry in entries)
+    if found:
+        report.add(Outcome.OK, "Dialplan tag", f"context [{TAG_CONTEXT}] is loaded")
+    else:
+        report.add(
+            _missing_or_warning(required), "Dialplan tag", f"context [{TAG_CONTEXT}] not found"
+        )
+
+
+async def _check_events(
+    events: asyncio.Queue[Mapping[str, Any]], report: CheckReport, wait: float, *, required: bool
+) -> None:
+    seen: set[str] = set()
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait
+    while loop.time() < deadline and not {"tag", "bridge"} <= seen:
+        try:
+            event = await asyncio.wait_for(events.get(), max(0.05, deadline - loop.time()))
+        except TimeoutError:
+            break
+        if event.get("Event") == "UserEvent" and event.get("UserEvent") == "VisioRegulCall":
+            seen.add("tag")
+        elif event.get("Event") == "BridgeEnter":
+            seen.add("bridge")
+    for name, subject, hint in (
+        (
+            "tag",
+            "AMI user events",
+            "no VisioRegulCall seen: is the Gosub to visioregul-tag on "
+            "the line, and 'read' granting 'user'?",
+        ),
+        ("bridge", "AMI call events", "no BridgeEnter seen: grant 'read = call'"),
+    ):
+        if name in seen:
+            report.add(Outcome.OK, subject, "received during the test call")
+        else:
+            report.add(_missing_or_warning(required), subject, hint)
+
+
+async def _check_ari(settings: Settings, report: CheckReport, *, required: bool) -> None:
+    ari = settings.telephony.ari
+    base = ari.url.rstrip("/") + "/ari"
+    headers = {
+        "Authorization": aiohttp.encode_basic_auth(ari.username, ari.password.get_secret_value())
+    }
+    timeout = aiohttp.ClientTimeout(total=_TIMEOUT)
+    async with aiohttp.ClientSession(headers=headers, timeout=timeout) as http:
+        try:
+            async with http.get(f"{base}/asterisk/info") as response:
+                status = response.status
+                info = await response.json() if status == 200 else {}
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            report.add(
+                _missing_or_warning(required),
+                "ARI reachable",
+                f"cannot reach {ari.url}: {exc or type(exc).__name__} "
+                "(http.conf enabled? res_ari loaded?)",
+            )
+            return
+        if status in (401, 403):
+            report.add(
+                _missing_or_warning(required),
+                "ARI login",
+                f"user {ari.username!r} refused (HTTP {status}): check ari.conf",
+            )
+            return
+        if status != 200:
+            report.add(_missing_or_warning(required), "ARI reachable", f"HTTP {status}")
+            return
+        version = info.get("system", {}).get("version", "?")
+        report.add(Outcome.OK, "ARI reachable", f"{ari.url}, Asterisk {version}")
+        report.add(Outcome.OK, "ARI login", f"user {ari.username!r} accepted")
+        async with http.post(
+            f"{base}/applications/{ari.app}/subscription", params={"eventSource": "channel:"}
+        ) as response:
+            status = response.status
+        if status == 404:
+            # The application exists only while a WebSocket is connected: that is the service.
+            report.add(
+                Outcome.OK,
+                "ARI application",
+                f"{ari.app!r} not connected now (it is while the service runs)",
+            )
+        elif status == 403:
+            report.add(
+                _missing_or_warning(required),
+                "ARI write access",
+                "the ARI user is read_only: the pairing variable cannot be set",
+            )
+        else:
+            report.add(Outcome.OK, "ARI application", f"{ari.app!r} can subscribe to channels")

@@ -1,0 +1,131 @@
+"""Channel facts: what the AMI and ARI adapters turn Asterisk's events into.
+
+Both adapters speak Asterisk's language (channels, bridges, user events) and translate it,
+field by field, into these few typed facts. The ``CallTracker`` then derives calls from facts,
+so the logic that says "this call is now at position 1003" exists once, whatever the source.
+No raw AMI or ARI dictionary travels past an adapter.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+
+__all__ = [
+    "ChannelEnteredBridge",
+    "ChannelFact",
+    "ChannelHangup",
+    "ChannelHold",
+    "ChannelLeftBridge",
+    "ChannelSnapshot",
+    "ChannelTagged",
+    "MalformedEvent",
+    "Resync",
+    "normalize_position",
+    "position_of",
+]
+
+
+class MalformedEvent(ValueError):
+    """An Asterisk event lacks a field the adapter needs; it is logged at debug and ignored."""
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelSnapshot:
+    """A channel as Asterisk describes it at one moment."""
+
+    uniqueid: str
+    """Asterisk's ``Uniqueid`` (ARI: ``channel.id``)."""
+    linkedid: str
+    """Asterisk's ``Linkedid``: shared by every leg of one call; VisioRegul's call id."""
+    name: str
+    """Channel name, e.g. ``PJSIP/1001-00000002``."""
+    caller_number: str = ""
+    connected_number: str = ""
+    exten: str = ""
+    context: str = ""
+    up: bool = False
+    """True when the channel is answered (state ``Up``)."""
+    line: str | None = None
+    """Value of ``VISIOREGUL_LINE`` when the shipped dialplan tagged this channel."""
+    bridge_id: str | None = None
+    """The bridge the channel is in, when known."""
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelTagged:
+    """The shipped dialplan tagged a caller's channel as a VisioRegul line (UserEvent)."""
+
+    channel: ChannelSnapshot
+    line: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelEnteredBridge:
+    """A channel entered a bridge: it talks with the other channels in it."""
+
+    channel: ChannelSnapshot
+    bridge_id: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelLeftBridge:
+    """A channel left a bridge (hangup, transfer, park...)."""
+
+    channel: ChannelSnapshot
+    bridge_id: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelHold:
+    """A channel was put on hold (``held=True``) or taken off hold."""
+
+    channel: ChannelSnapshot
+    held: bool
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelHangup:
+    """A channel is gone."""
+
+    channel: ChannelSnapshot
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Resync:
+    """Every channel Asterisk has now; replaces what the tracker knew (after a (re)connection)."""
+
+    channels: list[ChannelSnapshot] = field(default_factory=list)
+    at: datetime | None = None
+
+
+ChannelFact = ChannelTagged | ChannelEnteredBridge | ChannelLeftBridge | ChannelHold | ChannelHangup
+"""Facts streamed one at a time; ``Resync`` is applied separately."""
+
+
+def position_of(channel_name: str) -> str | None:
+    """The position (desk-phone endpoint) a channel belongs to: ``PJSIP/1001-0000002a`` gives
+    ``PJSIP/1001``. Local channels and unnamed ones belong to no position."""
+    if "/" not in channel_name or channel_name.startswith(("Local/", "Message/", "Announcer/")):
+        return None
+    head, _, _ = channel_name.rpartition("-")
+    return head or None
+
+
+_POSITION = re.compile(r"[A-Za-z][A-Za-z0-9]{1,15}/[A-Za-z0-9_.+@-]{1,64}")
+
+
+def normalize_position(text: str, default_technology: str = "PJSIP") -> str | None:
+    """A position as typed by a regulator: ``PJSIP/1001`` as is, a bare ``1001`` in the default
+    technology; None when it cannot name a desk phone."""
+    text = text.strip()
+    if re.fullmatch(r"[0-9]{2,16}", text):
+        return f"{default_technology}/{text}"
+    return text if _POSITION.fullmatch(text) else None

@@ -1,0 +1,329 @@
+"""The regulator's console: login, the position's live calls over a WebSocket, the invitation.
+
+Thin handlers: validate, call one service function, serialise. The console is bound to a
+position (the desk phone's endpoint) chosen at login; it hears the calls answered there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from aiohttp import web
+from pydantic import ValidationError
+
+from .. import accounts, appkeys, audit
+from ..destinations import parse_invitation_destination
+from ..store.models import Account
+from ..telephony.facts import normalize_position
+from .errors import CsrfError, InvalidRequest, NotFound, RateLimited, Unauthorized
+from .notifier import Connection, send_queued
+from .schemas import InvitationRequest, PositionRequest, call_json, link_json
+from .sessions import COOKIE_NAME, ConsoleSession
+
+__all__ = ["STATIC_DIR", "routes"]
+
+log = logging.getLogger(__name__)
+
+routes = web.RouteTableDef()
+
+STATIC_DIR = Path(__file__).with_name("static") / "console"
+_MAX_JSON = 16 * 1024
+_PING_TIMEOUT = 60.0
+
+
+# -- helpers -----------------------------------------------------------------------------------
+
+
+async def _authenticated(request: web.Request) -> tuple[ConsoleSession, Account]:
+    session = request.app[appkeys.SESSIONS].loads(request.cookies.get(COOKIE_NAME))
+    if session is None:
+        raise Unauthorized()
+    async with request.app[appkeys.DB]() as db:
+        account = await accounts.get_account(db, session.account_id)
+    if account is None or account.disabled:
+        raise Unauthorized()
+    return session, account
+
+
+def _check_csrf(request: web.Request, session: ConsoleSession) -> None:
+    token = request.headers.get("X-CSRF-Token", "")
+    if not hmac.compare_digest(token.encode(), session.csrf_token.encode()):
+        raise CsrfError()
+
+
+def _same_origin(request: web.Request) -> bool:
+    """A form POST must come from our own pages (the cookie is SameSite=Strict as well)."""
+    origin = request.headers.get("Origin") or request.headers.get("Referer")
+    if not origin or origin == "null":
+        return False
+    public = urlsplit(request.app[appkeys.SETTINGS].service.public_url)
+    seen = urlsplit(origin)
+    return (seen.scheme, seen.netloc) in {
+        (public.scheme, public.netloc),
+        (request.scheme, request.host),
+    }
+
+
+async def _json_body(request: web.Request) -> dict[str, Any]:
+    if request.content_length is not None and request.content_length > _MAX_JSON:
+        raise InvalidRequest("invalid_json")
+    try:
+        body = json.loads(await request.content.read(_MAX_JSON + 1) or b"null")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidRequest("invalid_json") from exc
+    if not isinstance(body, dict):
+        raise InvalidRequest("invalid_json")
+    return body
+
+
+def _set_cookie(
+    request: web.Request, response: web.StreamResponse, session: ConsoleSession
+) -> None:
+    settings = request.app[appkeys.SETTINGS]
+    response.set_cookie(
+        COOKIE_NAME,
+        request.app[appkeys.SESSIONS].dumps(session),
+        max_age=settings.console.session_max_age,
+        httponly=True,
+        samesite="Strict",
+        secure=settings.console.secure_cookies,
+        path="/",
+    )
+
+
+def _me(account: Account, session: ConsoleSession) -> dict[str, Any]:
+    return {
+        "account": {
+            "username": account.username,
+            "display_name": account.display_name,
+            "role": account.role.value if hasattr(account.role, "value") else str(account.role),
+        },
+        "position": session.position,
+        "csrf_token": session.csrf_token,
+    }
+
+
+def _page(name: str) -> web.FileResponse:
+    return web.FileResponse(STATIC_DIR / name, headers={"Content-Type": "text/html; charset=utf-8"})
+
+
+# -- pages -------------------------------------------------------------------------------------
+
+
+@routes.get("/console/login", name="console-login")
+async def login_page(request: web.Request) -> web.StreamResponse:
+    """The login form (works without JavaScript)."""
+    return _page("login.html")
+
+
+@routes.post("/console/login")
+async def login(request: web.Request) -> web.StreamResponse:
+    """Check credentials, bind the position, set the session cookie."""
+    if not _same_origin(request):
+        raise web.HTTPSeeOther("/console/login?error=csrf")
+    form = await request.post()
+    username = str(form.get("username", ""))[:64]
+    password = str(form.get("password", ""))[:256]
+    position_text = str(form.get("position", ""))[:80]
+    limiter = request.app[appkeys.LOGIN_LIMITER]
+    remote = request.remote or "unknown"
+    try:
+        limiter.hit(f"ip:{remote}")
+        limiter.hit(f"user:{username.lower()}")
+    except RateLimited:
+        raise web.HTTPSeeOther("/console/login?error=rate_limited") from None
+    position = normalize_position(position_text) if position_text.strip() else None
+    if position_text.strip() and position is None:
+        raise web.HTTPSeeOther("/console/login?error=invalid_position")
+    async with request.app[appkeys.DB].begin() as db:
+        account = await accounts.authenticate(db, username, password)
+        if account is None:
+            await audit.record(
+                db,
+                actor="anonymous",
+                action="console.login_failed",
+                details={"username": username, "remote": remote},
+            )
+        else:
+            position = position or account.position
+            await audit.record(
+                db,
+                actor=account.username,
+                action="console.login",
+                details={"position": position, "remote": remote},
+            )
+    if account is None:
+        raise web.HTTPSeeOther("/console/login?error=invalid_credentials")
+    limiter.reset(f"user:{username.lower()}")
+    session = request.app[appkeys.SESSIONS].new(account.id, position)
+    response = web.Response(status=303, headers={"Location": "/console"})
+    _set_cookie(request, response, session)
+    return response
+
+
+@routes.get("/console", name="console")
+async def console_page(request: web.Request) -> web.StreamResponse:
+    """The console itself; the login form when not logged in."""
+    try:
+        await _authenticated(request)
+    except Unauthorized:
+        raise web.HTTPSeeOther("/console/login") from None
+    return _page("index.html")
+
+
+@routes.get("/console/locales/{language}.json")
+async def locale(request: web.Request) -> web.Response:
+    """The message catalogue of one language, for the pages."""
+    catalogue = request.app[appkeys.CATALOGUE]
+    language = request.match_info["language"]
+    if language not in catalogue.languages:
+        raise NotFound()
+    return web.json_response(catalogue.bundle(language))
+
+
+# -- console API -------------------------------------------------------------------------------
+
+
+@routes.get("/console/api/me")
+async def me(request: web.Request) -> web.Response:
+    """Who is logged in, at which position, and the CSRF token for unsafe requests."""
+    session, account = await _authenticated(request)
+    return web.json_response(_me(account, session))
+
+
+@routes.post("/console/api/position")
+async def set_position(request: web.Request) -> web.Response:
+    """Bind the console to another position."""
+    session, account = await _authenticated(request)
+    _check_csrf(request, session)
+    try:
+        body = PositionRequest.model_validate(await _json_body(request))
+    except ValidationError as exc:
+        raise InvalidRequest("invalid_position") from exc
+    position = normalize_position(body.position)
+    if position is None:
+        raise InvalidRequest("invalid_position")
+    session = session.with_position(position)
+    async with request.app[appkeys.DB].begin() as db:
+        await audit.record(
+            db, actor=account.username, action="console.position", details={"position": position}
+        )
+    response = web.json_response(_me(account, session))
+    _set_cookie(request, response, session)
+    return response
+
+
+@routes.post("/console/logout")
+async def logout(request: web.Request) -> web.Response:
+    """End the console session."""
+    session, account = await _authenticated(request)
+    _check_csrf(request, session)
+    async with request.app[appkeys.DB].begin() as db:
+        await audit.record(db, actor=account.username, action="console.logout")
+    response = web.Response(status=204)
+    response.del_cookie(COOKIE_NAME, path="/")
+    return response
+
+
+@routes.post("/console/api/invitations")
+async def request_invitation(request: web.Request) -> web.Response:
+    """Record the regulator's intent to invite (the sending itself is the sessions feature)."""
+    session, account = await _authenticated(request)
+    _check_csrf(request, session)
+    request.app[appkeys.INVITE_LIMITER].hit(f"account:{account.id}")
+    try:
+        body = InvitationRequest.model_validate(await _json_body(request))
+    except ValidationError as exc:
+        raise InvalidRequest("invalid_request", detail=exc.errors()[0]["msg"]) from exc
+    settings = request.app[appkeys.SETTINGS]
+    destination = parse_invitation_destination(body.destination, settings.telephony.region)
+    call = None
+    if body.call_id is not None:
+        call = request.app[appkeys.REGISTRY].get(body.call_id)
+        if call is None:
+            raise NotFound("call_not_found")
+    async with request.app[appkeys.DB].begin() as db:
+        await audit.record(
+            db,
+            actor=account.username,
+            action="invitation.requested",
+            target=body.call_id,
+            details={
+                "channel": destination.kind.value,
+                "destination": destination.value,
+                "position": session.position,
+                "call_position": call.position if call else None,
+            },
+        )
+    return web.json_response(
+        {
+            "status": "recorded",
+            "destination": {
+                "kind": destination.kind.value,
+                "value": destination.value,
+                "display": destination.display,
+            },
+        },
+        status=202,
+    )
+
+
+# -- live calls --------------------------------------------------------------------------------
+
+
+@routes.get("/console/ws")
+async def console_socket(request: web.Request) -> web.StreamResponse:
+    """The position's calls, live: ``hello`` then offers and updates."""
+    session, account = await _authenticated(request)
+    if session.position is None:
+        raise InvalidRequest("no_position")
+    ws = web.WebSocketResponse(heartbeat=20, max_msg_size=4096)
+    await ws.prepare(request)
+    registry = request.app[appkeys.REGISTRY]
+    telephony = request.app[appkeys.TELEPHONY]
+    notifier = request.app[appkeys.NOTIFIER]
+    connection = Connection(session.position)
+    notifier.attach(connection)
+    log.info("console of %s attached to %s", account.username, session.position)
+    try:
+        await ws.send_json(
+            {
+                "type": "hello",
+                "position": session.position,
+                "telephony": link_json(telephony.status),
+                "calls": [call_json(call) for call in registry.calls(position=session.position)],
+            }
+        )
+        await _pump(ws, connection)
+    finally:
+        notifier.detach(connection)
+        log.info("console of %s detached from %s", account.username, session.position)
+    return ws
+
+
+async def _pump(ws: web.WebSocketResponse, connection: Connection) -> None:
+    """Send queued messages while reading the socket in this same handler task."""
+    sender = asyncio.create_task(send_queued(ws, connection))
+    try:
+        async for message in ws:
+            if message.type is not web.WSMsgType.TEXT:
+                continue
+            try:
+                data = json.loads(message.data)
+            except ValueError:
+                data = None
+            if isinstance(data, dict) and data.get("type") == "ping":
+                connection.send({"type": "pong"})
+            else:
+                connection.send(
+                    {"type": "error", "error_id": "invalid_message", "message": "unknown message"}
+                )
+    finally:
+        sender.cancel()
+        await asyncio.gather(sender, return_exceptions=True)

@@ -1,0 +1,102 @@
+"""Middlewares: security headers on every response, and errors turned into clear JSON."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from .. import appkeys
+from .errors import ApiError, RateLimited
+
+__all__ = ["errors_middleware", "request_language", "security_headers_middleware"]
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
+    "connect-src 'self'; media-src 'self' blob:; frame-ancestors 'none'; base-uri 'none'; "
+    "form-action 'self'; object-src 'none'"
+)
+
+
+def request_language(request: web.Request) -> str:
+    """The language to answer ``request`` in (``Accept-Language``, else the configured one)."""
+    catalogue = request.app[appkeys.CATALOGUE]
+    default = request.app[appkeys.SETTINGS].service.language
+    return catalogue.negotiate(request.headers.get("Accept-Language"), default)
+
+
+def _is_api(request: web.Request) -> bool:
+    return request.path.startswith(("/api/", "/console/api/", "/healthz"))
+
+
+def error_response(request: web.Request, error: ApiError) -> web.Response:
+    """The JSON body of a refusal, its message in the request's language."""
+    catalogue = request.app[appkeys.CATALOGUE]
+    message = catalogue.get(request_language(request), f"error.{error.error_id}", **error.details)
+    response = web.json_response(
+        {"error_id": error.error_id, "message": message, "details": error.details},
+        status=error.status_code,
+    )
+    if isinstance(error, RateLimited):
+        response.headers["Retry-After"] = str(error.retry_after)
+    return response
+
+
+@web.middleware
+async def errors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """API errors become JSON with a translated message; unexpected ones are logged, not shown."""
+    try:
+        return await handler(request)
+    except ApiError as error:
+        return error_response(request, error)
+    except web.HTTPException as exc:
+        if not _is_api(request) or exc.status < 400:
+            raise
+        slug = {401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed"}
+        return error_response(
+            request, _status_error(exc.status, slug.get(exc.status, "invalid_request"))
+        )
+    except Exception:
+        log.exception("unexpected error on %s %s", request.method, request.path)
+        if not _is_api(request):
+            raise
+        return error_response(request, _status_error(500, "internal"))
+
+
+def _status_error(status: int, error_id: str) -> ApiError:
+    error = ApiError(error_id, detail=error_id)
+    error.status_code = status
+    return error
+
+
+@web.middleware
+async def security_headers_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Headers every response carries, errors included."""
+    try:
+        response = await handler(request)
+    except web.HTTPException as exc:
+        _secure(request, exc)
+        raise
+    _secure(request, response)
+    return response
+
+
+def _secure(request: web.Request, response: web.StreamResponse) -> None:
+    if response.prepared:  # WebSocket upgrades and streamed files set their headers already
+        return
+    headers = response.headers
+    headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("Referrer-Policy", "no-referrer")
+    headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+    if request.app[appkeys.SETTINGS].service.public_url.startswith("https://"):
+        headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+    if not request.path.startswith("/console/static/"):
+        headers.setdefault("Cache-Control", "no-store")

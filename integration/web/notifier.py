@@ -1,0 +1,116 @@
+"""Call updates out: to the consoles bound to a position, and to the CAD's event stream.
+
+The registry publishes every change; this module decides who hears what and puts JSON messages
+on each connection's bounded queue. A connection that cannot keep up is told to resync (its
+queue is closed) rather than slowing everyone else down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import WSCloseCode, web
+
+from ..telephony.events import CallAnswered, CallRinging, CallTransferred
+from ..telephony.link import LinkStatus
+from ..telephony.registry import CallUpdate
+from .schemas import call_json, link_json
+
+__all__ = ["Connection", "Notifier", "send_queued"]
+
+log = logging.getLogger(__name__)
+
+QUEUE_SIZE = 256
+
+
+@dataclass(eq=False)
+class Connection:
+    """One listening WebSocket: a console bound to a position, or the CAD (``position=None``)."""
+
+    position: str | None
+    queue: asyncio.Queue[dict[str, Any] | None] = field(
+        default_factory=lambda: asyncio.Queue(QUEUE_SIZE)
+    )
+    overflowed: bool = False
+
+    def send(self, message: dict[str, Any]) -> None:
+        """Queue a message; on overflow, mark the connection so its handler closes it."""
+        if self.overflowed:
+            return
+        try:
+            self.queue.put_nowait(message)
+        except asyncio.QueueFull:
+            self.overflowed = True
+            log.warning("listener at %s too slow: closing it so it resyncs", self.position)
+
+
+@dataclass
+class Notifier:
+    """Fans call updates and link changes out to consoles and CAD listeners."""
+
+    consoles: dict[str, set[Connection]] = field(default_factory=dict)
+    cad: set[Connection] = field(default_factory=set)
+
+    def attach(self, connection: Connection) -> None:
+        """Start sending to ``connection``."""
+        if connection.position is None:
+            self.cad.add(connection)
+        else:
+            self.consoles.setdefault(connection.position, set()).add(connection)
+
+    def detach(self, connection: Connection) -> None:
+        """Stop sending to ``connection`` (idempotent)."""
+        if connection.position is None:
+            self.cad.discard(connection)
+            return
+        listeners = self.consoles.get(connection.position)
+        if listeners is not None:
+            listeners.discard(connection)
+            if not listeners:
+                del self.consoles[connection.position]
+
+    def on_call(self, update: CallUpdate) -> None:
+        """Registry listener: route one call update."""
+        call = call_json(update.call)
+        event = update.event
+        for connection in list(self.cad):
+            connection.send({"type": event.type, "call": call})
+        if isinstance(event, CallRinging):
+            return  # nobody has it yet
+        if isinstance(event, CallAnswered):
+            self._to_position(event.position, {"type": "offer", "call": call})
+        elif isinstance(event, CallTransferred):
+            self._to_position(event.from_position, {"type": "call.moved", "call": call})
+            self._to_position(event.position, {"type": "offer", "call": call})
+        elif update.call.position is not None:
+            self._to_position(update.call.position, {"type": "call.updated", "call": call})
+
+    def on_link(self, status: LinkStatus) -> None:
+        """Link status listener: every console shows the telephony pill."""
+        message = {"type": "telephony", **link_json(status)}
+        for listeners in list(self.consoles.values()):
+            for connection in list(listeners):
+                connection.send(message)
+        for connection in list(self.cad):
+            connection.send(message)
+
+    def _to_position(self, position: str, message: dict[str, Any]) -> None:
+        for connection in list(self.consoles.get(position, ())):
+            connection.send(message)
+
+
+async def send_queued(ws: web.WebSocketResponse, connection: Connection) -> None:
+    """Write a connection's queued messages to its WebSocket until either ends."""
+    while not ws.closed:
+        message = await connection.queue.get()
+        if message is None:  # the service is shutting down
+            await ws.close(code=WSCloseCode.GOING_AWAY, message=b"shutdown")
+            return
+        if connection.overflowed:
+            # Too slow to keep up: close; the client reconnects and gets a fresh snapshot.
+            await ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=b"resync")
+            return
+        await ws.send_json(message)

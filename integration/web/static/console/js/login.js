@@ -1,0 +1,41 @@
+/**
+ * The login page: translates the labels (the HTML carries French as a
+ * fallback, the form works without JavaScript), shows the error the server
+ * redirected with (`?error=<error_id>`), and offers the position last used here.
+ * @module login
+ */
+
+import { applyTranslations, has, loadCatalogue, t } from './i18n.js';
+import { rememberedPosition } from './position.js';
+
+/** Error ids the server may redirect with; anything else gets a generic message. */
+const KNOWN_ERRORS = ['invalid_credentials', 'rate_limited', 'invalid_position', 'csrf'];
+
+async function main() {
+  await loadCatalogue();
+  applyTranslations();
+  document.title = t('login.page_title', {}, document.title);
+
+  const params = new URLSearchParams(window.location.search);
+  const errorId = params.get('error');
+  if (errorId) {
+    const alert = /** @type {HTMLElement} */ (document.getElementById('login-error'));
+    // The alert's HTML text is the generic message (French fallback, translated
+    // by applyTranslations); a known error gets its own message.
+    const key = `login.error.${errorId}`;
+    if (KNOWN_ERRORS.includes(errorId) && has(key)) {
+      alert.textContent = t(key);
+    }
+    alert.hidden = false;
+    if (errorId === 'invalid_position') {
+      document.getElementById('position')?.focus();
+    }
+  }
+
+  const position = /** @type {HTMLInputElement | null} */ (document.getElementById('position'));
+  if (position && !position.value) {
+    position.value = rememberedPosition();
+  }
+}
+
+main();

@@ -1,0 +1,38 @@
+"""Pytest plugin: one sandbox Asterisk for the whole test session.
+
+Registered from ``tests/conftest.py`` (``pytest_plugins``). Tests that place calls take the
+``sandbox`` fixture and are marked ``asterisk``. When the sandbox is not installed the tests fail,
+naming the script that installs it: they are never skipped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+import pytest_asyncio
+
+from visioregul.integration.sandbox import SandboxAsterisk, SandboxNotInstalled, SandboxPorts
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def sandbox(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[SandboxAsterisk]:
+    """A running sandbox Asterisk, started once per session on ports free at that moment.
+
+    Its configuration and logs stay in pytest's temporary folder (``asterisk*``) after the run.
+    """
+    kept = tmp_path_factory.mktemp("asterisk")
+    # The chroot sees the host's /tmp only; elsewhere the controller makes its own folder there.
+    work_dir = kept if kept.is_relative_to("/tmp") else None
+    asterisk = SandboxAsterisk(SandboxPorts.pick_free(), work_dir=work_dir)
+    not_installed = ""
+    try:
+        await asterisk.start()
+    except SandboxNotInstalled as exc:
+        not_installed = str(exc)
+    if not_installed:
+        pytest.fail(not_installed, pytrace=False)
+    try:
+        yield asterisk
+    finally:
+        await asterisk.stop()

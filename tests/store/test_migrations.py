@@ -1,0 +1,180 @@
+"""The schema comes from the shipped Alembic migrations, and they match the models."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import Connection, inspect, select, text
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
+
+from visioregul.integration.store.db import (
+    alembic_config,
+    current_revision,
+    head_revision,
+    upgrade,
+)
+from visioregul.integration.store.models import Base
+
+from .conftest import NewDatabase
+
+EXPECTED_TABLES = {"accounts", "audit_log", "alembic_version"}
+
+
+async def _run_sync(url: str, fn: Any) -> Any:
+    engine = create_async_engine(url, poolclass=NullPool)
+    try:
+        async with asyncio.timeout(30), engine.connect() as connection:
+            return await connection.run_sync(fn)
+    finally:
+        await engine.dispose()
+
+
+def _table_names(connection: Connection) -> set[str]:
+    return set(inspect(connection).get_table_names())
+
+
+async def test_given_an_empty_database_when_upgrading_then_tables_exist_at_head(
+    empty_url: str,
+) -> None:
+    assert await current_revision(empty_url) is None
+
+    await upgrade(empty_url)
+
+    assert await _run_sync(empty_url, _table_names) == EXPECTED_TABLES
+    assert head_revision() == "0001"
+    assert await current_revision(empty_url) == head_revision()
+
+
+async def test_given_a_migrated_database_when_upgrading_again_then_nothing_changes(
+    migrated_url: str,
+) -> None:
+    engine = create_async_engine(migrated_url, poolclass=NullPool)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(
+                text(
+                    "INSERT INTO audit_log (at, actor, action, details) "
+                    "VALUES (CURRENT_TIMESTAMP, 'system', 'service.started', '{}')"
+                )
+            )
+
+        await upgrade(migrated_url)
+
+        async with engine.connect() as connection:
+            versions = await connection.execute(text("SELECT version_num FROM alembic_version"))
+            assert versions.scalars().all() == [head_revision()]
+            count = await connection.scalar(text("SELECT count(*) FROM audit_log"))
+            assert count == 1
+    finally:
+        await engine.dispose()
+
+
+async def test_given_a_migrated_database_when_downgrading_to_base_then_upgrade_restores_it(
+    migrated_url: str,
+) -> None:
+    await asyncio.to_thread(command.downgrade, alembic_config(migrated_url), "base")
+    assert await _run_sync(migrated_url, _table_names) == {"alembic_version"}
+    assert await current_revision(migrated_url) is None
+
+    await upgrade(migrated_url)
+
+    assert await _run_sync(migrated_url, _table_names) == EXPECTED_TABLES
+
+
+async def test_given_the_models_when_comparing_with_the_migrated_schema_then_no_difference(
+    migrated_url: str,
+) -> None:
+    def compare(connection: Connection) -> list[Any]:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        return list(compare_metadata(context, Base.metadata))
+
+    assert await _run_sync(migrated_url, compare) == []
+
+
+async def test_given_a_sqlite_file_in_a_missing_folder_when_upgrading_then_the_folder_is_made(
+    tmp_path: Path,
+) -> None:
+    database = tmp_path / "var" / "data" / "visioregul.db"
+    url = f"sqlite+aiosqlite:///{database}"
+    assert await current_revision(url) is None
+    assert not database.parent.exists(), "reading the revision must not create the database"
+
+    await upgrade(url)
+
+    assert database.is_file()
+    assert await current_revision(url) == head_revision()
+
+
+async def test_given_two_databases_when_upgrading_one_then_the_other_is_untouched(
+    new_database: NewDatabase,
+) -> None:
+    first, second = await new_database(), await new_database()
+    await upgrade(first)
+
+    assert await current_revision(first) == head_revision()
+    assert await current_revision(second) is None
+    rows = await _run_sync(
+        first, lambda connection: connection.execute(select(Base.metadata.tables["accounts"])).all()
+    )
+    assert rows == []
+
+
+async def test_given_tasks_upgrading_together_when_done_then_the_schema_is_at_head(
+    empty_url: str,
+) -> None:
+    """Alembic's context is process-wide: concurrent upgrades in one process must take turns."""
+    async with asyncio.timeout(60):
+        await asyncio.gather(*(upgrade(empty_url) for _ in range(3)))
+
+    assert await current_revision(empty_url) == head_revision()
+
+
+@pytest.mark.parametrize(
+    "backend", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
+async def test_given_instances_starting_together_when_upgrading_then_one_migrates(
+    empty_url: str,
+) -> None:
+    """Service instances sharing one PostgreSQL may start at the same moment."""
+    # Each process loads everything, says so, then waits for the word to start, so that the
+    # migrations really run at the same time.
+    script = (
+        "import asyncio, sys\n"
+        "from visioregul.integration.store.db import upgrade\n"
+        "print('ready', flush=True)\n"
+        "sys.stdin.readline()\n"
+        "asyncio.run(upgrade(sys.argv[1]))\n"
+    )
+    processes = [
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            script,
+            empty_url,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        for _ in range(3)
+    ]
+    async with asyncio.timeout(60):
+        for process in processes:
+            assert process.stdout is not None
+            assert await process.stdout.readline() == b"ready\n"
+        outcomes = await asyncio.gather(*(process.communicate(b"go\n") for process in processes))
+
+    errors = [
+        stderr.decode()
+        for process, (_, stderr) in zip(processes, outcomes, strict=True)
+        if process.returncode != 0
+    ]
+    assert errors == []
+    assert await current_revision(empty_url) == head_revision()

@@ -1,0 +1,155 @@
+"""From channel facts to call events: direct calls, queues, Local channels, transfers, resync."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from visioregul.integration.telephony.events import (
+    CallAnswered,
+    CallEvent,
+    CallHeld,
+    CallResumed,
+    CallRinging,
+    CallTransferred,
+)
+from visioregul.integration.telephony.facts import (
+    ChannelEnteredBridge,
+    ChannelHangup,
+    ChannelHold,
+    ChannelLeftBridge,
+    ChannelSnapshot,
+    ChannelTagged,
+    Resync,
+    normalize_position,
+    position_of,
+)
+from visioregul.integration.telephony.tracker import CallTracker
+
+AT = datetime(2026, 11, 29, 10, 0, tzinfo=UTC)
+CALL = "1764410400.1"
+CALLER = ChannelSnapshot(
+    uniqueid=CALL, linkedid=CALL, name="PJSIP/operator-trunk-00000001", caller_number="+33612345678"
+)
+
+
+def phone(position: str, n: int) -> ChannelSnapshot:
+    return ChannelSnapshot(
+        uniqueid=f"{CALL}{n}", linkedid=CALL, name=f"PJSIP/{position}-0000000{n}"
+    )
+
+
+def types(events: list[CallEvent]) -> list[str]:
+    return [event.type for event in events]
+
+
+def test_given_a_tagged_call_when_1001_answers_then_ringing_then_answered_at_1001() -> None:
+    tracker = CallTracker()
+    events = tracker.apply(ChannelTagged(CALLER, "15", AT))
+    assert events == [
+        CallRinging(CALL, "15", "+33612345678", CALLER.name, CALL, AT),
+    ]
+    assert tracker.apply(ChannelEnteredBridge(CALLER, "b1", AT)) == []
+    events = tracker.apply(ChannelEnteredBridge(phone("1001", 2), "b1", AT))
+    assert events == [CallAnswered(CALL, "PJSIP/1001", AT)]
+
+
+def test_given_an_untagged_call_then_no_events() -> None:
+    tracker = CallTracker()
+    assert tracker.apply(ChannelEnteredBridge(CALLER, "b1", AT)) == []
+    assert tracker.apply(ChannelEnteredBridge(phone("1001", 2), "b1", AT)) == []
+    assert tracker.apply(ChannelHangup(CALLER, AT)) == []
+
+
+def test_given_a_caller_hanging_up_before_answer_then_ended_without_answer() -> None:
+    tracker = CallTracker()
+    events = tracker.apply(ChannelTagged(CALLER, "15", AT)) + tracker.apply(
+        ChannelHangup(CALLER, AT)
+    )
+    assert types(events) == ["call.ringing", "call.ended"]
+    assert tracker.calls == {}
+
+
+def test_given_a_blind_transfer_then_the_call_moves_to_the_new_position() -> None:
+    tracker = CallTracker()
+    tracker.apply(ChannelTagged(CALLER, "15", AT))
+    tracker.apply(ChannelEnteredBridge(CALLER, "b1", AT))
+    tracker.apply(ChannelEnteredBridge(phone("1001", 2), "b1", AT))
+    # Asterisk moves the caller out of the first bridge, dials 1003, bridges them anew.
+    assert tracker.apply(ChannelLeftBridge(phone("1001", 2), "b1", AT)) == []
+    assert tracker.apply(ChannelHangup(phone("1001", 2), AT)) == []
+    assert tracker.apply(ChannelLeftBridge(CALLER, "b1", AT)) == []
+    assert tracker.apply(ChannelEnteredBridge(CALLER, "b2", AT)) == []
+    events = tracker.apply(ChannelEnteredBridge(phone("1003", 3), "b2", AT))
+    assert events == [CallTransferred(CALL, "PJSIP/1001", "PJSIP/1003", AT)]
+
+
+def test_given_a_queue_with_local_members_then_the_phone_behind_is_the_position() -> None:
+    tracker = CallTracker()
+    local1 = ChannelSnapshot(f"{CALL}5", CALL, "Local/1002@regulators-00000001;1")
+    local2 = ChannelSnapshot(f"{CALL}6", CALL, "Local/1002@regulators-00000001;2")
+    tracker.apply(ChannelTagged(CALLER, "15", AT))
+    tracker.apply(ChannelEnteredBridge(local2, "inner", AT))
+    tracker.apply(ChannelEnteredBridge(phone("1002", 7), "inner", AT))
+    tracker.apply(ChannelEnteredBridge(CALLER, "outer", AT))
+    events = tracker.apply(ChannelEnteredBridge(local1, "outer", AT))
+    assert events == [CallAnswered(CALL, "PJSIP/1002", AT)]
+
+
+def test_given_hold_on_either_leg_then_held_and_resumed_once() -> None:
+    tracker = CallTracker()
+    tracker.apply(ChannelTagged(CALLER, "15", AT))
+    tracker.apply(ChannelEnteredBridge(CALLER, "b1", AT))
+    tracker.apply(ChannelEnteredBridge(phone("1001", 2), "b1", AT))
+    assert tracker.apply(ChannelHold(phone("1001", 2), True, AT)) == [CallHeld(CALL, AT)]
+    assert tracker.apply(ChannelHold(phone("1001", 2), True, AT)) == []
+    assert tracker.apply(ChannelHold(phone("1001", 2), False, AT)) == [CallResumed(CALL, AT)]
+    assert tracker.apply(ChannelHold(phone("9999", 9), True, AT)) == []
+
+
+def test_given_two_calls_at_two_positions_then_they_stay_apart() -> None:
+    tracker = CallTracker()
+    other = ChannelSnapshot("2.1", "2.1", "PJSIP/operator-trunk-00000009", caller_number="0612")
+    tracker.apply(ChannelTagged(CALLER, "15", AT))
+    tracker.apply(ChannelTagged(other, "15", AT))
+    tracker.apply(ChannelEnteredBridge(CALLER, "b1", AT))
+    tracker.apply(ChannelEnteredBridge(other, "b2", AT))
+    first = tracker.apply(ChannelEnteredBridge(phone("1001", 2), "b1", AT))
+    second = tracker.apply(
+        ChannelEnteredBridge(ChannelSnapshot("2.2", "2.1", "PJSIP/1002-0000000a"), "b2", AT)
+    )
+    assert first == [CallAnswered(CALL, "PJSIP/1001", AT)]
+    assert second == [CallAnswered("2.1", "PJSIP/1002", AT)]
+
+
+def test_given_a_resync_then_calls_in_progress_are_known_and_vanished_ones_end() -> None:
+    tracker = CallTracker()
+    gone = ChannelSnapshot("9.1", "9.1", "PJSIP/operator-trunk-00000003", caller_number="x")
+    tracker.apply(ChannelTagged(gone, "15", AT))
+    snapshot = Resync(
+        channels=[
+            ChannelSnapshot(
+                CALL, CALL, CALLER.name, caller_number="+33612345678", line="15", bridge_id="b1"
+            ),
+            ChannelSnapshot(f"{CALL}2", CALL, "PJSIP/1001-00000002", bridge_id="b1"),
+            ChannelSnapshot("7.1", "7.1", "PJSIP/operator-trunk-00000007", bridge_id=None),
+        ],
+        at=AT,
+    )
+    events = tracker.resync(snapshot)
+    assert types(events) == ["call.ended", "call.ringing", "call.answered"]
+    assert events[0].call_id == "9.1"
+    assert events[2] == CallAnswered(CALL, "PJSIP/1001", AT)
+    # A second identical resync changes nothing.
+    assert tracker.resync(snapshot) == []
+
+
+def test_position_names() -> None:
+    assert position_of("PJSIP/1001-0000002a") == "PJSIP/1001"
+    assert position_of("PJSIP/operator-trunk-00000001") == "PJSIP/operator-trunk"
+    assert position_of("Local/1001@regulators-00000001;1") is None
+    assert position_of("garbage") is None
+    assert normalize_position("1001") == "PJSIP/1001"
+    assert normalize_position(" PJSIP/1001 ") == "PJSIP/1001"
+    assert normalize_position("SIP/poste-12") == "SIP/poste-12"
+    assert normalize_position("<script>") is None
+    assert normalize_position("") is None

@@ -1,0 +1,91 @@
+"""The CAD API: keys, calls, the event stream, health and the OpenAPI description."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from pathlib import Path
+
+import yaml
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+from pydantic import SecretStr
+
+from visioregul.integration import appkeys
+from visioregul.integration.app import create_app
+from visioregul.integration.settings import ConsoleSettings
+from visioregul.integration.telephony.events import CallAnswered, CallRinging
+
+from .conftest import CAD_KEY, ClientFactory, make_settings
+
+Client = TestClient[web.Request, web.Application]
+AUTH = {"Authorization": f"Bearer {CAD_KEY}"}
+
+
+async def test_given_no_or_a_wrong_key_then_401(client: Client) -> None:
+    for headers in ({}, {"Authorization": "Bearer nope"}, {"Authorization": f"Basic {CAD_KEY}"}):
+        response = await client.get("/api/v1/calls", headers=headers)
+        assert response.status == 401
+        assert (await response.json())["error_id"] == "unauthorized"
+
+
+async def test_given_a_hashed_key_in_settings_then_the_key_works(
+    aiohttp_client: ClientFactory, tmp_path: Path
+) -> None:
+    settings = make_settings(tmp_path)
+    digest = hashlib.sha256(b"another-key").hexdigest()
+    settings.console = ConsoleSettings(api_keys=[SecretStr(f"sha256:{digest}")])
+    client = await aiohttp_client(create_app(settings))
+    response = await client.get("/api/v1/calls", headers={"Authorization": "Bearer another-key"})
+    assert response.status == 200
+
+
+async def test_calls_and_events(client: Client) -> None:
+    registry = client.app[appkeys.REGISTRY]
+    at = datetime.now(UTC)
+    async with client.ws_connect("/api/v1/events", headers=AUTH) as ws:
+        snapshot = await ws.receive_json(timeout=5)
+        assert snapshot == {"type": "snapshot", "telephony": snapshot["telephony"], "calls": []}
+        registry.apply(CallRinging("c1", "15", "0612345678", "PJSIP/trunk-1", "c1", at))
+        registry.apply(CallAnswered("c1", "PJSIP/1001", at))
+        first, second = await ws.receive_json(timeout=5), await ws.receive_json(timeout=5)
+        assert [first["type"], second["type"]] == ["call.ringing", "call.answered"]
+        assert second["call"]["position"] == "PJSIP/1001"
+    body = await (await client.get("/api/v1/calls", headers=AUTH)).json()
+    assert [call["call_id"] for call in body["calls"]] == ["c1"]
+    body = await (await client.get("/api/v1/calls?position=PJSIP/1002", headers=AUTH)).json()
+    assert body["calls"] == []
+    call = await (await client.get("/api/v1/calls/c1", headers=AUTH)).json()
+    assert call["caller"]["e164"] == "+33612345678"
+    response = await client.get("/api/v1/calls/nope", headers=AUTH)
+    assert response.status == 404
+    assert (await response.json())["error_id"] == "call_not_found"
+
+
+async def test_health_reports_dependencies(client: Client) -> None:
+    response = await client.get("/healthz")
+    assert response.status == 200
+    body = await response.json()
+    assert body["database"] == "up"
+    assert body["telephony"]["state"] == "disabled"
+    assert body["status"] == "ok"
+
+
+async def test_openapi_describes_every_api_route(client: Client) -> None:
+    response = await client.get("/api/v1/openapi.yaml")
+    assert response.status == 200
+    document = yaml.safe_load(await response.text())
+    assert document["openapi"].startswith("3.")
+    described = set(document["paths"])
+    served = {
+        route.resource.canonical
+        for route in client.app.router.routes()
+        if route.resource is not None and route.resource.canonical.startswith(("/api/", "/healthz"))
+    }
+    assert served == described
+
+
+async def test_unknown_api_path_gives_json_404(client: Client) -> None:
+    response = await client.get("/api/v1/nope")
+    assert response.status == 404
+    assert (await response.json())["error_id"] == "not_found"
