@@ -10,6 +10,7 @@ checks that its events arrive (the AMI event classes cannot be read back otherwi
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -26,16 +27,16 @@ NEEDED_ACTIONS = {
     "Status": "read the current channels after each (re)connection",
     "Setvar": "set the pairing variable VISIOREGUL_SESSION on the caller's channel",
 }
-CONTROL_ACTIONS = (
-    "Originate",
-    "Redirect",
-    "Hangup",
-    "Command",
-    "BlindTransfer",
-    "Atxfer",
-    "Bridge",
-)
-"""Actions that control calls: the service never needs them."""
+NEEDED_CLASS = "call"
+"""The only write class the service needs. AMI cannot narrow a class down to some of its actions,
+so the call-control actions of class ``call`` (Hangup, Redirect, transfers) come with it: the
+service never sends them. Any other class (originate, command, system, config...) is more than
+needed."""
+_PRIV = re.compile(r"\(Priv: ([^)]*)\)\s*$")
+_NOTABLE_EXTRA = ("Originate", "Command")
+"""Named first when granted beyond need: they place calls, or run any CLI command."""
+_LISTED_EXTRA = 6
+"""How many extra actions the privileges warning names."""
 TAG_CONTEXT = "visioregul-tag"
 _TIMEOUT = 5.0
 
@@ -164,10 +165,13 @@ async def _check_ami(
 
 
 async def _check_actions(manager: OneShotManager, report: CheckReport, *, required: bool) -> None:
+    # ListCommands lists the actions the user may send, one header each:
+    # "Setvar: Sets a channel variable or function value.  (Priv: call,all)".
     reply = await asyncio.wait_for(manager.send_action({"Action": "ListCommands"}), _TIMEOUT)
-    granted = {key.lower() for key in dict(reply) if key.lower() not in ("response", "actionid")}
+    granted = _granted_actions(reply)
+    granted_names = {name.lower() for name in granted}
     for action, why in NEEDED_ACTIONS.items():
-        if action.lower() in granted:
+        if action.lower() in granted_names:
             report.add(Outcome.OK, f"AMI action {action}", f"granted ({why})")
         else:
             report.add(
@@ -175,16 +179,50 @@ async def _check_actions(manager: OneShotManager, report: CheckReport, *, requir
                 f"AMI action {action}",
                 f"not granted: add 'write = call' to the user ({why})",
             )
-    extra = [action for action in CONTROL_ACTIONS if action.lower() in granted]
+    extra = sorted(
+        (name for name, classes in granted.items() if classes and NEEDED_CLASS not in classes),
+        key=_extra_order,
+    )
     if extra:
+        named = ", ".join(extra[:_LISTED_EXTRA])
+        if len(extra) > _LISTED_EXTRA:
+            named += f" and {len(extra) - _LISTED_EXTRA} more"
         report.add(
             Outcome.WARNING,
             "AMI privileges",
-            f"more than needed: {', '.join(extra)} granted; the service never controls "
-            "calls: use the visioregul-ami template (read = call,user; write = call,reporting)",
+            f"more than needed: write classes other than '{NEEDED_CLASS}' grant {named}; the "
+            "service never originates calls or runs commands: use the visioregul-ami template "
+            "(read = call,user; write = call)",
         )
     else:
-        report.add(Outcome.OK, "AMI privileges", "no call-control action granted")
+        report.add(
+            Outcome.OK,
+            "AMI privileges",
+            f"no write class beyond '{NEEDED_CLASS}': no Originate, no Command (the service "
+            "sends only Status, Getvar and Setvar)",
+        )
+
+
+def _extra_order(name: str) -> tuple[int, str]:
+    notable = _NOTABLE_EXTRA.index(name) if name in _NOTABLE_EXTRA else len(_NOTABLE_EXTRA)
+    return notable, name.lower()
+
+
+def _granted_actions(reply: Mapping[str, Any]) -> dict[str, frozenset[str]]:
+    """Action name to its write classes, from a ListCommands reply.
+
+    Actions anyone may send (``Priv: <none>``, such as Ping or ListCommands) get no class.
+    """
+    granted: dict[str, frozenset[str]] = {}
+    for key, value in dict(reply).items():
+        match = _PRIV.search(str(value))
+        if match is None:  # Response, ActionID and panoramisk's own fields
+            continue
+        classes = frozenset(
+            name.strip().lower() for name in match.group(1).split(",") if name.strip()
+        )
+        granted[key] = classes - {"all", "<none>"}
+    return granted
 
 
 async def _check_dialplan(manager: OneShotManager, report: CheckReport, *, required: bool) -> None:

@@ -1,0 +1,59 @@
+"""Real headless Chromium (Debian's package) driven by Playwright for Python."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from playwright.async_api import BrowserContext, async_playwright
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture
+def artifacts(tmp_path: Path) -> Path:
+    """Where screenshots go: ``$VISIOREGUL_ARTIFACTS`` when set (kept after the run)."""
+    folder = Path(os.environ.get("VISIOREGUL_ARTIFACTS") or tmp_path / "artifacts")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.fixture
+async def browser(tmp_path: Path) -> AsyncIterator[BrowserContext]:
+    """A Chromium with a fake camera; fails (never skips) when Chromium is missing."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: run tests/services/chromium.sh (make test does)")
+    profile = tmp_path / "chromium-profile"
+    async with async_playwright() as playwright:
+        context = await playwright.chromium.launch_persistent_context(
+            user_data_dir=str(profile),
+            executable_path=CHROMIUM,
+            headless=False,
+            ignore_default_args=True,
+            viewport={"width": 1280, "height": 720},
+            locale="fr-FR",
+            args=[
+                "--headless=new",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--use-fake-device-for-media-stream",
+                "--use-fake-ui-for-media-stream",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+                "--disable-quic",
+                "--allow-loopback-in-peer-connection",
+                "--disable-features=WebRtcHideLocalIpsWithMdns",
+                "--lang=fr-FR",
+                f"--user-data-dir={profile}",
+                "--remote-debugging-pipe",
+                "about:blank",
+            ],
+        )
+        try:
+            yield context
+        finally:
+            await context.close()
