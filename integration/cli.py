@@ -75,6 +75,10 @@ def main(argv: list[str] | None = None) -> int:
         level=args.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if logging.getLogger().level > logging.DEBUG:
+        # Their INFO lines (migration plugins, AMI protocol version) say nothing to an operator.
+        for noisy in ("alembic", "panoramisk"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         settings = load_settings(args.config)
     except SettingsError as exc:

@@ -21,15 +21,21 @@ def artifacts(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-async def browser(tmp_path: Path) -> AsyncIterator[BrowserContext]:
-    """A Chromium with a fake camera; fails (never skips) when Chromium is missing."""
+def chromium() -> str:
+    """Debian's Chromium; fails (never skips) when it is missing."""
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: run tests/services/chromium.sh (make test does)")
+    return CHROMIUM
+
+
+@pytest.fixture
+async def browser(chromium: str, tmp_path: Path) -> AsyncIterator[BrowserContext]:
+    """A Chromium with a fake camera, French, 1280x720."""
     profile = tmp_path / "chromium-profile"
     async with async_playwright() as playwright:
         context = await playwright.chromium.launch_persistent_context(
             user_data_dir=str(profile),
-            executable_path=CHROMIUM,
+            executable_path=chromium,
             headless=False,
             ignore_default_args=True,
             viewport={"width": 1280, "height": 720},

@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from playwright.async_api import BrowserContext, ConsoleMessage, expect
 
+from tests.integration.service import PASSWORD, Client, add_account, service_settings, wait_link_up
 from visioregul.integration.app import create_app
 from visioregul.integration.sandbox.asterisk import SandboxAsterisk
 from visioregul.integration.sandbox.sipp import place_call, start_phone
-from tests.integration.service import PASSWORD, Client, add_account, service_settings, wait_link_up
 
 pytestmark = [pytest.mark.asterisk, pytest.mark.timeout(90)]
 
