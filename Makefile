@@ -33,7 +33,7 @@ lint: setup
 	$(BIN)/ruff format --check .
 
 typecheck: setup
-	$(BIN)/mypy integration media patient_page tests
+	$(BIN)/mypy typings/visioregul tests
 
 test: setup system lint typecheck
 	VISIOREGUL_TEST_POSTGRES_URL="$$(bash tests/services/postgres.sh)" \

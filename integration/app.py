@@ -13,13 +13,18 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from visioregul.patient_page import http as patient_http
+
 from . import appkeys
 from .i18n import load_catalogue
+from .messaging import build_senders
+from .sessions.services import SessionService
 from .settings import Settings
 from .store.db import create_engine, make_sessionmaker, upgrade
+from .telephony.pairing import Pairing
 from .telephony.registry import LiveCallRegistry
 from .telephony.service import Telephony
-from .web import api, console
+from .web import api, console, sessions_http, webhooks
 from .web.middleware import errors_middleware, security_headers_middleware
 from .web.notifier import Notifier
 from .web.ratelimit import RateLimiter
@@ -51,14 +56,20 @@ def create_app(settings: Settings) -> web.Application:
     )
     app[appkeys.LOGIN_LIMITER] = RateLimiter(settings.console.login_attempts_per_minute, 60)
     app[appkeys.INVITE_LIMITER] = RateLimiter(30, 60)
+    app[appkeys.LINK_LIMITER] = RateLimiter(30, 60)
 
     app.cleanup_ctx.append(_store)
+    app.cleanup_ctx.append(_sessions)
     app.cleanup_ctx.append(_telephony)
     app.on_shutdown.append(_close_notifier_queues)
 
     app.router.add_routes(api.routes)
     app.router.add_routes(console.routes)
+    app.router.add_routes(sessions_http.routes)
+    app.router.add_routes(webhooks.routes)
+    app.router.add_routes(patient_http.routes)
     app.router.add_static("/console/static", console.STATIC_DIR, follow_symlinks=False)
+    app.router.add_static("/patient/static", patient_http.STATIC_DIR, follow_symlinks=False)
     app.router.add_get("/", _root)
     return app
 
@@ -75,6 +86,43 @@ async def _store(app: web.Application) -> AsyncIterator[None]:
     app[appkeys.DB] = make_sessionmaker(engine)
     yield
     await engine.dispose()
+
+
+async def _sessions(app: web.Application) -> AsyncIterator[None]:
+    settings = app[appkeys.SETTINGS]
+    telephony = app[appkeys.TELEPHONY]
+    service = SessionService(
+        db=app[appkeys.DB],
+        settings=settings,
+        senders=build_senders(settings.messaging, app[appkeys.DB]),
+        registry=app[appkeys.REGISTRY],
+        pairing=Pairing(settings.telephony.ami, telephony.source),
+    )
+    await service.start()
+    service.listeners.append(app[appkeys.NOTIFIER].on_session)
+    unsubscribe = app[appkeys.REGISTRY].subscribe(service.on_call)
+    app[appkeys.SESSION_SERVICE] = service
+    housekeeping = asyncio.create_task(_housekeeping(service), name="session-housekeeping")
+    yield
+    housekeeping.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await housekeeping
+    unsubscribe()
+    await service.close()
+
+
+async def _housekeeping(service: SessionService) -> None:
+    """Expire idle sessions every minute; purge old ones every hour."""
+    tick = 0
+    while True:
+        try:
+            await service.expire_idle()
+            if tick % 60 == 0:
+                await service.purge()
+        except Exception:  # the next round may do better; the service must not stop
+            log.exception("session housekeeping failed")
+        tick += 1
+        await asyncio.sleep(60)
 
 
 async def _telephony(app: web.Application) -> AsyncIterator[None]:

@@ -6,6 +6,7 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from .i18n import Catalogue
+from .sessions.services import SessionService
 from .settings import Settings
 from .telephony.registry import LiveCallRegistry
 from .telephony.service import Telephony
@@ -17,10 +18,12 @@ __all__ = [
     "CATALOGUE",
     "DB",
     "INVITE_LIMITER",
+    "LINK_LIMITER",
     "LOGIN_LIMITER",
     "NOTIFIER",
     "REGISTRY",
     "SESSIONS",
+    "SESSION_SERVICE",
     "SETTINGS",
     "TELEPHONY",
 ]
@@ -32,5 +35,7 @@ REGISTRY = web.AppKey("registry", LiveCallRegistry)
 TELEPHONY = web.AppKey("telephony", Telephony)
 NOTIFIER = web.AppKey("notifier", Notifier)
 SESSIONS = web.AppKey("sessions", SessionCodec)
+SESSION_SERVICE = web.AppKey("session_service", SessionService)
 LOGIN_LIMITER = web.AppKey("login_limiter", RateLimiter)
 INVITE_LIMITER = web.AppKey("invite_limiter", RateLimiter)
+LINK_LIMITER = web.AppKey("link_limiter", RateLimiter)

@@ -25,10 +25,14 @@ __all__ = [
     "AriSettings",
     "ConsoleSettings",
     "DatabaseSettings",
+    "MessagingSettings",
     "ServiceSettings",
+    "SessionSettings",
     "Settings",
     "SettingsError",
+    "SmtpSettings",
     "TelephonySettings",
+    "TwilioSettings",
     "load_settings",
 ]
 
@@ -124,6 +128,60 @@ class ConsoleSettings(_Section):
     login_attempts_per_minute: int = Field(default=10, gt=0)
 
 
+class SessionSettings(_Section):
+    """Video sessions and the links that open them."""
+
+    link_ttl: int = Field(default=2 * 3600, ge=60)
+    """How long an invitation link stays valid, in seconds (2 hours)."""
+    idle_expiry: int = Field(default=24 * 3600, ge=300)
+    """A session nobody ended expires this long after its last event, in seconds."""
+    retention_days: int = Field(default=30, ge=1)
+    """Sessions, their events and files are purged this many days after they end."""
+
+
+class TwilioSettings(_Section):
+    """SMS through Twilio's Messages API."""
+
+    account_sid: str = ""
+    auth_token: SecretStr = SecretStr("")
+    from_number: str = ""
+    """Sender in E.164 (or an alphanumeric sender ID where the country allows it)."""
+    messaging_service_sid: str = ""
+    """Used instead of ``from_number`` when set."""
+    api_base_url: str = "https://api.twilio.com"
+    """Twilio's API; only changed to point at a local stand-in in tests."""
+    timeout: float = Field(default=10.0, gt=0)
+
+
+class SmtpSettings(_Section):
+    """E-mail through an SMTP relay."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=25, ge=1, le=65535)
+    security: Literal["none", "starttls", "tls"] = "none"
+    """``starttls`` (port 587) or ``tls`` (port 465) in production."""
+    username: str = ""
+    password: SecretStr = SecretStr("")
+    from_address: str = "visio@samu.invalid"
+    timeout: float = Field(default=10.0, gt=0)
+
+
+class MessagingSettings(_Section):
+    """How invitations reach the caller, and how many may be sent."""
+
+    sms: Literal["outbox", "twilio"] = "outbox"
+    """``outbox`` keeps messages in the service (shown on the console: development, demo)."""
+    email: Literal["outbox", "smtp"] = "outbox"
+    sender_name: str = "SAMU 15"
+    """Who the message says it comes from."""
+    per_regulator_per_hour: int = Field(default=30, gt=0)
+    per_destination_per_hour: int = Field(default=5, gt=0)
+    """Several invitations to one number within an hour look like SMS pumping."""
+    global_per_minute: int = Field(default=60, gt=0)
+    twilio: TwilioSettings = TwilioSettings()
+    smtp: SmtpSettings = SmtpSettings()
+
+
 class Settings(BaseSettings):
     """All of the service's settings."""
 
@@ -138,6 +196,8 @@ class Settings(BaseSettings):
     database: DatabaseSettings = DatabaseSettings()
     telephony: TelephonySettings = TelephonySettings()
     console: ConsoleSettings = ConsoleSettings()
+    sessions: SessionSettings = SessionSettings()
+    messaging: MessagingSettings = MessagingSettings()
 
     @classmethod
     def settings_customise_sources(

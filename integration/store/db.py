@@ -102,12 +102,17 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
             cursor.execute("PRAGMA foreign_keys=ON")
             # WAL is stored in the file and persists; setting it again is cheap.
             cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA busy_timeout=10000")
         finally:
             cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Connection) -> None:
-        connection.exec_driver_sql("BEGIN")
+        # IMMEDIATE takes the write lock up front. A deferred transaction that reads, then writes
+        # after another connection committed, fails at once with "database is locked" (the busy
+        # timeout cannot help a snapshot that is already stale). SQLite serialises writers
+        # anyway; PostgreSQL is the choice when that matters.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -20,6 +20,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
+    Text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -30,6 +31,7 @@ __all__ = [
     "Account",
     "AuditEntry",
     "Base",
+    "OutboxMessage",
     "Role",
     "UTCDateTime",
     "utcnow",
@@ -159,3 +161,35 @@ class AuditEntry(Base):
 
     def __repr__(self) -> str:
         return f"<AuditEntry id={self.id} action={self.action!r} actor={self.actor!r}>"
+
+
+class OutboxMessage(Base):
+    """A message kept by the service instead of being sent (the development and demo outbox).
+
+    The console shows these so that a developer can open the links that would have gone out.
+    """
+
+    __tablename__ = "outbox_messages"
+    __table_args__ = (
+        # Spelled out rather than an Enum of the messaging port's ``Channel``: the store must not
+        # import messaging, which imports the store.
+        CheckConstraint("channel IN ('sms', 'email')", name="channel"),
+    )
+
+    # SQLite auto-increments only an ``INTEGER PRIMARY KEY`` (the rowid); BIGINT elsewhere.
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True
+    )
+    idempotency_key: Mapped[str] = mapped_column(String(128), unique=True)
+    """The sender's key: a second message with the same key is not stored again."""
+    channel: Mapped[str] = mapped_column(String(8))
+    """``sms`` or ``email``."""
+    to: Mapped[str] = mapped_column(String(320))
+    """A phone number in E.164 or an e-mail address."""
+    subject: Mapped[str | None] = mapped_column(Text())
+    text: Mapped[str] = mapped_column(Text())
+    html: Mapped[str | None] = mapped_column(Text())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+
+    def __repr__(self) -> str:
+        return f"<OutboxMessage id={self.id} channel={self.channel} to={self.to!r}>"

@@ -18,15 +18,14 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from .. import accounts, appkeys, audit
-from ..destinations import parse_invitation_destination
 from ..store.models import Account
 from ..telephony.facts import normalize_position
 from .errors import CsrfError, InvalidRequest, NotFound, RateLimited, Unauthorized
 from .notifier import Connection, send_queued
-from .schemas import InvitationRequest, PositionRequest, call_json, link_json
+from .schemas import PositionRequest, call_json, link_json
 from .sessions import COOKIE_NAME, ConsoleSession
 
-__all__ = ["STATIC_DIR", "routes"]
+__all__ = ["STATIC_DIR", "authenticated", "check_csrf", "json_body", "routes"]
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +39,8 @@ _PING_TIMEOUT = 60.0
 # -- helpers -----------------------------------------------------------------------------------
 
 
-async def _authenticated(request: web.Request) -> tuple[ConsoleSession, Account]:
+async def authenticated(request: web.Request) -> tuple[ConsoleSession, Account]:
+    """The console session and its account; raise ``Unauthorized`` otherwise."""
     session = request.app[appkeys.SESSIONS].loads(request.cookies.get(COOKIE_NAME))
     if session is None:
         raise Unauthorized()
@@ -51,7 +51,8 @@ async def _authenticated(request: web.Request) -> tuple[ConsoleSession, Account]
     return session, account
 
 
-def _check_csrf(request: web.Request, session: ConsoleSession) -> None:
+def check_csrf(request: web.Request, session: ConsoleSession) -> None:
+    """Refuse an unsafe request whose ``X-CSRF-Token`` is not the session's."""
     token = request.headers.get("X-CSRF-Token", "")
     if not hmac.compare_digest(token.encode(), session.csrf_token.encode()):
         raise CsrfError()
@@ -70,7 +71,8 @@ def _same_origin(request: web.Request) -> bool:
     }
 
 
-async def _json_body(request: web.Request) -> dict[str, Any]:
+async def json_body(request: web.Request) -> dict[str, Any]:
+    """The request's JSON object (16 KiB at most); raise ``InvalidRequest`` otherwise."""
     if request.content_length is not None and request.content_length > _MAX_JSON:
         raise InvalidRequest("invalid_json")
     try:
@@ -171,7 +173,7 @@ async def login(request: web.Request) -> web.StreamResponse:
 async def console_page(request: web.Request) -> web.StreamResponse:
     """The console itself; the login form when not logged in."""
     try:
-        await _authenticated(request)
+        await authenticated(request)
     except Unauthorized:
         raise web.HTTPSeeOther("/console/login") from None
     return _page("index.html")
@@ -193,17 +195,17 @@ async def locale(request: web.Request) -> web.Response:
 @routes.get("/console/api/me")
 async def me(request: web.Request) -> web.Response:
     """Who is logged in, at which position, and the CSRF token for unsafe requests."""
-    session, account = await _authenticated(request)
+    session, account = await authenticated(request)
     return web.json_response(_me(account, session))
 
 
 @routes.post("/console/api/position")
 async def set_position(request: web.Request) -> web.Response:
     """Bind the console to another position."""
-    session, account = await _authenticated(request)
-    _check_csrf(request, session)
+    session, account = await authenticated(request)
+    check_csrf(request, session)
     try:
-        body = PositionRequest.model_validate(await _json_body(request))
+        body = PositionRequest.model_validate(await json_body(request))
     except ValidationError as exc:
         raise InvalidRequest("invalid_position") from exc
     position = normalize_position(body.position)
@@ -222,56 +224,13 @@ async def set_position(request: web.Request) -> web.Response:
 @routes.post("/console/logout")
 async def logout(request: web.Request) -> web.Response:
     """End the console session."""
-    session, account = await _authenticated(request)
-    _check_csrf(request, session)
+    session, account = await authenticated(request)
+    check_csrf(request, session)
     async with request.app[appkeys.DB].begin() as db:
         await audit.record(db, actor=account.username, action="console.logout")
     response = web.Response(status=204)
     response.del_cookie(COOKIE_NAME, path="/")
     return response
-
-
-@routes.post("/console/api/invitations")
-async def request_invitation(request: web.Request) -> web.Response:
-    """Record the regulator's intent to invite (the sending itself is the sessions feature)."""
-    session, account = await _authenticated(request)
-    _check_csrf(request, session)
-    request.app[appkeys.INVITE_LIMITER].hit(f"account:{account.id}")
-    try:
-        body = InvitationRequest.model_validate(await _json_body(request))
-    except ValidationError as exc:
-        raise InvalidRequest("invalid_request", detail=exc.errors()[0]["msg"]) from exc
-    settings = request.app[appkeys.SETTINGS]
-    destination = parse_invitation_destination(body.destination, settings.telephony.region)
-    call = None
-    if body.call_id is not None:
-        call = request.app[appkeys.REGISTRY].get(body.call_id)
-        if call is None:
-            raise NotFound("call_not_found")
-    async with request.app[appkeys.DB].begin() as db:
-        await audit.record(
-            db,
-            actor=account.username,
-            action="invitation.requested",
-            target=body.call_id,
-            details={
-                "channel": destination.kind.value,
-                "destination": destination.value,
-                "position": session.position,
-                "call_position": call.position if call else None,
-            },
-        )
-    return web.json_response(
-        {
-            "status": "recorded",
-            "destination": {
-                "kind": destination.kind.value,
-                "value": destination.value,
-                "display": destination.display,
-            },
-        },
-        status=202,
-    )
 
 
 # -- live calls --------------------------------------------------------------------------------
@@ -280,7 +239,7 @@ async def request_invitation(request: web.Request) -> web.Response:
 @routes.get("/console/ws")
 async def console_socket(request: web.Request) -> web.StreamResponse:
     """The position's calls, live: ``hello`` then offers and updates."""
-    session, account = await _authenticated(request)
+    session, account = await authenticated(request)
     if session.position is None:
         raise InvalidRequest("no_position")
     ws = web.WebSocketResponse(heartbeat=20, max_msg_size=4096)

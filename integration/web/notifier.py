@@ -14,10 +14,11 @@ from typing import Any
 
 from aiohttp import WSCloseCode, web
 
+from ..sessions.services import SessionUpdate
 from ..telephony.events import CallAnswered, CallRinging, CallTransferred
 from ..telephony.link import LinkStatus
 from ..telephony.registry import CallUpdate
-from .schemas import call_json, link_json
+from .schemas import call_json, event_json, link_json, session_json
 
 __all__ = ["Connection", "Notifier", "send_queued"]
 
@@ -87,6 +88,19 @@ class Notifier:
             self._to_position(event.position, {"type": "offer", "call": call})
         elif update.call.position is not None:
             self._to_position(update.call.position, {"type": "call.updated", "call": call})
+
+    def on_session(self, update: SessionUpdate) -> None:
+        """Session listener: the consoles at the session's position follow it live."""
+        session = update.session
+        message = {
+            "type": "session.updated",
+            "session": session_json(session),
+            "event": event_json(update.event),
+        }
+        if session.position is not None:
+            self._to_position(session.position, message)
+        for connection in list(self.cad):
+            connection.send(message)
 
     def on_link(self, status: LinkStatus) -> None:
         """Link status listener: every console shows the telephony pill."""

@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..sessions.models import Invitation, SessionEvent, VisioSession
 from ..telephony.link import LinkStatus
 from ..telephony.registry import LiveCall
 
-__all__ = ["InvitationRequest", "PositionRequest", "call_json", "link_json"]
+__all__ = [
+    "CadSessionRequest",
+    "EndRequest",
+    "InviteRequest",
+    "PositionRequest",
+    "SessionRequest",
+    "call_json",
+    "event_json",
+    "invitation_json",
+    "link_json",
+    "session_json",
+]
 
 
 def _time(value: datetime | None) -> str | None:
@@ -55,8 +68,83 @@ class PositionRequest(_Strict):
     position: str = Field(max_length=80)
 
 
-class InvitationRequest(_Strict):
-    """``POST /console/api/invitations``: a phone number or an e-mail address, maybe a call."""
+def session_json(
+    session: VisioSession,
+    invitations: Sequence[Invitation] = (),
+    events: Sequence[SessionEvent] | None = None,
+) -> dict[str, Any]:
+    """A session, its invitations and (when given) its timeline."""
+    body: dict[str, Any] = {
+        "id": session.id,
+        "state": session.state,
+        "created_at": _time(session.created_at),
+        "updated_at": _time(session.updated_at),
+        "created_by": session.created_by,
+        "position": session.position,
+        "call_id": session.call_id,
+        "caller_number": session.caller_number,
+        "ended_at": _time(session.ended_at),
+        "ended_by": session.ended_by,
+        "end_reason": session.end_reason,
+        "invitations": [invitation_json(invitation) for invitation in invitations],
+    }
+    if events is not None:
+        body["timeline"] = [event_json(event) for event in events]
+    return body
+
+
+def invitation_json(invitation: Invitation) -> dict[str, Any]:
+    """An invitation as the regulator follows it (never its token)."""
+    return {
+        "id": invitation.id,
+        "role": invitation.role,
+        "channel": invitation.channel,
+        "destination": invitation.destination,
+        "created_at": _time(invitation.created_at),
+        "created_by": invitation.created_by,
+        "expires_at": _time(invitation.expires_at),
+        "revoked_at": _time(invitation.revoked_at),
+        "opened_at": _time(invitation.opened_at),
+        "delivery_status": invitation.delivery_status,
+        "error_code": invitation.error_code,
+        "error_message": invitation.error_message,
+    }
+
+
+def event_json(event: SessionEvent) -> dict[str, Any]:
+    """One line of a session's timeline."""
+    return {
+        "at": _time(event.at),
+        "actor": event.actor,
+        "type": event.type,
+        "details": event.details,
+    }
+
+
+class SessionRequest(_Strict):
+    """``POST .../sessions``: open a session and invite the patient."""
 
     destination: str = Field(max_length=254)
     call_id: str | None = Field(default=None, max_length=64)
+
+
+class CadSessionRequest(SessionRequest):
+    """``POST /api/v1/sessions``: the CAD also says on whose behalf."""
+
+    requested_by: str = Field(default="cad", max_length=64, pattern=r"^[A-Za-z0-9._@-]+$")
+    position: str | None = Field(default=None, max_length=80)
+
+
+class InviteRequest(_Strict):
+    """``POST .../sessions/{id}/invitations``: a new link for the patient or a third party."""
+
+    destination: str = Field(max_length=254)
+    role: Literal["patient", "third_party"] = "patient"
+
+
+class EndRequest(_Strict):
+    """``POST .../sessions/{id}/end``."""
+
+    reason: Literal["ended_by_regulator", "patient_unreachable", "duplicate", "other"] = (
+        "ended_by_regulator"
+    )

@@ -59,7 +59,7 @@ async def test_given_a_15_call_answered_at_1001_then_the_console_offers_the_invi
     await page.screenshot(path=artifacts / "console-offer.png")
 
     await card.locator("[data-field=submit]").click()
-    await expect(card.locator("[data-field=result]")).to_contain_text("06 12 34 56 78")
+    await expect(card.locator("[data-field=result]")).to_contain_text("+33612345678")
     await page.screenshot(path=artifacts / "console-invitation-recorded.png")
 
     await card.locator(".invite-input").fill("01 45 67 89 01")

@@ -21,11 +21,19 @@ from visioregul.integration.store.db import (
     head_revision,
     upgrade,
 )
-from visioregul.integration.store.models import Base
+from visioregul.integration.store.schema import metadata
 
 from .conftest import NewDatabase
 
-EXPECTED_TABLES = {"accounts", "audit_log", "alembic_version"}
+EXPECTED_TABLES = {
+    "accounts",
+    "audit_log",
+    "outbox_messages",
+    "visio_sessions",
+    "invitations",
+    "session_events",
+    "alembic_version",
+}
 
 
 async def _run_sync(url: str, fn: Any) -> Any:
@@ -49,7 +57,7 @@ async def test_given_an_empty_database_when_upgrading_then_tables_exist_at_head(
     await upgrade(empty_url)
 
     assert await _run_sync(empty_url, _table_names) == EXPECTED_TABLES
-    assert head_revision() == "0001"
+    assert head_revision() == "0003"
     assert await current_revision(empty_url) == head_revision()
 
 
@@ -94,7 +102,7 @@ async def test_given_the_models_when_comparing_with_the_migrated_schema_then_no_
 ) -> None:
     def compare(connection: Connection) -> list[Any]:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
-        return list(compare_metadata(context, Base.metadata))
+        return list(compare_metadata(context, metadata))
 
     assert await _run_sync(migrated_url, compare) == []
 
@@ -122,7 +130,7 @@ async def test_given_two_databases_when_upgrading_one_then_the_other_is_untouche
     assert await current_revision(first) == head_revision()
     assert await current_revision(second) is None
     rows = await _run_sync(
-        first, lambda connection: connection.execute(select(Base.metadata.tables["accounts"])).all()
+        first, lambda connection: connection.execute(select(metadata.tables["accounts"])).all()
     )
     assert rows == []
 

@@ -18,7 +18,8 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import NullPool
 
-from visioregul.integration.store.models import AuditEntry, Base
+from visioregul.integration.store.models import AuditEntry
+from visioregul.integration.store.schema import metadata
 
 from .conftest import NewDatabase
 
@@ -34,6 +35,40 @@ EXPECTED_NAMES = {
         "unique": set(),
         "check": set(),
         "indexes": {"ix_audit_log_action", "ix_audit_log_at", "ix_audit_log_target"},
+    },
+    "outbox_messages": {
+        "pk": "pk_outbox_messages",
+        "unique": {"uq_outbox_messages_idempotency_key"},
+        "check": {"ck_outbox_messages_channel"},
+        "indexes": {"ix_outbox_messages_created_at"},
+    },
+    "visio_sessions": {
+        "pk": "pk_visio_sessions",
+        "unique": set(),
+        "check": set(),
+        "indexes": {
+            "ix_visio_sessions_state",
+            "ix_visio_sessions_created_at",
+            "ix_visio_sessions_created_by",
+            "ix_visio_sessions_call_id",
+            "ix_visio_sessions_caller_number",
+        },
+    },
+    "invitations": {
+        "pk": "pk_invitations",
+        "unique": {"uq_invitations_token_hash"},
+        "check": set(),
+        "indexes": {
+            "ix_invitations_session_id",
+            "ix_invitations_destination",
+            "ix_invitations_provider_id",
+        },
+    },
+    "session_events": {
+        "pk": "pk_session_events",
+        "unique": set(),
+        "check": set(),
+        "indexes": {"ix_session_events_session_id"},
     },
 }
 
@@ -52,7 +87,7 @@ def _constraint_names(connection: Connection) -> dict[str, dict[str, Any]]:
                 if not i.get("duplicates_constraint")
             },
         }
-        for table in ("accounts", "audit_log")
+        for table in EXPECTED_NAMES
     }
 
 
@@ -74,7 +109,7 @@ async def test_given_the_models_when_creating_tables_directly_then_names_match_t
     engine = create_async_engine(url, poolclass=NullPool)
     try:
         async with asyncio.timeout(30), engine.begin() as connection:
-            await connection.run_sync(Base.metadata.create_all)
+            await connection.run_sync(metadata.create_all)
             assert await connection.run_sync(_constraint_names) == EXPECTED_NAMES
     finally:
         await engine.dispose()

@@ -99,42 +99,6 @@ async def test_given_no_csrf_token_then_unsafe_requests_are_refused(client: Clie
     assert (await response.json())["error_id"] == "invalid_position"
 
 
-async def test_invitation_intent_is_validated_and_recorded(client: Client) -> None:
-    token = await login(client)
-    headers = {"X-CSRF-Token": token, "Accept-Language": "fr"}
-    response = await client.post(
-        "/console/api/invitations", json={"destination": "06 12 34 56 78"}, headers=headers
-    )
-    assert response.status == 202
-    assert (await response.json())["destination"] == {
-        "kind": "sms",
-        "value": "+33612345678",
-        "display": "06 12 34 56 78",
-    }
-    response = await client.post(
-        "/console/api/invitations", json={"destination": "01 45 67 89 01"}, headers=headers
-    )
-    body = await response.json()
-    assert response.status == 400
-    assert body["error_id"] == "landline_number"
-    assert body["message"].startswith("Le 01 45 67 89 01 est un numéro fixe")
-    response = await client.post(
-        "/console/api/invitations", json={"destination": "x" * 300}, headers=headers
-    )
-    assert response.status == 400
-    response = await client.post("/console/api/invitations", data=b"[not json", headers=headers)
-    assert (await response.json())["error_id"] == "invalid_json"
-    response = await client.post(
-        "/console/api/invitations",
-        json={"destination": "0612345678", "call_id": "no-such-call"},
-        headers=headers,
-    )
-    assert response.status == 404
-    async with client.app[appkeys.DB]() as db:
-        entries = await audit.recent(db, action="invitation.requested")
-    assert [entry.details["destination"] for entry in entries] == ["+33612345678"]
-
-
 async def test_console_socket_gets_hello_then_offers_for_its_position_only(
     client: Client,
 ) -> None:

@@ -19,7 +19,8 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from visioregul.integration.settings import load_settings
 from visioregul.integration.store.db import ensure_sqlite_directory
-from visioregul.integration.store.models import Base, UTCDateTime
+from visioregul.integration.store.models import UTCDateTime
+from visioregul.integration.store.schema import metadata
 
 config = context.config
 
@@ -27,7 +28,7 @@ config = context.config
 if config.config_file_name is not None and config.attributes.get("configure_logger", True):
     fileConfig(config.config_file_name, disable_existing_loggers=False)
 
-target_metadata = Base.metadata
+target_metadata = metadata
 
 _POSTGRES_LOCK_KEY = 0x5649_5349_4F00_0015
 """Advisory lock taken while migrating PostgreSQL (any constant unique to this service)."""

@@ -141,7 +141,7 @@ export async function changePosition(position) {
  * @returns {Promise<InvitationResult>}
  */
 export async function createInvitation(callId, destination) {
-  return request('POST', '/console/api/invitations', { call_id: callId, destination });
+  return request('POST', '/console/api/sessions', { call_id: callId, destination });
 }
 
 /**

@@ -91,9 +91,9 @@ export class InvitationForm {
    * @param {import('./api.js').InvitationResult} outcome
    */
   showRecorded(outcome) {
-    const destination = outcome && outcome.destination ? outcome.destination : null;
-    const shown = destination ? destination.display || destination.value : this.input.value.trim();
-    const key = destination && destination.kind === 'email' ? 'invite.recorded.email' : 'invite.recorded.sms';
+    const invitation = outcome && outcome.invitations ? outcome.invitations[outcome.invitations.length - 1] : null;
+    const shown = invitation ? invitation.destination : this.input.value.trim();
+    const key = invitation && invitation.channel === 'email' ? 'invite.recorded.email' : 'invite.recorded.sms';
     const main = document.createElement('p');
     main.className = 'invite-result-main';
     main.textContent = t(key, { destination: shown, time: formatTime(new Date().toISOString()) });

@@ -1,0 +1,92 @@
+"""The session domain's tables: sessions, their invitations and their event log."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, ForeignKey, Integer, String
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..store.models import Base, UTCDateTime, utcnow
+
+__all__ = ["Invitation", "SessionEvent", "VisioSession"]
+
+
+class VisioSession(Base):
+    """One video session ("visio"), maybe paired with a live call."""
+
+    __tablename__ = "visio_sessions"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    """Random hex id; also the value of ``VISIOREGUL_SESSION`` on the paired call."""
+    state: Mapped[str] = mapped_column(String(24), index=True)
+    """A ``SessionState`` value."""
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    """Time of the last event: idle sessions expire from it."""
+    created_by: Mapped[str] = mapped_column(String(128), index=True)
+    """The actor who opened it (account username, ``position:PJSIP/1001``, ``cad:<key>``)."""
+    position: Mapped[str | None] = mapped_column(String(96))
+    """The regulator's position when the session was opened."""
+    call_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    """The paired call's ``Linkedid``."""
+    caller_number: Mapped[str | None] = mapped_column(String(32), index=True)
+    """The caller's number in E.164, when the call presented one."""
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    ended_by: Mapped[str | None] = mapped_column(String(128))
+    end_reason: Mapped[str | None] = mapped_column(String(64))
+
+
+class Invitation(Base):
+    """A link sent to the patient or a third party; only the token's hash is kept."""
+
+    __tablename__ = "invitations"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    """Random hex id; also the idempotency key of the message that carries the link."""
+    session_id: Mapped[str] = mapped_column(
+        ForeignKey("visio_sessions.id", ondelete="CASCADE"), index=True
+    )
+    role: Mapped[str] = mapped_column(String(16))
+    """``patient`` or ``third_party``."""
+    channel: Mapped[str] = mapped_column(String(8))
+    """``sms`` or ``email``."""
+    destination: Mapped[str] = mapped_column(String(254), index=True)
+    """E.164 number or normalised e-mail address."""
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(128))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    """First opening; later openings are accepted from the same browser only."""
+    device_key: Mapped[str | None] = mapped_column(String(64))
+    """Hash of the random key given to the browser that opened the link first."""
+    delivery_status: Mapped[str] = mapped_column(String(16), default="pending")
+    """A ``DeliveryStatus`` value."""
+    provider_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    error_code: Mapped[str | None] = mapped_column(String(32))
+    error_message: Mapped[str | None] = mapped_column(String(255))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class SessionEvent(Base):
+    """One fact of a session's life: who, what, when, details. Append-only."""
+
+    __tablename__ = "session_events"
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True
+    )
+    session_id: Mapped[str] = mapped_column(
+        ForeignKey("visio_sessions.id", ondelete="CASCADE"), index=True
+    )
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    actor: Mapped[str] = mapped_column(String(128))
+    type: Mapped[str] = mapped_column(String(48))
+    """A dotted slug: ``session.created``, ``invitation.sent``, ``link.opened``..."""
+    details: Mapped[dict[str, Any]] = mapped_column(
+        JSON().with_variant(JSONB(), "postgresql"), default=dict
+    )

@@ -1,0 +1,14 @@
+"""Every table of the store in one metadata: what Alembic and the schema tests compare.
+
+Models live with their domain (``store.models`` for accounts and the audit log, ``sessions.models``
+for sessions); importing this module registers them all.
+"""
+
+from __future__ import annotations
+
+from ..sessions import models as _session_models  # noqa: F401  (registers the tables)
+from .models import Base
+
+__all__ = ["metadata"]
+
+metadata = Base.metadata

@@ -1,0 +1,231 @@
+"""Sessions over HTTP: the console's (cookie and CSRF) and the CAD's (API key) routes.
+
+Thin handlers: validate, call one ``SessionService`` method, serialise. Both clients share the
+same handlers; only how the actor is established differs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any, TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel, ValidationError
+
+from .. import appkeys
+from ..messaging import recent_outbox
+from ..sessions.services import Actor, SessionDetail, SessionFilter
+from ..telephony.facts import normalize_position
+from .api import check_api_key
+from .console import authenticated, check_csrf, json_body
+from .errors import InvalidRequest, NotFound
+from .middleware import request_language
+from .schemas import (
+    CadSessionRequest,
+    EndRequest,
+    InviteRequest,
+    SessionRequest,
+    invitation_json,
+    session_json,
+)
+
+__all__ = ["routes"]
+
+routes = web.RouteTableDef()
+
+Model = TypeVar("Model", bound=BaseModel)
+_MAX_PAGE = 200
+
+
+async def _parse(request: web.Request, model: type[Model]) -> Model:
+    try:
+        return model.model_validate(await json_body(request))
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        where = ".".join(str(part) for part in error["loc"])
+        raise InvalidRequest("invalid_request", detail=f"{where}: {error['msg']}") from exc
+
+
+async def _console_actor(request: web.Request, *, unsafe: bool) -> Actor:
+    session, account = await authenticated(request)
+    if unsafe:
+        check_csrf(request, session)
+    return Actor(account.username, session.position)
+
+
+def _detail(detail: SessionDetail) -> dict[str, Any]:
+    return session_json(detail.session, detail.invitations, detail.events)
+
+
+def _filters(request: web.Request) -> SessionFilter:
+    query = request.query
+
+    def when(name: str) -> datetime | None:
+        value = query.get(name)
+        if not value:
+            return None
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError as exc:
+            raise InvalidRequest("invalid_request", detail=f"{name}: ISO 8601 expected") from exc
+
+    try:
+        limit = min(int(query.get("limit", 50)), _MAX_PAGE)
+        offset = max(int(query.get("offset", 0)), 0)
+    except ValueError as exc:
+        raise InvalidRequest("invalid_request", detail="limit/offset: integers expected") from exc
+    number = query.get("number")
+    if number:
+        from ..telephony.numbers import parse_destination
+
+        parsed = parse_destination(number, request.app[appkeys.SETTINGS].telephony.region)
+        number = parsed.e164 or number.strip().lower()
+    return SessionFilter(
+        since=when("since"),
+        until=when("until"),
+        state=query.get("state") or None,
+        number=number or None,
+        regulator=query.get("regulator") or None,
+        call_id=query.get("call_id") or None,
+        limit=max(limit, 1),
+        offset=offset,
+    )
+
+
+async def _history(request: web.Request) -> web.Response:
+    sessions, total = await request.app[appkeys.SESSION_SERVICE].history(_filters(request))
+    return web.json_response(
+        {"total": total, "sessions": [session_json(session) for session in sessions]}
+    )
+
+
+async def _get(request: web.Request) -> web.Response:
+    detail = await request.app[appkeys.SESSION_SERVICE].get(request.match_info["session_id"])
+    return web.json_response(_detail(detail))
+
+
+# -- console -----------------------------------------------------------------------------------
+
+
+@routes.post("/console/api/sessions")
+async def console_open(request: web.Request) -> web.Response:
+    """ "Lancer l'invitation et entrer dans la salle": open, pair, invite."""
+    actor = await _console_actor(request, unsafe=True)
+    body = await _parse(request, SessionRequest)
+    detail = await request.app[appkeys.SESSION_SERVICE].open_session(
+        actor, body.destination, call_id=body.call_id, language=request_language(request)
+    )
+    return web.json_response(_detail(detail), status=201)
+
+
+@routes.get("/console/api/sessions")
+async def console_history(request: web.Request) -> web.Response:
+    """The history: every session, newest first, filtered and paginated."""
+    await _console_actor(request, unsafe=False)
+    return await _history(request)
+
+
+@routes.get("/console/api/sessions/{session_id}")
+async def console_get(request: web.Request) -> web.Response:
+    """One session with its timeline (to rejoin it or review it)."""
+    await _console_actor(request, unsafe=False)
+    return await _get(request)
+
+
+@routes.post("/console/api/sessions/{session_id}/invitations")
+async def console_invite(request: web.Request) -> web.Response:
+    """A new link for the patient (revokes the previous one) or for a third party."""
+    actor = await _console_actor(request, unsafe=True)
+    body = await _parse(request, InviteRequest)
+    invitation = await request.app[appkeys.SESSION_SERVICE].invite(
+        request.match_info["session_id"],
+        actor,
+        body.destination,
+        role=body.role,
+        language=request_language(request),
+    )
+    return web.json_response(invitation_json(invitation), status=201)
+
+
+@routes.post("/console/api/sessions/{session_id}/invitations/{invitation_id}/retry")
+async def console_retry(request: web.Request) -> web.Response:
+    """Send a failed invitation again."""
+    actor = await _console_actor(request, unsafe=True)
+    invitation = await request.app[appkeys.SESSION_SERVICE].retry(
+        request.match_info["session_id"],
+        request.match_info["invitation_id"],
+        actor,
+        language=request_language(request),
+    )
+    return web.json_response(invitation_json(invitation), status=202)
+
+
+@routes.post("/console/api/sessions/{session_id}/end")
+async def console_end(request: web.Request) -> web.Response:
+    """End the session."""
+    actor = await _console_actor(request, unsafe=True)
+    body = await _parse(request, EndRequest)
+    detail = await request.app[appkeys.SESSION_SERVICE].end(
+        request.match_info["session_id"], actor, body.reason
+    )
+    return web.json_response(_detail(detail))
+
+
+@routes.get("/console/api/outbox")
+async def console_outbox(request: web.Request) -> web.Response:
+    """Messages kept by the local outbox (development and demo: no real SMS is sent)."""
+    await _console_actor(request, unsafe=False)
+    messaging = request.app[appkeys.SETTINGS].messaging
+    if messaging.sms != "outbox" and messaging.email != "outbox":
+        raise NotFound()
+    async with request.app[appkeys.DB]() as db:
+        messages = await recent_outbox(db)
+    return web.json_response(
+        {
+            "messages": [
+                {
+                    "id": message.id,
+                    "channel": message.channel,
+                    "to": message.to,
+                    "subject": message.subject,
+                    "text": message.text,
+                    "created_at": message.created_at.isoformat(),
+                }
+                for message in messages
+            ]
+        }
+    )
+
+
+# -- CAD ---------------------------------------------------------------------------------------
+
+
+def _cad(
+    handler: Callable[[web.Request], Awaitable[web.Response]],
+) -> Callable[[web.Request], Awaitable[web.Response]]:
+    async def checked(request: web.Request) -> web.Response:
+        check_api_key(request)
+        return await handler(request)
+
+    checked.__doc__ = handler.__doc__
+    return checked
+
+
+@routes.post("/api/v1/sessions")
+async def cad_open(request: web.Request) -> web.Response:
+    """Open a session on behalf of a regulator and invite the patient."""
+    key_id = check_api_key(request)
+    body = await _parse(request, CadSessionRequest)
+    position = normalize_position(body.position) if body.position else None
+    if body.position and position is None:
+        raise InvalidRequest("invalid_position")
+    actor = Actor(f"cad:{key_id}:{body.requested_by}"[:128], position)
+    detail = await request.app[appkeys.SESSION_SERVICE].open_session(
+        actor, body.destination, call_id=body.call_id, language=request_language(request)
+    )
+    return web.json_response(_detail(detail), status=201)
+
+
+routes.get("/api/v1/sessions")(_cad(_history))
+routes.get("/api/v1/sessions/{session_id}")(_cad(_get))

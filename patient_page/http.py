@@ -1,0 +1,83 @@
+"""The caller's side of a link: ``/p/<token>``.
+
+A valid link records "link opened" and shows the patient's page; the first browser that opens it
+gets a key (a cookie scoped to the link) and is the only one that may open it again. Every refusal
+(unknown, expired, revoked, ended session, another browser) gets the same page, the same status
+and the same response time: the page must not tell a guesser anything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import time
+from pathlib import Path
+
+from aiohttp import web
+
+from visioregul.integration import appkeys
+from visioregul.integration.web.errors import RateLimited
+from visioregul.integration.web.middleware import request_language
+
+__all__ = ["STATIC_DIR", "routes"]
+
+routes = web.RouteTableDef()
+
+STATIC_DIR = Path(__file__).with_name("static")
+DEVICE_COOKIE = "visioregul_link"
+_REFUSAL_FLOOR = 0.25
+"""Seconds every refusal takes at least, so that no reason answers faster than another."""
+
+
+def _render(request: web.Request, name: str, status: int) -> web.Response:
+    catalogue = request.app[appkeys.CATALOGUE]
+    language = request_language(request)
+    text = (STATIC_DIR / name).read_text(encoding="utf-8")
+
+    def fill(key: str) -> str:
+        # Placeholders stand in text only (never in attributes): quotes need no escaping.
+        return html.escape(catalogue.get(language, key), quote=False)
+
+    # Placeholders are ``{{key}}``; values come from the catalogue, escaped.
+    parts = text.split("{{")
+    out = [parts[0]]
+    for part in parts[1:]:
+        key, _, rest = part.partition("}}")
+        out.append(fill(key.strip()) + rest)
+    body = "".join(out).replace('lang="fr"', f'lang="{html.escape(language)}"', 1)
+    return web.Response(text=body, status=status, content_type="text/html")
+
+
+@routes.get("/p/{token:.+}")
+async def open_link(request: web.Request) -> web.StreamResponse:
+    """Open a patient's or third party's link."""
+    started = time.monotonic()
+    token = request.match_info["token"]
+    try:
+        request.app[appkeys.LINK_LIMITER].hit(request.remote or "unknown")
+    except RateLimited:
+        return _render(request, "link-refused.html", 429)
+    opening = await request.app[appkeys.SESSION_SERVICE].open_link(
+        token, request.cookies.get(DEVICE_COOKIE)
+    )
+    if opening is None:
+        await _sleep_until(started + _REFUSAL_FLOOR)
+        return _render(request, "link-refused.html", 404)
+    response = _render(request, "link-opened.html", 200)
+    response.set_cookie(
+        DEVICE_COOKIE,
+        opening.device_key,
+        path=f"/p/{token}",
+        httponly=True,
+        samesite="Lax",
+        secure=request.app[appkeys.SETTINGS].console.secure_cookies,
+        max_age=request.app[appkeys.SETTINGS].sessions.link_ttl,
+    )
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+async def _sleep_until(deadline: float) -> None:
+    delay = deadline - time.monotonic()
+    if delay > 0:
+        await asyncio.sleep(delay)
