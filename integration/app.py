@@ -16,6 +16,7 @@ from aiohttp import web
 from visioregul.patient_page import http as patient_http
 
 from . import appkeys
+from .cad_webhooks import WebhookDispatcher
 from .i18n import load_catalogue
 from .messaging import build_senders
 from .sessions.services import SessionService
@@ -100,6 +101,9 @@ async def _sessions(app: web.Application) -> AsyncIterator[None]:
     )
     await service.start()
     service.listeners.append(app[appkeys.NOTIFIER].on_session)
+    webhooks = WebhookDispatcher(settings.webhooks)
+    await webhooks.start()
+    service.listeners.append(webhooks.on_session)
     unsubscribe = app[appkeys.REGISTRY].subscribe(service.on_call)
     app[appkeys.SESSION_SERVICE] = service
     housekeeping = asyncio.create_task(_housekeeping(service), name="session-housekeeping")
@@ -109,6 +113,7 @@ async def _sessions(app: web.Application) -> AsyncIterator[None]:
         await housekeeping
     unsubscribe()
     await service.close()
+    await webhooks.close()
 
 
 async def _housekeeping(service: SessionService) -> None:

@@ -12,7 +12,15 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -33,6 +41,7 @@ __all__ = [
     "SmtpSettings",
     "TelephonySettings",
     "TwilioSettings",
+    "WebhookSettings",
     "load_settings",
 ]
 
@@ -182,6 +191,28 @@ class MessagingSettings(_Section):
     smtp: SmtpSettings = SmtpSettings()
 
 
+class WebhookSettings(_Section):
+    """Session events pushed to the CAD (optional)."""
+
+    urls: list[str] = []
+    """Each session event is POSTed as JSON to every URL here."""
+    secret: SecretStr = SecretStr("")
+    """Key of the HMAC-SHA256 signature (``X-VisioRegul-Signature``); required when urls are set."""
+    timeout: float = Field(default=5.0, gt=0)
+    max_attempts: int = Field(default=8, ge=1)
+    """Attempts per event, with exponential backoff (1 s, 2 s, 4 s... capped at 60 s)."""
+    queue_size: int = Field(default=10_000, ge=1)
+    """Events waiting per URL; beyond it the oldest are dropped (and logged)."""
+
+    @field_validator("urls")
+    @classmethod
+    def _http_urls(cls, value: list[str]) -> list[str]:
+        for url in value:
+            if not url.startswith(("http://", "https://")):
+                raise ValueError(f"{url!r} must start with http:// or https://")
+        return value
+
+
 class Settings(BaseSettings):
     """All of the service's settings."""
 
@@ -198,6 +229,13 @@ class Settings(BaseSettings):
     console: ConsoleSettings = ConsoleSettings()
     sessions: SessionSettings = SessionSettings()
     messaging: MessagingSettings = MessagingSettings()
+    webhooks: WebhookSettings = WebhookSettings()
+
+    @model_validator(mode="after")
+    def _webhooks_need_a_secret(self) -> Settings:
+        if self.webhooks.urls and not self.webhooks.secret.get_secret_value():
+            raise ValueError("webhooks.secret is required when webhooks.urls is set")
+        return self
 
     @classmethod
     def settings_customise_sources(

@@ -48,3 +48,13 @@ def test_given_a_missing_or_broken_file_then_a_clear_error(tmp_path: Path) -> No
     broken.write_text("[service\n")
     with pytest.raises(SettingsError, match="cannot read"):
         load_settings(broken)
+
+
+def test_given_webhook_urls_without_a_secret_then_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("VISIOREGUL_WEBHOOKS__URLS", '["https://cad.example/hook"]')
+    with pytest.raises(SettingsError, match=r"webhooks\.secret is required"):
+        load_settings(SHIPPED)
+    monkeypatch.setenv("VISIOREGUL_WEBHOOKS__SECRET", "s3cret")
+    assert load_settings(SHIPPED).webhooks.urls == ["https://cad.example/hook"]

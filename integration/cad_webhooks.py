@@ -1,0 +1,157 @@
+"""Session events pushed to the CAD: signed JSON POSTs, retried with backoff, never blocking.
+
+Each configured URL has its own bounded queue and worker, so a slow or dead receiver delays only
+itself. Events keep their order per URL. The signature lets the receiver check origin and
+freshness: ``X-VisioRegul-Signature: sha256=<hex>``, the HMAC-SHA256 of
+``"<X-VisioRegul-Timestamp>.<body>"`` with the shared secret. Webhooks are notifications: the
+session log in the store stays the reference, which the CAD can read through ``/api/v1/sessions``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import logging
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+
+from .sessions.services import SessionUpdate
+from .settings import WebhookSettings
+from .web.schemas import event_json, session_json
+
+__all__ = ["WebhookDispatcher", "sign"]
+
+log = logging.getLogger(__name__)
+
+_BACKOFF_MAX = 60.0
+
+
+def sign(secret: str, timestamp: str, body: bytes) -> str:
+    """The signature header's value for ``body`` sent at ``timestamp``."""
+    digest = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
+    return "sha256=" + digest.hexdigest()
+
+
+@dataclass
+class _Target:
+    url: str
+    queue: deque[bytes]
+    wakeup: asyncio.Event = field(default_factory=asyncio.Event)
+    dropped: int = 0
+
+
+class WebhookDispatcher:
+    """Listens to session updates and delivers them to every configured URL."""
+
+    def __init__(self, settings: WebhookSettings) -> None:
+        self.settings = settings
+        self._targets = [_Target(url, deque(maxlen=settings.queue_size)) for url in settings.urls]
+        self._tasks: list[asyncio.Task[None]] = []
+        self._http: aiohttp.ClientSession | None = None
+
+    async def start(self) -> None:
+        """Start one worker per URL (nothing to do when none is configured)."""
+        if not self._targets:
+            return
+        self._http = aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=self.settings.timeout)
+        )
+        self._tasks = [
+            asyncio.create_task(self._worker(target), name=f"webhook {target.url}")
+            for target in self._targets
+        ]
+
+    async def close(self) -> None:
+        """Stop the workers; undelivered events are dropped (the store keeps the log)."""
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+        if self._http is not None:
+            await self._http.close()
+            self._http = None
+        for target in self._targets:
+            if target.queue:
+                log.warning(
+                    "webhook %s: %d events not delivered at shutdown", target.url, len(target.queue)
+                )
+
+    def on_session(self, update: SessionUpdate) -> None:
+        """Session listener: queue the event for every URL, at once."""
+        if not self._targets:
+            return
+        body = json.dumps(self.payload(update), separators=(",", ":")).encode()
+        for target in self._targets:
+            if len(target.queue) == target.queue.maxlen:
+                target.dropped += 1
+                if target.dropped == 1 or target.dropped % 100 == 0:
+                    log.error(
+                        "webhook %s: queue full, %d oldest events dropped",
+                        target.url,
+                        target.dropped,
+                    )
+            target.queue.append(body)
+            target.wakeup.set()
+
+    @staticmethod
+    def payload(update: SessionUpdate) -> dict[str, Any]:
+        """The JSON posted for one session event."""
+        return {
+            "id": update.event.id,
+            "session_id": update.session.id,
+            "event": event_json(update.event),
+            "session": session_json(update.session),
+        }
+
+    async def _worker(self, target: _Target) -> None:
+        while True:
+            while not target.queue:
+                target.wakeup.clear()
+                await target.wakeup.wait()
+            body = target.queue[0]
+            if await self._deliver(target.url, body):
+                if target.queue and target.queue[0] is body:
+                    target.queue.popleft()
+            else:
+                log.error(
+                    "webhook %s: event dropped after %d attempts",
+                    target.url,
+                    self.settings.max_attempts,
+                )
+                if target.queue and target.queue[0] is body:
+                    target.queue.popleft()
+
+    async def _deliver(self, url: str, body: bytes) -> bool:
+        assert self._http is not None
+        secret = self.settings.secret.get_secret_value()
+        delay = 1.0
+        failing = False
+        for attempt in range(1, self.settings.max_attempts + 1):
+            timestamp = str(int(time.time()))
+            headers = {
+                "Content-Type": "application/json",
+                "X-VisioRegul-Timestamp": timestamp,
+                "X-VisioRegul-Signature": sign(secret, timestamp, body),
+            }
+            try:
+                async with self._http.post(url, data=body, headers=headers) as response:
+                    if response.status < 300:
+                        if failing:
+                            log.info("webhook %s: delivering again", url)
+                        return True
+                    problem = f"HTTP {response.status}"
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                problem = f"{type(exc).__name__}: {exc}"
+            if not failing:
+                log.warning("webhook %s failing (%s); retrying with backoff", url, problem)
+                failing = True
+            if attempt < self.settings.max_attempts:
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, _BACKOFF_MAX)
+        return False
