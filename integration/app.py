@@ -19,6 +19,7 @@ from . import appkeys
 from .cad_webhooks import WebhookDispatcher
 from .i18n import load_catalogue
 from .messaging import build_senders
+from .sessions.feature_code import FeatureCode
 from .sessions.services import SessionService
 from .settings import Settings
 from .store.db import create_engine, make_sessionmaker, upgrade
@@ -92,12 +93,13 @@ async def _store(app: web.Application) -> AsyncIterator[None]:
 async def _sessions(app: web.Application) -> AsyncIterator[None]:
     settings = app[appkeys.SETTINGS]
     telephony = app[appkeys.TELEPHONY]
+    pairing = Pairing(settings.telephony.ami, telephony.source)
     service = SessionService(
         db=app[appkeys.DB],
         settings=settings,
         senders=build_senders(settings.messaging, app[appkeys.DB]),
         registry=app[appkeys.REGISTRY],
-        pairing=Pairing(settings.telephony.ami, telephony.source),
+        pairing=pairing,
     )
     await service.start()
     service.listeners.append(app[appkeys.NOTIFIER].on_session)
@@ -106,11 +108,23 @@ async def _sessions(app: web.Application) -> AsyncIterator[None]:
     service.listeners.append(webhooks.on_session)
     unsubscribe = app[appkeys.REGISTRY].subscribe(service.on_call)
     app[appkeys.SESSION_SERVICE] = service
+    # The desk phone's key (shipped [visioregul-feature]): opens a session for the call and
+    # answers on the regulator's channel.
+    feature_code = FeatureCode(
+        service,
+        app[appkeys.REGISTRY],
+        app[appkeys.DB],
+        pairing.set_variable,
+        language=settings.service.language,
+    )
+    unsubscribe_feature_code = telephony.on_feature_code(feature_code.on_pressed)
     housekeeping = asyncio.create_task(_housekeeping(service), name="session-housekeeping")
     yield
     housekeeping.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await housekeeping
+    unsubscribe_feature_code()
+    await feature_code.close()
     unsubscribe()
     await service.close()
     await webhooks.close()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import socket
 import ssl
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -61,6 +62,7 @@ class SmtpSender:
         self._settings = settings
         self._sender_name = sender_name
         self._tls_context = tls_context
+        self._local_hostname: str | None = None
 
     async def send(self, message: OutgoingMessage) -> SendResult:
         """Send ``message`` as a multipart/alternative e-mail (plain text and HTML).
@@ -89,6 +91,11 @@ class SmtpSender:
         try:
             async with asyncio.timeout_at(deadline):
                 try:
+                    # The name said in EHLO: aiosmtplib would look it up (socket.getfqdn, a DNS
+                    # query) for every connection. Once is enough.
+                    if self._local_hostname is None:
+                        self._local_hostname = await asyncio.to_thread(socket.getfqdn)
+                    client.local_hostname = self._local_hostname
                     await client.connect()
                     await client.send_message(email, recipients=[message.to])
                 except BaseException:

@@ -205,9 +205,12 @@ class TwilioSender:
             ) from exc
         except (TwilioException, ValueError) as exc:
             # An answer the library could not read (not JSON, a proxy's error page...): Twilio
-            # may have taken the message, so this is not a refusal.
+            # may have taken the message, so this is not a refusal; and not to be sent again
+            # by itself, which could reach the patient twice.
             raise DeliveryError(
-                DeliveryErrorId.GATEWAY_UNREACHABLE, f"unreadable answer from Twilio: {exc!r}"
+                DeliveryErrorId.GATEWAY_UNREACHABLE,
+                f"unreadable answer from Twilio: {exc!r}",
+                retryable=False,
             ) from exc
         sid = created.sid
         try:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import shutil
 import socket
 import subprocess
@@ -34,6 +35,9 @@ SIPP_BIN = "sipp"
 _RING_ALLOWANCE_S = 60.0
 """How long a caller may wait for an answer before its own global timeout ends it."""
 _LISTEN_TIMEOUT_S = 5.0
+DEFAULT_FEATURE_CODE = "*8"
+"""The key of ``dialplan/visioregul-features.conf``."""
+_FEATURE_KEYS = re.compile(r"[0-9*#A-D]{1,8}")
 
 
 class SippError(SandboxError):
@@ -221,6 +225,8 @@ async def place_call(
     duration_ms: int,
     local_port: int | None = None,
     cancel_before_answer: bool = False,
+    feature_code_after_ms: int | None = None,
+    feature_code: str = DEFAULT_FEATURE_CODE,
     log_dir: Path | None = None,
 ) -> SippProcess:
     """Call ``exten`` through the operator trunk, as ``caller``; return the running sipp.
@@ -229,21 +235,30 @@ async def place_call(
     empty string place a withheld call (anonymous From, ``Privacy: id``, no P-Asserted-Identity).
     Once answered, the caller stays ``duration_ms`` milliseconds and hangs up. With
     ``cancel_before_answer`` the caller instead gives up ``duration_ms`` after the first 180
-    Ringing (CANCEL); an answer before that fails the call. Each caller needs its own UDP port on
-    127.0.0.2: a free one is picked unless ``local_port`` is given.
+    Ringing (CANCEL); an answer before that fails the call. With ``feature_code_after_ms``, the
+    caller presses ``feature_code`` that long after the answer (one SIP INFO per key), then stays
+    ``duration_ms``. Each caller needs its own UDP port on 127.0.0.2: a free one is picked unless
+    ``local_port`` is given.
     """
     withheld = not caller
-    if withheld and cancel_before_answer:
-        raise ValueError("a withheld caller cannot cancel before the answer: no such scenario")
+    pressing = feature_code_after_ms is not None
+    if withheld and (cancel_before_answer or pressing):
+        raise ValueError("a withheld caller only talks and hangs up: no such scenario")
+    if cancel_before_answer and pressing:
+        raise ValueError("a caller who cancels before the answer presses no key")
+    if pressing and not _FEATURE_KEYS.fullmatch(feature_code):
+        raise ValueError(f"a feature code is keys 0-9, *, #, A-D: {feature_code!r}")
     if withheld:
         scenario = "caller_anonymous.xml"
     elif cancel_before_answer:
         scenario = "caller_cancel.xml"
+    elif pressing:
+        scenario = "caller_feature.xml"
     else:
         scenario = "caller.xml"
     port = local_port or free_udp_port(TRUNK_HOST)
     # sipp's own deadline: ringing, plus the call, plus a margin; the test's wait is shorter.
-    lifetime_s = int(duration_ms / 1000 + _RING_ALLOWANCE_S)
+    lifetime_s = int((duration_ms + (feature_code_after_ms or 0)) / 1000 + _RING_ALLOWANCE_S)
     command = [
         f"{HOST}:{sandbox.ports.sip}",
         "-sf",
@@ -268,6 +283,15 @@ async def place_call(
     ]
     if not withheld:
         command += ["-key", "cid", str(caller)]
+    if pressing:
+        command += [
+            "-key",
+            "feature_after",
+            str(feature_code_after_ms),
+            "-key",
+            "feature_code",
+            feature_code,
+        ]
     return _start(command, _log_dir(sandbox, "caller", log_dir), port)
 
 
@@ -278,6 +302,8 @@ async def start_phone(
     answer_delay_ms: int = 0,
     calls: int = 1,
     timeout_s: float = 120.0,
+    feature_code_after_ms: int | None = None,
+    feature_code: str = DEFAULT_FEATURE_CODE,
     log_dir: Path | None = None,
 ) -> SippProcess:
     """Start the phone of ``position`` (e.g. ``"1001"``); return once it listens.
@@ -285,7 +311,14 @@ async def start_phone(
     It answers each INVITE after ``answer_delay_ms`` milliseconds and ends after ``calls`` calls
     (a call cancelled while ringing counts as one, and succeeds). It gives up after ``timeout_s``
     seconds, failing, so that a call that never comes cannot keep it running.
+
+    With ``feature_code_after_ms``, the regulator presses ``feature_code`` (the shipped ``*8``)
+    that long after the answer: one SIP INFO per key (``application/dtmf-relay``), then the phone
+    stays in the call until the far end hangs up (``phone_feature.xml``; such a phone does not
+    expect to be cancelled while ringing).
     """
+    if feature_code_after_ms is not None and not _FEATURE_KEYS.fullmatch(feature_code):
+        raise ValueError(f"a feature code is keys 0-9, *, #, A-D: {feature_code!r}")
     try:
         port = sandbox.ports.phones[position]
     except KeyError:
@@ -294,9 +327,10 @@ async def start_phone(
         ) from None
     if _udp_bound(HOST, port):
         raise SippError(f"UDP {HOST}:{port} of position {position} is already in use")
+    scenario = "phone.xml" if feature_code_after_ms is None else "phone_feature.xml"
     command = [
         "-sf",
-        str(_scenario(sandbox, "phone.xml")),
+        str(_scenario(sandbox, scenario)),
         "-i",
         HOST,
         "-p",
@@ -311,6 +345,15 @@ async def start_phone(
         "-timeout_error",
         "-aa",
     ]
+    if feature_code_after_ms is not None:
+        command += [
+            "-key",
+            "feature_after",
+            str(feature_code_after_ms),
+            "-key",
+            "feature_code",
+            feature_code,
+        ]
     phone = _start(command, _log_dir(sandbox, f"phone-{position}", log_dir), port)
     deadline = time.monotonic() + _LISTEN_TIMEOUT_S
     while not _udp_bound(HOST, port):

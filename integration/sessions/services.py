@@ -13,13 +13,13 @@ import contextlib
 import hashlib
 import logging
 import secrets
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, select
-from sqlalchemy import event as sa_event
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ..destinations import Destination, DestinationKind, parse_invitation_destination
@@ -58,6 +58,22 @@ PATIENT = "patient"
 THIRD_PARTY = "third_party"
 _RETRY_DELAYS = (1.0, 3.0)
 """Delays before resending when the gateway could not be reached at all (nothing was sent)."""
+_PROGRESS = {
+    DeliveryStatus.PENDING: 0,
+    DeliveryStatus.QUEUED: 1,
+    DeliveryStatus.SENT: 2,
+    DeliveryStatus.UNDELIVERED: 3,
+    DeliveryStatus.FAILED: 3,
+    DeliveryStatus.DELIVERED: 4,
+}
+"""How far a message has gone: a status report that goes backwards is a late one, not news."""
+_UPDATES = "visioregul.session_updates"
+"""``AsyncSession.info`` key: the events appended in this transaction, to publish after commit."""
+_LOCKED = "visioregul.locked_sessions"
+"""``AsyncSession.info`` key: the session rows this transaction loaded for update (or created)."""
+_EARLY_STATUS_TTL = 60.0
+_EARLY_STATUS_MAX = 1000
+"""Status reports for a message id not known yet are kept this long, this many at most."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +145,13 @@ class SessionService:
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
     _call_sessions: dict[str, set[str]] = field(default_factory=dict)
     """Open sessions paired with each live call id."""
+    _sending: set[str] = field(default_factory=set)
+    """Invitations being sent right now (automatic retries included)."""
+    _early_statuses: dict[str, tuple[DeliveryStatus, str | None, float]] = field(
+        default_factory=dict
+    )
+    """Gateway reports that arrived before the gateway's answer to the send itself (its message
+    id): applied once the answer is stored. Keyed by message id."""
 
     def __post_init__(self) -> None:
         limits = self.settings.messaging
@@ -140,7 +163,7 @@ class SessionService:
 
     async def start(self) -> None:
         """Reload what must survive a restart: pairings of open sessions, lost sends."""
-        async with self.db.begin() as db:
+        async with self._transaction() as db:
             rows = await db.execute(
                 select(VisioSession.id, VisioSession.call_id).where(
                     VisioSession.call_id.is_not(None),
@@ -167,15 +190,22 @@ class SessionService:
                 )
 
     async def close(self) -> None:
-        """Cancel background work (deliveries in flight are logged as interrupted next start)."""
+        """Cancel background work (deliveries in flight are logged as interrupted next start),
+        then release the senders (Twilio's HTTP session); safe to call more than once."""
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.senders.close()
 
     def _spawn(self, coroutine: Any) -> None:
         task = asyncio.create_task(coroutine)
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("session background task failed", exc_info=task.exception())
 
     # -- opening and inviting ------------------------------------------------------------------
 
@@ -204,10 +234,13 @@ class SessionService:
             call_id=call_id,
             caller_number=call.caller.e164 if call else None,
         )
-        async with self.db.begin() as db:
+        async with self._transaction() as db:
             db.add(session)
+            # Its row first: the tables have foreign keys, the mapped classes no relationships
+            # telling the flush which row goes first.
             await db.flush()
-            await self._append(
+            db.info.setdefault(_LOCKED, {})[session.id] = session  # new: no one else sees it
+            created = await self._append(
                 db,
                 session.id,
                 actor,
@@ -218,12 +251,15 @@ class SessionService:
                     "call_position": call.position if call else None,
                 },
             )
-            invitation, token = await self._new_invitation(db, session, actor, target, PATIENT)
+            invitation, token, invited = await self._new_invitation(
+                db, session, actor, target, PATIENT, revoke_previous=False
+            )
         if call is not None:
             self._call_sessions.setdefault(call.call_id, set()).add(session.id)
             self._spawn(self._pair(session.id, call.channel))
-        self._spawn(self._deliver(invitation.id, token, language))
-        return await self.get(session.id)
+        self._start_delivery(invitation, token, language)
+        # All of it was written just now: no need to read it back.
+        return SessionDetail(session, [invitation], [created, invited])
 
     async def invite(
         self,
@@ -239,38 +275,60 @@ class SessionService:
             raise InvalidRequest("invalid_request", detail="role")
         target = parse_invitation_destination(destination, self.settings.telephony.region)
         self._check_limits(actor, target)
-        async with self.db.begin() as db:
+        async with self._transaction() as db:
             session = await self._open_session_row(db, session_id)
-            invitation, token = await self._new_invitation(db, session, actor, target, role)
-        self._spawn(self._deliver(invitation.id, token, language))
+            invitation, token, _ = await self._new_invitation(db, session, actor, target, role)
+        self._start_delivery(invitation, token, language)
         return invitation
 
     async def retry(
         self, session_id: str, invitation_id: str, actor: Actor, *, language: str = "fr"
     ) -> Invitation:
-        """Send a failed invitation again: the same link while the service still has it."""
-        async with self.db.begin() as db:
-            await self._open_session_row(db, session_id)
-            invitation = await db.get(Invitation, invitation_id)
-            if invitation is None or invitation.session_id != session_id:
-                raise InvitationNotFound()
-            token = self._tokens.get(invitation_id)
-            if token is None or invitation.revoked_at is not None:
-                destination = invitation.destination
-                role = invitation.role
+        """Send a failed invitation again: the same link while the service still has it.
+
+        An invitation still being sent (automatic retries included) is returned as it is: a
+        second send at the same time could reach the patient twice.
+        """
+        claimed = False
+        try:
+            async with self._transaction() as db:
+                await self._open_session_row(db, session_id)
+                invitation = await db.get(Invitation, invitation_id)
+                if invitation is None or invitation.session_id != session_id:
+                    raise InvitationNotFound()
+                if invitation_id in self._sending:
+                    log.info("invitation %s: retry ignored, a send is in flight", invitation_id)
+                    return invitation
+                token = self._tokens.get(invitation_id)
+                if token is not None and invitation.revoked_at is None:
+                    # Claimed at once: a second retry arriving meanwhile sees it.
+                    self._sending.add(invitation_id)
+                    claimed = True
+                    invitation.delivery_status = DeliveryStatus.PENDING
+                    invitation.error_code = invitation.error_message = None
+                    await self._append(
+                        db,
+                        session_id,
+                        actor,
+                        "invitation.retried",
+                        {"invitation_id": invitation_id},
+                    )
+        except BaseException:
+            if claimed:
+                self._sending.discard(invitation_id)
+            raise
         if token is None or invitation.revoked_at is not None:
-            # The token is gone (restart) or revoked: a fresh invitation to the same place.
-            return await self.invite(session_id, actor, destination, role=role, language=language)
-        async with self.db.begin() as db:
-            invitation = await db.get(Invitation, invitation_id)
-            assert invitation is not None
-            invitation.delivery_status = DeliveryStatus.PENDING
-            invitation.error_code = invitation.error_message = None
-            await self._append(
-                db, session_id, actor, "invitation.retried", {"invitation_id": invitation_id}
+            # The token is gone (restart, delivered, session closed) or revoked: a fresh
+            # invitation to the same place.
+            return await self.invite(
+                session_id, actor, invitation.destination, role=invitation.role, language=language
             )
-        self._spawn(self._deliver(invitation_id, token, language))
+        self._spawn(self._deliver(invitation, token, language))
         return invitation
+
+    def _start_delivery(self, invitation: Invitation, token: str, language: str) -> None:
+        self._sending.add(invitation.id)
+        self._spawn(self._deliver(invitation, token, language))
 
     def _check_limits(self, actor: Actor, target: Destination) -> None:
         checks = [
@@ -292,9 +350,13 @@ class SessionService:
         actor: Actor,
         target: Destination,
         role: str,
-    ) -> tuple[Invitation, str]:
+        *,
+        revoke_previous: bool = True,
+    ) -> tuple[Invitation, str, SessionEvent]:
+        """A new invitation (a patient's revokes the previous patient links), its token, and its
+        ``invitation.created`` event."""
         now = utcnow()
-        if role == PATIENT:
+        if role == PATIENT and revoke_previous:
             previous = await db.scalars(
                 select(Invitation).where(
                     Invitation.session_id == session.id,
@@ -323,9 +385,8 @@ class SessionService:
             attempts=0,
         )
         db.add(invitation)
-        await db.flush()
         self._tokens[invitation.id] = token
-        await self._append(
+        event = await self._append(
             db,
             session.id,
             actor,
@@ -338,7 +399,7 @@ class SessionService:
                 "expires_at": invitation.expires_at.isoformat(),
             },
         )
-        return invitation, token
+        return invitation, token, event
 
     # -- delivery ------------------------------------------------------------------------------
 
@@ -346,11 +407,15 @@ class SessionService:
         """The URL a token opens."""
         return f"{self.settings.service.public_url}/p/{token}"
 
-    async def _deliver(self, invitation_id: str, token: str, language: str) -> None:
-        async with self.db() as db:
-            invitation = await db.get(Invitation, invitation_id)
-        if invitation is None:
-            return
+    async def _deliver(self, invitation: Invitation, token: str, language: str) -> None:
+        """Send ``invitation`` (as it was just written: nothing is read back before the send)."""
+        try:
+            await self._send(invitation, token, language)
+        finally:
+            self._sending.discard(invitation.id)
+
+    async def _send(self, invitation: Invitation, token: str, language: str) -> None:
+        invitation_id = invitation.id
         channel = Channel(invitation.channel)
         rendered = render_invitation(
             language,
@@ -397,18 +462,21 @@ class SessionService:
                 break
             else:
                 await self._delivered(invitation_id, result.status, result.provider_id)
+                early = self._early_statuses.pop(result.provider_id or "", None)
+                if early is not None and result.provider_id:
+                    await self.on_delivery_status(result.provider_id, early[0], early[1])
                 return
         assert error is not None
-        async with self.db.begin() as db:
-            invitation = await db.get(Invitation, invitation_id)
-            if invitation is None:
+        async with self._transaction() as db:
+            row = await db.get(Invitation, invitation_id)
+            if row is None:
                 return
-            invitation.delivery_status = DeliveryStatus.FAILED
-            invitation.error_code = error.provider_code or error.error_id
-            invitation.error_message = str(error.message)[:255]
+            row.delivery_status = DeliveryStatus.FAILED
+            row.error_code = error.provider_code or error.error_id
+            row.error_message = str(error.message)[:255]
             await self._append(
                 db,
-                invitation.session_id,
+                row.session_id,
                 SYSTEM,
                 "invitation.failed",
                 {
@@ -420,7 +488,7 @@ class SessionService:
             )
 
     async def _count_attempt(self, invitation_id: str) -> None:
-        async with self.db.begin() as db:
+        async with self._transaction() as db:
             invitation = await db.get(Invitation, invitation_id)
             if invitation is not None:
                 invitation.attempts += 1
@@ -428,7 +496,7 @@ class SessionService:
     async def _delivered(
         self, invitation_id: str, status: DeliveryStatus, provider_id: str | None
     ) -> None:
-        async with self.db.begin() as db:
+        async with self._transaction() as db:
             invitation = await db.get(Invitation, invitation_id)
             if invitation is None:
                 return
@@ -441,15 +509,19 @@ class SessionService:
                 "status": status.value,
                 "provider_id": provider_id,
             }
+            # Sent is sent, even to a session ended meanwhile: logged, without moving its state.
+            session = await self._locked(db, invitation.session_id)
+            closed = session.state in FINAL_STATES
             await self._append(
                 db,
                 invitation.session_id,
                 SYSTEM,
                 "invitation.sent",
                 details,
-                fact=SessionFact.INVITATION_SENT,
+                fact=None if closed else SessionFact.INVITATION_SENT,
             )
             if status is DeliveryStatus.DELIVERED:
+                self._tokens.pop(invitation_id, None)
                 await self._append(
                     db,
                     invitation.session_id,
@@ -461,15 +533,24 @@ class SessionService:
     async def on_delivery_status(
         self, provider_id: str, status: DeliveryStatus, error_code: str | None
     ) -> bool:
-        """A gateway's status report (Twilio callback); False when no invitation matches."""
-        async with self.db.begin() as db:
+        """A gateway's status report (Twilio callback); False when no invitation matches yet.
+
+        A replayed report, or one older than what is known (callbacks may arrive out of order),
+        changes nothing. A report about a message id not stored yet (it can overtake the
+        gateway's answer to the send) is kept for a while and applied once the id is stored.
+        """
+        async with self._transaction() as db:
             invitation = await db.scalar(
                 select(Invitation).where(Invitation.provider_id == provider_id)
             )
             if invitation is None:
+                self._keep_early_status(provider_id, status, error_code)
                 return False
-            if invitation.delivery_status == status:
-                return True  # a replayed callback changes nothing
+            current = DeliveryStatus(invitation.delivery_status)
+            if status == current or _PROGRESS[status] < _PROGRESS[current]:
+                return True
+            if status is DeliveryStatus.DELIVERED:
+                self._tokens.pop(invitation.id, None)
             invitation.delivery_status = status
             invitation.error_code = error_code
             kind = {
@@ -485,6 +566,21 @@ class SessionService:
                 {"invitation_id": invitation.id, "status": status.value, "error_code": error_code},
             )
         return True
+
+    def _keep_early_status(
+        self, provider_id: str, status: DeliveryStatus, error_code: str | None
+    ) -> None:
+        now = time.monotonic()
+        kept = self._early_statuses
+        for key, (_, _, at) in list(kept.items()):
+            if now - at > _EARLY_STATUS_TTL:
+                del kept[key]
+        previous = kept.get(provider_id)
+        if previous is not None and _PROGRESS[status] < _PROGRESS[previous[0]]:
+            return
+        while len(kept) >= _EARLY_STATUS_MAX:
+            del kept[next(iter(kept))]
+        kept[provider_id] = (status, error_code, now)
 
     async def _pair(self, session_id: str, channel: str) -> None:
         try:
@@ -507,7 +603,7 @@ class SessionService:
         first from another browser. The reason is logged, never told: no oracle."""
         token_hash = hash_token(token if TOKEN_PATTERN.fullmatch(token) else "")
         device_hash = hashlib.sha256((device_key or "").encode()).hexdigest()
-        async with self.db.begin() as db:
+        async with self._transaction() as db:
             invitation = await db.scalar(
                 select(Invitation).where(Invitation.token_hash == token_hash)
             )
@@ -521,7 +617,7 @@ class SessionService:
                 reason = "expired"
             elif invitation.device_key is not None and invitation.device_key != device_hash:
                 reason = "other_device"
-            session = await db.get(VisioSession, invitation.session_id) if invitation else None
+            session = await self._locked(db, invitation.session_id) if invitation else None
             if session is not None and reason is None and session.state in FINAL_STATES:
                 reason = "session_closed"
             if reason is not None:
@@ -563,14 +659,14 @@ class SessionService:
         fact: SessionFact | None = None,
     ) -> SessionEvent:
         """Append an event (and move the state when ``fact`` is given)."""
-        async with self.db.begin() as db:
+        async with self._transaction() as db:
             return await self._append(db, session_id, actor, kind, details or {}, fact=fact)
 
     async def end(
         self, session_id: str, actor: Actor, reason: str = "ended_by_regulator"
     ) -> SessionDetail:
         """End a session: its links stop working; its history stays."""
-        async with self.db.begin() as db:
+        async with self._transaction() as db:
             session = await self._open_session_row(db, session_id)
             session.ended_at = utcnow()
             session.ended_by = actor.name
@@ -578,13 +674,13 @@ class SessionService:
             await self._append(
                 db, session_id, actor, "session.ended", {"reason": reason}, fact=SessionFact.ENDED
             )
-        self._forget_call(session_id)
+        await self._forget(session_id)
         return await self.get(session_id)
 
     async def expire_idle(self) -> int:
         """Expire sessions idle for longer than ``sessions.idle_expiry``; returns how many."""
         horizon = utcnow() - timedelta(seconds=self.settings.sessions.idle_expiry)
-        async with self.db.begin() as db:
+        async with self._transaction() as db:
             rows = await db.scalars(
                 select(VisioSession).where(
                     VisioSession.updated_at < horizon,
@@ -600,13 +696,13 @@ class SessionService:
                     db, session.id, SYSTEM, "session.expired", {}, fact=SessionFact.EXPIRED
                 )
         for session in expired:
-            self._forget_call(session.id)
+            await self._forget(session.id)
         return len(expired)
 
     async def purge(self) -> int:
         """Delete sessions ended more than ``sessions.retention_days`` ago (and their rows)."""
         horizon = utcnow() - timedelta(days=self.settings.sessions.retention_days)
-        async with self.db.begin() as db:
+        async with self._transaction() as db:
             ids = list(
                 await db.scalars(select(VisioSession.id).where(VisioSession.ended_at < horizon))
             )
@@ -617,6 +713,14 @@ class SessionService:
         if ids:
             log.info("retention: purged %d sessions ended before %s", len(ids), horizon.isoformat())
         return len(ids)
+
+    async def _forget(self, session_id: str) -> None:
+        """A closed session: its links will never be sent again, its call is none of ours."""
+        async with self.db() as db:
+            ids = await db.scalars(select(Invitation.id).where(Invitation.session_id == session_id))
+            for invitation_id in ids:
+                self._tokens.pop(invitation_id, None)
+        self._forget_call(session_id)
 
     def _forget_call(self, session_id: str) -> None:
         for call_id, sessions in list(self._call_sessions.items()):
@@ -705,12 +809,37 @@ class SessionService:
 
     # -- internals -----------------------------------------------------------------------------
 
+    @contextlib.asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[AsyncSession]:
+        """A transaction; the events it appended are published once it has committed."""
+        async with self.db.begin() as db:
+            yield db
+        for update in db.info.pop(_UPDATES, ()):
+            for listener in list(self.listeners):
+                try:
+                    listener(update)
+                except Exception:  # one broken listener must not starve the others
+                    log.exception("session listener %r failed", listener)
+
     async def _open_session_row(self, db: AsyncSession, session_id: str) -> VisioSession:
-        session = await db.get(VisioSession, session_id)
-        if session is None:
-            raise SessionNotFound()
+        session = await self._locked(db, session_id)
         if session.state in FINAL_STATES:
             raise SessionClosed(state=session.state)
+        return session
+
+    async def _locked(self, db: AsyncSession, session_id: str) -> VisioSession:
+        """The session's row, locked for update, loaded once per transaction.
+
+        Each :meth:`_transaction` is a fresh ``AsyncSession``: what ``db.info`` holds lives as
+        long as its one transaction.
+        """
+        rows: dict[str, VisioSession] = db.info.setdefault(_LOCKED, {})
+        session = rows.get(session_id)
+        if session is None:
+            session = await db.get(VisioSession, session_id, with_for_update=True)
+            if session is None:
+                raise SessionNotFound()
+            rows[session_id] = session
         return session
 
     async def _append(
@@ -723,9 +852,7 @@ class SessionService:
         *,
         fact: SessionFact | None = None,
     ) -> SessionEvent:
-        session = await db.get(VisioSession, session_id, with_for_update=True)
-        if session is None:
-            raise SessionNotFound()
+        session = await self._locked(db, session_id)
         if fact is not None:
             try:
                 new_state = next_state(SessionState(session.state), fact)
@@ -741,17 +868,8 @@ class SessionService:
             session_id=session_id, at=utcnow(), actor=actor.name, type=kind, details=details
         )
         session.updated_at = event.at
+        # Written with the rest of the transaction, in the order added (no flush per event).
         db.add(event)
-        await db.flush()
-        update = SessionUpdate(session=session, event=event)
-
-        def publish(_session: object) -> None:
-            for listener in list(self.listeners):
-                try:
-                    listener(update)
-                except Exception:  # one broken listener must not starve the others
-                    log.exception("session listener %r failed", listener)
-
         # Listeners hear it once the transaction commits, never a fact that was rolled back.
-        sa_event.listen(db.sync_session, "after_commit", publish, once=True)
+        db.info.setdefault(_UPDATES, []).append(SessionUpdate(session=session, event=event))
         return event

@@ -73,15 +73,29 @@ def ensure_sqlite_directory(url: str) -> None:
 def create_engine(settings: DatabaseSettings) -> AsyncEngine:
     """Create the service's engine for ``settings.url`` (SQLite or PostgreSQL).
 
-    For SQLite, the folder of the database file is created if missing, and each connection gets
-    foreign keys enforced, write-ahead logging (readers do not block the writer) and real
-    transactions (see :func:`_configure_sqlite`). PostgreSQL needs nothing special.
+    For SQLite, the folder of the database file is created if missing, the service uses one
+    connection (transactions take turns in the pool's queue), and the connection gets foreign
+    keys enforced, write-ahead logging and real transactions (see :func:`_configure_sqlite`).
+    PostgreSQL needs nothing special.
     """
     ensure_sqlite_directory(settings.url)
-    engine = create_async_engine(settings.url, echo=settings.echo)
+    options: dict[str, Any] = {}
+    if _is_sqlite(settings.url) and not _is_memory(settings.url):
+        # One connection. Every transaction takes SQLite's only write lock (BEGIN IMMEDIATE,
+        # below), so several connections never run at once anyway: they poll for the lock,
+        # sleeping up to 100 ms between tries, and a burst of invitations then waits in those
+        # sleeps for hundreds of milliseconds. With one connection, transactions wait their
+        # turn in the pool's queue instead, and each starts the moment the previous one ends.
+        options = {"pool_size": 1, "max_overflow": 0}
+    engine = create_async_engine(settings.url, echo=settings.echo, **options)
     if _is_sqlite(settings.url):
         _configure_sqlite(engine)
     return engine
+
+
+def _is_memory(url: str) -> bool:
+    database = make_url(url).database
+    return not database or database == ":memory:" or "mode=memory" in database
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:

@@ -1,8 +1,9 @@
 """The AMI adapter: Asterisk Manager events through panoramisk, turned into channel facts.
 
 Passive: it logs in with an event mask of ``call,user`` (channel, bridge and hold events, and the
-``VisioRegulCall`` user event of the shipped dialplan), reads channels with ``Status`` to resync
-after each (re)connection, and sends nothing else but ``Setvar`` for the pairing variable.
+``VisioRegulCall`` and ``VisioRegulInvite`` user events of the shipped dialplan), reads channels
+with ``Status`` to resync after each (re)connection, and sends nothing else but ``Setvar`` (the
+pairing variable, and the answer to the phone key).
 
 panoramisk reconnects by itself only after a first success and never reports a refused login;
 this module owns the connection loop instead (one connection per attempt, see ``OneShotManager``).
@@ -27,6 +28,7 @@ from .facts import (
     ChannelLeftBridge,
     ChannelSnapshot,
     ChannelTagged,
+    FeatureCodePressed,
     MalformedEvent,
     Resync,
 )
@@ -38,6 +40,8 @@ log = logging.getLogger(__name__)
 
 TAG_EVENT = "VisioRegulCall"
 """Name of the user event the shipped ``visioregul-tag`` subroutine emits."""
+INVITE_EVENT = "VisioRegulInvite"
+"""Name of the user event the shipped ``visioregul-feature`` subroutine emits (the phone key)."""
 LINE_VARIABLE = "VISIOREGUL_LINE"
 _UP = "6"
 """AMI ``ChannelState`` of an answered channel (``AST_STATE_UP``)."""
@@ -83,6 +87,11 @@ def fact_from_ami(event: Mapping[str, Any], at: datetime) -> ChannelFact | None:
     """The fact an AMI event states, or None when it says nothing VisioRegul needs."""
     name = event.get("Event")
     if name == "UserEvent":
+        if event.get("UserEvent") == INVITE_EVENT:
+            channel = snapshot_from_ami(event)
+            # The event's own Linkedid says the same; CallId keeps AMI and ARI alike.
+            call_id = _text(event.get("CallId")) or channel.linkedid
+            return FeatureCodePressed(channel=channel, call_id=call_id, at=at)
         if event.get("UserEvent") != TAG_EVENT:
             return None
         line = _text(event.get("Line"))
@@ -166,7 +175,7 @@ class AmiSource:
         await supervise(self.status, self._connect_once, self.backoff, log)
 
     async def set_variable(self, channel: str, name: str, value: str) -> None:
-        """Set a channel variable (the pairing); the only write this adapter makes."""
+        """Set a channel variable (pairing, phone key answer); the only write this adapter makes."""
         manager = self._manager
         if manager is None or self.status.state is not LinkState.UP:
             raise ConnectionError("AMI link is not up")

@@ -32,6 +32,7 @@ from .facts import (
     ChannelLeftBridge,
     ChannelSnapshot,
     ChannelTagged,
+    FeatureCodePressed,
     MalformedEvent,
     Resync,
 )
@@ -42,6 +43,7 @@ __all__ = ["AriSource", "fact_from_ari", "snapshot_from_ari"]
 log = logging.getLogger(__name__)
 
 TAG_EVENT = "VisioRegulCall"
+INVITE_EVENT = "VisioRegulInvite"
 LINE_VARIABLE = "VISIOREGUL_LINE"
 _TIMEOUT = aiohttp.ClientTimeout(total=10)
 
@@ -92,9 +94,15 @@ def fact_from_ari(event: Mapping[str, Any], at: datetime) -> ChannelFact | None:
     kind = event.get("type")
     channel = event.get("channel")
     if kind == "ChannelUserevent":
+        body = event.get("userevent") or {}
+        if event.get("eventname") == INVITE_EVENT:
+            call_id = str(body.get("CallId") or "")
+            if not call_id or not isinstance(channel, Mapping):
+                raise MalformedEvent(f"{INVITE_EVENT} without CallId or channel")
+            snapshot = snapshot_from_ari(channel, linkedid=call_id)
+            return FeatureCodePressed(channel=snapshot, call_id=call_id, at=at)
         if event.get("eventname") != TAG_EVENT:
             return None
-        body = event.get("userevent") or {}
         line = str(body.get("Line") or "")
         if not line or not isinstance(channel, Mapping):
             raise MalformedEvent(f"{TAG_EVENT} without Line or channel")

@@ -25,7 +25,8 @@ __all__ = ["Check", "CheckReport", "Outcome", "check_asterisk"]
 
 NEEDED_ACTIONS = {
     "Status": "read the current channels after each (re)connection",
-    "Setvar": "set the pairing variable VISIOREGUL_SESSION on the caller's channel",
+    "Setvar": "set the pairing variable VISIOREGUL_SESSION on the caller's channel, and answer "
+    "the phone key (VISIOREGUL_INVITE)",
 }
 NEEDED_CLASS = "call"
 """The only write class the service needs. AMI cannot narrow a class down to some of its actions,

@@ -20,6 +20,7 @@ __all__ = [
     "ChannelLeftBridge",
     "ChannelSnapshot",
     "ChannelTagged",
+    "FeatureCodePressed",
     "MalformedEvent",
     "Resync",
     "normalize_position",
@@ -99,6 +100,21 @@ class ChannelHangup:
 
 
 @dataclass(frozen=True, slots=True)
+class FeatureCodePressed:
+    """A regulator pressed the phone key that sends the video link (UserEvent VisioRegulInvite).
+
+    The shipped ``[visioregul-feature]`` subroutine emits it from the regulator's channel, then
+    waits up to 3 seconds for ``VISIOREGUL_INVITE`` (``sent`` or ``refused``) on that channel.
+    """
+
+    channel: ChannelSnapshot
+    """The channel of the phone that pressed the key: where the answer is written."""
+    call_id: str
+    """The call's id (its ``Linkedid``), as the ``CallId`` field of the event says."""
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class Resync:
     """Every channel Asterisk has now; replaces what the tracker knew (after a (re)connection)."""
 
@@ -106,7 +122,14 @@ class Resync:
     at: datetime | None = None
 
 
-ChannelFact = ChannelTagged | ChannelEnteredBridge | ChannelLeftBridge | ChannelHold | ChannelHangup
+ChannelFact = (
+    ChannelTagged
+    | ChannelEnteredBridge
+    | ChannelLeftBridge
+    | ChannelHold
+    | ChannelHangup
+    | FeatureCodePressed
+)
 """Facts streamed one at a time; ``Resync`` is applied separately."""
 
 

@@ -3,23 +3,31 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import replace
 
 from ..settings import TelephonySettings
 from .ami import AmiSource
 from .ari import AriSource
-from .facts import ChannelFact, ChannelTagged, Resync
+from .facts import ChannelFact, ChannelTagged, FeatureCodePressed, Resync
 from .link import Backoff, LinkState, LinkStatus
 from .registry import LiveCallRegistry
 from .tracker import CallTracker
 
-__all__ = ["Telephony"]
+__all__ = ["FeatureCodeListener", "Telephony"]
 
 log = logging.getLogger(__name__)
 
+FeatureCodeListener = Callable[[FeatureCodePressed], None]
+"""Hears a phone key press; it must return at once (the phone waits 3 s at most for an answer)."""
+
 
 class Telephony:
-    """Feeds the live-call registry from the configured Asterisk interface."""
+    """Feeds the live-call registry from the configured Asterisk interface.
+
+    A regulator's phone key (``FeatureCodePressed``) changes no call: it goes to the listeners
+    registered with :meth:`on_feature_code`, which decide what to do and answer the phone.
+    """
 
     def __init__(self, settings: TelephonySettings, registry: LiveCallRegistry) -> None:
         self.settings = settings
@@ -27,6 +35,7 @@ class Telephony:
         self.tracker = CallTracker()
         self.status = LinkStatus(settings.source)
         self.source: AmiSource | AriSource | None = None
+        self._feature_code_listeners: list[FeatureCodeListener] = []
         backoff = Backoff(settings.reconnect_min, settings.reconnect_max)
         if settings.source == "ami":
             self.source = AmiSource(settings.ami, self, status=self.status, backoff=backoff)
@@ -40,10 +49,23 @@ class Telephony:
         if self.source is not None:
             await self.source.run()
 
+    def on_feature_code(self, listener: FeatureCodeListener) -> Callable[[], None]:
+        """Call ``listener`` on every phone key press; returns the function that unsubscribes it."""
+        self._feature_code_listeners.append(listener)
+
+        def unsubscribe() -> None:
+            if listener in self._feature_code_listeners:
+                self._feature_code_listeners.remove(listener)
+
+        return unsubscribe
+
     # -- FactSink ----------------------------------------------------------------------------
 
     def fact(self, fact: ChannelFact) -> None:
         """Apply one fact from the source."""
+        if isinstance(fact, FeatureCodePressed):
+            self._feature_code(fact)
+            return
         if isinstance(fact, ChannelTagged) and fact.line not in self.settings.lines:
             return
         for event in self.tracker.apply(fact):
@@ -63,3 +85,14 @@ class Telephony:
         )
         for event in events:
             self.registry.apply(event)
+
+    def _feature_code(self, fact: FeatureCodePressed) -> None:
+        log.info("feature code pressed on %s for call %s", fact.channel.name, fact.call_id)
+        if not self._feature_code_listeners:
+            # Nobody answers: the phone hears the error tone when its 3 s are up.
+            log.warning("no listener for the feature code of %s", fact.channel.name)
+        for listener in list(self._feature_code_listeners):
+            try:
+                listener(fact)
+            except Exception:  # one broken listener must not starve the others
+                log.exception("feature code listener %r failed", listener)

@@ -30,6 +30,7 @@ from .facts import (
     ChannelLeftBridge,
     ChannelSnapshot,
     ChannelTagged,
+    FeatureCodePressed,
     Resync,
     position_of,
 )
@@ -82,6 +83,9 @@ class CallTracker:
             return self._hold(fact)
         if isinstance(fact, ChannelHangup):
             return self._hangup(fact)
+        if isinstance(fact, FeatureCodePressed):
+            # A request from a phone, not a change of the call: ``Telephony`` hands it on.
+            return []
         raise TypeError(f"unknown fact {fact!r}")
 
     def resync(self, snapshot: Resync) -> list[CallEvent]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 
 from aiohttp import web
+from multidict import MultiDict
 
 from .. import appkeys
 from ..messaging.twilio import parse_status_callback, twilio_signature_valid
@@ -30,7 +31,8 @@ async def twilio_status(request: web.Request) -> web.Response:
     """A delivery status for an SMS: queued, sent, delivered, undelivered, failed."""
     settings = request.app[appkeys.SETTINGS]
     form = await request.post()
-    params = {key: str(value) for key, value in form.items()}
+    # Every value of a repeated field counts in the signature: keep them all.
+    params = MultiDict((key, str(value)) for key, value in form.items())
     url = settings.service.public_url + TWILIO_STATUS_PATH
     token = settings.messaging.twilio.auth_token.get_secret_value()
     signature = request.headers.get("X-Twilio-Signature", "")

@@ -12,6 +12,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 from aiohttp.test_utils import TestClient
+from panoramisk import Manager
 from pydantic import SecretStr
 
 from visioregul.integration import accounts, appkeys
@@ -95,8 +96,11 @@ class Listener:
     ws: aiohttp.ClientWebSocketResponse
     http: aiohttp.ClientSession | None = None
     """The console's own HTTP session (cookie jar), closed with the listener."""
+    base_url: str = ""
+    """The service's address, for :meth:`request`."""
     messages: list[dict[str, Any]] = field(default_factory=list)
     task: asyncio.Task[None] | None = None
+    _csrf_token: str | None = None
 
     def start(self) -> Listener:
         """Collect in the background."""
@@ -107,6 +111,25 @@ class Listener:
         async for message in self.ws:
             if message.type is aiohttp.WSMsgType.TEXT:
                 self.messages.append(message.json())
+
+    async def csrf_token(self) -> str:
+        """The console session's CSRF token (``GET /console/api/me``)."""
+        if self._csrf_token is None:
+            status, me = await self.request("GET", "/console/api/me")
+            assert status == 200, me
+            self._csrf_token = str(me["csrf_token"])
+        return self._csrf_token
+
+    async def request(self, method: str, path: str, json: Any = None) -> tuple[int, Any]:
+        """A request as this console (its cookie; its CSRF token when unsafe): status, JSON."""
+        assert self.http is not None, "a console's listener"
+        headers = {}
+        if method not in ("GET", "HEAD"):
+            headers["X-CSRF-Token"] = await self.csrf_token()
+        async with self.http.request(
+            method, self.base_url + path, json=json, headers=headers
+        ) as response:
+            return response.status, await response.json()
 
     def of_type(self, kind: str) -> list[dict[str, Any]]:
         """Messages of one type, in order."""
@@ -152,7 +175,7 @@ async def console(client: Client, position: str, username: str | None = None) ->
         assert response.status == 303, await response.text()
         assert response.headers["Location"] == "/console"
     ws = await session.ws_connect(f"{base}/console/ws")
-    listener = Listener(ws, http=session).start()
+    listener = Listener(ws, http=session, base_url=base).start()
     await listener.wait_for("hello")
     return listener
 
@@ -163,3 +186,31 @@ async def cad_events(client: Client) -> Listener:
     listener = Listener(ws).start()
     await listener.wait_for("snapshot")
     return listener
+
+
+async def admin_ami(sandbox: SandboxAsterisk) -> Manager:
+    """The sandbox's admin AMI user (plays a phone's keys, reads channel variables); close it."""
+    manager = Manager(
+        host=sandbox.host,
+        port=sandbox.ports.ami,
+        username=sandbox.admin_ami_user,
+        secret=sandbox.admin_ami_secret,
+        ping_delay=3600,
+    )
+    await manager.connect()
+    await until(lambda: manager.authenticated, 5, "admin AMI login")
+    return manager
+
+
+async def live_channels(sandbox: SandboxAsterisk) -> list[dict[str, str]]:
+    """Asterisk's live channels (``core show channels concise``): name, caller id, uniqueid..."""
+    fields = [
+        *("channel", "context", "exten", "priority", "state", "application", "data"),
+        *("callerid", "accountcode", "peeraccount", "amaflags", "duration", "bridged", "uniqueid"),
+    ]
+    output = await sandbox.cli("core show channels concise")
+    return [
+        dict(zip(fields, line.split("!"), strict=False))
+        for line in output.splitlines()
+        if line.count("!") >= len(fields) - 1
+    ]

@@ -11,14 +11,21 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from panoramisk import Manager
 
 from visioregul.integration import appkeys
 from visioregul.integration.app import create_app
 from visioregul.integration.sandbox.asterisk import SandboxAsterisk
 from visioregul.integration.sandbox.sipp import place_call, start_phone
 
-from .service import Client, cad_events, console, service_settings, until, wait_link_up
+from .service import (
+    Client,
+    admin_ami,
+    cad_events,
+    console,
+    service_settings,
+    until,
+    wait_link_up,
+)
 
 pytestmark = [pytest.mark.asterisk, pytest.mark.timeout(90)]
 
@@ -34,20 +41,6 @@ async def client(
     client: Client = await aiohttp_client(app)  # type: ignore[operator]
     await wait_link_up(client)
     yield client
-
-
-async def admin_ami(sandbox: SandboxAsterisk) -> Manager:
-    """The sandbox's admin AMI user: plays the regulator's phone pressing its transfer key."""
-    manager = Manager(
-        host=sandbox.host,
-        port=sandbox.ports.ami,
-        username=sandbox.admin_ami_user,
-        secret=sandbox.admin_ami_secret,
-        ping_delay=3600,
-    )
-    await manager.connect()
-    await until(lambda: manager.authenticated, 5, "admin AMI login")
-    return manager
 
 
 async def test_given_a_mobile_caller_answered_at_1001_then_offer_at_1001_only(

@@ -1,22 +1,20 @@
-"""E-mail through a real SMTP server (aiosmtpd) started by each test."""
+"""E-mail through a real SMTP server (aiosmtpd, see :mod:`tests.messaging.standins`) started by
+each test."""
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import email
 import ipaddress
 import ssl
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass, field
-from email import policy
+from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP as SMTPServer
 from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
 from cryptography import x509
@@ -36,59 +34,14 @@ from visioregul.integration.messaging import (
 from visioregul.integration.messaging.smtp import message_id_for
 from visioregul.integration.settings import SmtpSettings
 
+from .standins import BUSY, REFUSED, SmtpServer, start_smtp_server
+
 # Plain-text AUTH is what the loopback tests exercise; aiosmtpd warns about it each time.
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
 
-REFUSED = "inconnu@example.org"
-BUSY = "occupe@example.org"
 SUBJECT = "SAMU 15 : lien vidéo pour montrer la scène au régulateur"
 TEXT = "Bonjour,\n\nOuvrez ce lien : https://visio.samu-75.fr/p/abc\n"
 HTML = '<p>Bonjour,</p><p><a href="https://visio.samu-75.fr/p/abc">Ouvrir la vidéo</a></p>\n'
-
-
-@dataclass
-class Received:
-    """One message as the server got it."""
-
-    mail_from: str
-    rcpt_tos: list[str]
-    content: bytes
-    login: str | None
-
-    def parsed(self) -> EmailMessage:
-        message = email.message_from_bytes(self.content, policy=policy.default)
-        assert isinstance(message, EmailMessage)
-        return message
-
-
-@dataclass
-class Recorder:
-    """aiosmtpd handler: refuses two known recipients and records every accepted message."""
-
-    received: list[Received] = field(default_factory=list)
-
-    async def handle_RCPT(
-        self,
-        server: SMTPServer,
-        session: Session,
-        envelope: Envelope,
-        address: str,
-        rcpt_options: list[str],
-    ) -> str:
-        if address == REFUSED:
-            return "550 5.1.1 <inconnu@example.org>: no such user"
-        if address == BUSY:
-            return "450 4.2.1 Mailbox busy, try again later"
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server: SMTPServer, session: Session, envelope: Envelope) -> str:
-        assert isinstance(envelope.content, bytes) and envelope.mail_from is not None
-        login = session.auth_data.login.decode() if session.auth_data else None
-        self.received.append(
-            Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.content, login)
-        )
-        return "250 2.0.0 Message accepted"
 
 
 def authenticate(
@@ -150,42 +103,22 @@ def certificate(tmp_path_factory: pytest.TempPathFactory) -> Certificate:
     return paths
 
 
-@dataclass
-class SmtpServer:
-    """A running aiosmtpd server and what it received."""
-
-    port: int
-    recorder: Recorder
-
-    @property
-    def received(self) -> list[Received]:
-        return self.recorder.received
-
-
 StartServer = Callable[..., SmtpServer]
 
 
 @pytest.fixture
 def start_server(closed_port: int) -> Iterator[StartServer]:
     """Start an SMTP server on 127.0.0.1 (in aiosmtpd's own thread); stopped after the test."""
-    controllers: list[Controller] = []
+    servers: list[SmtpServer] = []
 
     def start(**kwargs: Any) -> SmtpServer:
-        recorder = Recorder()
-        controller = Controller(
-            recorder,
-            hostname="127.0.0.1",
-            port=closed_port,
-            server_hostname="relay.test",
-            **kwargs,
-        )
-        controller.start()
-        controllers.append(controller)
-        return SmtpServer(closed_port, recorder)
+        server = start_smtp_server(closed_port, **kwargs)
+        servers.append(server)
+        return server
 
     yield start
-    for controller in controllers:
-        controller.stop()
+    for server in servers:
+        server.stop()
 
 
 def settings_for(port: int, **overrides: Any) -> SmtpSettings:

@@ -1,8 +1,6 @@
-"""SMS through the real ``twilio`` library, talking to a local stand-in for Twilio's API.
-
-The stand-in speaks enough of the Messages API (``POST /2010-04-01/Accounts/{sid}/Messages.json``,
-HTTP Basic authentication, form body, Twilio's JSON answers and errors), and then calls the
-status callback back, signed the way Twilio signs it.
+"""SMS through the real ``twilio`` library, talking to a local stand-in for Twilio's API
+(:class:`tests.messaging.standins.TwilioStandIn`), which then calls the status callback back,
+signed the way Twilio signs it.
 """
 
 from __future__ import annotations
@@ -14,7 +12,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import aiohttp
 import pytest
 from aiohttp import web
 from multidict import MultiDict
@@ -36,28 +33,21 @@ from visioregul.integration.messaging import (
 )
 from visioregul.integration.settings import TwilioSettings
 
-ACCOUNT_SID = "AC0123456789abcdef0123456789abcdef"
-AUTH_TOKEN = "0123456789abcdef0123456789abcdef"
-FROM_NUMBER = "+33757000015"
-SERVICE_SID = "MG0123456789abcdef0123456789abcdef"
+from .standins import (
+    ACCOUNT_SID,
+    AUTH_TOKEN,
+    FROM_NUMBER,
+    MESSAGES_PATH,
+    SERVICE_SID,
+    TwilioStandIn,
+)
+
 TO = "+33612345678"
 BODY = (
     "SAMU 15 : lien vidéo pour montrer la scène au régulateur, valable jusqu'à 14h32\n"
     "https://visio.samu-75.fr/p/Hx3_uQ8kV0m2Zt9yLw4bN7cR1sE6fA5gJ2pK8dT0qWo"
 )
-MESSAGES_PATH = f"/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json"
 CALLBACK_PATH = "/webhooks/twilio/status"
-
-
-@dataclass
-class ApiRequest:
-    """A request the stand-in received."""
-
-    method: str
-    path: str
-    form: dict[str, list[str]]
-    authorization: str | None
-    content_type: str
 
 
 @dataclass
@@ -66,128 +56,6 @@ class Callback:
 
     params: MultiDict[str]
     signature: str
-
-
-@dataclass
-class TwilioStandIn:
-    """Twilio's Messages API, as far as the sender uses it; tests tell it how to answer."""
-
-    requests: list[ApiRequest] = field(default_factory=list)
-    status: str = "queued"
-    """Status of the created message in the answer."""
-    error: tuple[int, dict[str, Any]] | None = None
-    """HTTP status and Twilio error JSON to answer with instead."""
-    hang: bool = False
-    """Never answer."""
-    garbage: bool = False
-    """Answer 200 with an HTML page."""
-    callback_statuses: tuple[str, ...] = ("sent", "delivered")
-    callback_error_code: str | None = None
-    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
-    _release: asyncio.Event = field(default_factory=asyncio.Event)
-    _count: int = 0
-
-    def app(self) -> web.Application:
-        app = web.Application()
-        app.router.add_post("/2010-04-01/Accounts/{sid}/Messages.json", self._create)
-        return app
-
-    async def close(self) -> None:
-        self._release.set()
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-
-    async def _create(self, request: web.Request) -> web.Response:
-        form = await request.post()
-        self.requests.append(
-            ApiRequest(
-                method=request.method,
-                path=request.path,
-                form={key: [str(v) for v in form.getall(key)] for key in form},
-                authorization=request.headers.get("Authorization"),
-                content_type=request.content_type,
-            )
-        )
-        if self.hang:
-            await self._release.wait()
-        expected = "Basic " + base64.b64encode(f"{ACCOUNT_SID}:{AUTH_TOKEN}".encode()).decode()
-        if request.headers.get("Authorization") != expected or (
-            request.match_info["sid"] != ACCOUNT_SID
-        ):
-            return web.json_response(
-                {
-                    "code": 20003,
-                    "message": "Authenticate",
-                    "more_info": "https://www.twilio.com/docs/errors/20003",
-                    "status": 401,
-                },
-                status=401,
-            )
-        if self.error is not None:
-            status, payload = self.error
-            return web.json_response(payload, status=status)
-        if self.garbage:
-            return web.Response(text="<html>Bad gateway</html>", content_type="text/html")
-        self._count += 1
-        sid = f"SM{self._count:032x}"
-        to = str(form["To"])
-        sender = str(form.get("From", "")) or None
-        if "StatusCallback" in form:
-            task = asyncio.create_task(
-                self._call_back(str(form["StatusCallback"]), sid, to, sender or "")
-            )
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-        return web.json_response(self._message(sid, to, sender, str(form["Body"])), status=201)
-
-    def _message(self, sid: str, to: str, sender: str | None, body: str) -> dict[str, Any]:
-        uri = f"/2010-04-01/Accounts/{ACCOUNT_SID}/Messages/{sid}"
-        return {
-            "account_sid": ACCOUNT_SID,
-            "api_version": "2010-04-01",
-            "body": body,
-            "date_created": "Mon, 30 Nov 2026 13:30:00 +0000",
-            "date_sent": None,
-            "date_updated": "Mon, 30 Nov 2026 13:30:00 +0000",
-            "direction": "outbound-api",
-            "error_code": None,
-            "error_message": None,
-            "from": sender,
-            "messaging_service_sid": None if sender else SERVICE_SID,
-            "num_media": "0",
-            "num_segments": "1",
-            "price": None,
-            "price_unit": "EUR",
-            "sid": sid,
-            "status": self.status,
-            "subresource_uris": {"media": f"{uri}/Media.json"},
-            "to": to,
-            "uri": f"{uri}.json",
-        }
-
-    async def _call_back(self, url: str, sid: str, to: str, sender: str) -> None:
-        async with aiohttp.ClientSession() as session:
-            for status in self.callback_statuses:
-                params = {
-                    "AccountSid": ACCOUNT_SID,
-                    "ApiVersion": "2010-04-01",
-                    "From": sender,
-                    "MessageSid": sid,
-                    "MessageStatus": status,
-                    "SmsSid": sid,
-                    "SmsStatus": status,
-                    "To": to,
-                }
-                if status in ("undelivered", "failed") and self.callback_error_code:
-                    params["ErrorCode"] = self.callback_error_code
-                # Exactly what Twilio does: HMAC-SHA1 of the URL followed by the sorted
-                # parameters, keyed with the auth token, in base64.
-                signature = RequestValidator(AUTH_TOKEN).compute_signature(url, params)
-                async with session.post(
-                    url, data=params, headers={"X-Twilio-Signature": signature}
-                ) as response:
-                    response.raise_for_status()
 
 
 @dataclass
@@ -462,10 +330,11 @@ async def test_given_a_wrong_auth_token_when_sending_then_refused_not_retryable(
     )
 
 
-async def test_given_an_answer_that_is_not_json_when_sending_then_not_a_refusal(
+async def test_given_an_answer_that_is_not_json_when_sending_then_not_a_refusal_nor_resent(
     stand_in: tuple[TwilioStandIn, str], make_sender: MakeSender
 ) -> None:
-    """A proxy's error page says nothing about the message: it may have been taken."""
+    """A proxy's error page says nothing about the message: it may have been taken, so it is
+    not to be sent again by itself."""
     twilio, base_url = stand_in
     twilio.garbage = True
 
@@ -473,6 +342,7 @@ async def test_given_an_answer_that_is_not_json_when_sending_then_not_a_refusal(
         await bounded(make_sender(base_url).send(sms()))
 
     assert caught.value.error_id is DeliveryErrorId.GATEWAY_UNREACHABLE
+    assert caught.value.retryable is False
 
 
 async def test_given_twilio_hangs_when_sending_then_timeout_within_the_limit(

@@ -21,9 +21,69 @@ export const LOGIN_URL = '/console/login';
  */
 
 /**
- * @typedef {object} InvitationResult
- * @property {'recorded'} status
- * @property {{kind: 'sms' | 'email', value: string, display: string | null}} destination
+ * @typedef {object} Invitation
+ * @property {string} id
+ * @property {'patient' | 'third_party'} role
+ * @property {'sms' | 'email'} channel
+ * @property {string} destination E.164 number or e-mail address
+ * @property {string} created_at
+ * @property {string} created_by
+ * @property {string} expires_at
+ * @property {string | null} revoked_at
+ * @property {string | null} opened_at
+ * @property {'pending' | 'queued' | 'sent' | 'delivered' | 'undelivered' | 'failed'} delivery_status
+ * @property {string | null} error_code
+ * @property {string | null} error_message
+ */
+
+/**
+ * @typedef {object} SessionEvent
+ * @property {string} at
+ * @property {string} actor
+ * @property {string} type e.g. `invitation.sent`, `link.opened`
+ * @property {Record<string, any>} details
+ */
+
+/**
+ * @typedef {object} Session
+ * @property {string} id
+ * @property {string} state `created`, `invited`, `link_opened`... `ended`, `expired`
+ * @property {string} created_at
+ * @property {string} updated_at
+ * @property {string} created_by
+ * @property {string | null} position
+ * @property {string | null} call_id
+ * @property {string | null} caller_number E.164
+ * @property {string | null} ended_at
+ * @property {string | null} ended_by
+ * @property {string | null} end_reason
+ * @property {Invitation[]} invitations oldest first (empty in history lists)
+ * @property {SessionEvent[]} [timeline] every event, in order (detail only)
+ */
+
+/**
+ * @typedef {object} SessionPage
+ * @property {number} total how many sessions match, in all
+ * @property {Session[]} sessions newest first
+ */
+
+/**
+ * @typedef {object} HistoryQuery
+ * @property {number} limit
+ * @property {number} offset
+ * @property {string} [state]
+ * @property {string} [number] phone number or e-mail address
+ * @property {string} [since] ISO 8601
+ */
+
+/**
+ * @typedef {object} OutboxMessage
+ * @property {number | string} id
+ * @property {'sms' | 'email'} channel
+ * @property {string} to
+ * @property {string | null} subject
+ * @property {string} text
+ * @property {string} created_at
  */
 
 /** An API call that failed; `message` is already translated when the server sent one. */
@@ -135,13 +195,97 @@ export async function changePosition(position) {
 }
 
 /**
- * Record a video invitation for a phone number or an e-mail address.
+ * Open a video session and invite the patient ("Lancer l'invitation").
  * @param {string | null} callId the call it belongs to, null for a manual invitation
  * @param {string} destination as typed by the regulator
- * @returns {Promise<InvitationResult>}
+ * @returns {Promise<Session>} the new session, with its invitation and timeline
  */
 export async function createInvitation(callId, destination) {
   return request('POST', '/console/api/sessions', { call_id: callId, destination });
+}
+
+/**
+ * @param {string} sessionId
+ * @returns {string}
+ */
+function sessionPath(sessionId) {
+  return `/console/api/sessions/${encodeURIComponent(sessionId)}`;
+}
+
+/**
+ * One session with its invitations and timeline.
+ * @param {string} sessionId
+ * @returns {Promise<Session>}
+ */
+export async function fetchSession(sessionId) {
+  return request('GET', sessionPath(sessionId));
+}
+
+/**
+ * The history: sessions newest first, filtered and paginated.
+ * @param {HistoryQuery} query
+ * @returns {Promise<SessionPage>}
+ */
+export async function fetchHistory(query) {
+  const params = new URLSearchParams({ limit: String(query.limit), offset: String(query.offset) });
+  for (const name of /** @type {const} */ (['state', 'number', 'since'])) {
+    const value = query[name];
+    if (value) {
+      params.set(name, value);
+    }
+  }
+  return request('GET', `/console/api/sessions?${params}`);
+}
+
+/**
+ * Send a new link: to the patient (the previous patient link stops working)
+ * or to a third party.
+ * @param {string} sessionId
+ * @param {string} destination as typed by the regulator
+ * @param {'patient' | 'third_party'} role
+ * @returns {Promise<Invitation>}
+ */
+export async function inviteToSession(sessionId, destination, role) {
+  return request('POST', `${sessionPath(sessionId)}/invitations`, { destination, role });
+}
+
+/**
+ * Send a failed invitation again.
+ * @param {string} sessionId
+ * @param {string} invitationId
+ * @returns {Promise<Invitation>}
+ */
+export async function retryInvitation(sessionId, invitationId) {
+  return request(
+    'POST',
+    `${sessionPath(sessionId)}/invitations/${encodeURIComponent(invitationId)}/retry`,
+  );
+}
+
+/**
+ * End the session: its links stop working (the phone call goes on).
+ * @param {string} sessionId
+ * @returns {Promise<Session>}
+ */
+export async function endSession(sessionId) {
+  return request('POST', `${sessionPath(sessionId)}/end`, {});
+}
+
+/**
+ * The messages kept by the development outbox, newest first; null when the
+ * service sends real messages (the route answers 404 then).
+ * @returns {Promise<OutboxMessage[] | null>}
+ */
+export async function fetchOutbox() {
+  try {
+    const body = await request('GET', '/console/api/outbox');
+    return body && Array.isArray(body.messages) ? body.messages : [];
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 404) {
+      return null;
+    }
+    throw error;
+  }
 }
 
 /**

@@ -117,8 +117,9 @@ export class CallCard {
   /**
    * @param {HTMLTemplateElement} template
    * @param {Call | null} call null for the empty state (manual invitation)
+   * @param {import('./invite.js').InvitationHandlers} handlers
    */
-  constructor(template, call) {
+  constructor(template, call, handlers) {
     const fragment = /** @type {DocumentFragment} */ (template.content.cloneNode(true));
     applyTranslations(fragment);
     this.element = /** @type {HTMLElement} */ (fragment.firstElementChild);
@@ -130,7 +131,7 @@ export class CallCard {
     const label = /** @type {HTMLLabelElement} */ (this.field('label'));
     input.id = `${id}-destination`;
     label.htmlFor = input.id;
-    this.invitation = new InvitationForm(form, this.callId);
+    this.invitation = new InvitationForm(form, this.callId, handlers);
 
     if (call) {
       this.element.querySelector('[data-part="empty"]')?.remove();

@@ -152,3 +152,27 @@ function timeFormat() {
   }
   return cachedFormat;
 }
+
+/** @type {Intl.DateTimeFormat | null} */
+let cachedDateFormat = null;
+let cachedDateFormatLanguage = '';
+
+/**
+ * Format a timestamp as a local date (`12/03/2025` in French).
+ * @param {string | null | undefined} iso ISO 8601 timestamp
+ * @returns {string} empty when `iso` is missing or invalid
+ */
+export function formatDate(iso) {
+  if (!iso) {
+    return '';
+  }
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) {
+    return '';
+  }
+  if (!cachedDateFormat || cachedDateFormatLanguage !== language) {
+    cachedDateFormat = new Intl.DateTimeFormat(language, { day: '2-digit', month: '2-digit', year: 'numeric' });
+    cachedDateFormatLanguage = language;
+  }
+  return cachedDateFormat.format(date);
+}

@@ -1,23 +1,33 @@
 /**
  * The invitation form of a card: one field (mobile number or e-mail address),
- * one button; Enter submits. The server only records the invitation for now,
- * and the confirmation says exactly that.
+ * one button; Enter submits. "Lancer l'invitation et entrer dans la salle":
+ * once the session is open the console shows its room; back on the card, a
+ * line says the visio is open and takes the regulator back into it.
  * @module invite
  */
 
 import { ApiError, createInvitation } from './api.js';
 import { errorMessage } from './errors.js';
 import { formatTime, t } from './i18n.js';
+import { displayDestination, patientInvitation } from './sessions.js';
+
+/**
+ * @typedef {object} InvitationHandlers
+ * @property {(session: import('./api.js').Session) => void} onOpened a session was opened: enter its room
+ * @property {(sessionId: string) => void} onRejoin go back into the room of a session opened here
+ */
 
 /** Drives one `<form class="invite">`. */
 export class InvitationForm {
   /**
    * @param {HTMLFormElement} form
    * @param {string | null} callId the call the invitation belongs to (null: manual)
+   * @param {InvitationHandlers} handlers
    */
-  constructor(form, callId) {
+  constructor(form, callId, handlers) {
     this.form = form;
     this.callId = callId;
+    this.handlers = handlers;
     this.input = /** @type {HTMLInputElement} */ (form.querySelector('.invite-input'));
     this.button = /** @type {HTMLButtonElement} */ (form.querySelector('[data-field="submit"]'));
     this.result = /** @type {HTMLElement} */ (form.querySelector('[data-field="result"]'));
@@ -71,8 +81,9 @@ export class InvitationForm {
     }
     this.setPending(true);
     try {
-      const outcome = await createInvitation(this.callId, destination);
-      this.showRecorded(outcome);
+      const session = await createInvitation(this.callId, destination);
+      this.showOpened(session);
+      this.handlers.onOpened(session);
     } catch (error) {
       if (!(error instanceof ApiError)) {
         console.error(error);
@@ -87,20 +98,22 @@ export class InvitationForm {
   }
 
   /**
+   * The line left on the card: the visio is open, and the way back into it.
    * @private
-   * @param {import('./api.js').InvitationResult} outcome
+   * @param {import('./api.js').Session} session
    */
-  showRecorded(outcome) {
-    const invitation = outcome && outcome.invitations ? outcome.invitations[outcome.invitations.length - 1] : null;
-    const shown = invitation ? invitation.destination : this.input.value.trim();
-    const key = invitation && invitation.channel === 'email' ? 'invite.recorded.email' : 'invite.recorded.sms';
+  showOpened(session) {
+    const invitation = patientInvitation(session);
+    const destination = displayDestination(invitation ? invitation.destination : this.input.value.trim());
     const main = document.createElement('p');
     main.className = 'invite-result-main';
-    main.textContent = t(key, { destination: shown, time: formatTime(new Date().toISOString()) });
-    const note = document.createElement('p');
-    note.className = 'invite-result-note';
-    note.textContent = t('invite.recorded.note');
-    this.result.replaceChildren(main, note);
+    main.textContent = t('invite.opened', { destination, time: formatTime(session.created_at) });
+    const rejoin = document.createElement('button');
+    rejoin.type = 'button';
+    rejoin.className = 'button button-secondary button-small';
+    rejoin.textContent = t('invite.rejoin');
+    rejoin.addEventListener('click', () => this.handlers.onRejoin(session.id));
+    this.result.replaceChildren(main, rejoin);
   }
 
   /**

@@ -1,6 +1,10 @@
 /**
- * The regulator's console: wires the header, the call board, the cards and
- * the WebSocket that tells which calls reach this position.
+ * The regulator's console: wires the header, the call board, the cards, the
+ * session rooms, the history, and the WebSocket that tells which calls reach
+ * this position and how its sessions move.
+ *
+ * Three views share the main area, each with its URL hash (see `router.js`):
+ * the call card, a session's room (`#/session/<id>`), the history (`#/history`).
  * @module main
  */
 
@@ -17,9 +21,13 @@ import {
   setUpPositionDialog,
   showServerNotice,
 } from './header.js';
+import { HistoryView } from './history.js';
 import { applyTranslations, loadCatalogue, t } from './i18n.js';
+import { OutboxPanel } from './outbox.js';
 import { rememberPosition } from './position.js';
 import { renderRecent } from './recent.js';
+import { Room } from './room.js';
+import { Router } from './router.js';
 import { ReconnectingSocket, socketUrl } from './socket.js';
 
 /** Key of the card shown when there is no call (manual invitation). */
@@ -53,10 +61,41 @@ class Console {
     this.recentList = /** @type {HTMLOListElement} */ (byId('recent-list'));
     this.recentEmpty = byId('recent-empty');
     this.announcer = byId('announcer');
+    this.layout = /** @type {HTMLElement} */ (document.querySelector('main.layout'));
+    this.roomSide = byId('room-side');
+    this.callNotice = byId('call-notice');
     this.lastSessionCheck = 0;
+    /** @type {'call' | 'room' | 'history'} what the main area shows */
+    this.view = 'call';
+    /** @type {Room | null} */
+    this.room = null;
+    /** @type {HistoryView | null} created when first shown */
+    this.history = null;
+    this.outbox = new OutboxPanel();
+    /** @type {import('./invite.js').InvitationHandlers} */
+    this.invitationHandlers = {
+      onOpened: (session) => this.enterRoom(session.id, session, 'call'),
+      onRejoin: (sessionId) => this.enterRoom(sessionId, null, 'call'),
+    };
+    this.router = new Router((route) => {
+      if (route.name === 'session') {
+        this.showRoom(route.id, null, this.view === 'history' ? 'history' : 'call');
+      } else if (route.name === 'history') {
+        this.showHistory();
+      } else {
+        this.showCall();
+      }
+    });
     this.socket = new ReconnectingSocket(socketUrl(), {
       onMessage: (message) => this.handleMessage(message),
-      onStateChange: (state) => renderConnection(state),
+      onStateChange: (state) => {
+        renderConnection(state);
+        if (state === 'open') {
+          // Updates may have been missed while the link was down.
+          this.room?.refresh();
+          this.outbox.refreshSoon();
+        }
+      },
       onDisconnect: () => this.checkSession(),
     });
   }
@@ -78,8 +117,114 @@ class Console {
         this.socket.reconnectNow();
       },
     );
+    byId('history-open').addEventListener('click', () => this.router.go({ name: 'history' }));
+    byId('call-notice-button').addEventListener('click', () => this.router.go({ name: 'call' }));
     this.render();
+    this.router.follow();
+    this.outbox.refresh();
     this.socket.start();
+  }
+
+  /**
+   * Enter a session's room (after "Lancer l'invitation", or to go back into it).
+   * @param {string} sessionId
+   * @param {import('./api.js').Session | null} session its detail when just fetched
+   * @param {'call' | 'history'} from where the back button leads
+   */
+  enterRoom(sessionId, session, from) {
+    this.showRoom(sessionId, session, from);
+    this.router.go({ name: 'session', id: sessionId });
+  }
+
+  /**
+   * Show a session's room in the main area.
+   * @param {string} sessionId
+   * @param {import('./api.js').Session | null} session
+   * @param {'call' | 'history'} from
+   */
+  showRoom(sessionId, session, from) {
+    if (this.view === 'room' && this.room && this.room.sessionId === sessionId) {
+      return;
+    }
+    this.room?.close();
+    this.history?.close();
+    const room = new Room(sessionId, {
+      from,
+      onBack: () => this.router.go({ name: from === 'history' ? 'history' : 'call' }),
+      lineOf: (callId) => this.board.find(callId)?.line ?? null,
+      onRender: () => {
+        if (this.room === room) {
+          this.setTitle();
+        }
+      },
+    });
+    this.room = room;
+    this.setView('room');
+    this.stage.replaceChildren(room.element);
+    this.roomSide.replaceChildren(room.side);
+    room.open(session);
+    room.focus();
+    this.setTitle();
+  }
+
+  /** Show the history in the main area. */
+  showHistory() {
+    this.closeRoom();
+    if (!this.history) {
+      this.history = new HistoryView(
+        (sessionId) => this.enterRoom(sessionId, null, 'history'),
+        () => this.router.go({ name: 'call' }),
+      );
+    }
+    const wasShown = this.view === 'history';
+    this.setView('history');
+    if (this.stage.firstElementChild !== this.history.element) {
+      this.stage.replaceChildren(this.history.element);
+    }
+    this.history.load();
+    if (!wasShown) {
+      this.history.focus();
+    }
+    this.setTitle();
+  }
+
+  /** Back to the call card (leaving a room ends nothing). */
+  showCall() {
+    if (this.view === 'call') {
+      return;
+    }
+    this.closeRoom();
+    this.history?.close();
+    this.setView('call');
+    this.callNotice.hidden = true;
+    this.render();
+    this.focusMainCard(true);
+  }
+
+  /** @private */
+  closeRoom() {
+    if (this.room) {
+      this.room.close();
+      this.room = null;
+    }
+    this.roomSide.replaceChildren();
+  }
+
+  /**
+   * @private
+   * @param {'call' | 'room' | 'history'} view
+   */
+  setView(view) {
+    this.view = view;
+    this.layout.dataset.view = view;
+    const label = { call: 'console.stage', room: 'console.stage.room', history: 'history.title' }[view];
+    this.stage.setAttribute('aria-label', t(label));
+    this.roomSide.hidden = view !== 'room';
+    byId('recent').hidden = view === 'room';
+    byId('history-open').setAttribute('aria-pressed', String(view === 'history'));
+    if (view === 'call') {
+      this.callNotice.hidden = true;
+    }
   }
 
   /**
@@ -111,7 +256,14 @@ class Console {
         this.board.offer(message.call);
         this.render();
         this.announce(message.call);
-        this.focusMainCard();
+        if (this.view === 'call') {
+          this.focusMainCard();
+        } else {
+          this.showCallNotice(message.call);
+        }
+        break;
+      case 'session.updated':
+        this.onSessionUpdated(message);
         break;
       case 'call.updated':
         this.board.update(message.call);
@@ -134,19 +286,67 @@ class Console {
     }
   }
 
+  /**
+   * A session moved: the room that shows it, the history and the outbox follow.
+   * @param {any} message
+   */
+  onSessionUpdated(message) {
+    const sessionId = message.session && message.session.id;
+    if (this.room && this.room.sessionId === sessionId) {
+      this.room.refresh();
+    }
+    if (this.view === 'history') {
+      this.history?.refreshSoon();
+    }
+    this.outbox.refreshSoon();
+  }
+
+  /**
+   * A call arrived while a room or the history is shown: say so, without
+   * taking the regulator out of what they are doing.
+   * @param {import('./calls.js').Call} call
+   */
+  showCallNotice(call) {
+    byId('call-notice-text').textContent = t('notice.call', {
+      line: call.line,
+      number: callerNumberText(call),
+    });
+    this.callNotice.hidden = false;
+  }
+
+  /** The page title for the current view. */
+  setTitle() {
+    if (this.view === 'room' && this.room) {
+      const destination = this.room.destination();
+      document.title = destination
+        ? t('console.page_title.room', { destination })
+        : t('console.page_title.room.none');
+      return;
+    }
+    if (this.view === 'history') {
+      document.title = t('console.page_title.history');
+      return;
+    }
+    const main = this.board.mainCall();
+    document.title =
+      main && this.board.isLiveHere(main)
+        ? t('console.page_title.call', { number: callerNumberText(main), line: main.line })
+        : t('console.page_title');
+  }
+
   /** Redraw the main card and the recent list from the board. */
   render() {
     const main = this.board.mainCall();
     const key = main ? main.call_id : MANUAL;
     let card = this.cards.get(key);
     if (!card) {
-      card = new CallCard(this.cardTemplate, main);
+      card = new CallCard(this.cardTemplate, main, this.invitationHandlers);
       this.cards.set(key, card);
     }
     if (main) {
       card.update(main, { movedAway: this.board.isMovedAway(main) });
     }
-    if (this.stage.firstElementChild !== card.element) {
+    if (this.view === 'call' && this.stage.firstElementChild !== card.element) {
       this.stage.replaceChildren(card.element);
     }
     for (const callId of this.cards.keys()) {
@@ -166,8 +366,12 @@ class Console {
       (call) => this.board.isMovedAway(call),
       (callId) => {
         this.board.pin(callId);
-        this.render();
-        this.focusMainCard(true);
+        if (this.view === 'call') {
+          this.render();
+          this.focusMainCard(true);
+        } else {
+          this.router.go({ name: 'call' });
+        }
       },
     );
     if (focusedRecent) {
@@ -176,10 +380,7 @@ class Console {
       );
       item?.querySelector('button')?.focus();
     }
-    document.title =
-      main && this.board.isLiveHere(main)
-        ? t('console.page_title.call', { number: callerNumberText(main), line: main.line })
-        : t('console.page_title');
+    this.setTitle();
   }
 
   /**

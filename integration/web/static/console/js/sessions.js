@@ -1,0 +1,425 @@
+/**
+ * What a session means to the regulator: its state chip, the delivery status
+ * line of the patient's link, the current step, and one readable line per
+ * timeline event. Pure functions over the API's JSON (no DOM).
+ * @module sessions
+ */
+
+import { formatDate, formatTime, has, t } from './i18n.js';
+
+/** @typedef {import('./api.js').Session} Session */
+/** @typedef {import('./api.js').Invitation} Invitation */
+/** @typedef {import('./api.js').SessionEvent} SessionEvent */
+
+/** States after which nothing can happen in a session. */
+export const FINAL_STATES = ['ended', 'expired'];
+
+/** States the history filter offers, in the order of a session's life. */
+export const STATES = [
+  'created',
+  'invited',
+  'link_opened',
+  'camera_allowed',
+  'video_live',
+  'video_lost',
+  'ended',
+  'expired',
+];
+
+/** Delivery failures the catalogue explains (`details.error_id` of `invitation.failed`). */
+const DELIVERY_ERRORS = [
+  'gateway_unreachable',
+  'gateway_timeout',
+  'gateway_refused',
+  'invalid_destination',
+  'not_configured',
+  'interrupted',
+];
+
+/**
+ * Whether the session is over (its controls are hidden, its timeline stays).
+ * @param {Session} session
+ * @returns {boolean}
+ */
+export function isClosed(session) {
+  return FINAL_STATES.includes(session.state);
+}
+
+/**
+ * The state chip: its text and the tone it is drawn in.
+ * @param {string} state
+ * @returns {{text: string, tone: 'progress' | 'good' | 'warning' | 'closed'}}
+ */
+export function stateChip(state) {
+  const text = has(`session.state.${state}`) ? t(`session.state.${state}`) : t('session.state.unknown', { state });
+  if (state === 'ended' || state === 'expired') {
+    return { text, tone: 'closed' };
+  }
+  if (state === 'video_lost') {
+    return { text, tone: 'warning' };
+  }
+  if (state === 'link_opened' || state === 'camera_allowed' || state === 'video_live') {
+    return { text, tone: 'good' };
+  }
+  return { text, tone: 'progress' };
+}
+
+/**
+ * A number or an address as the regulator reads it: French numbers in the
+ * national form (`06 12 34 56 78`), anything else as it is.
+ * @param {string | null | undefined} value E.164 number or e-mail address
+ * @returns {string}
+ */
+export function displayDestination(value) {
+  if (!value) {
+    return '';
+  }
+  const french = /^\+33([1-9])(\d{2})(\d{2})(\d{2})(\d{2})$/.exec(value);
+  if (french) {
+    // No-break spaces: a number never wraps in the middle.
+    return `0${french[1]}\u00a0${french.slice(2).join('\u00a0')}`;
+  }
+  return value;
+}
+
+/**
+ * Who did something, in words: a regulator's login, the CAD, the service.
+ * @param {string} actor as the timeline records it
+ * @returns {string}
+ */
+export function actorName(actor) {
+  if (actor.startsWith('cad:')) {
+    return t('actor.cad', { name: actor.split(':').slice(2).join(':') || 'cad' });
+  }
+  if (['system', 'asterisk', 'gateway', 'patient', 'third_party'].includes(actor)) {
+    return t(`actor.${actor}`);
+  }
+  return actor;
+}
+
+/**
+ * The channel's name in a sentence ("SMS", "e-mail").
+ * @param {string} channel
+ * @returns {string}
+ */
+export function channelName(channel) {
+  return t(channel === 'email' ? 'channel.email' : 'channel.sms');
+}
+
+/**
+ * The invitation that stands for the patient: the newest patient invitation
+ * (a new one revokes the previous ones).
+ * @param {Session} session
+ * @returns {Invitation | null}
+ */
+export function patientInvitation(session) {
+  const patients = (session.invitations || []).filter((invitation) => invitation.role === 'patient');
+  return patients.length ? patients[patients.length - 1] : null;
+}
+
+/**
+ * Third-party invitations still valid, oldest first.
+ * @param {Session} session
+ * @returns {Invitation[]}
+ */
+export function thirdPartyInvitations(session) {
+  return (session.invitations || []).filter(
+    (invitation) => invitation.role === 'third_party' && !invitation.revoked_at,
+  );
+}
+
+/**
+ * The newest event of `type` about `invitation`.
+ * @param {Session} session
+ * @param {Invitation} invitation
+ * @param {string} type
+ * @returns {SessionEvent | null}
+ */
+function lastEventFor(session, invitation, type) {
+  const timeline = session.timeline || [];
+  for (let i = timeline.length - 1; i >= 0; i -= 1) {
+    const event = timeline[i];
+    if (event.type === type && event.details && event.details.invitation_id === invitation.id) {
+      return event;
+    }
+  }
+  return null;
+}
+
+/**
+ * Why a delivery failed, in plain words.
+ * @param {string | null | undefined} errorId `gateway_unreachable`... or a gateway's own code
+ * @returns {string}
+ */
+export function failureReason(errorId) {
+  if (errorId && DELIVERY_ERRORS.includes(errorId)) {
+    return t(`delivery.error.${errorId}`);
+  }
+  return errorId ? t('delivery.error.code', { code: errorId }) : t('delivery.error.unknown');
+}
+
+/**
+ * The failure reason of an invitation: the slug of its last `invitation.failed`
+ * event (the invitation itself may only keep the gateway's own code).
+ * @param {Session} session
+ * @param {Invitation} invitation
+ * @returns {string}
+ */
+function invitationFailure(session, invitation) {
+  const event = lastEventFor(session, invitation, 'invitation.failed');
+  return failureReason((event && event.details.error_id) || invitation.error_code);
+}
+
+/**
+ * @typedef {object} DeliveryLine
+ * @property {string} text what the status line says
+ * @property {'progress' | 'good' | 'failed' | 'closed' | 'none'} tone
+ * @property {boolean} failed the regulator should retry or change channel
+ */
+
+/**
+ * Where an invitation stands, as one short sentence.
+ * @param {Session} session
+ * @param {Invitation} invitation
+ * @returns {DeliveryLine}
+ */
+export function invitationStatus(session, invitation) {
+  const channel = invitation.channel === 'email' ? 'email' : 'sms';
+  if (invitation.opened_at) {
+    const key = invitation.role === 'patient' ? 'room.status.opened' : 'room.status.opened.third_party';
+    return { text: t(key, { time: formatTime(invitation.opened_at) }), tone: 'good', failed: false };
+  }
+  switch (invitation.delivery_status) {
+    case 'delivered': {
+      const event = lastEventFor(session, invitation, 'invitation.delivered');
+      const time = formatTime(event ? event.at : invitation.created_at);
+      return { text: t(`room.status.delivered.${channel}`, { time }), tone: 'good', failed: false };
+    }
+    case 'sent':
+    case 'queued': {
+      const event = lastEventFor(session, invitation, 'invitation.sent');
+      const time = formatTime(event ? event.at : invitation.created_at);
+      return { text: t(`room.status.sent.${channel}`, { time }), tone: 'progress', failed: false };
+    }
+    case 'failed':
+      return {
+        text: t(`room.status.failed.${channel}`, { reason: invitationFailure(session, invitation) }),
+        tone: 'failed',
+        failed: true,
+      };
+    case 'undelivered':
+      return { text: t(`room.status.undelivered.${channel}`), tone: 'failed', failed: true };
+    default:
+      return {
+        text: t(`room.status.pending.${channel}`, { destination: displayDestination(invitation.destination) }),
+        tone: 'progress',
+        failed: false,
+      };
+  }
+}
+
+/**
+ * The room's status line: the patient link's delivery, or the end of the session.
+ * @param {Session} session
+ * @returns {DeliveryLine}
+ */
+export function deliveryLine(session) {
+  if (session.state === 'ended') {
+    return { text: t('room.status.ended', { time: formatTime(session.ended_at) }), tone: 'closed', failed: false };
+  }
+  if (session.state === 'expired') {
+    return { text: t('room.status.expired', { time: formatTime(session.ended_at) }), tone: 'closed', failed: false };
+  }
+  const invitation = patientInvitation(session);
+  if (!invitation) {
+    return { text: t('room.status.none'), tone: 'none', failed: false };
+  }
+  return invitationStatus(session, invitation);
+}
+
+/**
+ * The placeholder's two lines: what the room waits for, and the current step.
+ * @param {Session} session
+ * @returns {{title: string, step: string}}
+ */
+export function currentStep(session) {
+  switch (session.state) {
+    case 'ended':
+      return { title: t('room.video.ended'), step: t('room.step.closed') };
+    case 'expired':
+      return { title: t('room.video.expired'), step: t('room.step.closed') };
+    case 'camera_allowed':
+      return { title: t('room.video.waiting'), step: t('room.step.camera') };
+    case 'video_live':
+      return { title: t('room.video.live'), step: '' };
+    case 'video_lost':
+      return { title: t('room.video.lost'), step: t('room.step.lost') };
+    case 'link_opened':
+      return { title: t('room.video.waiting'), step: t('room.step.opened') };
+    default:
+      break;
+  }
+  const invitation = patientInvitation(session);
+  const line = deliveryLine(session);
+  if (!invitation) {
+    return { title: t('room.video.waiting'), step: t('room.step.none') };
+  }
+  if (line.failed) {
+    return { title: t('room.video.waiting'), step: t('room.step.failed') };
+  }
+  if (['sent', 'queued', 'delivered'].includes(invitation.delivery_status)) {
+    const channel = invitation.channel === 'email' ? 'email' : 'sms';
+    return { title: t('room.video.waiting'), step: t(`room.step.sent.${channel}`) };
+  }
+  return { title: t('room.video.waiting'), step: t('room.step.sending') };
+}
+
+/**
+ * The call line: "Appel associé : 06 12 34 56 78, ligne 15", empty when the
+ * session was opened without a call.
+ * @param {Session} session
+ * @param {string | null} line the call's line when the console still knows the call
+ * @returns {string}
+ */
+export function callLine(session, line) {
+  if (!session.call_id) {
+    return '';
+  }
+  const number = session.caller_number ? displayDestination(session.caller_number) : t('call.number.withheld');
+  return line ? t('room.call', { number, line }) : t('room.call.no_line', { number });
+}
+
+/**
+ * What became of the paired call, from its latest event in the timeline.
+ * @param {Session} session
+ * @returns {string} empty when nothing happened to the call yet
+ */
+export function callStatus(session) {
+  const timeline = session.timeline || [];
+  for (let i = timeline.length - 1; i >= 0; i -= 1) {
+    const event = timeline[i];
+    const time = formatTime(event.at);
+    const details = event.details || {};
+    switch (event.type) {
+      case 'call.ended':
+        return t('room.call.ended', { time });
+      case 'call.transferred':
+        return t('room.call.transferred', { position: String(details.to ?? ''), time });
+      case 'call.answered':
+        return t('room.call.answered', { position: String(details.position ?? ''), time });
+      case 'call.pairing_failed':
+        return t('room.call.pairing_failed');
+      default:
+        break;
+    }
+  }
+  return '';
+}
+
+/**
+ * When a session was opened, in a sentence (with the date when not today).
+ * @param {Session} session
+ * @returns {string}
+ */
+export function openedLine(session) {
+  const params = {
+    time: formatTime(session.created_at),
+    date: formatDate(session.created_at),
+    actor: actorName(session.created_by),
+  };
+  const today = formatDate(new Date().toISOString()) === params.date;
+  const opened = t(today ? 'room.opened.today' : 'room.opened.other_day', params);
+  return session.position ? `${opened} · ${t('room.opened.position', { position: session.position })}` : opened;
+}
+
+/**
+ * @param {Session} session
+ * @param {unknown} invitationId
+ * @returns {Invitation | undefined}
+ */
+function invitationById(session, invitationId) {
+  return (session.invitations || []).find((invitation) => invitation.id === invitationId);
+}
+
+/**
+ * One readable line for a timeline event.
+ * @param {Session} session the event's session (to name invitations)
+ * @param {SessionEvent} event
+ * @returns {{text: string, tone: 'normal' | 'good' | 'failed' | 'muted'}}
+ */
+export function timelineLine(session, event) {
+  const details = event.details || {};
+  const invitation = invitationById(session, details.invitation_id);
+  const channel = (details.channel || (invitation && invitation.channel)) === 'email' ? 'email' : 'sms';
+  const destination = displayDestination(details.destination || (invitation && invitation.destination) || '');
+  const role = (details.role || (invitation && invitation.role)) === 'third_party' ? 'third_party' : 'patient';
+  const actor = actorName(event.actor || '');
+  switch (event.type) {
+    case 'session.created':
+      return { text: t('timeline.session.created', { actor }), tone: 'normal' };
+    case 'invitation.created':
+      return {
+        text: t(`timeline.invitation.created.${role}`, { destination, channel: channelName(channel) }),
+        tone: 'normal',
+      };
+    case 'invitation.sent':
+      return { text: t(`timeline.invitation.sent.${channel}`, { destination }), tone: 'normal' };
+    case 'invitation.delivered':
+      return { text: t(`timeline.invitation.delivered.${channel}`, { destination }), tone: 'good' };
+    case 'invitation.failed':
+      return {
+        text: t(`timeline.invitation.failed.${channel}`, {
+          reason: failureReason(details.error_id || details.error_code),
+        }),
+        tone: 'failed',
+      };
+    case 'invitation.undelivered':
+      return { text: t(`timeline.invitation.undelivered.${channel}`, { destination }), tone: 'failed' };
+    case 'invitation.status':
+      return { text: t('timeline.invitation.status', { status: String(details.status ?? '') }), tone: 'muted' };
+    case 'invitation.revoked':
+      return { text: t('timeline.invitation.revoked', { destination }), tone: 'muted' };
+    case 'invitation.retried':
+      return { text: t('timeline.invitation.retried', { destination, actor }), tone: 'normal' };
+    case 'link.opened': {
+      const again = details.first === false ? 'reopened' : 'opened';
+      return { text: t(`timeline.link.${again}.${role}`), tone: 'good' };
+    }
+    case 'link.refused': {
+      const reason = has(`timeline.refused.${details.reason}`)
+        ? t(`timeline.refused.${details.reason}`)
+        : String(details.reason ?? '');
+      return { text: t('timeline.link.refused', { reason }), tone: 'failed' };
+    }
+    case 'call.paired':
+      return { text: t('timeline.call.paired'), tone: 'normal' };
+    case 'call.pairing_failed':
+      return { text: t('timeline.call.pairing_failed'), tone: 'failed' };
+    case 'call.answered':
+      return { text: t('timeline.call.answered', { position: String(details.position ?? '') }), tone: 'normal' };
+    case 'call.transferred':
+      return {
+        text: t('timeline.call.transferred', { from: String(details.from ?? ''), to: String(details.to ?? '') }),
+        tone: 'normal',
+      };
+    case 'call.ended':
+      return { text: t('timeline.call.ended'), tone: 'normal' };
+    case 'camera.allowed':
+      return { text: t('timeline.camera.allowed'), tone: 'good' };
+    case 'video.live':
+      return { text: t('timeline.video.live'), tone: 'good' };
+    case 'video.lost':
+      return { text: t('timeline.video.lost'), tone: 'failed' };
+    case 'session.ended': {
+      const reason = details.reason;
+      if (reason && reason !== 'ended_by_regulator' && has(`end.reason.${reason}`)) {
+        return { text: t('timeline.session.ended.reason', { actor, reason: t(`end.reason.${reason}`) }), tone: 'muted' };
+      }
+      return { text: t('timeline.session.ended', { actor }), tone: 'muted' };
+    }
+    case 'session.expired':
+      return { text: t('timeline.session.expired'), tone: 'muted' };
+    default:
+      return { text: t('timeline.unknown', { type: String(event.type) }), tone: 'muted' };
+  }
+}
