@@ -122,7 +122,8 @@ class SessionFilter:
 
     since: datetime | None = None
     until: datetime | None = None
-    state: str | None = None
+    states: tuple[str, ...] = ()
+    """Any of these states; empty for all."""
     number: str | None = None
     regulator: str | None = None
     call_id: str | None = None
@@ -780,15 +781,18 @@ class SessionService:
             )
         return SessionDetail(session, invitations, events)
 
-    async def history(self, filters: SessionFilter) -> tuple[list[VisioSession], int]:
-        """Sessions matching ``filters``, newest first, and how many match in all."""
+    async def history(
+        self, filters: SessionFilter
+    ) -> tuple[list[tuple[VisioSession, list[Invitation]]], int]:
+        """Sessions matching ``filters`` with their invitations, newest first, and how many
+        match in all."""
         query = select(VisioSession)
         if filters.since:
             query = query.where(VisioSession.created_at >= filters.since)
         if filters.until:
             query = query.where(VisioSession.created_at < filters.until)
-        if filters.state:
-            query = query.where(VisioSession.state == filters.state)
+        if filters.states:
+            query = query.where(VisioSession.state.in_(filters.states))
         if filters.regulator:
             query = query.where(VisioSession.created_by == filters.regulator)
         if filters.call_id:
@@ -800,12 +804,23 @@ class SessionService:
             )
         async with self.db() as db:
             total = await db.scalar(select(func.count()).select_from(query.subquery())) or 0
-            rows = await db.scalars(
-                query.order_by(VisioSession.created_at.desc(), VisioSession.id)
-                .limit(filters.limit)
-                .offset(filters.offset)
+            sessions = list(
+                await db.scalars(
+                    query.order_by(VisioSession.created_at.desc(), VisioSession.id)
+                    .limit(filters.limit)
+                    .offset(filters.offset)
+                )
             )
-            return list(rows), int(total)
+            invitations: dict[str, list[Invitation]] = {session.id: [] for session in sessions}
+            if sessions:
+                rows = await db.scalars(
+                    select(Invitation)
+                    .where(Invitation.session_id.in_(list(invitations)))
+                    .order_by(Invitation.created_at, Invitation.id)
+                )
+                for invitation in rows:
+                    invitations[invitation.session_id].append(invitation)
+            return [(session, invitations[session.id]) for session in sessions], int(total)
 
     # -- internals -----------------------------------------------------------------------------
 

@@ -99,7 +99,8 @@ def _set_cookie(
     )
 
 
-def _me(account: Account, session: ConsoleSession) -> dict[str, Any]:
+def _me(request: web.Request, account: Account, session: ConsoleSession) -> dict[str, Any]:
+    messaging = request.app[appkeys.SETTINGS].messaging
     return {
         "account": {
             "username": account.username,
@@ -108,6 +109,8 @@ def _me(account: Account, session: ConsoleSession) -> dict[str, Any]:
         },
         "position": session.position,
         "csrf_token": session.csrf_token,
+        # Development and demo: messages stay in the service and the console shows them.
+        "outbox": messaging.sms == "outbox" or messaging.email == "outbox",
     }
 
 
@@ -196,7 +199,7 @@ async def locale(request: web.Request) -> web.Response:
 async def me(request: web.Request) -> web.Response:
     """Who is logged in, at which position, and the CSRF token for unsafe requests."""
     session, account = await authenticated(request)
-    return web.json_response(_me(account, session))
+    return web.json_response(_me(request, account, session))
 
 
 @routes.post("/console/api/position")
@@ -216,7 +219,7 @@ async def set_position(request: web.Request) -> web.Response:
         await audit.record(
             db, actor=account.username, action="console.position", details={"position": position}
         )
-    response = web.json_response(_me(account, session))
+    response = web.json_response(_me(request, account, session))
     _set_cookie(request, response, session)
     return response
 

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ValidationError
 from .. import appkeys
 from ..messaging import recent_outbox
 from ..sessions.services import Actor, SessionDetail, SessionFilter
+from ..sessions.state import FINAL_STATES, SessionState
 from ..telephony.facts import normalize_position
 from .api import check_api_key
 from .console import authenticated, check_csrf, json_body
@@ -84,7 +85,7 @@ def _filters(request: web.Request) -> SessionFilter:
     return SessionFilter(
         since=when("since"),
         until=when("until"),
-        state=query.get("state") or None,
+        states=_states(query.get("state", "")),
         number=number or None,
         regulator=query.get("regulator") or None,
         call_id=query.get("call_id") or None,
@@ -93,10 +94,26 @@ def _filters(request: web.Request) -> SessionFilter:
     )
 
 
+def _states(text: str) -> tuple[str, ...]:
+    """``state=`` takes one state, several separated by commas, or ``open`` (not finished)."""
+    states: list[str] = []
+    for name in filter(None, (part.strip() for part in text.split(","))):
+        if name == "open":
+            states += [s.value for s in SessionState if s not in FINAL_STATES]
+        elif name in {state.value for state in SessionState}:
+            states.append(name)
+        else:
+            raise InvalidRequest("invalid_request", detail=f"state: unknown state {name[:32]!r}")
+    return tuple(states)
+
+
 async def _history(request: web.Request) -> web.Response:
-    sessions, total = await request.app[appkeys.SESSION_SERVICE].history(_filters(request))
+    rows, total = await request.app[appkeys.SESSION_SERVICE].history(_filters(request))
     return web.json_response(
-        {"total": total, "sessions": [session_json(session) for session in sessions]}
+        {
+            "total": total,
+            "sessions": [session_json(session, invitations) for session, invitations in rows],
+        }
     )
 
 

@@ -77,6 +77,7 @@ async def test_given_login_then_me_has_the_accounts_position_and_pages_are_secur
         "role": "regulator",
     }
     assert me["position"] == "PJSIP/1001"
+    assert me["outbox"] is True
     response = await client.get("/console/api/me")
     assert "script-src 'self'" in response.headers["Content-Security-Policy"]
     assert response.headers["X-Frame-Options"] == "DENY"

@@ -245,6 +245,13 @@ async def test_end_history_and_closed_sessions(client: Client) -> None:
     assert [s["id"] for s in history["sessions"]] == [second["id"], first["id"]]
     only_ended = await (await client.get("/console/api/sessions?state=ended")).json()
     assert [s["id"] for s in only_ended["sessions"]] == [first["id"]]
+    still_open = await (await client.get("/console/api/sessions?state=open")).json()
+    assert [s["id"] for s in still_open["sessions"]] == [second["id"]]
+    both = await (await client.get("/console/api/sessions?state=ended,invited,created")).json()
+    assert both["total"] == 2
+    assert (await client.get("/console/api/sessions?state=bogus")).status == 400
+    # Rows carry their invitations: the history shows whom the link went to.
+    assert [i["destination"] for i in history["sessions"][0]["invitations"]] == ["+33611111111"]
     by_number = await (
         await client.get("/console/api/sessions?number=06%2011%2011%2011%2011")
     ).json()

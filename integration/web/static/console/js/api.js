@@ -18,6 +18,7 @@ export const LOGIN_URL = '/console/login';
  * @property {Account} account
  * @property {string | null} position
  * @property {string} csrf_token
+ * @property {boolean} outbox whether messages stay in the service (development, demo)
  */
 
 /**

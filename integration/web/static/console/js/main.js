@@ -121,7 +121,12 @@ class Console {
     byId('call-notice-button').addEventListener('click', () => this.router.go({ name: 'call' }));
     this.render();
     this.router.follow();
-    this.outbox.refresh();
+    if (me.outbox) {
+      this.outbox.refresh();
+    } else {
+      // Production: real SMS and e-mails, no outbox to show (and no 404 to ask for).
+      this.outbox.available = false;
+    }
     this.socket.start();
   }
 

@@ -1,0 +1,27 @@
+"""The one exception the media layer raises to its callers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["MediaError"]
+
+
+class MediaError(Exception):
+    """A media request refused or failed, with a stable ``error_id`` slug.
+
+    The web layer maps ``error_id`` to a status and a translated message; ``message`` is English,
+    for logs and API clients; ``details`` carries the facts (the offending media kind, the codecs
+    offered, ...).
+
+    Error ids: ``invalid_sdp``, ``audio_refused``, ``unsupported_media``, ``no_video``,
+    ``too_many_video``, ``wrong_direction``, ``codec_unsupported``, ``negotiation_timeout``,
+    ``unknown_subscriber``, ``invalid_state``, ``no_publisher``, ``still_timeout``,
+    ``still_failed``, ``room_closed``.
+    """
+
+    def __init__(self, error_id: str, message: str | None = None, **details: Any) -> None:
+        self.error_id = error_id
+        self.message = message or error_id.replace("_", " ")
+        self.details: dict[str, Any] = details
+        super().__init__(f"{error_id}: {self.message}")
