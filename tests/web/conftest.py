@@ -11,6 +11,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 from pydantic import SecretStr
 
+from tests.store.conftest import NewDatabase, backend, new_database  # noqa: F401  (fixtures)
 from visioregul.integration import accounts, appkeys
 from visioregul.integration.app import create_app
 from visioregul.integration.settings import (
@@ -38,8 +39,11 @@ def make_settings(tmp_path: Path, **telephony: object) -> Settings:
 
 
 @pytest.fixture
-async def app(tmp_path: Path) -> web.Application:
-    return create_app(make_settings(tmp_path))
+async def app(tmp_path: Path, new_database: NewDatabase) -> web.Application:  # noqa: F811
+    """The service on a fresh database: every test using it runs on SQLite and on PostgreSQL."""
+    settings = make_settings(tmp_path)
+    settings.database = DatabaseSettings(url=await new_database())
+    return create_app(settings)
 
 
 @pytest.fixture
