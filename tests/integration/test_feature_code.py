@@ -41,19 +41,6 @@ _EXECUTING = re.compile(
 )
 
 
-@pytest.fixture(params=["ami", "ari"])
-async def client(
-    request: pytest.FixtureRequest,
-    sandbox: SandboxAsterisk,
-    aiohttp_client: object,
-    tmp_path: Path,
-) -> AsyncIterator[Client]:
-    app = create_app(service_settings(sandbox, request.param, tmp_path))
-    client: Client = await aiohttp_client(app)  # type: ignore[operator]
-    await wait_link_up(client)
-    yield client
-
-
 @pytest.fixture
 async def admin(sandbox: SandboxAsterisk) -> AsyncIterator[Manager]:
     """The sandbox's admin AMI user: reads channel variables the way a supervisor would."""

@@ -7,13 +7,9 @@ WebSockets (the consoles' and the CAD's).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import pytest
 
 from visioregul.integration import appkeys
-from visioregul.integration.app import create_app
 from visioregul.integration.sandbox.asterisk import SandboxAsterisk
 from visioregul.integration.sandbox.sipp import place_call, start_phone
 
@@ -22,25 +18,10 @@ from .service import (
     admin_ami,
     cad_events,
     console,
-    service_settings,
     until,
-    wait_link_up,
 )
 
 pytestmark = [pytest.mark.asterisk, pytest.mark.timeout(90)]
-
-
-@pytest.fixture(params=["ami", "ari"])
-async def client(
-    request: pytest.FixtureRequest,
-    sandbox: SandboxAsterisk,
-    aiohttp_client: object,
-    tmp_path: Path,
-) -> AsyncIterator[Client]:
-    app = create_app(service_settings(sandbox, request.param, tmp_path))
-    client: Client = await aiohttp_client(app)  # type: ignore[operator]
-    await wait_link_up(client)
-    yield client
 
 
 async def test_given_a_mobile_caller_answered_at_1001_then_offer_at_1001_only(

@@ -10,15 +10,12 @@ caller's channel carries the pairing.
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 
 from visioregul.integration import appkeys
-from visioregul.integration.app import create_app
 from visioregul.integration.sandbox.asterisk import SandboxAsterisk
 from visioregul.integration.sandbox.sipp import place_call, start_phone
 from visioregul.integration.telephony.pairing import PAIRING_VARIABLE
@@ -30,28 +27,13 @@ from .service import (
     admin_ami,
     console,
     live_channels,
-    service_settings,
     until,
-    wait_link_up,
 )
 
 pytestmark = [pytest.mark.asterisk, pytest.mark.timeout(90)]
 
 CALLER = "+33612345678"
 LINK = re.compile(r"https?://\S+/p/([A-Za-z0-9_-]{43})")
-
-
-@pytest.fixture(params=["ami", "ari"])
-async def client(
-    request: pytest.FixtureRequest,
-    sandbox: SandboxAsterisk,
-    aiohttp_client: object,
-    tmp_path: Path,
-) -> AsyncIterator[Client]:
-    app = create_app(service_settings(sandbox, request.param, tmp_path))
-    client: Client = await aiohttp_client(app)  # type: ignore[operator]
-    await wait_link_up(client)
-    yield client
 
 
 def is_subsequence(expected: list[str], actual: list[str]) -> bool:
