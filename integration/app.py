@@ -11,9 +11,10 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
-from aiohttp import web
+from aiohttp import WSCloseCode, web
 
 from visioregul.patient_page import http as patient_http
+from visioregul.patient_page import signalling as patient_signalling
 
 from . import appkeys
 from .cad_webhooks import WebhookDispatcher
@@ -26,6 +27,7 @@ from .store.db import create_engine, make_sessionmaker, upgrade
 from .telephony.pairing import Pairing
 from .telephony.registry import LiveCallRegistry
 from .telephony.service import Telephony
+from .video import RoomRegistry
 from .web import api, console, sessions_http, webhooks
 from .web.middleware import errors_middleware, security_headers_middleware
 from .web.notifier import Notifier
@@ -63,12 +65,16 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_store)
     app.cleanup_ctx.append(_sessions)
     app.cleanup_ctx.append(_telephony)
+    app[appkeys.PATIENT_SOCKETS] = set()
     app.on_shutdown.append(_close_notifier_queues)
+    app.on_shutdown.append(_close_patient_sockets)
 
     app.router.add_routes(api.routes)
     app.router.add_routes(console.routes)
     app.router.add_routes(sessions_http.routes)
     app.router.add_routes(webhooks.routes)
+    # Before the landing page: its ``/p/{token:.+}`` would take ``/p/<token>/ws`` too.
+    app.router.add_routes(patient_signalling.routes)
     app.router.add_routes(patient_http.routes)
     app.router.add_static("/console/static", console.STATIC_DIR, follow_symlinks=False)
     app.router.add_static("/patient/static", patient_http.STATIC_DIR, follow_symlinks=False)
@@ -108,6 +114,10 @@ async def _sessions(app: web.Application) -> AsyncIterator[None]:
     service.listeners.append(webhooks.on_session)
     unsubscribe = app[appkeys.REGISTRY].subscribe(service.on_call)
     app[appkeys.SESSION_SERVICE] = service
+    rooms = RoomRegistry(service, settings.video)
+    rooms.start()
+    service.listeners.append(rooms.on_session)
+    app[appkeys.ROOMS] = rooms
     # The desk phone's key (shipped [visioregul-feature]): opens a session for the call and
     # answers on the regulator's channel.
     feature_code = FeatureCode(
@@ -126,6 +136,7 @@ async def _sessions(app: web.Application) -> AsyncIterator[None]:
     unsubscribe_feature_code()
     await feature_code.close()
     unsubscribe()
+    await rooms.close()
     await service.close()
     await webhooks.close()
 
@@ -150,6 +161,14 @@ async def _telephony(app: web.Application) -> AsyncIterator[None]:
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
+
+
+async def _close_patient_sockets(app: web.Application) -> None:
+    open_sockets = app[appkeys.PATIENT_SOCKETS]
+    sockets = list(open_sockets)
+    await asyncio.gather(
+        *(ws.close(code=WSCloseCode.GOING_AWAY) for ws in sockets), return_exceptions=True
+    )
 
 
 async def _close_notifier_queues(app: web.Application) -> None:

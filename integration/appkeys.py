@@ -10,6 +10,7 @@ from .sessions.services import SessionService
 from .settings import Settings
 from .telephony.registry import LiveCallRegistry
 from .telephony.service import Telephony
+from .video import RoomRegistry
 from .web.notifier import Notifier
 from .web.ratelimit import RateLimiter
 from .web.sessions import SessionCodec
@@ -21,7 +22,9 @@ __all__ = [
     "LINK_LIMITER",
     "LOGIN_LIMITER",
     "NOTIFIER",
+    "PATIENT_SOCKETS",
     "REGISTRY",
+    "ROOMS",
     "SESSIONS",
     "SESSION_SERVICE",
     "SETTINGS",
@@ -39,3 +42,6 @@ SESSION_SERVICE = web.AppKey("session_service", SessionService)
 LOGIN_LIMITER = web.AppKey("login_limiter", RateLimiter)
 INVITE_LIMITER = web.AppKey("invite_limiter", RateLimiter)
 LINK_LIMITER = web.AppKey("link_limiter", RateLimiter)
+ROOMS = web.AppKey("rooms", RoomRegistry)
+PATIENT_SOCKETS = web.AppKey("patient_sockets", set[web.WebSocketResponse])
+"""Open patient page WebSockets, closed with GOING_AWAY on shutdown."""

@@ -41,6 +41,7 @@ __all__ = [
     "SmtpSettings",
     "TelephonySettings",
     "TwilioSettings",
+    "VideoSettings",
     "WebhookSettings",
     "load_settings",
 ]
@@ -213,6 +214,33 @@ class WebhookSettings(_Section):
         return value
 
 
+class VideoSettings(_Section):
+    """ICE servers given to the patient's page, the consoles and the server's own peers."""
+
+    stun_urls: list[str] = []
+    """``stun:host:port`` URLs; empty: none (never a public server by default)."""
+    turn_urls: list[str] = []
+    """``turn:``/``turns:`` URLs of a coturn using ``static-auth-secret``; empty: none."""
+    turn_secret: SecretStr = SecretStr("")
+    """coturn's ``static-auth-secret``; required when turn_urls are set."""
+
+    @field_validator("stun_urls")
+    @classmethod
+    def _stun_urls(cls, value: list[str]) -> list[str]:
+        for url in value:
+            if not url.startswith(("stun:", "stuns:")):
+                raise ValueError(f"{url!r} must start with stun: or stuns:")
+        return value
+
+    @field_validator("turn_urls")
+    @classmethod
+    def _turn_urls(cls, value: list[str]) -> list[str]:
+        for url in value:
+            if not url.startswith(("turn:", "turns:")):
+                raise ValueError(f"{url!r} must start with turn: or turns:")
+        return value
+
+
 class Settings(BaseSettings):
     """All of the service's settings."""
 
@@ -230,11 +258,14 @@ class Settings(BaseSettings):
     sessions: SessionSettings = SessionSettings()
     messaging: MessagingSettings = MessagingSettings()
     webhooks: WebhookSettings = WebhookSettings()
+    video: VideoSettings = VideoSettings()
 
     @model_validator(mode="after")
     def _webhooks_need_a_secret(self) -> Settings:
         if self.webhooks.urls and not self.webhooks.secret.get_secret_value():
             raise ValueError("webhooks.secret is required when webhooks.urls is set")
+        if self.video.turn_urls and not self.video.turn_secret.get_secret_value():
+            raise ValueError("video.turn_secret is required when video.turn_urls is set")
         return self
 
     @classmethod

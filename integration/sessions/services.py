@@ -648,6 +648,32 @@ class SessionService:
             )
             return LinkOpening(session.id, invitation.id, invitation.role, key)
 
+    async def check_link(self, token: str, device_key: str | None) -> LinkOpening | None:
+        """The opening a link already made from this browser, or None; records nothing.
+
+        Used by the page's own requests (its WebSocket): the link must be valid, already opened,
+        and ``device_key`` the key given to the browser that opened it.
+        """
+        if not device_key or not TOKEN_PATTERN.fullmatch(token):
+            return None
+        device_hash = hashlib.sha256(device_key.encode()).hexdigest()
+        async with self.db() as db:
+            invitation = await db.scalar(
+                select(Invitation).where(Invitation.token_hash == hash_token(token))
+            )
+            if (
+                invitation is None
+                or invitation.revoked_at is not None
+                or invitation.expires_at <= utcnow()
+                or invitation.device_key is None
+                or not secrets.compare_digest(invitation.device_key, device_hash)
+            ):
+                return None
+            session = await db.get(VisioSession, invitation.session_id)
+            if session is None or session.state in FINAL_STATES:
+                return None
+            return LinkOpening(session.id, invitation.id, invitation.role, device_key)
+
     # -- facts, end, expiry --------------------------------------------------------------------
 
     async def record(

@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from .. import accounts, appkeys, audit
 from ..store.models import Account
 from ..telephony.facts import normalize_position
+from .console_video import VIDEO_TYPES, ConsoleVideo
 from .errors import CsrfError, InvalidRequest, NotFound, RateLimited, Unauthorized
 from .notifier import Connection, send_queued
 from .schemas import PositionRequest, call_json, link_json
@@ -245,12 +246,19 @@ async def console_socket(request: web.Request) -> web.StreamResponse:
     session, account = await authenticated(request)
     if session.position is None:
         raise InvalidRequest("no_position")
-    ws = web.WebSocketResponse(heartbeat=20, max_msg_size=4096)
+    # Room for a video answer's SDP (a few KiB with its candidates).
+    ws = web.WebSocketResponse(heartbeat=20, max_msg_size=64 * 1024)
     await ws.prepare(request)
     registry = request.app[appkeys.REGISTRY]
     telephony = request.app[appkeys.TELEPHONY]
     notifier = request.app[appkeys.NOTIFIER]
     connection = Connection(session.position)
+    video = ConsoleVideo(
+        request.app[appkeys.ROOMS],
+        request.app[appkeys.SESSION_SERVICE],
+        connection,
+        account.username,
+    )
     notifier.attach(connection)
     log.info("console of %s attached to %s", account.username, session.position)
     try:
@@ -262,14 +270,15 @@ async def console_socket(request: web.Request) -> web.StreamResponse:
                 "calls": [call_json(call) for call in registry.calls(position=session.position)],
             }
         )
-        await _pump(ws, connection)
+        await _pump(ws, connection, video)
     finally:
         notifier.detach(connection)
+        await video.close()
         log.info("console of %s detached from %s", account.username, session.position)
     return ws
 
 
-async def _pump(ws: web.WebSocketResponse, connection: Connection) -> None:
+async def _pump(ws: web.WebSocketResponse, connection: Connection, video: ConsoleVideo) -> None:
     """Send queued messages while reading the socket in this same handler task."""
     sender = asyncio.create_task(send_queued(ws, connection))
     try:
@@ -282,6 +291,8 @@ async def _pump(ws: web.WebSocketResponse, connection: Connection) -> None:
                 data = None
             if isinstance(data, dict) and data.get("type") == "ping":
                 connection.send({"type": "pong"})
+            elif isinstance(data, dict) and data.get("type") in VIDEO_TYPES:
+                await video.handle(data)
             else:
                 connection.send(
                     {"type": "error", "error_id": "invalid_message", "message": "unknown message"}

@@ -95,7 +95,9 @@ def _secure(request: web.Request, response: web.StreamResponse) -> None:
     headers.setdefault("X-Frame-Options", "DENY")
     headers.setdefault("Referrer-Policy", "no-referrer")
     headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
-    headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+    # The patient's page (``/p/<token>``) alone may use the camera, never the microphone.
+    camera = "(self)" if request.path.startswith("/p/") else "()"
+    headers.setdefault("Permissions-Policy", f"camera={camera}, microphone=(), geolocation=()")
     if request.app[appkeys.SETTINGS].service.public_url.startswith("https://"):
         headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
     if not request.path.startswith("/console/static/"):

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from playwright.async_api import BrowserContext, async_playwright
+from playwright.async_api import BrowserContext, Playwright, async_playwright
 
 CHROMIUM = "/usr/bin/chromium"
 
@@ -28,38 +28,62 @@ def chromium() -> str:
     return CHROMIUM
 
 
+async def launch(playwright: Playwright, chromium: str, profile: Path) -> BrowserContext:
+    """A Chromium with a fake camera, French, 1280x720, its profile in ``profile``."""
+    return await playwright.chromium.launch_persistent_context(
+        user_data_dir=str(profile),
+        executable_path=chromium,
+        headless=False,
+        ignore_default_args=True,
+        viewport={"width": 1280, "height": 720},
+        locale="fr-FR",
+        args=[
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--use-fake-device-for-media-stream",
+            "--use-fake-ui-for-media-stream",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--disable-quic",
+            "--allow-loopback-in-peer-connection",
+            "--disable-features=WebRtcHideLocalIpsWithMdns",
+            "--lang=fr-FR",
+            f"--user-data-dir={profile}",
+            "--remote-debugging-pipe",
+            "about:blank",
+        ],
+    )
+
+
 @pytest.fixture
-async def browser(chromium: str, tmp_path: Path) -> AsyncIterator[BrowserContext]:
-    """A Chromium with a fake camera, French, 1280x720."""
-    profile = tmp_path / "chromium-profile"
+async def playwright_driver() -> AsyncIterator[Playwright]:
+    """Playwright's driver, for one test."""
     async with async_playwright() as playwright:
-        context = await playwright.chromium.launch_persistent_context(
-            user_data_dir=str(profile),
-            executable_path=chromium,
-            headless=False,
-            ignore_default_args=True,
-            viewport={"width": 1280, "height": 720},
-            locale="fr-FR",
-            args=[
-                "--headless=new",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--use-fake-device-for-media-stream",
-                "--use-fake-ui-for-media-stream",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-                "--disable-quic",
-                "--allow-loopback-in-peer-connection",
-                "--disable-features=WebRtcHideLocalIpsWithMdns",
-                "--lang=fr-FR",
-                f"--user-data-dir={profile}",
-                "--remote-debugging-pipe",
-                "about:blank",
-            ],
-        )
-        try:
-            yield context
-        finally:
-            await context.close()
+        yield playwright
+
+
+@pytest.fixture
+async def browser(
+    playwright_driver: Playwright, chromium: str, tmp_path: Path
+) -> AsyncIterator[BrowserContext]:
+    """A Chromium with a fake camera, French, 1280x720."""
+    context = await launch(playwright_driver, chromium, tmp_path / "chromium-profile")
+    try:
+        yield context
+    finally:
+        await context.close()
+
+
+@pytest.fixture
+async def second_browser(
+    playwright_driver: Playwright, chromium: str, tmp_path: Path
+) -> AsyncIterator[BrowserContext]:
+    """Another Chromium (its own cookies: another console account)."""
+    context = await launch(playwright_driver, chromium, tmp_path / "chromium-profile-2")
+    try:
+        yield context
+    finally:
+        await context.close()

@@ -93,6 +93,10 @@ class Console {
         if (state === 'open') {
           // Updates may have been missed while the link was down.
           this.room?.refresh();
+          // The service ended this socket's subscriptions when it dropped.
+          if (this.room && this.room.video.active) {
+            this.room.video.watch();
+          }
           this.outbox.refreshSoon();
         }
       },
@@ -157,6 +161,7 @@ class Console {
       from,
       onBack: () => this.router.go({ name: from === 'history' ? 'history' : 'call' }),
       lineOf: (callId) => this.board.find(callId)?.line ?? null,
+      send: (message) => this.socket.send(message),
       onRender: () => {
         if (this.room === room) {
           this.setTitle();
@@ -249,6 +254,13 @@ class Console {
    */
   handleMessage(message) {
     switch (message.type) {
+      case 'video.offer':
+      case 'video.left':
+      case 'video.error':
+        if (this.room && this.room.sessionId === message.session_id) {
+          this.room.video.onMessage(message);
+        }
+        break;
       case 'hello':
         this.setPosition(message.position ?? null);
         this.board.reset(message.position ?? null, Array.isArray(message.calls) ? message.calls : []);

@@ -11,6 +11,7 @@
 import { ApiError, endSession, fetchSession, inviteToSession, retryInvitation } from './api.js';
 import { errorMessage } from './errors.js';
 import { applyTranslations, formatTime, t } from './i18n.js';
+import { RoomVideo } from './video.js';
 import {
   callLine,
   callStatus,
@@ -57,6 +58,7 @@ const FORM_MODES = {
  * @property {() => void} onBack leave the room (nothing is ended)
  * @property {(callId: string) => string | null} lineOf the line of a call the console knows
  * @property {(session: Session) => void} [onRender] called after each render (page title)
+ * @property {(message: object) => boolean} send a message on the console's WebSocket
  */
 
 let nextId = 0;
@@ -99,6 +101,11 @@ export class Room {
     this.timeline.setAttribute('aria-labelledby', this.sideTitle.id);
     this.field('title').textContent = t('room.title.none');
     this.field('back').textContent = t(options.from === 'history' ? 'room.back.history' : 'room.back.call');
+    this.video = new RoomVideo(sessionId, {
+      send: options.send,
+      container: this.field('video'),
+      element: /** @type {HTMLVideoElement} */ (this.field('video-feed')),
+    });
     this.wire();
   }
 
@@ -107,6 +114,7 @@ export class Room {
    * @param {Session | null} session
    */
   open(session) {
+    this.video.watch();
     if (session && session.id === this.sessionId) {
       this.render(session);
     } else {
@@ -123,6 +131,7 @@ export class Room {
   /** Stop following the session (leaving the room ends nothing). */
   close() {
     this.closed = true;
+    this.video.stop();
     window.clearInterval(this.pollTimer);
     this.pollTimer = 0;
   }
@@ -220,6 +229,7 @@ export class Room {
     }
     if (closed) {
       this.closeForm(false);
+      this.video.stop();
     }
 
     this.renderTimeline(session);

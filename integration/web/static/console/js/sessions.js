@@ -252,8 +252,13 @@ export function currentStep(session) {
       return { title: t('room.video.waiting'), step: t('room.step.camera') };
     case 'video_live':
       return { title: t('room.video.live'), step: '' };
-    case 'video_lost':
-      return { title: t('room.video.lost'), step: t('room.step.lost') };
+    case 'video_lost': {
+      // The patient's own "Terminer" is not a network loss: say who stopped it.
+      const events = session.timeline || [];
+      const last = [...events].reverse().find((event) => event.type === 'patient.left' || event.type === 'video.live');
+      const left = last !== undefined && last.type === 'patient.left';
+      return { title: t('room.video.lost'), step: t(left ? 'room.step.left' : 'room.step.lost') };
+    }
     case 'link_opened':
       return { title: t('room.video.waiting'), step: t('room.step.opened') };
     default:
@@ -406,6 +411,16 @@ export function timelineLine(session, event) {
       return { text: t('timeline.call.ended'), tone: 'normal' };
     case 'camera.allowed':
       return { text: t('timeline.camera.allowed'), tone: 'good' };
+    case 'camera.denied':
+      return { text: t('timeline.camera.denied', { detail: String(details.detail ?? '') }), tone: 'failed' };
+    case 'camera.unavailable':
+      return { text: t('timeline.camera.unavailable', { detail: String(details.detail ?? '') }), tone: 'failed' };
+    case 'patient.left':
+      return { text: t('timeline.patient.left'), tone: 'normal' };
+    case 'video.viewer_joined':
+      return { text: t('timeline.video.viewer_joined', { viewer: String(details.viewer ?? '') }), tone: 'muted' };
+    case 'video.viewer_left':
+      return { text: t('timeline.video.viewer_left', { viewer: String(details.viewer ?? '') }), tone: 'muted' };
     case 'video.live':
       return { text: t('timeline.video.live'), tone: 'good' };
     case 'video.lost':

@@ -1,0 +1,258 @@
+"""The video rooms of open sessions: one :class:`media.Room` per session, and its events logged.
+
+A room is created when the patient's page or a console first needs it, and closed when its
+session ends or expires, or when the service stops. What a room reports becomes the session's
+log (recorded in order by one background task, never blocking the media):
+
+- the first frame of a publication: ``video.live`` (fact ``VIDEO_LIVE``);
+- the publisher gone or failed while live: ``video.lost`` (fact ``VIDEO_LOST``);
+- a console's subscription up / gone: ``video.viewer_joined`` / ``video.viewer_left``.
+
+Parties that hold a room (the patient's socket, the consoles' sockets) listen to a session's
+media events with :meth:`RoomRegistry.listen`; they also hear ``session_closed`` when the
+session ends, after which the room is gone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiortc import RTCIceServer
+
+from visioregul.media import MediaError, MediaEvent, Room, browser_ice_servers, ice_servers
+
+from .sessions.errors import SessionClosed
+from .sessions.services import SYSTEM, Actor, SessionService, SessionUpdate
+from .sessions.state import SessionFact
+from .settings import VideoSettings
+from .web.errors import ApiError
+
+__all__ = ["SESSION_CLOSED", "RoomListener", "RoomRegistry"]
+
+log = logging.getLogger(__name__)
+
+SESSION_CLOSED = "session_closed"
+"""The kind a listener hears when its session ends or expires (the room is closed)."""
+
+RoomListener = Callable[[str, Mapping[str, object]], None]
+"""``listener(kind, details)``: a :class:`MediaEvent` kind, or :data:`SESSION_CLOSED`."""
+
+_CLOSING_EVENTS = frozenset({"session.ended", "session.expired"})
+_PATIENT = Actor("patient")
+
+
+@dataclass
+class _Entry:
+    room: Room
+    live: bool = False
+    viewers: set[str] = field(default_factory=set)
+    """Subscribers that got connected (each leaves the log once)."""
+
+
+def _viewer(viewer_id: str) -> dict[str, Any]:
+    """A viewer's log details: consoles name their subscriptions ``<username>:<random>``."""
+    return {"viewer_id": viewer_id, "viewer": viewer_id.rpartition(":")[0] or viewer_id}
+
+
+_CLOSED_REMEMBERED = 10_000
+
+
+class RoomRegistry:
+    """One room per open session, created on demand."""
+
+    def __init__(self, service: SessionService, settings: VideoSettings) -> None:
+        self._service = service
+        self._settings = settings
+        self._rooms: dict[str, _Entry] = {}
+        # Recently ended sessions, so that a late "watch" cannot reopen a room; bounded, since
+        # callers check the session's state first and this only covers the race.
+        self._closed_sessions: OrderedDict[str, None] = OrderedDict()
+        self._listeners: dict[str, set[RoomListener]] = {}
+        self._records: asyncio.Queue[tuple[str, Actor, str, dict[str, Any], SessionFact | None]]
+        self._records = asyncio.Queue()
+        self._worker: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._closed = False
+
+    # -- life cycle ----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start recording room events (inside the application's cleanup context)."""
+        if self._worker is None:
+            self._worker = asyncio.create_task(self._record_forever(), name="video-records")
+
+    async def close(self) -> None:
+        """Close every room, then stop recording; safe to call more than once."""
+        self._closed = True
+        rooms = [entry.room for entry in self._rooms.values()]
+        self._rooms.clear()
+        await asyncio.gather(*(room.close() for room in rooms), return_exceptions=True)
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        # Let what the rooms reported reach the log, within reason.
+        if self._worker is not None:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(2):
+                    await self._records.join()
+            self._worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._worker
+            self._worker = None
+
+    # -- rooms ---------------------------------------------------------------------------------
+
+    def ice_servers(self, participant_id: str) -> list[RTCIceServer]:
+        """The ICE servers of one participant (TURN credentials are per participant)."""
+        video = self._settings
+        return ice_servers(
+            stun_urls=video.stun_urls,
+            turn_urls=video.turn_urls,
+            turn_secret=video.turn_secret.get_secret_value() or None,
+            participant_id=participant_id,
+        )
+
+    def browser_ice_servers(self, participant_id: str) -> list[dict[str, object]]:
+        """:meth:`ice_servers` as a page's ``RTCPeerConnection`` takes them."""
+        return browser_ice_servers(self.ice_servers(participant_id))
+
+    def room(self, session_id: str) -> Room:
+        """The session's room, created on first use.
+
+        Raises :class:`MediaError` ``room_closed`` once the session has ended (or the service is
+        stopping): callers check that the session is open before asking.
+        """
+        if self._closed or session_id in self._closed_sessions:
+            raise MediaError("room_closed", f"the video of session {session_id} is closed")
+        entry = self._rooms.get(session_id)
+        if entry is None:
+            room = Room(
+                session_id,
+                ice_servers=self.ice_servers(f"server-{session_id}"),
+                on_event=lambda kind, details: self._on_event(session_id, kind, details),
+            )
+            entry = self._rooms[session_id] = _Entry(room)
+            log.info("video room of session %s opened", session_id)
+        return entry.room
+
+    def find(self, session_id: str) -> Room | None:
+        """The session's room if it exists."""
+        entry = self._rooms.get(session_id)
+        return entry.room if entry else None
+
+    def listen(self, session_id: str, listener: RoomListener) -> Callable[[], None]:
+        """Hear one session's media events; returns the function that stops listening."""
+        self._listeners.setdefault(session_id, set()).add(listener)
+
+        def stop() -> None:
+            listeners = self._listeners.get(session_id)
+            if listeners is not None:
+                listeners.discard(listener)
+                if not listeners:
+                    del self._listeners[session_id]
+
+        return stop
+
+    def on_session(self, update: SessionUpdate) -> None:
+        """Session listener: a session that ends or expires closes its room."""
+        if update.event.type not in _CLOSING_EVENTS:
+            return
+        session_id = update.session.id
+        self._closed_sessions[session_id] = None
+        while len(self._closed_sessions) > _CLOSED_REMEMBERED:
+            self._closed_sessions.popitem(last=False)
+        self._tell(session_id, SESSION_CLOSED, {"room_id": session_id})
+        entry = self._rooms.pop(session_id, None)
+        if entry is not None:
+            self._spawn(self._close_room(session_id, entry.room))
+
+    async def _close_room(self, session_id: str, room: Room) -> None:
+        await room.close()
+        log.info("video room of session %s closed", session_id)
+
+    # -- events --------------------------------------------------------------------------------
+
+    def _on_event(self, session_id: str, kind: str, details: Mapping[str, object]) -> None:
+        entry = self._rooms.get(session_id)
+        if entry is not None:
+            self._log_event(session_id, entry, kind, details)
+        self._tell(session_id, kind, details)
+
+    def _log_event(
+        self, session_id: str, entry: _Entry, kind: str, details: Mapping[str, object]
+    ) -> None:
+        if kind == MediaEvent.FIRST_FRAME:
+            if not entry.live:
+                entry.live = True
+                facts = {k: details[k] for k in ("codec", "width", "height") if k in details}
+                self._record(session_id, _PATIENT, "video.live", facts, SessionFact.VIDEO_LIVE)
+        elif kind in (MediaEvent.PUBLISHER_DISCONNECTED, MediaEvent.PUBLISHER_FAILED):
+            reason = str(details.get("reason", "failed"))
+            if entry.live and reason not in ("replaced", "room_closed"):
+                entry.live = False
+                self._record(
+                    session_id, SYSTEM, "video.lost", {"reason": reason}, SessionFact.VIDEO_LOST
+                )
+        elif kind == MediaEvent.SUBSCRIBER_CONNECTED:
+            viewer = str(details.get("subscriber_id", ""))
+            entry.viewers.add(viewer)
+            self._record(session_id, SYSTEM, "video.viewer_joined", _viewer(viewer), None)
+        elif kind == MediaEvent.SUBSCRIBER_LEFT:
+            viewer = str(details.get("subscriber_id", ""))
+            reason = str(details.get("reason", ""))
+            if viewer in entry.viewers and reason != "room_closed":
+                entry.viewers.discard(viewer)
+                self._record(
+                    session_id,
+                    SYSTEM,
+                    "video.viewer_left",
+                    {**_viewer(viewer), "reason": reason},
+                    None,
+                )
+
+    def _tell(self, session_id: str, kind: str, details: Mapping[str, object]) -> None:
+        for listener in list(self._listeners.get(session_id, ())):
+            try:
+                listener(kind, details)
+            except Exception:  # one broken listener must not starve the others
+                log.exception("video listener %r failed", listener)
+
+    def _record(
+        self,
+        session_id: str,
+        actor: Actor,
+        kind: str,
+        details: dict[str, Any],
+        fact: SessionFact | None,
+    ) -> None:
+        self._records.put_nowait((session_id, actor, kind, details, fact))
+
+    async def _record_forever(self) -> None:
+        """Write room events to the sessions' logs, one at a time, in the order they happened."""
+        while True:
+            session_id, actor, kind, details, fact = await self._records.get()
+            try:
+                await self._service.record(session_id, actor, kind, details, fact=fact)
+            except SessionClosed:
+                log.debug("session %s closed: %s not logged", session_id, kind)
+            except ApiError as error:
+                log.info("session %s: %s not logged (%s)", session_id, kind, error.error_id)
+            except Exception:
+                log.exception("session %s: %s could not be logged", session_id, kind)
+            finally:
+                self._records.task_done()
+
+    def _spawn(self, coroutine: Any) -> None:
+        task = asyncio.create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("video background task failed", exc_info=task.exception())

@@ -1,0 +1,324 @@
+/**
+ * The patient's page: consent, the camera, the video sent to the SAMU
+ * regulator, and what to do when the camera is refused. Video only: the
+ * voice stays on the phone call; the microphone is never asked for.
+ * @module main
+ */
+
+import { browserFamily, countCameras, failureDetail, failureKind, openCamera } from './camera.js';
+import { Publisher } from './publisher.js';
+import { Signalling } from './signalling.js';
+import { ScreenAwake } from './wakelock.js';
+
+/** @typedef {'consent' | 'live' | 'denied' | 'unavailable' | 'left' | 'ended'} View */
+
+/**
+ * @param {string} id
+ * @returns {HTMLElement}
+ */
+function byId(id) {
+  return /** @type {HTMLElement} */ (document.getElementById(id));
+}
+
+/**
+ * A translated text the page carries (`#texts [data-text]`).
+ * @param {string} key
+ * @returns {string}
+ */
+function text(key) {
+  const element = document.querySelector(`#texts [data-text="${key}"]`);
+  return element ? element.textContent || '' : key;
+}
+
+/** Delay before a new offer after a failure, growing to 8 s. */
+const RETRY_DELAYS_MS = [500, 1000, 2000, 4000, 8000];
+/** How long a 'disconnected' connection may recover by itself. */
+const DISCONNECTED_GRACE_MS = 4000;
+
+class PatientPage {
+  constructor() {
+    this.app = byId('app');
+    this.preview = /** @type {HTMLVideoElement} */ (byId('preview'));
+    this.status = byId('status');
+    this.switchButton = /** @type {HTMLButtonElement} */ (byId('switch'));
+    this.startButton = /** @type {HTMLButtonElement} */ (byId('start'));
+    /** @type {MediaStream | null} */
+    this.stream = null;
+    /** @type {import('./camera.js').Facing} */
+    this.facing = 'environment';
+    /** @type {RTCIceServer[] | null} */
+    this.iceServers = null;
+    /** @type {Publisher | null} */
+    this.publisher = null;
+    /** The patient wants the video to run (camera allowed, not stopped). */
+    this.wanted = false;
+    this.ended = false;
+    this.retries = 0;
+    this.retryTimer = 0;
+    this.graceTimer = 0;
+    /** @type {object[]} messages waiting for the socket */
+    this.pending = [];
+    this.awake = new ScreenAwake();
+    this.signalling = new Signalling({
+      onMessage: (message) => this.onMessage(message),
+      onDrop: () => {
+        if (this.wanted) {
+          this.setStatus('reconnecting', 'wait');
+        }
+      },
+      onRefused: () => this.finish(),
+    });
+  }
+
+  start() {
+    this.startButton.addEventListener('click', () => this.turnOn());
+    for (const button of document.querySelectorAll('[data-action="retry"]')) {
+      button.addEventListener('click', () => this.turnOn());
+    }
+    byId('end').addEventListener('click', () => this.stop());
+    this.switchButton.addEventListener('click', () => this.switchCamera());
+    this.signalling.start();
+  }
+
+  /**
+   * @param {View} view
+   */
+  show(view) {
+    this.app.dataset.view = view;
+    for (const section of document.querySelectorAll('[data-view-name]')) {
+      /** @type {HTMLElement} */ (section).hidden = section.getAttribute('data-view-name') !== view;
+    }
+  }
+
+  /**
+   * @param {string} key
+   * @param {'wait' | 'live'} tone
+   */
+  setStatus(key, tone) {
+    this.status.textContent = text(key);
+    this.status.dataset.tone = tone;
+  }
+
+  /** @param {object} message */
+  send(message) {
+    if (!this.signalling.send(message)) {
+      this.pending.push(message);
+    }
+  }
+
+  /** "Activer la caméra" / "Réessayer": ask for the camera, then send it. */
+  async turnOn() {
+    if (this.ended) {
+      return;
+    }
+    const buttons = /** @type {NodeListOf<HTMLButtonElement>} */ (
+      document.querySelectorAll('#start, [data-action="retry"]')
+    );
+    buttons.forEach((button) => (button.disabled = true));
+    try {
+      this.stream = await openCamera(this.facing);
+    } catch (error) {
+      const kind = failureKind(error);
+      this.send({ type: 'camera', state: kind, detail: failureDetail(error) });
+      const family = browserFamily(navigator.userAgent);
+      for (const element of document.querySelectorAll('[data-browser]')) {
+        /** @type {HTMLElement} */ (element).hidden = element.getAttribute('data-browser') !== family;
+      }
+      this.show(kind);
+      return;
+    } finally {
+      buttons.forEach((button) => (button.disabled = false));
+    }
+    this.send({ type: 'camera', state: 'allowed', detail: '' });
+    this.wanted = true;
+    this.retries = 0;
+    this.showPreview();
+    this.show('live');
+    this.setStatus('connecting', 'wait');
+    this.awake.start();
+    countCameras().then((count) => {
+      this.switchButton.hidden = count < 2;
+    });
+    this.publish();
+  }
+
+  /** @private */
+  showPreview() {
+    const stream = /** @type {MediaStream} */ (this.stream);
+    this.preview.srcObject = stream;
+    this.preview.play().catch(() => {});
+    const track = stream.getVideoTracks()[0];
+    track.addEventListener('ended', () => {
+      // The phone took the camera back (another app, a call): say so.
+      if (this.wanted && this.stream === stream) {
+        this.stopVideo();
+        this.send({ type: 'camera', state: 'unavailable', detail: 'track ended' });
+        this.show('unavailable');
+      }
+    });
+  }
+
+  /** Send the camera with a new connection (first time, or to reconnect). */
+  async publish() {
+    window.clearTimeout(this.retryTimer);
+    window.clearTimeout(this.graceTimer);
+    if (!this.wanted || !this.stream || this.iceServers === null) {
+      return; // the welcome (or the camera) will call again
+    }
+    if (this.publisher) {
+      this.publisher.close();
+    }
+    const track = this.stream.getVideoTracks()[0];
+    const publisher = new Publisher(track, {
+      iceServers: this.iceServers,
+      onState: (state) => this.onConnectionState(publisher, state),
+    });
+    this.publisher = publisher;
+    try {
+      const sdp = await publisher.offer();
+      if (this.publisher === publisher && !this.signalling.send({ type: 'offer', sdp })) {
+        // The socket is down: its next welcome brings a new offer.
+        this.setStatus('reconnecting', 'wait');
+      }
+    } catch (error) {
+      console.warn('offer failed', error);
+      this.retryLater();
+    }
+  }
+
+  /**
+   * @param {Publisher} publisher
+   * @param {RTCPeerConnectionState} state
+   */
+  onConnectionState(publisher, state) {
+    if (publisher !== this.publisher || !this.wanted) {
+      return;
+    }
+    if (state === 'connected') {
+      window.clearTimeout(this.graceTimer);
+      this.retries = 0;
+      this.setStatus('live', 'live');
+    } else if (state === 'failed') {
+      this.setStatus('reconnecting', 'wait');
+      this.retryLater();
+    } else if (state === 'disconnected') {
+      this.setStatus('reconnecting', 'wait');
+      window.clearTimeout(this.graceTimer);
+      this.graceTimer = window.setTimeout(() => {
+        if (this.publisher === publisher && publisher.pc.connectionState !== 'connected') {
+          this.publish();
+        }
+      }, DISCONNECTED_GRACE_MS);
+    }
+  }
+
+  /** @private */
+  retryLater() {
+    window.clearTimeout(this.retryTimer);
+    const delay = RETRY_DELAYS_MS[Math.min(this.retries, RETRY_DELAYS_MS.length - 1)];
+    this.retries += 1;
+    this.retryTimer = window.setTimeout(() => this.publish(), delay);
+  }
+
+  /** @param {any} message */
+  async onMessage(message) {
+    switch (message.type) {
+      case 'welcome':
+        this.iceServers = Array.isArray(message.ice_servers) ? message.ice_servers : [];
+        for (const waiting of this.pending.splice(0)) {
+          this.signalling.send(waiting);
+        }
+        // A new socket: a new offer replaces the old publication on the service.
+        this.publish();
+        break;
+      case 'answer':
+        if (this.publisher) {
+          try {
+            await this.publisher.accept(String(message.sdp));
+          } catch (error) {
+            console.warn('answer refused', error);
+            this.retryLater();
+          }
+        }
+        break;
+      case 'error':
+        console.warn('service refused a message', message.error_id);
+        if (this.wanted && message.error_id !== 'invalid_message') {
+          this.retryLater();
+        }
+        break;
+      case 'ended':
+        this.finish();
+        break;
+      default:
+        break;
+    }
+  }
+
+  /** Change between the rear and the front camera, on the same connection. */
+  async switchCamera() {
+    if (!this.stream || this.switchButton.disabled) {
+      return;
+    }
+    this.switchButton.disabled = true;
+    const previous = this.facing;
+    this.facing = previous === 'environment' ? 'user' : 'environment';
+    // Many phones cannot open a second camera while one is open: stop it first.
+    this.stream.getTracks().forEach((track) => track.stop());
+    let stream;
+    try {
+      stream = await openCamera(this.facing);
+    } catch {
+      this.facing = previous;
+      try {
+        stream = await openCamera(this.facing);
+      } catch (error) {
+        this.switchButton.disabled = false;
+        this.stopVideo();
+        this.send({ type: 'camera', state: 'unavailable', detail: failureDetail(error) });
+        this.show('unavailable');
+        return;
+      }
+    }
+    this.stream = stream;
+    this.showPreview();
+    if (this.publisher) {
+      await this.publisher.replaceTrack(stream.getVideoTracks()[0]);
+    }
+    this.switchButton.disabled = false;
+  }
+
+  /** "Terminer": the camera stops, the service is told; the call goes on. */
+  stop() {
+    this.send({ type: 'end' });
+    this.stopVideo();
+    this.show('left');
+  }
+
+  /** The regulator ended the video, or the link is no longer valid. */
+  finish() {
+    this.ended = true;
+    this.stopVideo();
+    this.signalling.stop();
+    this.show('ended');
+  }
+
+  /** @private Tear down in order: the connection, then the camera. */
+  stopVideo() {
+    this.wanted = false;
+    window.clearTimeout(this.retryTimer);
+    window.clearTimeout(this.graceTimer);
+    if (this.publisher) {
+      this.publisher.close();
+      this.publisher = null;
+    }
+    if (this.stream) {
+      this.stream.getTracks().forEach((track) => track.stop());
+      this.stream = null;
+    }
+    this.preview.srcObject = null;
+    this.awake.stop();
+  }
+}
+
+new PatientPage().start();

@@ -1,0 +1,109 @@
+/**
+ * The page's WebSocket to the service (`/p/<token>/ws`), reconnecting by
+ * itself (1, 2, 4, 8 s) until the service says the video is over or the link
+ * is refused (close code 4401).
+ * @module signalling
+ */
+
+/** Close code of a link that is no longer valid for this browser. */
+export const CLOSE_UNAUTHORIZED = 4401;
+
+/**
+ * @typedef {object} SignallingOptions
+ * @property {(message: any) => void} onMessage each decoded JSON message
+ * @property {() => void} onDrop the link dropped (it reconnects by itself)
+ * @property {() => void} onRefused the link is refused: no more reconnection
+ */
+
+/** A JSON WebSocket on the link's own path. */
+export class Signalling {
+  /** @param {SignallingOptions} options */
+  constructor(options) {
+    const scheme = window.location.protocol === 'https:' ? 'wss:' : 'ws:';
+    const path = window.location.pathname.replace(/\/+$/, '');
+    this.url = `${scheme}//${window.location.host}${path}/ws`;
+    this.options = options;
+    /** @type {WebSocket | null} */
+    this.ws = null;
+    this.stopped = false;
+    this.delayMs = 1000;
+    this.timer = 0;
+    this.pingTimer = 0;
+  }
+
+  /** Connect (and keep connecting). */
+  start() {
+    this.stopped = false;
+    this.connect();
+  }
+
+  /** Close for good. */
+  stop() {
+    this.stopped = true;
+    window.clearTimeout(this.timer);
+    window.clearInterval(this.pingTimer);
+    if (this.ws) {
+      const ws = this.ws;
+      this.ws = null;
+      ws.close(1000);
+    }
+  }
+
+  /**
+   * Send a message if the link is open.
+   * @param {object} message
+   * @returns {boolean} whether it was sent
+   */
+  send(message) {
+    if (this.ws && this.ws.readyState === WebSocket.OPEN) {
+      this.ws.send(JSON.stringify(message));
+      return true;
+    }
+    return false;
+  }
+
+  /** @private */
+  connect() {
+    window.clearTimeout(this.timer);
+    const ws = new WebSocket(this.url);
+    this.ws = ws;
+    ws.addEventListener('open', () => {
+      this.delayMs = 1000;
+      window.clearInterval(this.pingTimer);
+      this.pingTimer = window.setInterval(() => this.send({ type: 'ping' }), 20000);
+    });
+    ws.addEventListener('message', (event) => {
+      if (this.ws !== ws) {
+        return;
+      }
+      let message;
+      try {
+        message = JSON.parse(event.data);
+      } catch {
+        return;
+      }
+      if (message && typeof message.type === 'string') {
+        this.options.onMessage(message);
+      }
+    });
+    ws.addEventListener('close', (event) => {
+      if (this.ws !== ws) {
+        return;
+      }
+      this.ws = null;
+      window.clearInterval(this.pingTimer);
+      if (event.code === CLOSE_UNAUTHORIZED) {
+        this.stopped = true;
+        this.options.onRefused();
+        return;
+      }
+      if (this.stopped) {
+        return;
+      }
+      this.options.onDrop();
+      const delay = this.delayMs;
+      this.delayMs = Math.min(this.delayMs * 2, 8000);
+      this.timer = window.setTimeout(() => this.connect(), delay);
+    });
+  }
+}

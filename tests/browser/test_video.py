@@ -1,0 +1,205 @@
+"""The patient's camera seen in the regulators' consoles, end to end in real Chromium.
+
+The patient is a phone-sized page of a Chromium with a fake camera: it opens the link from the
+outbox and taps "Activer la caméra". The regulator's console shows the video in the room; a
+second console (another account, another browser) opening the same session sees it too. No
+telephony: the regulator invites without a call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Any
+
+import aioice.ice
+import pytest
+from playwright.async_api import BrowserContext, Locator, Page, expect
+
+from visioregul.integration.settings import DatabaseSettings, Settings, TelephonySettings
+
+from .pages import log_in, start_service, watch
+
+pytestmark = [pytest.mark.timeout(120)]
+
+COUNT_FRAMES = """(video, wanted) => new Promise((resolve) => {
+  let count = 0;
+  const step = () => {
+    count += 1;
+    if (count >= wanted) { resolve(count); } else { video.requestVideoFrameCallback(step); }
+  };
+  video.requestVideoFrameCallback(step);
+})"""
+"""Resolves once ``wanted`` frames have been presented in the console's ``<video>``."""
+
+FIRST_FRAME_AT = """(video) => new Promise((resolve) => {
+  video.requestVideoFrameCallback(() => resolve(Date.now()));
+})"""
+"""Resolves with the wall-clock time of the first frame presented."""
+
+
+@pytest.fixture(autouse=True)
+def loopback_ice(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The service's peers gather 127.0.0.1 (aioice skips loopback; the test runs offline)."""
+    monkeypatch.setattr(aioice.ice, "get_host_addresses", lambda use_ipv4, use_ipv6: ["127.0.0.1"])
+
+
+def settings(tmp_path: Path) -> Settings:
+    """SMS and e-mail to the outbox, no telephony."""
+    return Settings(
+        database=DatabaseSettings(url=f"sqlite+aiosqlite:///{tmp_path}/db.sqlite"),
+        telephony=TelephonySettings(source="none"),
+    )
+
+
+async def patient_link(page: Page, base: str) -> str:
+    """The link of the newest outbox message, read with the console's cookies."""
+    for _ in range(100):
+        body: Any = await (await page.request.get(f"{base}/console/api/outbox")).json()
+        if body["messages"]:
+            text = str(body["messages"][0]["text"])
+            return text[text.index("http") :].split()[0]
+        await asyncio.sleep(0.05)
+    raise AssertionError("no message in the outbox")
+
+
+def feed(page: Page) -> Locator:
+    """The room's video element."""
+    return page.locator("#stage .room [data-field=video-feed]")
+
+
+async def test_given_the_patient_turns_the_camera_on_then_both_consoles_see_the_scene(
+    browser: BrowserContext,
+    second_browser: BrowserContext,
+    aiohttp_client: Any,
+    tmp_path: Path,
+    artifacts: Path,
+) -> None:
+    client = await start_service(aiohttp_client, settings(tmp_path), tmp_path)
+    console = await log_in(browser, client, artifacts)
+    page = console.page
+
+    # The regulator invites the caller by SMS: the room opens, waiting for the video.
+    card = page.locator("#stage .call-card")
+    await card.locator(".invite-input").fill("06 12 34 56 78")
+    await card.locator("[data-field=submit]").click()
+    room = page.locator("#stage .room")
+    video_area = room.locator("[data-field=video]")
+    await expect(room.locator("[data-field=video-title]")).to_have_text(
+        "En attente de la vidéo du patient…"
+    )
+    await expect(video_area).to_have_attribute("data-playing", "false")
+    link = await patient_link(page, console.base)
+
+    # The patient's phone: consent in two lines and one button.
+    patient = await browser.new_page()
+    problems: list[str] = []
+    watch(patient, problems)
+    await patient.set_viewport_size({"width": 390, "height": 844})
+    await patient.goto(link)
+    start = patient.get_by_role("button", name="Activer la caméra")
+    await expect(start).to_be_visible()
+    await expect(patient.locator(".consent")).to_contain_text("sans le son")
+    await expect(patient.locator(".consent")).to_contain_text("Rien n'est enregistré")
+    await console.shot("video-patient-consent", patient)
+
+    first_frame = asyncio.create_task(feed(page).evaluate(FIRST_FRAME_AT))
+    clicked_at = await patient.evaluate("Date.now()")
+    await start.click()
+    await expect(patient.locator("#status")).to_have_text("Le régulateur vous voit")
+    await expect(patient.locator("#preview")).to_have_js_property("muted", True)
+    shown_at = await asyncio.wait_for(first_frame, 20)
+    elapsed = shown_at - clicked_at
+    print(f"\ntime from the patient's tap to the first frame in the console: {elapsed} ms")
+
+    await expect(video_area).to_have_attribute("data-playing", "true")
+    await expect(room.locator("[data-field=video-title]")).to_be_hidden()
+    frames = await asyncio.wait_for(feed(page).evaluate(COUNT_FRAMES, 10), 20)
+    assert frames >= 10
+    size = await feed(page).evaluate("(v) => [v.videoWidth, v.videoHeight]")
+    assert size[0] > 0 and size[1] > 0
+    await expect(room.locator("[data-field=state]")).to_have_text("Vidéo en cours", timeout=10000)
+    await console.shot("video-patient-live", patient)
+    await console.shot("video-room-live")
+
+    # Another regulator (the doctor) opens the same session: the same video.
+    doctor = await log_in(second_browser, client, artifacts, username="medecin", position="1002")
+    sessions: Any = await (await page.request.get(f"{console.base}/console/api/sessions")).json()
+    session_id = sessions["sessions"][0]["id"]
+    await doctor.page.goto(f"{doctor.base}/console#/session/{session_id}")
+    await expect(doctor.page.locator("#stage .room [data-field=video]")).to_have_attribute(
+        "data-playing", "true", timeout=20000
+    )
+    started = time.monotonic()
+    assert await asyncio.wait_for(feed(doctor.page).evaluate(COUNT_FRAMES, 10), 20) >= 10
+    assert time.monotonic() - started < 20
+    await doctor.shot("video-room-doctor")
+
+    # The patient stops: the video goes, the session stays; the timeline tells it all.
+    await patient.get_by_role("button", name="Terminer").click()
+    await expect(patient.locator("h2", has_text="Vidéo arrêtée")).to_be_visible()
+    timeline = page.locator("#room-side .timeline")
+    await expect(timeline).to_contain_text("Caméra autorisée par le patient")
+    await expect(timeline).to_contain_text("Vidéo du patient reçue")
+    await expect(timeline).to_contain_text("Le patient a arrêté la vidéo")
+    await expect(timeline).to_contain_text("Vidéo affichée pour medecin")
+    await expect(video_area).to_have_attribute("data-playing", "false", timeout=10000)
+    await expect(room.locator("[data-field=video-step]")).to_contain_text(
+        "Le patient a arrêté la vidéo."
+    )
+    await console.shot("video-room-after")
+    assert not problems, problems
+    assert not console.unexpected_problems(), console.problems
+    assert not doctor.unexpected_problems(), doctor.problems
+
+
+DENY_CAMERA = """(() => {
+  const real = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+  window.__cameraRefused = true;
+  navigator.mediaDevices.getUserMedia = (constraints) => {
+    window.__constraints = constraints;
+    if (window.__cameraRefused) {
+      return Promise.reject(new DOMException('Permission denied', 'NotAllowedError'));
+    }
+    return real(constraints);
+  };
+})();"""
+"""A page-side stand-in: the camera is refused until ``window.__cameraRefused`` is false."""
+
+
+async def test_given_the_camera_refused_then_instructions_then_retry_works(
+    browser: BrowserContext, aiohttp_client: Any, tmp_path: Path, artifacts: Path
+) -> None:
+    client = await start_service(aiohttp_client, settings(tmp_path), tmp_path)
+    console = await log_in(browser, client, artifacts)
+    page = console.page
+    card = page.locator("#stage .call-card")
+    await card.locator(".invite-input").fill("06 12 34 56 78")
+    await card.locator("[data-field=submit]").click()
+    link = await patient_link(page, console.base)
+
+    patient = await browser.new_page()
+    await patient.add_init_script(DENY_CAMERA)
+    await patient.set_viewport_size({"width": 390, "height": 844})
+    await patient.goto(link)
+    await patient.get_by_role("button", name="Activer la caméra").click()
+    await expect(patient.locator("h2", has_text="La caméra est bloquée")).to_be_visible()
+    # Debian's Chromium says "Chrome/" in its user agent: Chrome's instructions alone.
+    await expect(patient.locator("[data-browser=chrome]")).to_be_visible()
+    await expect(patient.locator("[data-browser=ios]")).to_be_hidden()
+    constraints = await patient.evaluate("window.__constraints")
+    assert constraints["audio"] is False
+    assert constraints["video"]["facingMode"] == {"ideal": "environment"}
+    await console.shot("video-patient-denied", patient)
+    timeline = page.locator("#room-side .timeline")
+    await expect(timeline).to_contain_text("Caméra refusée sur le téléphone (NotAllowedError")
+
+    # The patient allows the camera in the settings, then "Réessayer".
+    await patient.evaluate("window.__cameraRefused = false")
+    await patient.get_by_role("button", name="Réessayer").click()
+    await expect(patient.locator("#status")).to_have_text("Le régulateur vous voit")
+    await expect(page.locator("#stage .room [data-field=video]")).to_have_attribute(
+        "data-playing", "true", timeout=20000
+    )
+    await expect(timeline).to_contain_text("Caméra autorisée par le patient")

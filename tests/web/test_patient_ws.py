@@ -1,0 +1,205 @@
+"""The patient page's WebSocket, with a Python peer in the patient's place: the link's cookie,
+malformed messages, camera facts in the timeline, the video's offer/answer and the end."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import pytest
+from aiohttp import ClientWebSocketResponse, WSMsgType, web
+from aiohttp.test_utils import TestClient
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from sqlalchemy import update
+
+from tests.media.peers import StampedTrack, wait_until
+from visioregul.integration import appkeys
+from visioregul.integration.sessions.models import Invitation
+from visioregul.integration.store.models import utcnow
+from visioregul.media.passthrough import close_peer_connection
+
+from .helpers import event_types, events_of, wait_detail
+from .patient import gather_loopback, invite, open_page, publish, receive
+
+Client = TestClient[web.Request, web.Application]
+
+pytestmark = [pytest.mark.timeout(60)]
+
+
+@pytest.fixture(autouse=True)
+def loopback_ice(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Gather 127.0.0.1 only (aioice skips loopback when gathering; tests run offline)."""
+    gather_loopback(monkeypatch)
+
+
+@pytest.fixture
+async def peers() -> AsyncIterator[list[RTCPeerConnection]]:
+    """Peer connections closed at the end of the test."""
+    made: list[RTCPeerConnection] = []
+    yield made
+    for pc in made:
+        await close_peer_connection(pc)
+
+
+async def test_given_the_patient_page_then_only_it_may_use_the_camera(client: Client) -> None:
+    _, token, _ = await invite(client)
+    page = await client.get(f"/p/{token}")
+    assert page.headers["Permissions-Policy"] == "camera=(self), microphone=(), geolocation=()"
+    assert "getUserMedia" not in await page.text()  # scripts are files, never inline
+    console = await client.get("/console")
+    assert console.headers["Permissions-Policy"] == "camera=(), microphone=(), geolocation=()"
+    script = await client.get("/patient/static/js/camera.js")
+    assert script.status == 200
+    assert "audio: false" in await script.text()
+
+
+async def assert_refused(ws: ClientWebSocketResponse) -> None:
+    """Closed with 4401 and nothing said."""
+    message = await asyncio.wait_for(ws.receive(), 5)
+    assert message.type is WSMsgType.CLOSE
+    assert message.data == 4401
+    assert not message.extra
+
+
+async def test_given_no_valid_link_or_no_cookie_then_the_socket_is_closed_with_4401(
+    client: Client,
+) -> None:
+    _, token, _ = await invite(client)
+    forged = ("A" if token[0] != "A" else "B") + token[1:]
+    await assert_refused(await client.ws_connect(f"/p/{forged}/ws"))
+    # The link was never opened: no browser holds its key.
+    await assert_refused(await client.ws_connect(f"/p/{token}/ws"))
+    assert (await client.get(f"/p/{token}")).status == 200
+    # Another browser (no cookie) is refused; this one is welcome.
+    client.session.cookie_jar.clear()
+    await assert_refused(await client.ws_connect(f"/p/{token}/ws"))
+    # Expired: refused even from the browser that opened it.
+    client.session.cookie_jar.clear()
+    _, token2, _ = await invite(client)
+    ws = await open_page(client, token2)
+    await ws.close()
+    async with client.app[appkeys.DB].begin() as db:
+        await db.execute(update(Invitation).values(expires_at=utcnow() - timedelta(seconds=1)))
+    await assert_refused(await client.ws_connect(f"/p/{token2}/ws"))
+
+
+async def test_given_malformed_messages_then_errors_and_the_socket_stays_open(
+    client: Client,
+) -> None:
+    _, token, _ = await invite(client)
+    ws = await open_page(client, token)
+    for text in (
+        "not json",
+        "[]",
+        '{"type": "unknown"}',
+        '{"type": "camera", "state": "maybe"}',
+        '{"type": "offer"}',
+        '{"type": "camera", "state": "denied", "detail": "' + "x" * 500 + '"}',
+    ):
+        await ws.send_str(text)
+        assert (await receive(ws))["error_id"] == "invalid_message", text
+    await ws.send_json({"type": "offer", "sdp": "v=0 garbage"})
+    assert (await receive(ws))["error_id"] == "invalid_sdp"
+    await ws.send_json({"type": "ping"})
+    assert await receive(ws) == {"type": "pong"}
+    await ws.close()
+
+
+async def test_given_camera_facts_then_the_timeline_shows_them_and_the_state_moves(
+    client: Client,
+) -> None:
+    session_id, token, _ = await invite(client)
+    ws = await open_page(client, token)
+    await ws.send_json({"type": "camera", "state": "denied", "detail": "NotAllowedError"})
+    await ws.send_json({"type": "camera", "state": "unavailable", "detail": "NotFoundError"})
+    await ws.send_json({"type": "camera", "state": "allowed", "detail": ""})
+    body = await wait_detail(
+        client, session_id, lambda b: b["state"] == "camera_allowed", "camera allowed"
+    )
+    assert event_types(body)[-3:] == ["camera.denied", "camera.unavailable", "camera.allowed"]
+    assert events_of(body, "camera.denied")[0]["details"] == {"detail": "NotAllowedError"}
+    assert events_of(body, "camera.unavailable")[0]["details"] == {"detail": "NotFoundError"}
+    assert events_of(body, "camera.allowed")[0]["actor"] == "patient"
+    await ws.close()
+
+
+async def test_given_an_offer_with_audio_then_a_clear_refusal(
+    client: Client, peers: list[RTCPeerConnection]
+) -> None:
+    _, token, _ = await invite(client)
+    ws = await open_page(client, token)
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    peers.append(pc)
+    pc.addTransceiver("audio", direction="sendonly")
+    pc.addTransceiver(StampedTrack(), direction="sendonly")
+    await pc.setLocalDescription(await pc.createOffer())
+    await ws.send_json({"type": "offer", "sdp": pc.localDescription.sdp})
+    error = await receive(ws)
+    assert error["type"] == "error"
+    assert error["error_id"] == "audio_refused"
+    await ws.close()
+
+
+async def test_given_a_video_offer_then_live_then_patient_leaves_then_regulator_ends(
+    client: Client, peers: list[RTCPeerConnection]
+) -> None:
+    session_id, token, csrf = await invite(client)
+    ws = await open_page(client, token)
+    await ws.send_json({"type": "camera", "state": "allowed", "detail": ""})
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    peers.append(pc)
+    pc.addTransceiver(StampedTrack(), direction="sendonly")
+    await pc.setLocalDescription(await pc.createOffer())
+    await ws.send_json({"type": "offer", "sdp": pc.localDescription.sdp})
+    answer = await receive(ws)
+    assert answer["type"] == "answer"
+    assert "m=audio" not in answer["sdp"]
+    await pc.setRemoteDescription(RTCSessionDescription(sdp=answer["sdp"], type="answer"))
+    body = await wait_detail(
+        client, session_id, lambda b: b["state"] == "video_live", "video live", timeout=10
+    )
+    assert events_of(body, "video.live")[0]["details"]["codec"] == "VP8"
+
+    # The patient stops: the session goes on, the video is lost.
+    await ws.send_json({"type": "end"})
+    body = await wait_detail(
+        client, session_id, lambda b: b["state"] == "video_lost", "video lost", timeout=10
+    )
+    types = event_types(body)
+    assert types.index("patient.left") < types.index("video.lost")
+    assert events_of(body, "video.lost")[0]["details"]["reason"] == "unpublished"
+
+    # The regulator ends the session: the page hears it, its socket closes.
+    response = await client.post(
+        f"/console/api/sessions/{session_id}/end", json={}, headers={"X-CSRF-Token": csrf}
+    )
+    assert response.status == 200
+    assert await receive(ws) == {"type": "ended"}
+    closing = await asyncio.wait_for(ws.receive(), 5)
+    assert closing.type is WSMsgType.CLOSE
+    assert client.app[appkeys.ROOMS].find(session_id) is None
+    # The link no longer opens a socket.
+    await assert_refused(await client.ws_connect(f"/p/{token}/ws"))
+
+
+async def test_given_the_socket_drops_then_a_new_offer_replaces_the_publisher_and_video_goes_on(
+    client: Client, peers: list[RTCPeerConnection]
+) -> None:
+    session_id, token, _ = await invite(client)
+    ws = await open_page(client, token)
+    peers.append(await publish(ws))
+    await wait_detail(client, session_id, lambda b: b["state"] == "video_live", "live", 10)
+    await ws.close()
+    # The page reconnects (same browser: the key cookie) and offers again.
+    again = await client.ws_connect(f"/p/{token}/ws")
+    assert (await receive(again))["type"] == "welcome"
+    peers.append(await publish(again))
+    room = client.app[appkeys.ROOMS].find(session_id)
+    assert room is not None
+    frames = room.stats().frames_relayed
+    await wait_until(lambda: room.stats().frames_relayed > frames + 10, what="frames after")
+    body = await wait_detail(client, session_id, lambda b: True, "detail")
+    assert body["state"] == "video_live"
+    assert "video.lost" not in event_types(body)
+    await again.close()
