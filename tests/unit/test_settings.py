@@ -58,3 +58,12 @@ def test_given_webhook_urls_without_a_secret_then_refused(
         load_settings(SHIPPED)
     monkeypatch.setenv("VISIOREGUL_WEBHOOKS__SECRET", "s3cret")
     assert load_settings(SHIPPED).webhooks.urls == ["https://cad.example/hook"]
+
+
+def test_the_production_example_is_valid(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VISIOREGUL_VIDEO__TURN_SECRET", "from-the-environment")
+    example = SHIPPED.parent / "examples" / "production.toml"
+    settings = load_settings(example)
+    assert settings.database.url.startswith("postgresql+asyncpg://")
+    assert settings.video.turn_urls[-1].startswith("turns:")
+    assert settings.console.secure_cookies
