@@ -13,7 +13,8 @@ Page -> service:
     ``{"type": "ping"}``
 
 Service -> page:
-    ``{"type": "welcome", "ice_servers": [...]}`` once connected
+    ``{"type": "welcome", "v": 1, "ice_servers": [...]}`` once connected (``v``: the
+    protocol's version; messages from the page may carry it too, another version is refused)
     ``{"type": "answer", "sdp": str}``
     ``{"type": "error", "error_id": str, "message": str}`` (``invalid_message``,
     ``audio_refused``, ``invalid_sdp``...; the socket stays open)
@@ -26,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping
-from typing import Annotated, Literal
+from typing import Annotated, Final, Literal
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
@@ -40,7 +41,7 @@ from visioregul.media import MediaError
 
 from .http import DEVICE_COOKIE
 
-__all__ = ["CLOSE_UNAUTHORIZED", "decode", "routes"]
+__all__ = ["CLOSE_UNAUTHORIZED", "PROTOCOL_VERSION", "decode", "routes"]
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +53,14 @@ _MAX_MESSAGE = 64 * 1024
 """An offer with every candidate stays well under this."""
 
 
+PROTOCOL_VERSION: Final = 1
+"""Version of the message types; a page may state it (``"v": 1``), another version is refused."""
+
+
 class _Message(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    v: Literal[1] = PROTOCOL_VERSION
 
 
 class CameraMessage(_Message):
@@ -134,7 +141,11 @@ async def patient_socket(request: web.Request) -> web.StreamResponse:
     log.info("patient page of session %s connected", session_id)
     try:
         await ws.send_json(
-            {"type": "welcome", "ice_servers": rooms.browser_ice_servers(f"patient-{session_id}")}
+            {
+                "type": "welcome",
+                "v": PROTOCOL_VERSION,
+                "ice_servers": rooms.browser_ice_servers(f"patient-{session_id}"),
+            }
         )
         async for message in ws:
             if message.type is not web.WSMsgType.TEXT:

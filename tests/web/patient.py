@@ -52,7 +52,7 @@ async def open_page(client: Client, token: str) -> ClientWebSocketResponse:
     assert page.status == 200
     ws = await client.ws_connect(f"/p/{token}/ws")
     welcome = await receive(ws)
-    assert welcome == {"type": "welcome", "ice_servers": []}
+    assert welcome == {"type": "welcome", "v": 1, "ice_servers": []}
     return ws
 
 

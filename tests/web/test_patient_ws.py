@@ -96,9 +96,12 @@ async def test_given_malformed_messages_then_errors_and_the_socket_stays_open(
         '{"type": "camera", "state": "maybe"}',
         '{"type": "offer"}',
         '{"type": "camera", "state": "denied", "detail": "' + "x" * 500 + '"}',
+        '{"type": "ping", "v": 2}',
     ):
         await ws.send_str(text)
         assert (await receive(ws))["error_id"] == "invalid_message", text
+    await ws.send_json({"type": "ping", "v": 1})
+    assert (await receive(ws))["type"] == "pong"
     await ws.send_json({"type": "offer", "sdp": "v=0 garbage"})
     assert (await receive(ws))["error_id"] == "invalid_sdp"
     await ws.send_json({"type": "ping"})
