@@ -72,6 +72,9 @@ class PatientPage {
 
   start() {
     this.startButton.addEventListener('click', () => this.turnOn());
+    // The button is disabled in the HTML until this listener exists, so that a tap made while
+    // the script loads is not silently lost (the browser ignores taps on a disabled button).
+    this.startButton.disabled = false;
     for (const button of document.querySelectorAll('[data-action="retry"]')) {
       button.addEventListener('click', () => this.turnOn());
     }
