@@ -34,7 +34,7 @@ from .facts import (
 )
 from .link import Backoff, FactSink, LinkRefused, LinkState, LinkStatus, supervise
 
-__all__ = ["AmiSource", "OneShotManager", "fact_from_ami", "snapshot_from_ami"]
+__all__ = ["AmiSource", "OneShotManager", "fact_from_ami", "setvar", "snapshot_from_ami"]
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +113,18 @@ def fact_from_ami(event: Mapping[str, Any], at: datetime) -> ChannelFact | None:
     return None
 
 
+async def setvar(manager: Manager, channel: str, name: str, value: str, timeout: float) -> None:
+    """AMI ``Setvar`` on a logged-in manager; raise when Asterisk refuses it."""
+    reply = await asyncio.wait_for(
+        manager.send_action(
+            {"Action": "Setvar", "Channel": channel, "Variable": name, "Value": value}
+        ),
+        timeout,
+    )
+    if not reply.success:
+        raise RuntimeError(f"Setvar refused: {reply.get('Message', '')}")
+
+
 class OneShotManager(Manager):
     """panoramisk's Manager, minus its own reconnection: each attempt is one instance."""
 
@@ -179,14 +191,7 @@ class AmiSource:
         manager = self._manager
         if manager is None or self.status.state is not LinkState.UP:
             raise ConnectionError("AMI link is not up")
-        reply = await asyncio.wait_for(
-            manager.send_action(
-                {"Action": "Setvar", "Channel": channel, "Variable": name, "Value": value}
-            ),
-            _TIMEOUT,
-        )
-        if not reply.success:
-            raise RuntimeError(f"Setvar refused: {reply.get('Message', '')}")
+        await setvar(manager, channel, name, value, _TIMEOUT)
 
     async def _connect_once(self) -> None:
         manager = OneShotManager(

@@ -13,7 +13,7 @@ import asyncio
 import logging
 
 from ..settings import AmiSettings
-from .ami import AmiSource, OneShotManager
+from .ami import AmiSource, OneShotManager, setvar
 from .link import LinkState
 
 __all__ = ["INVITE_VARIABLE", "PAIRING_VARIABLE", "Pairing"]
@@ -66,13 +66,6 @@ class Pairing:
         try:
             if not await asyncio.wait_for(manager.logged_in, _TIMEOUT):
                 raise ConnectionError("AMI login refused")
-            reply = await asyncio.wait_for(
-                manager.send_action(
-                    {"Action": "Setvar", "Channel": channel, "Variable": name, "Value": value}
-                ),
-                _TIMEOUT,
-            )
-            if not reply.success:
-                raise RuntimeError(f"Setvar refused: {reply.get('Message', '')}")
+            await setvar(manager, channel, name, value, _TIMEOUT)
         finally:
             manager.close()
