@@ -55,7 +55,9 @@ find_bindir() {
 as_postgres() {
     # PostgreSQL refuses to run as root. Run from the cluster's folder: root's home directory is
     # not readable by the postgres user, and the tools complain about the working directory.
-    (cd "$PG_DIR" && runuser -u postgres -- "$@")
+    # Close fd 3 (the URL's pipe): a server started from here would otherwise hold it open and a
+    # caller's "$(bash postgres.sh)" would wait for it forever.
+    (cd "$PG_DIR" && runuser -u postgres -- "$@" 3>&-)
 }
 
 is_running() {
@@ -80,7 +82,7 @@ stop_server() {
 
 init_cluster() {
     install -d -o postgres -g postgres -m 0700 "$PG_DIR"
-    runuser -u postgres -- test -x "$PG_DIR" \
+    runuser -u postgres -- test -x "$PG_DIR" 3>&- \
         || die "the postgres user cannot reach $PG_DIR: choose a folder whose parents it can search"
     # Debian keeps each major version's binaries in /usr/lib/postgresql/MAJOR/bin.
     local major
