@@ -126,7 +126,9 @@ class DeliveryError(Exception):
     ``error_id`` is a stable slug; ``message`` is English, for logs; ``provider_code`` is the
     gateway's own code when it gave one (Twilio ``21211``, SMTP ``550``). ``retryable`` says
     whether sending the same message again later may succeed: by default, only when the gateway
-    could not be reached or did not answer.
+    could not be reached or did not answer. ``sent_nothing`` says the gateway surely did not
+    take the message (no connection was made): only then may it be sent again by itself, with
+    no risk of reaching the patient twice.
     """
 
     def __init__(
@@ -136,6 +138,7 @@ class DeliveryError(Exception):
         *,
         retryable: bool | None = None,
         provider_code: str | None = None,
+        sent_nothing: bool = False,
     ) -> None:
         # A slug given as a string must still be one of ours (ValueError otherwise).
         slug = DeliveryErrorId(error_id)
@@ -144,9 +147,11 @@ class DeliveryError(Exception):
         self.message = message
         self.retryable = slug in _RETRYABLE_BY_DEFAULT if retryable is None else retryable
         self.provider_code = provider_code
+        self.sent_nothing = sent_nothing
 
     def __repr__(self) -> str:
         return (
             f"DeliveryError({self.error_id.value!r}, {self.message!r}, "
-            f"retryable={self.retryable}, provider_code={self.provider_code!r})"
+            f"retryable={self.retryable}, provider_code={self.provider_code!r}, "
+            f"sent_nothing={self.sent_nothing})"
         )

@@ -88,6 +88,7 @@ class SmtpSender:
         )
         # aiosmtplib's timeout applies to each step; the deadline bounds the whole exchange.
         deadline = asyncio.get_running_loop().time() + settings.timeout
+        connected = False
         try:
             async with asyncio.timeout_at(deadline):
                 try:
@@ -97,6 +98,8 @@ class SmtpSender:
                         self._local_hostname = await asyncio.to_thread(socket.getfqdn)
                     client.local_hostname = self._local_hostname
                     await client.connect()
+                    # From here the relay may take the message, even if the exchange breaks.
+                    connected = True
                     await client.send_message(email, recipients=[message.to])
                 except BaseException:
                     # Drop the connection at once: a polite QUIT to a relay that is not
@@ -127,6 +130,7 @@ class SmtpSender:
                 f"SMTP relay {settings.host}:{settings.port} "
                 f"{'failed TLS' if tls_failure else 'unreachable'}: {exc}",
                 retryable=not tls_failure,
+                sent_nothing=not connected,
             ) from exc
         # The relay has the message: whatever happens to the goodbye, it is sent.
         await _quit_quietly(client, deadline)

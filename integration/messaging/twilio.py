@@ -199,9 +199,24 @@ class TwilioSender:
             ) from exc
         except (TwilioRestException, TwilioServiceException) as exc:
             raise _api_error(exc) from exc
-        except (aiohttp.ClientError, OSError) as exc:
+        except aiohttp.ClientConnectorCertificateError as exc:
             raise DeliveryError(
-                DeliveryErrorId.GATEWAY_UNREACHABLE, f"Twilio unreachable: {exc!r}"
+                DeliveryErrorId.GATEWAY_UNREACHABLE,
+                f"Twilio's certificate does not verify: {exc!r}",
+                retryable=False,
+                sent_nothing=True,
+            ) from exc
+        except aiohttp.ClientConnectorError as exc:
+            # No connection was made: Twilio surely has nothing.
+            raise DeliveryError(
+                DeliveryErrorId.GATEWAY_UNREACHABLE,
+                f"Twilio unreachable: {exc!r}",
+                sent_nothing=True,
+            ) from exc
+        except (aiohttp.ClientError, OSError) as exc:
+            # The connection broke after the request may have left: Twilio may have the message.
+            raise DeliveryError(
+                DeliveryErrorId.GATEWAY_UNREACHABLE, f"Twilio connection lost: {exc!r}"
             ) from exc
         except (TwilioException, ValueError) as exc:
             # An answer the library could not read (not JSON, a proxy's error page...): Twilio
@@ -250,6 +265,8 @@ def _api_error(exc: TwilioRestException | TwilioServiceException) -> DeliveryErr
             provider_code=provider_code,
         )
     if status >= 500:
+        # Twilio got the request: in rare cases it still sends the message after a 5xx, so the
+        # regulator may retry, but it is not sent again by itself.
         return DeliveryError(
             DeliveryErrorId.GATEWAY_UNREACHABLE, message, provider_code=provider_code
         )

@@ -448,13 +448,9 @@ class SessionService:
             except DeliveryError as exc:
                 error = exc
                 await self._count_attempt(invitation_id)
-                # Only an unreachable gateway surely sent nothing: anything else is not retried
-                # by itself, so that nothing is sent twice by accident.
-                if (
-                    exc.retryable
-                    and exc.error_id == "gateway_unreachable"
-                    and attempt < len(_RETRY_DELAYS)
-                ):
+                # Only a gateway that surely took nothing (no connection was made) is tried
+                # again by itself, so that nothing is sent twice by accident.
+                if exc.retryable and exc.sent_nothing and attempt < len(_RETRY_DELAYS):
                     continue
                 break
             except Exception as exc:

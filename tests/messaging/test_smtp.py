@@ -368,7 +368,56 @@ async def test_given_no_server_when_sending_then_unreachable_at_once(closed_port
 
     assert caught.value.error_id is DeliveryErrorId.GATEWAY_UNREACHABLE
     assert caught.value.retryable is True
+    assert caught.value.sent_nothing is True, "no connection: may be tried again by itself"
     assert time.monotonic() - started < 2
+
+
+@pytest.fixture
+async def server_dropping_after_data() -> AsyncIterator[int]:
+    """A relay that takes the whole message, then drops the connection instead of its reply."""
+    connections: list[asyncio.StreamWriter] = []
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connections.append(writer)
+        writer.write(b"220 relay ESMTP\r\n")
+        in_data = False
+        while line := await reader.readline():
+            if in_data:
+                if line == b".\r\n":
+                    writer.close()
+                    return
+                continue
+            verb = line[:4].upper()
+            if verb in (b"EHLO", b"HELO"):
+                writer.write(b"250 relay\r\n")
+            elif verb == b"DATA":
+                in_data = True
+                writer.write(b"354 go ahead\r\n")
+            else:
+                writer.write(b"250 ok\r\n")
+            await writer.drain()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    try:
+        yield server.sockets[0].getsockname()[1]
+    finally:
+        for writer in connections:
+            writer.close()
+        server.close()
+        await server.wait_closed()
+
+
+async def test_given_the_connection_lost_after_the_message_then_not_to_be_sent_again_by_itself(
+    server_dropping_after_data: int,
+) -> None:
+    sender = SmtpSender(settings_for(server_dropping_after_data, timeout=2.0))
+
+    with pytest.raises(DeliveryError) as caught:
+        await send(sender, invitation())
+
+    # The relay may have queued it: the regulator decides, the service does not resend it.
+    assert caught.value.error_id is DeliveryErrorId.GATEWAY_UNREACHABLE
+    assert caught.value.sent_nothing is False
 
 
 @pytest.fixture
@@ -402,6 +451,7 @@ async def test_given_a_server_that_never_answers_when_sending_then_timeout_withi
     elapsed = time.monotonic() - started
     assert caught.value.error_id is DeliveryErrorId.GATEWAY_TIMEOUT
     assert caught.value.retryable is True
+    assert caught.value.sent_nothing is False
     assert 0.4 < elapsed < 1.5
 
 

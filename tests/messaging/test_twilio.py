@@ -311,6 +311,7 @@ async def test_given_a_twilio_error_when_sending_then_the_mapped_delivery_error(
         retryable,
         str(payload["code"]),
     )
+    assert error.sent_nothing is False, "Twilio answered: it had the request"
     assert str(payload["message"]) in error.message
 
 
@@ -359,6 +360,7 @@ async def test_given_twilio_hangs_when_sending_then_timeout_within_the_limit(
     elapsed = time.monotonic() - started
     assert caught.value.error_id is DeliveryErrorId.GATEWAY_TIMEOUT
     assert caught.value.retryable is True
+    assert caught.value.sent_nothing is False
     assert 0.4 < elapsed < 1.5
     assert len(twilio.requests) == 1, "the request reached the stand-in"
 
@@ -374,6 +376,7 @@ async def test_given_twilio_is_down_when_sending_then_unreachable_at_once(
 
     assert caught.value.error_id is DeliveryErrorId.GATEWAY_UNREACHABLE
     assert caught.value.retryable is True
+    assert caught.value.sent_nothing is True, "no connection: may be tried again by itself"
     assert time.monotonic() - started < 2
 
 

@@ -366,6 +366,8 @@ async def test_given_twilio_down_then_failed_after_the_automatic_retries_then_re
     [
         pytest.param("invalid_number", "invalid_destination", "21211", False, 2.0, id="21211"),
         pytest.param("hanging", "gateway_timeout", "gateway_timeout", True, 0.5 + 1.5, id="hang"),
+        # Twilio had the request: in rare cases it still sends after a 5xx.
+        pytest.param("unavailable", "gateway_unreachable", "20503", True, 2.0, id="503"),
     ],
 )
 async def test_given_a_send_that_may_have_been_taken_then_failed_and_not_sent_again(
@@ -388,6 +390,8 @@ async def test_given_a_send_that_may_have_been_taken_then_failed_and_not_sent_ag
                 "status": 400,
             },
         )
+    elif case == "unavailable":
+        stand_in.error = (503, {"code": 20503, "message": "Service unavailable", "status": 503})
     else:
         stand_in.hang = True
     service = await start_service(by_twilio(base_url, timeout=0.5))
