@@ -38,6 +38,8 @@ _LISTEN_TIMEOUT_S = 5.0
 DEFAULT_FEATURE_CODE = "*8"
 """The key of ``dialplan/visioregul-features.conf``."""
 _FEATURE_KEYS = re.compile(r"[0-9*#A-D]{1,8}")
+DEFAULT_HOLD_FOR_MS = 2000
+"""How long a holding phone keeps the caller on hold."""
 
 
 class SippError(SandboxError):
@@ -304,6 +306,8 @@ async def start_phone(
     timeout_s: float = 120.0,
     feature_code_after_ms: int | None = None,
     feature_code: str = DEFAULT_FEATURE_CODE,
+    hold_after_ms: int | None = None,
+    hold_for_ms: int = DEFAULT_HOLD_FOR_MS,
     log_dir: Path | None = None,
 ) -> SippProcess:
     """Start the phone of ``position`` (e.g. ``"1001"``); return once it listens.
@@ -316,7 +320,18 @@ async def start_phone(
     that long after the answer: one SIP INFO per key (``application/dtmf-relay``), then the phone
     stays in the call until the far end hangs up (``phone_feature.xml``; such a phone does not
     expect to be cancelled while ringing).
+
+    With ``hold_after_ms``, the regulator puts the caller on hold that long after the answer (an
+    in-dialog re-INVITE with ``a=sendonly``) and takes them back ``hold_for_ms`` later (re-INVITE
+    ``a=sendrecv``), then the phone stays in the call until the far end hangs up
+    (``phone_hold.xml``; not cancellable while ringing either). The far end must stay longer than
+    both together: a BYE while on hold fails the phone's call.
     """
+    holding = hold_after_ms is not None
+    if holding and feature_code_after_ms is not None:
+        raise ValueError("a phone either holds or presses a feature code: no such scenario")
+    if hold_after_ms is not None and (hold_after_ms < 0 or hold_for_ms < 0):
+        raise ValueError(f"hold delays are milliseconds >= 0: {hold_after_ms!r}, {hold_for_ms!r}")
     if feature_code_after_ms is not None and not _FEATURE_KEYS.fullmatch(feature_code):
         raise ValueError(f"a feature code is keys 0-9, *, #, A-D: {feature_code!r}")
     try:
@@ -327,7 +342,12 @@ async def start_phone(
         ) from None
     if _udp_bound(HOST, port):
         raise SippError(f"UDP {HOST}:{port} of position {position} is already in use")
-    scenario = "phone.xml" if feature_code_after_ms is None else "phone_feature.xml"
+    if holding:
+        scenario = "phone_hold.xml"
+    elif feature_code_after_ms is not None:
+        scenario = "phone_feature.xml"
+    else:
+        scenario = "phone.xml"
     command = [
         "-sf",
         str(_scenario(sandbox, scenario)),
@@ -353,6 +373,15 @@ async def start_phone(
             "-key",
             "feature_code",
             feature_code,
+        ]
+    if hold_after_ms is not None:
+        command += [
+            "-key",
+            "hold_after",
+            str(hold_after_ms),
+            "-key",
+            "hold_for",
+            str(hold_for_ms),
         ]
     phone = _start(command, _log_dir(sandbox, f"phone-{position}", log_dir), port)
     deadline = time.monotonic() + _LISTEN_TIMEOUT_S
