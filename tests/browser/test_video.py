@@ -203,3 +203,42 @@ async def test_given_the_camera_refused_then_instructions_then_retry_works(
         "data-playing", "true", timeout=20000
     )
     await expect(timeline).to_contain_text("Caméra autorisée par le patient")
+
+
+async def test_given_the_page_reloaded_during_the_video_then_the_camera_resumes_without_a_tap(
+    browser: BrowserContext, aiohttp_client: Any, tmp_path: Path, artifacts: Path
+) -> None:
+    client = await start_service(aiohttp_client, settings(tmp_path), tmp_path)
+    console = await log_in(browser, client, artifacts)
+    page = console.page
+    card = page.locator("#stage .call-card")
+    await card.locator(".invite-input").fill("06 12 34 56 78")
+    await card.locator("[data-field=submit]").click()
+    link = await patient_link(page, console.base)
+    # The permission a phone keeps once the patient allowed the camera for the site.
+    await browser.grant_permissions(["camera"], origin=console.base)
+
+    patient = await browser.new_page()
+    problems: list[str] = []
+    watch(patient, problems)
+    await patient.set_viewport_size({"width": 390, "height": 844})
+    await patient.goto(link)
+    await patient.get_by_role("button", name="Activer la caméra").click()
+    await expect(patient.locator("#status")).to_have_text("Le régulateur vous voit")
+    video_area = page.locator("#stage .room [data-field=video]")
+    await expect(video_area).to_have_attribute("data-playing", "true", timeout=20000)
+
+    # A stray reload: straight back to the video, no consent screen, no tap.
+    await patient.reload()
+    await expect(patient.locator("#status")).to_have_text("Le régulateur vous voit", timeout=20000)
+    await expect(patient.get_by_role("button", name="Activer la caméra")).to_be_hidden()
+    assert await asyncio.wait_for(feed(page).evaluate(COUNT_FRAMES, 10), 20) >= 10
+
+    # Once the patient stopped, a reload asks again: stopping is a decision.
+    await patient.get_by_role("button", name="Terminer").click()
+    await expect(patient.locator("h2", has_text="Vidéo arrêtée")).to_be_visible()
+    await patient.reload()
+    await expect(patient.get_by_role("button", name="Activer la caméra")).to_be_visible()
+    await patient.wait_for_timeout(1000)
+    await expect(patient.get_by_role("button", name="Activer la caméra")).to_be_visible()
+    assert not problems, problems

@@ -30,6 +30,21 @@ export async function openCamera(facing) {
 }
 
 /**
+ * Whether the browser already holds the camera permission for this site, so
+ * that the camera may be opened again without a tap (after a reload).
+ * Browsers that cannot tell (Firefox) answer no: the patient taps again.
+ * @returns {Promise<boolean>}
+ */
+export async function cameraGranted() {
+  try {
+    const status = await navigator.permissions.query({ name: /** @type {PermissionName} */ ('camera') });
+    return status.state === 'granted';
+  } catch {
+    return false;
+  }
+}
+
+/**
  * How many cameras the phone has (known once the camera is allowed).
  * @returns {Promise<number>}
  */

@@ -5,7 +5,14 @@
  * @module main
  */
 
-import { browserFamily, countCameras, failureDetail, failureKind, openCamera } from './camera.js';
+import {
+  browserFamily,
+  cameraGranted,
+  countCameras,
+  failureDetail,
+  failureKind,
+  openCamera,
+} from './camera.js';
 import { Publisher } from './publisher.js';
 import { Signalling } from './signalling.js';
 import { ScreenAwake } from './wakelock.js';
@@ -34,6 +41,33 @@ function text(key) {
 const RETRY_DELAYS_MS = [500, 1000, 2000, 4000, 8000];
 /** How long a 'disconnected' connection may recover by itself. */
 const DISCONNECTED_GRACE_MS = 4000;
+/** Set in this tab while the video runs, with the camera's facing: a reload resumes it. */
+const RESUME_KEY = `visioregul.camera:${location.pathname}`;
+
+/**
+ * sessionStorage, which some browsers refuse (private modes): then nothing is remembered.
+ * @param {string | null} value the facing to remember, or null to forget
+ */
+function remember(value) {
+  try {
+    if (value === null) {
+      window.sessionStorage.removeItem(RESUME_KEY);
+    } else {
+      window.sessionStorage.setItem(RESUME_KEY, value);
+    }
+  } catch {
+    // Not remembered: a reload asks for one more tap.
+  }
+}
+
+/** @returns {string | null} */
+function remembered() {
+  try {
+    return window.sessionStorage.getItem(RESUME_KEY);
+  } catch {
+    return null;
+  }
+}
 
 class PatientPage {
   constructor() {
@@ -81,6 +115,22 @@ class PatientPage {
     byId('end').addEventListener('click', () => this.stop());
     this.switchButton.addEventListener('click', () => this.switchCamera());
     this.signalling.start();
+    this.resume();
+  }
+
+  /**
+   * The page was reloaded while the video ran (a stray swipe, the browser
+   * recovering memory): the patient already agreed, so the camera starts again
+   * without the consent screen, if the browser still holds the permission.
+   * @private
+   */
+  async resume() {
+    const facing = remembered();
+    if (!facing || !(await cameraGranted()) || this.ended || this.wanted) {
+      return;
+    }
+    this.facing = facing === 'user' ? 'user' : 'environment';
+    this.turnOn();
   }
 
   /**
@@ -133,6 +183,7 @@ class PatientPage {
       buttons.forEach((button) => (button.disabled = false));
     }
     this.send({ type: 'camera', state: 'allowed', detail: '' });
+    remember(this.facing);
     this.wanted = true;
     this.retries = 0;
     this.showPreview();
@@ -284,6 +335,7 @@ class PatientPage {
       }
     }
     this.stream = stream;
+    remember(this.facing);
     this.showPreview();
     if (this.publisher) {
       await this.publisher.replaceTrack(stream.getVideoTracks()[0]);
@@ -293,6 +345,7 @@ class PatientPage {
 
   /** "Terminer": the camera stops, the service is told; the call goes on. */
   stop() {
+    remember(null);
     this.send({ type: 'end' });
     this.stopVideo();
     this.show('left');
@@ -300,6 +353,7 @@ class PatientPage {
 
   /** The regulator ended the video, or the link is no longer valid. */
   finish() {
+    remember(null);
     this.ended = true;
     this.stopVideo();
     this.signalling.stop();
