@@ -120,6 +120,10 @@ async def test_given_the_patient_turns_the_camera_on_then_both_consoles_see_the_
     size = await feed(page).evaluate("(v) => [v.videoWidth, v.videoHeight]")
     assert size[0] > 0 and size[1] > 0
     await expect(room.locator("[data-field=state]")).to_have_text("Vidéo en cours", timeout=10000)
+    # The status line follows the latest step, not the link's any more.
+    await expect(room.locator("[data-field=status]")).to_contain_text(
+        "Vidéo du patient reçue depuis"
+    )
     await console.shot("video-patient-live", patient)
     await console.shot("video-room-live")
 

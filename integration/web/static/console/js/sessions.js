@@ -230,11 +230,32 @@ export function deliveryLine(session) {
   if (session.state === 'expired') {
     return { text: t('room.status.expired', { time: formatTime(session.ended_at) }), tone: 'closed', failed: false };
   }
+  // Once the patient acts, the latest step matters more than the link's: say it, with its time.
+  const step = LATEST_STEP[session.state];
+  const event = step ? lastEvent(session, step.event) : undefined;
+  if (step && event) {
+    return { text: t(step.key, { time: formatTime(event.at) }), tone: step.tone, failed: false };
+  }
   const invitation = patientInvitation(session);
   if (!invitation) {
     return { text: t('room.status.none'), tone: 'none', failed: false };
   }
   return invitationStatus(session, invitation);
+}
+
+/** @type {Record<string, {event: string, key: string, tone: string}>} */
+const LATEST_STEP = {
+  camera_allowed: { event: 'camera.allowed', key: 'room.status.camera', tone: 'good' },
+  video_live: { event: 'video.live', key: 'room.status.live', tone: 'good' },
+};
+
+/**
+ * The newest timeline event of type `type`.
+ * @param {Session} session
+ * @param {string} type
+ */
+function lastEvent(session, type) {
+  return [...(session.timeline || [])].reverse().find((event) => event.type === type);
 }
 
 /**
