@@ -246,3 +246,115 @@ async def test_given_the_page_reloaded_during_the_video_then_the_camera_resumes_
     await patient.wait_for_timeout(1000)
     await expect(patient.get_by_role("button", name="Activer la caméra")).to_be_visible()
     assert not problems, problems
+
+
+PAGE_VISIBILITY = """(() => {
+  window.__visibility = 'visible';
+  Object.defineProperty(document, 'visibilityState', {
+    configurable: true,
+    get: () => window.__visibility,
+  });
+})();"""
+"""A page-side stand-in for the phone hiding the page (the patient goes to the phone app)."""
+
+CAMERA_TAKEN_BACK = """() => {
+  // What a phone does to a page's camera in the background: it ends the track.
+  const track = document.getElementById('preview').srcObject.getVideoTracks()[0];
+  window.__lostTrack = track;
+  track.stop();
+  track.dispatchEvent(new Event('ended'));
+}"""
+
+SEEN_AGAIN = """() => {
+  window.__visibility = 'visible';
+  document.dispatchEvent(new Event('visibilitychange'));
+}"""
+
+CAMERA_BACK = """() => {
+  const stream = document.getElementById('preview').srcObject;
+  const track = stream && stream.getVideoTracks()[0];
+  return Boolean(track && track !== window.__lostTrack && track.readyState === 'live');
+}"""
+
+
+async def camera_back(patient: Page) -> None:
+    """Wait until the page shows a new, live camera (the page's CSP forbids wait_for_function)."""
+    for _ in range(100):
+        if await patient.evaluate(CAMERA_BACK):
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError("the camera did not start again")
+
+
+async def test_given_the_camera_stopped_in_the_background_then_it_starts_again_on_return(
+    browser: BrowserContext, aiohttp_client: Any, tmp_path: Path, artifacts: Path
+) -> None:
+    client = await start_service(aiohttp_client, settings(tmp_path), tmp_path)
+    console = await log_in(browser, client, artifacts)
+    page = console.page
+    card = page.locator("#stage .call-card")
+    await card.locator(".invite-input").fill("06 12 34 56 78")
+    await card.locator("[data-field=submit]").click()
+    link = await patient_link(page, console.base)
+
+    patient = await browser.new_page()
+    problems: list[str] = []
+    watch(patient, problems)
+    await patient.add_init_script(PAGE_VISIBILITY)
+    await patient.set_viewport_size({"width": 390, "height": 844})
+    await patient.goto(link)
+    await patient.get_by_role("button", name="Activer la caméra").click()
+    await expect(patient.locator("#status")).to_have_text("Le régulateur vous voit")
+    video_area = page.locator("#stage .room [data-field=video]")
+    await expect(video_area).to_have_attribute("data-playing", "true", timeout=20000)
+
+    # The patient goes to the phone app: the page is hidden and the phone ends the camera.
+    await patient.evaluate("window.__visibility = 'hidden'")
+    await patient.evaluate("document.dispatchEvent(new Event('visibilitychange'))")
+    await patient.evaluate(CAMERA_TAKEN_BACK)
+    await patient.wait_for_timeout(500)
+    assert not await patient.evaluate(CAMERA_BACK), "nothing is opened while hidden"
+
+    # Back to the browser: the camera starts again by itself, on the same connection.
+    await patient.evaluate(SEEN_AGAIN)
+    await camera_back(patient)
+    await expect(patient.locator("#status")).to_have_text("Le régulateur vous voit")
+    assert await asyncio.wait_for(feed(page).evaluate(COUNT_FRAMES, 10), 20) >= 10
+
+    # Taken back while the page is in view (another app): opened again at once.
+    await patient.evaluate(CAMERA_TAKEN_BACK)
+    await camera_back(patient)
+    assert await asyncio.wait_for(feed(page).evaluate(COUNT_FRAMES, 10), 20) >= 10
+    timeline = page.locator("#room-side .timeline")
+    await expect(timeline).not_to_contain_text("Caméra indisponible")
+    await expect(patient.locator("h2", has_text="Vidéo arrêtée")).to_be_hidden()
+    assert not problems, problems
+
+
+async def test_given_the_link_then_the_whole_page_is_small_and_from_the_service_only(
+    browser: BrowserContext, aiohttp_client: Any, tmp_path: Path, artifacts: Path
+) -> None:
+    """A cheap phone on one bar of 4G: under 100 KB transferred, nothing from elsewhere."""
+    client = await start_service(aiohttp_client, settings(tmp_path), tmp_path)
+    console = await log_in(browser, client, artifacts)
+    page = console.page
+    card = page.locator("#stage .call-card")
+    await card.locator(".invite-input").fill("06 12 34 56 78")
+    await card.locator("[data-field=submit]").click()
+    link = await patient_link(page, console.base)
+
+    patient = await browser.new_page()
+    responses: list[Any] = []
+    patient.on("response", lambda response: responses.append(response))
+    await patient.goto(link)
+    await expect(patient.get_by_role("button", name="Activer la caméra")).to_be_enabled()
+    await patient.wait_for_load_state("networkidle")
+
+    transferred = 0
+    for response in responses:
+        assert response.url.startswith(console.base), f"loaded from elsewhere: {response.url}"
+        sizes = await response.request.sizes()
+        transferred += sizes["responseBodySize"] + sizes["responseHeadersSize"]
+    print(f"\npatient page: {len(responses)} responses, {transferred} bytes transferred")
+    assert len(responses) >= 3, "the page, its script and its style at least"
+    assert transferred < 100_000

@@ -84,6 +84,8 @@ class PatientPage {
     this.iceServers = null;
     /** @type {Publisher | null} */
     this.publisher = null;
+    /** @type {Promise<boolean> | null} the camera being opened again */
+    this.reopening = null;
     /** The patient wants the video to run (camera allowed, not stopped). */
     this.wanted = false;
     this.ended = false;
@@ -114,6 +116,11 @@ class PatientPage {
     }
     byId('end').addEventListener('click', () => this.stop());
     this.switchButton.addEventListener('click', () => this.switchCamera());
+    document.addEventListener('visibilitychange', () => {
+      if (document.visibilityState === 'visible') {
+        this.onVisible();
+      }
+    });
     this.signalling.start();
     this.resume();
   }
@@ -203,13 +210,79 @@ class PatientPage {
     this.preview.play().catch(() => {});
     const track = stream.getVideoTracks()[0];
     track.addEventListener('ended', () => {
-      // The phone took the camera back (another app, a call): say so.
-      if (this.wanted && this.stream === stream) {
-        this.stopVideo();
-        this.send({ type: 'camera', state: 'unavailable', detail: 'track ended' });
-        this.show('unavailable');
+      // The phone took the camera back (the patient went to the phone app, another app).
+      // Hidden: wait until the page is seen again (onVisible). Visible: open it again.
+      if (this.wanted && this.stream === stream && document.visibilityState === 'visible') {
+        this.reopenCamera('track ended');
       }
     });
+  }
+
+  /**
+   * The page is seen again (the patient comes back from the phone app, or
+   * unlocks the phone): whatever the background stopped starts again.
+   * @private
+   */
+  async onVisible() {
+    if (!this.wanted || this.ended) {
+      return;
+    }
+    const track = this.stream ? this.stream.getVideoTracks()[0] : undefined;
+    if (!track || track.readyState === 'ended') {
+      if (!(await this.reopenCamera('track ended in the background'))) {
+        return;
+      }
+    }
+    const state = this.publisher ? this.publisher.pc.connectionState : 'closed';
+    if (state === 'failed' || state === 'closed') {
+      this.publish();
+    }
+  }
+
+  /**
+   * Open the camera again after the phone stopped it, on the same connection.
+   * @private
+   * @param {string} why for the regulator's timeline when it fails
+   * @returns {Promise<boolean>} whether the camera runs again
+   */
+  reopenCamera(why) {
+    // One at a time: the 'ended' event and the return to the page can come together, and a
+    // second camera opened meanwhile would stay on, unseen.
+    if (!this.reopening) {
+      this.reopening = this.openAgain(why).finally(() => {
+        this.reopening = null;
+      });
+    }
+    return this.reopening;
+  }
+
+  /**
+   * @private
+   * @param {string} why
+   * @returns {Promise<boolean>}
+   */
+  async openAgain(why) {
+    let stream;
+    try {
+      stream = await openCamera(this.facing);
+    } catch (error) {
+      if (this.wanted) {
+        this.stopVideo();
+        this.send({ type: 'camera', state: 'unavailable', detail: `${why}: ${failureDetail(error)}` });
+        this.show('unavailable');
+      }
+      return false;
+    }
+    if (!this.wanted) {
+      stream.getTracks().forEach((track) => track.stop());
+      return false;
+    }
+    this.stream = stream;
+    this.showPreview();
+    if (this.publisher) {
+      await this.publisher.replaceTrack(stream.getVideoTracks()[0]);
+    }
+    return true;
   }
 
   /** Send the camera with a new connection (first time, or to reconnect). */
