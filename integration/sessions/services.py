@@ -1,9 +1,10 @@
-"""The session domain's logic: open a session, invite, deliver, open links, end, expire, purge.
+"""The session domain's logic: open a session, invite, open links, end, expire, purge.
 
 The caller of each public method gets a result once the fact is committed; slow things (the SMS
 gateway, the pairing write to Asterisk) happen in background tasks whose outcome is appended to
 the session's log and published to listeners (the consoles). Every state change and its event row
-are written in the same transaction.
+are written in the same transaction. Sending invitations is :mod:`.delivery`'s, reading sessions
+back :mod:`.history`'s; both are reached through :class:`SessionService`.
 """
 
 from __future__ import annotations
@@ -13,24 +14,16 @@ import contextlib
 import hashlib
 import logging
 import secrets
-import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ..destinations import Destination, DestinationKind, parse_invitation_destination
-from ..messaging import (
-    Channel,
-    DeliveryError,
-    DeliveryStatus,
-    OutgoingMessage,
-    Senders,
-    render_invitation,
-)
+from ..messaging import Channel, DeliveryStatus, Senders
 from ..settings import Settings
 from ..store.models import utcnow
 from ..telephony.events import CallAnswered, CallEnded, CallTransferred
@@ -38,9 +31,12 @@ from ..telephony.pairing import Pairing
 from ..telephony.registry import CallUpdate, LiveCallRegistry
 from ..web.errors import InvalidRequest, RateLimited
 from ..web.ratelimit import RateLimiter
-from .errors import InvitationNotFound, SessionClosed, SessionNotFound, TooManyInvitations
+from .delivery import InvitationDelivery
+from .errors import InvitationNotFound, SessionClosed, TooManyInvitations
+from .history import SessionDetail, SessionFilter, find_sessions, read_session
+from .journal import SYSTEM, Actor, SessionJournal, SessionUpdate
 from .models import Invitation, SessionEvent, VisioSession
-from .state import FINAL_STATES, InvalidTransition, SessionFact, SessionState, next_state
+from .state import FINAL_STATES, SessionFact, SessionState
 from .tokens import TOKEN_PATTERN, hash_token, new_token
 
 __all__ = [
@@ -56,53 +52,6 @@ log = logging.getLogger(__name__)
 
 PATIENT = "patient"
 THIRD_PARTY = "third_party"
-_RETRY_DELAYS = (1.0, 3.0)
-"""Delays before resending when the gateway could not be reached at all (nothing was sent)."""
-_PROGRESS = {
-    DeliveryStatus.PENDING: 0,
-    DeliveryStatus.QUEUED: 1,
-    DeliveryStatus.SENT: 2,
-    DeliveryStatus.UNDELIVERED: 3,
-    DeliveryStatus.FAILED: 3,
-    DeliveryStatus.DELIVERED: 4,
-}
-"""How far a message has gone: a status report that goes backwards is a late one, not news."""
-_UPDATES = "visioregul.session_updates"
-"""``AsyncSession.info`` key: the events appended in this transaction, to publish after commit."""
-_LOCKED = "visioregul.locked_sessions"
-"""``AsyncSession.info`` key: the session rows this transaction loaded for update (or created)."""
-_EARLY_STATUS_TTL = 60.0
-_EARLY_STATUS_MAX = 1000
-"""Status reports for a message id not known yet are kept this long, this many at most."""
-
-
-@dataclass(frozen=True, slots=True)
-class Actor:
-    """Who does something: a logged-in regulator, a desk phone (feature code), the CAD..."""
-
-    name: str
-    position: str | None = None
-
-
-SYSTEM = Actor("system")
-
-
-@dataclass(frozen=True, slots=True)
-class SessionUpdate:
-    """Published after each committed event."""
-
-    session: VisioSession
-    event: SessionEvent
-    invitations: Sequence[Invitation] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class SessionDetail:
-    """A session with its invitations and its whole timeline."""
-
-    session: VisioSession
-    invitations: Sequence[Invitation]
-    events: Sequence[SessionEvent]
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,21 +65,6 @@ class LinkOpening:
     """Give it back to the browser: later openings of the link are accepted from it alone."""
 
 
-@dataclass(frozen=True, slots=True)
-class SessionFilter:
-    """History filters; all optional."""
-
-    since: datetime | None = None
-    until: datetime | None = None
-    states: tuple[str, ...] = ()
-    """Any of these states; empty for all."""
-    number: str | None = None
-    regulator: str | None = None
-    call_id: str | None = None
-    limit: int = 50
-    offset: int = 0
-
-
 @dataclass
 class SessionService:
     """Everything that happens to sessions goes through here."""
@@ -141,30 +75,32 @@ class SessionService:
     registry: LiveCallRegistry
     pairing: Pairing
     listeners: list[Callable[[SessionUpdate], None]] = field(default_factory=list)
-    _tokens: dict[str, str] = field(default_factory=dict)
-    """Tokens of invitations not yet delivered, kept in memory only, for a retry by hand."""
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
     _call_sessions: dict[str, set[str]] = field(default_factory=dict)
     """Open sessions paired with each live call id."""
-    _sending: set[str] = field(default_factory=set)
-    """Invitations being sent right now (automatic retries included)."""
-    _early_statuses: dict[str, tuple[DeliveryStatus, str | None, float]] = field(
-        default_factory=dict
-    )
-    """Gateway reports that arrived before the gateway's answer to the send itself (its message
-    id): applied once the answer is stored. Keyed by message id."""
+    _journal: SessionJournal = field(init=False)
+    """Transactions and the event log, shared with :attr:`_delivery`."""
+    _delivery: InvitationDelivery = field(init=False)
+    """Sends the invitations and follows their delivery; keeps the tokens not yet delivered."""
 
     def __post_init__(self) -> None:
         limits = self.settings.messaging
         self._per_actor = RateLimiter(limits.per_regulator_per_hour, 3600)
         self._per_destination = RateLimiter(limits.per_destination_per_hour, 3600)
         self._global = RateLimiter(limits.global_per_minute, 60)
+        self._journal = SessionJournal(self.db, self._publish)
+        self._delivery = InvitationDelivery(
+            settings=self.settings,
+            senders=self.senders,
+            journal=self._journal,
+            spawn=self._spawn,
+        )
 
     # -- life cycle ----------------------------------------------------------------------------
 
     async def start(self) -> None:
         """Reload what must survive a restart: pairings of open sessions, lost sends."""
-        async with self._transaction() as db:
+        async with self._journal.transaction() as db:
             rows = await db.execute(
                 select(VisioSession.id, VisioSession.call_id).where(
                     VisioSession.call_id.is_not(None),
@@ -182,7 +118,7 @@ class SessionService:
             for invitation in pending:
                 invitation.delivery_status = DeliveryStatus.FAILED
                 invitation.error_code = "interrupted"
-                await self._append(
+                await self._journal.append(
                     db,
                     invitation.session_id,
                     SYSTEM,
@@ -235,13 +171,13 @@ class SessionService:
             call_id=call_id,
             caller_number=call.caller.e164 if call else None,
         )
-        async with self._transaction() as db:
+        async with self._journal.transaction() as db:
             db.add(session)
             # Its row first: the tables have foreign keys, the mapped classes no relationships
             # telling the flush which row goes first.
             await db.flush()
-            db.info.setdefault(_LOCKED, {})[session.id] = session  # new: no one else sees it
-            created = await self._append(
+            self._journal.created(db, session)
+            created = await self._journal.append(
                 db,
                 session.id,
                 actor,
@@ -258,7 +194,7 @@ class SessionService:
         if call is not None:
             self._call_sessions.setdefault(call.call_id, set()).add(session.id)
             self._spawn(self._pair(session.id, call.channel))
-        self._start_delivery(invitation, token, language)
+        self._delivery.start(invitation, token, language)
         # All of it was written just now: no need to read it back.
         return SessionDetail(session, [invitation], [created, invited])
 
@@ -276,10 +212,10 @@ class SessionService:
             raise InvalidRequest("invalid_request", detail="role")
         target = parse_invitation_destination(destination, self.settings.telephony.region)
         self._check_limits(actor, target)
-        async with self._transaction() as db:
+        async with self._journal.transaction() as db:
             session = await self._open_session_row(db, session_id)
             invitation, token, _ = await self._new_invitation(db, session, actor, target, role)
-        self._start_delivery(invitation, token, language)
+        self._delivery.start(invitation, token, language)
         return invitation
 
     async def retry(
@@ -292,22 +228,22 @@ class SessionService:
         """
         claimed = False
         try:
-            async with self._transaction() as db:
+            async with self._journal.transaction() as db:
                 await self._open_session_row(db, session_id)
                 invitation = await db.get(Invitation, invitation_id)
                 if invitation is None or invitation.session_id != session_id:
                     raise InvitationNotFound()
-                if invitation_id in self._sending:
+                if self._delivery.in_flight(invitation_id):
                     log.info("invitation %s: retry ignored, a send is in flight", invitation_id)
                     return invitation
-                token = self._tokens.get(invitation_id)
+                token = self._delivery.token(invitation_id)
                 if token is not None and invitation.revoked_at is None:
                     # Claimed at once: a second retry arriving meanwhile sees it.
-                    self._sending.add(invitation_id)
+                    self._delivery.claim(invitation_id)
                     claimed = True
                     invitation.delivery_status = DeliveryStatus.PENDING
                     invitation.error_code = invitation.error_message = None
-                    await self._append(
+                    await self._journal.append(
                         db,
                         session_id,
                         actor,
@@ -316,7 +252,7 @@ class SessionService:
                     )
         except BaseException:
             if claimed:
-                self._sending.discard(invitation_id)
+                self._delivery.release(invitation_id)
             raise
         if token is None or invitation.revoked_at is not None:
             # The token is gone (restart, delivered, session closed) or revoked: a fresh
@@ -324,12 +260,8 @@ class SessionService:
             return await self.invite(
                 session_id, actor, invitation.destination, role=invitation.role, language=language
             )
-        self._spawn(self._deliver(invitation, token, language))
+        self._delivery.start(invitation, token, language)
         return invitation
-
-    def _start_delivery(self, invitation: Invitation, token: str, language: str) -> None:
-        self._sending.add(invitation.id)
-        self._spawn(self._deliver(invitation, token, language))
 
     def _check_limits(self, actor: Actor, target: Destination) -> None:
         checks = [
@@ -367,8 +299,8 @@ class SessionService:
             )
             for old in previous:
                 old.revoked_at = now
-                self._tokens.pop(old.id, None)
-                await self._append(
+                self._delivery.forget(old.id)
+                await self._journal.append(
                     db, session.id, actor, "invitation.revoked", {"invitation_id": old.id}
                 )
         token, token_hash = new_token()
@@ -386,8 +318,8 @@ class SessionService:
             attempts=0,
         )
         db.add(invitation)
-        self._tokens[invitation.id] = token
-        event = await self._append(
+        self._delivery.remember(invitation.id, token)
+        event = await self._journal.append(
             db,
             session.id,
             actor,
@@ -406,178 +338,16 @@ class SessionService:
 
     def link_for(self, token: str) -> str:
         """The URL a token opens."""
-        return f"{self.settings.service.public_url}/p/{token}"
-
-    async def _deliver(self, invitation: Invitation, token: str, language: str) -> None:
-        """Send ``invitation`` (as it was just written: nothing is read back before the send)."""
-        try:
-            await self._send(invitation, token, language)
-        finally:
-            self._sending.discard(invitation.id)
-
-    async def _send(self, invitation: Invitation, token: str, language: str) -> None:
-        invitation_id = invitation.id
-        channel = Channel(invitation.channel)
-        rendered = render_invitation(
-            language,
-            channel,
-            role=invitation.role,  # type: ignore[arg-type]
-            link=self.link_for(token),
-            expires_at=invitation.expires_at,
-            sender_name=self.settings.messaging.sender_name,
-        )
-        callback = None
-        if channel is Channel.SMS and self.settings.messaging.sms == "twilio":
-            callback = f"{self.settings.service.public_url}/webhooks/twilio/status"
-        message = OutgoingMessage(
-            idempotency_key=invitation.id,
-            channel=channel,
-            to=invitation.destination,
-            text=rendered.text,
-            subject=rendered.subject,
-            html=rendered.html,
-            status_callback=callback,
-        )
-        sender = self.senders.sms if channel is Channel.SMS else self.senders.email
-        error: DeliveryError | None = None
-        for attempt, delay in enumerate((0.0, *_RETRY_DELAYS)):
-            if delay:
-                await asyncio.sleep(delay)
-            try:
-                result = await sender.send(message)
-            except DeliveryError as exc:
-                error = exc
-                await self._count_attempt(invitation_id)
-                # Only a gateway that surely took nothing (no connection was made) is tried
-                # again by itself, so that nothing is sent twice by accident.
-                if exc.retryable and exc.sent_nothing and attempt < len(_RETRY_DELAYS):
-                    continue
-                break
-            except Exception as exc:
-                log.exception("sending invitation %s failed unexpectedly", invitation_id)
-                error = DeliveryError("gateway_refused", str(exc), retryable=False)
-                break
-            else:
-                await self._delivered(invitation_id, result.status, result.provider_id)
-                early = self._early_statuses.pop(result.provider_id or "", None)
-                if early is not None and result.provider_id:
-                    await self.on_delivery_status(result.provider_id, early[0], early[1])
-                return
-        assert error is not None
-        async with self._transaction() as db:
-            row = await db.get(Invitation, invitation_id)
-            if row is None:
-                return
-            row.delivery_status = DeliveryStatus.FAILED
-            row.error_code = error.provider_code or error.error_id
-            row.error_message = str(error.message)[:255]
-            await self._append(
-                db,
-                row.session_id,
-                SYSTEM,
-                "invitation.failed",
-                {
-                    "invitation_id": invitation_id,
-                    "error_id": error.error_id,
-                    "provider_code": error.provider_code,
-                    "retryable": error.retryable,
-                },
-            )
-
-    async def _count_attempt(self, invitation_id: str) -> None:
-        async with self._transaction() as db:
-            invitation = await db.get(Invitation, invitation_id)
-            if invitation is not None:
-                invitation.attempts += 1
-
-    async def _delivered(
-        self, invitation_id: str, status: DeliveryStatus, provider_id: str | None
-    ) -> None:
-        async with self._transaction() as db:
-            invitation = await db.get(Invitation, invitation_id)
-            if invitation is None:
-                return
-            invitation.attempts += 1
-            invitation.provider_id = provider_id
-            invitation.delivery_status = status
-            details = {
-                "invitation_id": invitation_id,
-                "channel": invitation.channel,
-                "status": status.value,
-                "provider_id": provider_id,
-            }
-            # Sent is sent, even to a session ended meanwhile: logged, without moving its state.
-            session = await self._locked(db, invitation.session_id)
-            closed = session.state in FINAL_STATES
-            await self._append(
-                db,
-                invitation.session_id,
-                SYSTEM,
-                "invitation.sent",
-                details,
-                fact=None if closed else SessionFact.INVITATION_SENT,
-            )
-            if status is DeliveryStatus.DELIVERED:
-                self._tokens.pop(invitation_id, None)
-                await self._append(
-                    db,
-                    invitation.session_id,
-                    SYSTEM,
-                    "invitation.delivered",
-                    {"invitation_id": invitation_id},
-                )
+        return self._delivery.link_for(token)
 
     async def on_delivery_status(
         self, provider_id: str, status: DeliveryStatus, error_code: str | None
     ) -> bool:
         """A gateway's status report (Twilio callback); False when no invitation matches yet.
 
-        A replayed report, or one older than what is known (callbacks may arrive out of order),
-        changes nothing. A report about a message id not stored yet (it can overtake the
-        gateway's answer to the send) is kept for a while and applied once the id is stored.
+        See :meth:`.delivery.InvitationDelivery.on_status`.
         """
-        async with self._transaction() as db:
-            invitation = await db.scalar(
-                select(Invitation).where(Invitation.provider_id == provider_id)
-            )
-            if invitation is None:
-                self._keep_early_status(provider_id, status, error_code)
-                return False
-            current = DeliveryStatus(invitation.delivery_status)
-            if status == current or _PROGRESS[status] < _PROGRESS[current]:
-                return True
-            if status is DeliveryStatus.DELIVERED:
-                self._tokens.pop(invitation.id, None)
-            invitation.delivery_status = status
-            invitation.error_code = error_code
-            kind = {
-                DeliveryStatus.DELIVERED: "invitation.delivered",
-                DeliveryStatus.UNDELIVERED: "invitation.undelivered",
-                DeliveryStatus.FAILED: "invitation.failed",
-            }.get(status, "invitation.status")
-            await self._append(
-                db,
-                invitation.session_id,
-                Actor("gateway"),
-                kind,
-                {"invitation_id": invitation.id, "status": status.value, "error_code": error_code},
-            )
-        return True
-
-    def _keep_early_status(
-        self, provider_id: str, status: DeliveryStatus, error_code: str | None
-    ) -> None:
-        now = time.monotonic()
-        kept = self._early_statuses
-        for key, (_, _, at) in list(kept.items()):
-            if now - at > _EARLY_STATUS_TTL:
-                del kept[key]
-        previous = kept.get(provider_id)
-        if previous is not None and _PROGRESS[status] < _PROGRESS[previous[0]]:
-            return
-        while len(kept) >= _EARLY_STATUS_MAX:
-            del kept[next(iter(kept))]
-        kept[provider_id] = (status, error_code, now)
+        return await self._delivery.on_status(provider_id, status, error_code)
 
     async def _pair(self, session_id: str, channel: str) -> None:
         try:
@@ -600,7 +370,7 @@ class SessionService:
         first from another browser. The reason is logged, never told: no oracle."""
         token_hash = hash_token(token if TOKEN_PATTERN.fullmatch(token) else "")
         device_hash = hashlib.sha256((device_key or "").encode()).hexdigest()
-        async with self._transaction() as db:
+        async with self._journal.transaction() as db:
             invitation = await db.scalar(
                 select(Invitation).where(Invitation.token_hash == token_hash)
             )
@@ -614,12 +384,12 @@ class SessionService:
                 reason = "expired"
             elif invitation.device_key is not None and invitation.device_key != device_hash:
                 reason = "other_device"
-            session = await self._locked(db, invitation.session_id) if invitation else None
+            session = await self._journal.locked(db, invitation.session_id) if invitation else None
             if session is not None and reason is None and session.state in FINAL_STATES:
                 reason = "session_closed"
             if reason is not None:
                 if invitation is not None:
-                    await self._append(
+                    await self._journal.append(
                         db,
                         invitation.session_id,
                         Actor(invitation.role),
@@ -634,7 +404,7 @@ class SessionService:
             if first:
                 invitation.opened_at = now
                 invitation.device_key = hashlib.sha256(key.encode()).hexdigest()
-            await self._append(
+            await self._journal.append(
                 db,
                 session.id,
                 Actor(invitation.role),
@@ -682,19 +452,19 @@ class SessionService:
         fact: SessionFact | None = None,
     ) -> SessionEvent:
         """Append an event (and move the state when ``fact`` is given)."""
-        async with self._transaction() as db:
-            return await self._append(db, session_id, actor, kind, details or {}, fact=fact)
+        async with self._journal.transaction() as db:
+            return await self._journal.append(db, session_id, actor, kind, details or {}, fact=fact)
 
     async def end(
         self, session_id: str, actor: Actor, reason: str = "ended_by_regulator"
     ) -> SessionDetail:
         """End a session: its links stop working; its history stays."""
-        async with self._transaction() as db:
+        async with self._journal.transaction() as db:
             session = await self._open_session_row(db, session_id)
             session.ended_at = utcnow()
             session.ended_by = actor.name
             session.end_reason = reason
-            await self._append(
+            await self._journal.append(
                 db, session_id, actor, "session.ended", {"reason": reason}, fact=SessionFact.ENDED
             )
         await self._forget(session_id)
@@ -703,7 +473,7 @@ class SessionService:
     async def expire_idle(self) -> int:
         """Expire sessions idle for longer than ``sessions.idle_expiry``; returns how many."""
         horizon = utcnow() - timedelta(seconds=self.settings.sessions.idle_expiry)
-        async with self._transaction() as db:
+        async with self._journal.transaction() as db:
             rows = await db.scalars(
                 select(VisioSession).where(
                     VisioSession.updated_at < horizon,
@@ -715,7 +485,7 @@ class SessionService:
                 session.ended_at = utcnow()
                 session.ended_by = SYSTEM.name
                 session.end_reason = "expired"
-                await self._append(
+                await self._journal.append(
                     db, session.id, SYSTEM, "session.expired", {}, fact=SessionFact.EXPIRED
                 )
         for session in expired:
@@ -725,7 +495,7 @@ class SessionService:
     async def purge(self) -> int:
         """Delete sessions ended more than ``sessions.retention_days`` ago (and their rows)."""
         horizon = utcnow() - timedelta(days=self.settings.sessions.retention_days)
-        async with self._transaction() as db:
+        async with self._journal.transaction() as db:
             ids = list(
                 await db.scalars(select(VisioSession.id).where(VisioSession.ended_at < horizon))
             )
@@ -742,7 +512,7 @@ class SessionService:
         async with self.db() as db:
             ids = await db.scalars(select(Invitation.id).where(Invitation.session_id == session_id))
             for invitation_id in ids:
-                self._tokens.pop(invitation_id, None)
+                self._delivery.forget(invitation_id)
         self._forget_call(session_id)
 
     def _forget_call(self, session_id: str) -> None:
@@ -783,130 +553,27 @@ class SessionService:
 
     async def get(self, session_id: str) -> SessionDetail:
         """A session with its invitations and its timeline, in order."""
-        async with self.db() as db:
-            session = await db.get(VisioSession, session_id)
-            if session is None:
-                raise SessionNotFound()
-            invitations = list(
-                await db.scalars(
-                    select(Invitation)
-                    .where(Invitation.session_id == session_id)
-                    .order_by(Invitation.created_at, Invitation.id)
-                )
-            )
-            events = list(
-                await db.scalars(
-                    select(SessionEvent)
-                    .where(SessionEvent.session_id == session_id)
-                    .order_by(SessionEvent.id)
-                )
-            )
-        return SessionDetail(session, invitations, events)
+        return await read_session(self.db, session_id)
 
     async def history(
         self, filters: SessionFilter
     ) -> tuple[list[tuple[VisioSession, list[Invitation]]], int]:
         """Sessions matching ``filters`` with their invitations, newest first, and how many
         match in all."""
-        query = select(VisioSession)
-        if filters.since:
-            query = query.where(VisioSession.created_at >= filters.since)
-        if filters.until:
-            query = query.where(VisioSession.created_at < filters.until)
-        if filters.states:
-            query = query.where(VisioSession.state.in_(filters.states))
-        if filters.regulator:
-            query = query.where(VisioSession.created_by == filters.regulator)
-        if filters.call_id:
-            query = query.where(VisioSession.call_id == filters.call_id)
-        if filters.number:
-            invited = select(Invitation.session_id).where(Invitation.destination == filters.number)
-            query = query.where(
-                (VisioSession.caller_number == filters.number) | VisioSession.id.in_(invited)
-            )
-        async with self.db() as db:
-            total = await db.scalar(select(func.count()).select_from(query.subquery())) or 0
-            sessions = list(
-                await db.scalars(
-                    query.order_by(VisioSession.created_at.desc(), VisioSession.id)
-                    .limit(filters.limit)
-                    .offset(filters.offset)
-                )
-            )
-            invitations: dict[str, list[Invitation]] = {session.id: [] for session in sessions}
-            if sessions:
-                rows = await db.scalars(
-                    select(Invitation)
-                    .where(Invitation.session_id.in_(list(invitations)))
-                    .order_by(Invitation.created_at, Invitation.id)
-                )
-                for invitation in rows:
-                    invitations[invitation.session_id].append(invitation)
-            return [(session, invitations[session.id]) for session in sessions], int(total)
+        return await find_sessions(self.db, filters)
 
     # -- internals -----------------------------------------------------------------------------
 
-    @contextlib.asynccontextmanager
-    async def _transaction(self) -> AsyncIterator[AsyncSession]:
-        """A transaction; the events it appended are published once it has committed."""
-        async with self.db.begin() as db:
-            yield db
-        for update in db.info.pop(_UPDATES, ()):
-            for listener in list(self.listeners):
-                try:
-                    listener(update)
-                except Exception:  # one broken listener must not starve the others
-                    log.exception("session listener %r failed", listener)
+    def _publish(self, update: SessionUpdate) -> None:
+        """Tell every listener about a committed event."""
+        for listener in list(self.listeners):
+            try:
+                listener(update)
+            except Exception:  # one broken listener must not starve the others
+                log.exception("session listener %r failed", listener)
 
     async def _open_session_row(self, db: AsyncSession, session_id: str) -> VisioSession:
-        session = await self._locked(db, session_id)
+        session = await self._journal.locked(db, session_id)
         if session.state in FINAL_STATES:
             raise SessionClosed(state=session.state)
         return session
-
-    async def _locked(self, db: AsyncSession, session_id: str) -> VisioSession:
-        """The session's row, locked for update, loaded once per transaction.
-
-        Each :meth:`_transaction` is a fresh ``AsyncSession``: what ``db.info`` holds lives as
-        long as its one transaction.
-        """
-        rows: dict[str, VisioSession] = db.info.setdefault(_LOCKED, {})
-        session = rows.get(session_id)
-        if session is None:
-            session = await db.get(VisioSession, session_id, with_for_update=True)
-            if session is None:
-                raise SessionNotFound()
-            rows[session_id] = session
-        return session
-
-    async def _append(
-        self,
-        db: AsyncSession,
-        session_id: str,
-        actor: Actor,
-        kind: str,
-        details: dict[str, Any],
-        *,
-        fact: SessionFact | None = None,
-    ) -> SessionEvent:
-        session = await self._locked(db, session_id)
-        if fact is not None:
-            try:
-                new_state = next_state(SessionState(session.state), fact)
-            except InvalidTransition as exc:
-                if exc.state in FINAL_STATES:
-                    raise SessionClosed(state=exc.state.value) from exc
-                raise InvalidRequest("invalid_transition", detail=str(exc)) from exc
-            if new_state != session.state:
-                log.info("session %s: %s -> %s (%s)", session_id, session.state, new_state, kind)
-                details = {**details, "state": new_state.value, "previous_state": session.state}
-                session.state = new_state
-        event = SessionEvent(
-            session_id=session_id, at=utcnow(), actor=actor.name, type=kind, details=details
-        )
-        session.updated_at = event.at
-        # Written with the rest of the transaction, in the order added (no flush per event).
-        db.add(event)
-        # Listeners hear it once the transaction commits, never a fact that was rolled back.
-        db.info.setdefault(_UPDATES, []).append(SessionUpdate(session=session, event=event))
-        return event

@@ -31,8 +31,8 @@ from tests.messaging.standins import (
 )
 from visioregul.integration import appkeys
 from visioregul.integration.app import create_app
+from visioregul.integration.sessions.delivery import _RETRY_DELAYS
 from visioregul.integration.sessions.models import Invitation
-from visioregul.integration.sessions.services import _RETRY_DELAYS
 from visioregul.integration.sessions.tokens import hash_token
 from visioregul.integration.settings import (
     MessagingSettings,

@@ -1,0 +1,284 @@
+"""Sending invitations: the gateway call, its automatic retries, and the gateway's status reports.
+
+The links' tokens are never stored: the ones of invitations not yet delivered are kept here, in
+memory, so that a regulator can have the same link sent again. Everything this writes goes
+through the session service's transaction and event log, handed over by the service that owns
+this object (:class:`~.services.SessionService`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+
+from ..messaging import (
+    Channel,
+    DeliveryError,
+    DeliveryStatus,
+    OutgoingMessage,
+    Senders,
+    render_invitation,
+)
+from ..settings import Settings
+from .journal import SYSTEM, Actor, SessionJournal
+from .models import Invitation
+from .state import FINAL_STATES, SessionFact
+
+__all__ = ["InvitationDelivery"]
+
+log = logging.getLogger(__name__)
+
+_RETRY_DELAYS = (1.0, 3.0)
+"""Delays before resending when the gateway could not be reached at all (nothing was sent)."""
+_PROGRESS = {
+    DeliveryStatus.PENDING: 0,
+    DeliveryStatus.QUEUED: 1,
+    DeliveryStatus.SENT: 2,
+    DeliveryStatus.UNDELIVERED: 3,
+    DeliveryStatus.FAILED: 3,
+    DeliveryStatus.DELIVERED: 4,
+}
+"""How far a message has gone: a status report that goes backwards is a late one, not news."""
+GATEWAY = Actor("gateway")
+"""Who the gateway's status reports are written by."""
+_EARLY_STATUS_TTL = 60.0
+_EARLY_STATUS_MAX = 1000
+"""Status reports for a message id not known yet are kept this long, this many at most."""
+
+
+@dataclass(kw_only=True)
+class InvitationDelivery:
+    """Sends invitations in the background and follows them until the gateway's last word."""
+
+    settings: Settings
+    senders: Senders
+    journal: SessionJournal
+    """The session service's transactions and event log: all this writes goes through it."""
+    spawn: Callable[[Coroutine[Any, Any, None]], None]
+    """Runs a coroutine in the background, cancelled when the service closes."""
+    _tokens: dict[str, str] = field(default_factory=dict, init=False)
+    """Tokens of invitations not yet delivered, kept in memory only, for a retry by hand."""
+    _sending: set[str] = field(default_factory=set, init=False)
+    """Invitations being sent right now (automatic retries included)."""
+    _early_statuses: dict[str, tuple[DeliveryStatus, str | None, float]] = field(
+        default_factory=dict, init=False
+    )
+    """Gateway reports that arrived before the gateway's answer to the send itself (its message
+    id): applied once the answer is stored. Keyed by message id."""
+
+    # -- tokens and sends in flight ------------------------------------------------------------
+
+    def remember(self, invitation_id: str, token: str) -> None:
+        """Keep an invitation's token until it is delivered, for a retry by hand."""
+        self._tokens[invitation_id] = token
+
+    def token(self, invitation_id: str) -> str | None:
+        """The token kept for an invitation, if it still is."""
+        return self._tokens.get(invitation_id)
+
+    def forget(self, invitation_id: str) -> None:
+        """The invitation's link will never be sent again (revoked, session closed)."""
+        self._tokens.pop(invitation_id, None)
+
+    def in_flight(self, invitation_id: str) -> bool:
+        """Whether the invitation is being sent right now (automatic retries included)."""
+        return invitation_id in self._sending
+
+    def claim(self, invitation_id: str) -> None:
+        """Mark the invitation as being sent, before its send starts: a second send at the same
+        time could reach the patient twice."""
+        self._sending.add(invitation_id)
+
+    def release(self, invitation_id: str) -> None:
+        """Undo :meth:`claim` when the send will not start after all."""
+        self._sending.discard(invitation_id)
+
+    def start(self, invitation: Invitation, token: str, language: str) -> None:
+        """Send ``invitation`` in the background (claimed first, if not already)."""
+        self.claim(invitation.id)
+        self.spawn(self._deliver(invitation, token, language))
+
+    def link_for(self, token: str) -> str:
+        """The URL a token opens."""
+        return f"{self.settings.service.public_url}/p/{token}"
+
+    # -- sending -------------------------------------------------------------------------------
+
+    async def _deliver(self, invitation: Invitation, token: str, language: str) -> None:
+        """Send ``invitation`` (as it was just written: nothing is read back before the send)."""
+        try:
+            await self._send(invitation, token, language)
+        finally:
+            self.release(invitation.id)
+
+    async def _send(self, invitation: Invitation, token: str, language: str) -> None:
+        invitation_id = invitation.id
+        channel = Channel(invitation.channel)
+        rendered = render_invitation(
+            language,
+            channel,
+            role=invitation.role,  # type: ignore[arg-type]
+            link=self.link_for(token),
+            expires_at=invitation.expires_at,
+            sender_name=self.settings.messaging.sender_name,
+        )
+        callback = None
+        if channel is Channel.SMS and self.settings.messaging.sms == "twilio":
+            callback = f"{self.settings.service.public_url}/webhooks/twilio/status"
+        message = OutgoingMessage(
+            idempotency_key=invitation.id,
+            channel=channel,
+            to=invitation.destination,
+            text=rendered.text,
+            subject=rendered.subject,
+            html=rendered.html,
+            status_callback=callback,
+        )
+        sender = self.senders.sms if channel is Channel.SMS else self.senders.email
+        error: DeliveryError | None = None
+        for attempt, delay in enumerate((0.0, *_RETRY_DELAYS)):
+            if delay:
+                await asyncio.sleep(delay)
+            try:
+                result = await sender.send(message)
+            except DeliveryError as exc:
+                error = exc
+                await self._count_attempt(invitation_id)
+                # Only a gateway that surely took nothing (no connection was made) is tried
+                # again by itself, so that nothing is sent twice by accident.
+                if exc.retryable and exc.sent_nothing and attempt < len(_RETRY_DELAYS):
+                    continue
+                break
+            except Exception as exc:
+                log.exception("sending invitation %s failed unexpectedly", invitation_id)
+                error = DeliveryError("gateway_refused", str(exc), retryable=False)
+                break
+            else:
+                await self._delivered(invitation_id, result.status, result.provider_id)
+                early = self._early_statuses.pop(result.provider_id or "", None)
+                if early is not None and result.provider_id:
+                    await self.on_status(result.provider_id, early[0], early[1])
+                return
+        assert error is not None
+        async with self.journal.transaction() as db:
+            row = await db.get(Invitation, invitation_id)
+            if row is None:
+                return
+            row.delivery_status = DeliveryStatus.FAILED
+            row.error_code = error.provider_code or error.error_id
+            row.error_message = str(error.message)[:255]
+            await self.journal.append(
+                db,
+                row.session_id,
+                SYSTEM,
+                "invitation.failed",
+                {
+                    "invitation_id": invitation_id,
+                    "error_id": error.error_id,
+                    "provider_code": error.provider_code,
+                    "retryable": error.retryable,
+                },
+            )
+
+    async def _count_attempt(self, invitation_id: str) -> None:
+        async with self.journal.transaction() as db:
+            invitation = await db.get(Invitation, invitation_id)
+            if invitation is not None:
+                invitation.attempts += 1
+
+    async def _delivered(
+        self, invitation_id: str, status: DeliveryStatus, provider_id: str | None
+    ) -> None:
+        async with self.journal.transaction() as db:
+            invitation = await db.get(Invitation, invitation_id)
+            if invitation is None:
+                return
+            invitation.attempts += 1
+            invitation.provider_id = provider_id
+            invitation.delivery_status = status
+            details = {
+                "invitation_id": invitation_id,
+                "channel": invitation.channel,
+                "status": status.value,
+                "provider_id": provider_id,
+            }
+            # Sent is sent, even to a session ended meanwhile: logged, without moving its state.
+            session = await self.journal.locked(db, invitation.session_id)
+            closed = session.state in FINAL_STATES
+            await self.journal.append(
+                db,
+                invitation.session_id,
+                SYSTEM,
+                "invitation.sent",
+                details,
+                fact=None if closed else SessionFact.INVITATION_SENT,
+            )
+            if status is DeliveryStatus.DELIVERED:
+                self.forget(invitation_id)
+                await self.journal.append(
+                    db,
+                    invitation.session_id,
+                    SYSTEM,
+                    "invitation.delivered",
+                    {"invitation_id": invitation_id},
+                )
+
+    # -- the gateway's reports -----------------------------------------------------------------
+
+    async def on_status(
+        self, provider_id: str, status: DeliveryStatus, error_code: str | None
+    ) -> bool:
+        """A gateway's status report (Twilio callback); False when no invitation matches yet.
+
+        A replayed report, or one older than what is known (callbacks may arrive out of order),
+        changes nothing. A report about a message id not stored yet (it can overtake the
+        gateway's answer to the send) is kept for a while and applied once the id is stored.
+        """
+        async with self.journal.transaction() as db:
+            invitation = await db.scalar(
+                select(Invitation).where(Invitation.provider_id == provider_id)
+            )
+            if invitation is None:
+                self._keep_early_status(provider_id, status, error_code)
+                return False
+            current = DeliveryStatus(invitation.delivery_status)
+            if status == current or _PROGRESS[status] < _PROGRESS[current]:
+                return True
+            if status is DeliveryStatus.DELIVERED:
+                self.forget(invitation.id)
+            invitation.delivery_status = status
+            invitation.error_code = error_code
+            kind = {
+                DeliveryStatus.DELIVERED: "invitation.delivered",
+                DeliveryStatus.UNDELIVERED: "invitation.undelivered",
+                DeliveryStatus.FAILED: "invitation.failed",
+            }.get(status, "invitation.status")
+            await self.journal.append(
+                db,
+                invitation.session_id,
+                GATEWAY,
+                kind,
+                {"invitation_id": invitation.id, "status": status.value, "error_code": error_code},
+            )
+        return True
+
+    def _keep_early_status(
+        self, provider_id: str, status: DeliveryStatus, error_code: str | None
+    ) -> None:
+        now = time.monotonic()
+        kept = self._early_statuses
+        for key, (_, _, at) in list(kept.items()):
+            if now - at > _EARLY_STATUS_TTL:
+                del kept[key]
+        previous = kept.get(provider_id)
+        if previous is not None and _PROGRESS[status] < _PROGRESS[previous[0]]:
+            return
+        while len(kept) >= _EARLY_STATUS_MAX:
+            del kept[next(iter(kept))]
+        kept[provider_id] = (status, error_code, now)
