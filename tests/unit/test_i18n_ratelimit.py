@@ -22,6 +22,13 @@ def test_every_language_has_every_french_key_with_the_same_placeholders() -> Non
             assert set(re.findall(r"{(\w+)}", text)) == set(re.findall(r"{(\w+)}", french[key]))
 
 
+def test_french_texts_never_break_a_line_before_a_colon_or_inside_guillemets() -> None:
+    # French typography: « Autoriser » and "Étape :" keep their marks on the word's line; a
+    # plain space would let a narrow phone screen wrap "»" or ":" to the start of a line.
+    for key, text in load_catalogue().messages["fr"].items():
+        assert not re.search(r"« | »| [:;?!](\s|$)", text), (key, text)
+
+
 def test_catalogue_lookup_negotiation_and_fallback() -> None:
     catalogue = load_catalogue()
     assert catalogue.get("fr", "error.rate_limited", retry_after=5).endswith("5 secondes.")
