@@ -358,3 +358,50 @@ async def test_given_the_link_then_the_whole_page_is_small_and_from_the_service_
     print(f"\npatient page: {len(responses)} responses, {transferred} bytes transferred")
     assert len(responses) >= 3, "the page, its script and its style at least"
     assert transferred < 100_000
+
+
+PHONE_BROWSERS = {
+    "ios": "Mozilla/5.0 (iPhone; CPU iPhone OS 15_8 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Version/15.6 Mobile/15E148 Safari/604.1",
+    "chrome": "Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/130.0.0.0 Mobile Safari/537.36",
+    "samsung": "Mozilla/5.0 (Linux; Android 13; SM-A145R) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "SamsungBrowser/25.0 Chrome/121.0.0.0 Mobile Safari/537.36",
+    "firefox": "Mozilla/5.0 (Android 14; Mobile; rv:131.0) Gecko/131.0 Firefox/131.0",
+}
+"""User agents of the phones' browsers the page supports, as they send them."""
+
+
+@pytest.mark.parametrize("family", sorted(PHONE_BROWSERS))
+async def test_given_the_camera_refused_then_the_instructions_of_the_patients_browser(
+    browser: BrowserContext, aiohttp_client: Any, tmp_path: Path, artifacts: Path, family: str
+) -> None:
+    client = await start_service(aiohttp_client, settings(tmp_path), tmp_path)
+    console = await log_in(browser, client, artifacts)
+    page = console.page
+    card = page.locator("#stage .call-card")
+    await card.locator(".invite-input").fill("06 12 34 56 78")
+    await card.locator("[data-field=submit]").click()
+    link = await patient_link(page, console.base)
+
+    patient = await browser.new_page()
+    user_agent = PHONE_BROWSERS[family]
+    await patient.add_init_script(
+        f"Object.defineProperty(Navigator.prototype, 'userAgent', {{ get: () => {user_agent!r} }});"
+    )
+    await patient.add_init_script(DENY_CAMERA)
+    await patient.set_viewport_size({"width": 360, "height": 740})
+    await patient.goto(link)
+    await patient.get_by_role("button", name="Activer la caméra").click()
+
+    await expect(patient.locator("h2", has_text="La caméra est bloquée")).to_be_visible()
+    for other in ("ios", "chrome", "samsung", "firefox", "other"):
+        instructions = patient.locator(f"[data-browser={other}]")
+        if other == family:
+            await expect(instructions).to_be_visible()
+        else:
+            await expect(instructions).to_be_hidden()
+    await console.shot(f"video-patient-denied-{family}", patient)
+    # The regulator learns which browser refused, to guide the patient by voice.
+    timeline = page.locator("#room-side .timeline")
+    await expect(timeline).to_contain_text(f"NotAllowedError ({family})")
