@@ -116,7 +116,7 @@ async def test_given_an_email_that_cannot_leave_then_the_regulator_retries_and_c
     assert old_href is not None
     await room.locator("[data-field=resend]").click()
     resend_field = form.get_by_label("Numéro de mobile ou adresse e‑mail du patient")
-    await expect(resend_field).to_have_value("+33698765432")
+    await expect(resend_field).to_have_value("06 98 76 54 32")
     await form.locator("[data-field=form-submit]").click()
     await expect(timeline.locator("[data-type='invitation.revoked']")).to_have_count(2)
     await expect(outbox.locator(".outbox-item", has_text="+33698765432")).to_have_count(2)

@@ -58,7 +58,7 @@ async def test_given_a_15_call_then_the_invitation_brings_the_patient_video_to_t
         await expect(card.locator("[data-field=number]")).to_have_text(
             "06 12 34 56 78", timeout=10000
         )
-        await expect(card.locator(".invite-input")).to_have_value(CALLER)
+        await expect(card.locator(".invite-input")).to_have_value("06 12 34 56 78")
         calls = await client.get("/api/v1/calls", headers={"Authorization": f"Bearer {CAD_KEY}"})
         live: Any = await calls.json()
         call_ids = [c["call_id"] for c in live["calls"] if c["caller"]["e164"] == CALLER]

@@ -7,6 +7,7 @@
 
 import { applyTranslations, formatTime, t } from './i18n.js';
 import { InvitationForm } from './invite.js';
+import { editableDestination } from './sessions.js';
 
 /** @typedef {import('./calls.js').Call} Call */
 
@@ -99,8 +100,9 @@ export function hintText(call, context) {
 }
 
 /**
- * What to put in the invitation field: the E.164 number when an SMS is the
- * suggested channel; nothing when the regulator has to ask for another number.
+ * What to put in the invitation field: the number in the form the regulator
+ * reads ("06 12 34 56 78") when an SMS is the suggested channel; nothing when
+ * the regulator has to ask for another number.
  * @param {Call} call
  * @returns {string}
  */
@@ -109,7 +111,7 @@ export function suggestedDestination(call) {
   if (!caller.e164 || call.suggested_channel === 'ask_number') {
     return '';
   }
-  return caller.e164;
+  return editableDestination(caller.e164);
 }
 
 /** One card, built from `<template id="call-card-template">`. */

@@ -19,6 +19,7 @@ import {
   currentStep,
   deliveryLine,
   displayDestination,
+  editableDestination,
   invitationStatus,
   isClosed,
   openedLine,
@@ -405,9 +406,9 @@ export class Room {
       this.field('form-note').textContent = t(settings.note);
       input.inputMode = settings.inputMode;
       if (mode === 'resend' && patient) {
-        input.value = patient.destination;
+        input.value = editableDestination(patient.destination);
       } else if (mode === 'sms' && this.session && this.session.caller_number) {
-        input.value = this.session.caller_number;
+        input.value = editableDestination(this.session.caller_number);
       } else {
         input.value = '';
       }

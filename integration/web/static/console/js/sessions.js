@@ -83,6 +83,16 @@ export function displayDestination(value) {
 }
 
 /**
+ * A destination as the regulator types it: a French number in its usual
+ * form ("06 12 34 56 78", plain spaces), anything else as it is.
+ * @param {string | null | undefined} value
+ * @returns {string}
+ */
+export function editableDestination(value) {
+  return displayDestination(value).replace(/\u00a0/g, ' ');
+}
+
+/**
  * Who did something, in words: a regulator's login, the CAD, the service.
  * @param {string} actor as the timeline records it
  * @returns {string}
