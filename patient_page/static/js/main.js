@@ -279,8 +279,13 @@ class PatientPage {
     }
     this.stream = stream;
     this.showPreview();
-    if (this.publisher) {
-      await this.publisher.replaceTrack(stream.getVideoTracks()[0]);
+    try {
+      if (this.publisher) {
+        await this.publisher.replaceTrack(stream.getVideoTracks()[0]);
+      }
+    } catch {
+      // The connection closed meanwhile: a new one carries the new camera.
+      this.publish();
     }
     return true;
   }
