@@ -68,8 +68,9 @@ class CameraMessage(_Message):
 
     type: Literal["camera"]
     state: Literal["allowed", "denied", "unavailable"]
-    detail: str = Field(default="", max_length=200)
-    """The browser's error name (``NotAllowedError``...), shown to the regulator."""
+    detail: str = Field(default="", max_length=200, pattern=r"^[^\x00]*$")
+    """The browser's error name (``NotAllowedError``...), shown to the regulator (no NUL: the
+    timeline's JSON could not hold it on PostgreSQL)."""
 
 
 class OfferMessage(_Message):

@@ -15,6 +15,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
+from multidict import MultiDictProxy
 from pydantic import ValidationError
 
 from .. import accounts, appkeys, audit
@@ -26,7 +28,7 @@ from .notifier import Connection, send_queued
 from .schemas import PositionRequest, call_json, link_json
 from .sessions import COOKIE_NAME, ConsoleSession
 
-__all__ = ["STATIC_DIR", "authenticated", "check_csrf", "json_body", "routes"]
+__all__ = ["STATIC_DIR", "authenticated", "check_csrf", "form_body", "json_body", "routes"]
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +67,10 @@ def _same_origin(request: web.Request) -> bool:
     if not origin or origin == "null":
         return False
     public = urlsplit(request.app[appkeys.SETTINGS].service.public_url)
-    seen = urlsplit(origin)
+    try:
+        seen = urlsplit(origin)
+    except ValueError:  # not a URL (``http://[::1``): not ours
+        return False
     return (seen.scheme, seen.netloc) in {
         (public.scheme, public.netloc),
         (request.scheme, request.host),
@@ -78,11 +83,22 @@ async def json_body(request: web.Request) -> dict[str, Any]:
         raise InvalidRequest("invalid_json")
     try:
         body = json.loads(await request.content.read(_MAX_JSON + 1) or b"null")
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: nested too deeply
         raise InvalidRequest("invalid_json") from exc
     if not isinstance(body, dict):
         raise InvalidRequest("invalid_json")
     return body
+
+
+async def form_body(
+    request: web.Request,
+) -> MultiDictProxy[str | bytes | bytearray | web.FileField]:
+    """The request's form fields; raise ``InvalidRequest`` when the body is not a form."""
+    try:
+        return await request.post()
+    except (ValueError, LookupError, HttpProcessingError) as exc:
+        # A multipart body without its boundary or with broken headers, an unknown charset.
+        raise InvalidRequest("invalid_request", detail="form body expected") from exc
 
 
 def _set_cookie(
@@ -133,7 +149,10 @@ async def login(request: web.Request) -> web.StreamResponse:
     """Check credentials, bind the position, set the session cookie."""
     if not _same_origin(request):
         raise web.HTTPSeeOther("/console/login?error=csrf")
-    form = await request.post()
+    try:
+        form = await form_body(request)
+    except InvalidRequest:
+        raise web.HTTPSeeOther("/console/login?error=invalid_credentials") from None
     username = str(form.get("username", ""))[:64]
     password = str(form.get("password", ""))[:256]
     position_text = str(form.get("position", ""))[:80]
@@ -147,14 +166,16 @@ async def login(request: web.Request) -> web.StreamResponse:
     position = normalize_position(position_text) if position_text.strip() else None
     if position_text.strip() and position is None:
         raise web.HTTPSeeOther("/console/login?error=invalid_position")
+    # No username or password holds NUL, and PostgreSQL refuses it in text: never looked up.
+    has_nul = "\x00" in username or "\x00" in password
     async with request.app[appkeys.DB].begin() as db:
-        account = await accounts.authenticate(db, username, password)
+        account = None if has_nul else await accounts.authenticate(db, username, password)
         if account is None:
             await audit.record(
                 db,
                 actor="anonymous",
                 action="console.login_failed",
-                details={"username": username, "remote": remote},
+                details={"username": username.replace("\x00", "\ufffd"), "remote": remote},
             )
         else:
             position = position or account.position
@@ -287,7 +308,7 @@ async def _pump(ws: web.WebSocketResponse, connection: Connection, video: Consol
                 continue
             try:
                 data = json.loads(message.data)
-            except ValueError:
+            except (ValueError, RecursionError):  # RecursionError: nested too deeply
                 data = None
             if isinstance(data, dict) and data.get("type") == "ping":
                 connection.send({"type": "pong"})

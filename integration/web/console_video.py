@@ -40,7 +40,8 @@ __all__ = ["VIDEO_TYPES", "ConsoleVideo", "decode_video_message"]
 
 log = logging.getLogger(__name__)
 
-_SESSION_ID = Field(min_length=1, max_length=64)
+_SESSION_ID = Field(min_length=1, max_length=64, pattern=r"^[^\x00]+$")
+"""No NUL: PostgreSQL refuses it in the lookup (the socket would drop)."""
 
 
 class _Message(BaseModel):

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from .. import appkeys
-from .errors import ApiError, RateLimited
+from .errors import ApiError, InvalidRequest, RateLimited
 
 __all__ = ["errors_middleware", "request_language", "security_headers_middleware"]
 
@@ -31,7 +31,16 @@ def request_language(request: web.Request) -> str:
 
 
 def _is_api(request: web.Request) -> bool:
-    return request.path.startswith(("/api/", "/console/api/", "/healthz"))
+    return request.path.startswith(("/api/", "/console/api/", "/healthz", "/webhooks/"))
+
+
+def _check_no_nul(request: web.Request) -> None:
+    """Refuse a NUL character in the path or the query: no identifier or filter holds one, and
+    PostgreSQL refuses it in text (a 500 instead of a clear refusal)."""
+    if "\x00" in request.path or any(
+        "\x00" in key or "\x00" in value for key, value in request.query.items()
+    ):
+        raise InvalidRequest("invalid_request", detail="NUL character in the URL")
 
 
 def error_response(request: web.Request, error: ApiError) -> web.Response:
@@ -51,13 +60,21 @@ def error_response(request: web.Request, error: ApiError) -> web.Response:
 async def errors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """API errors become JSON with a translated message; unexpected ones are logged, not shown."""
     try:
+        if _is_api(request):
+            _check_no_nul(request)
         return await handler(request)
     except ApiError as error:
         return error_response(request, error)
     except web.HTTPException as exc:
         if not _is_api(request) or exc.status < 400:
             raise
-        slug = {401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed"}
+        slug = {
+            401: "unauthorized",
+            403: "forbidden",
+            404: "not_found",
+            405: "method_not_allowed",
+            413: "payload_too_large",
+        }
         return error_response(
             request, _status_error(exc.status, slug.get(exc.status, "invalid_request"))
         )

@@ -7,7 +7,7 @@ same handlers; only how the actor is established differs.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from aiohttp import web
@@ -37,6 +37,8 @@ routes = web.RouteTableDef()
 
 Model = TypeVar("Model", bound=BaseModel)
 _MAX_PAGE = 200
+_MAX_OFFSET = 2**31 - 1
+"""Beyond it the databases' integers overflow (a 500); no history is that long."""
 
 
 async def _parse(request: web.Request, model: type[Model]) -> Model:
@@ -67,15 +69,23 @@ def _filters(request: web.Request) -> SessionFilter:
         if not value:
             return None
         try:
-            return datetime.fromisoformat(value)
-        except ValueError as exc:
-            raise InvalidRequest("invalid_request", detail=f"{name}: ISO 8601 expected") from exc
+            moment = datetime.fromisoformat(value)
+            if moment.utcoffset() is None:
+                # Its meaning would depend on the server's local time: refused, like the store.
+                raise ValueError("no time zone")
+            return moment.astimezone(UTC)
+        except (ValueError, OverflowError) as exc:  # OverflowError: before year 1 in UTC
+            raise InvalidRequest(
+                "invalid_request", detail=f"{name}: ISO 8601 date-time with a time zone expected"
+            ) from exc
 
     try:
         limit = min(int(query.get("limit", 50)), _MAX_PAGE)
         offset = max(int(query.get("offset", 0)), 0)
     except ValueError as exc:
         raise InvalidRequest("invalid_request", detail="limit/offset: integers expected") from exc
+    if offset > _MAX_OFFSET:
+        raise InvalidRequest("invalid_request", detail=f"offset: at most {_MAX_OFFSET}")
     number = query.get("number")
     if number:
         from ..telephony.numbers import parse_destination

@@ -15,6 +15,7 @@ from multidict import MultiDict
 
 from .. import appkeys
 from ..messaging.twilio import parse_status_callback, twilio_signature_valid
+from .console import form_body
 from .errors import Forbidden, InvalidRequest
 
 __all__ = ["TWILIO_STATUS_PATH", "routes"]
@@ -30,7 +31,7 @@ TWILIO_STATUS_PATH = "/webhooks/twilio/status"
 async def twilio_status(request: web.Request) -> web.Response:
     """A delivery status for an SMS: queued, sent, delivered, undelivered, failed."""
     settings = request.app[appkeys.SETTINGS]
-    form = await request.post()
+    form = await form_body(request)
     # Every value of a repeated field counts in the signature: keep them all.
     params = MultiDict((key, str(value)) for key, value in form.items())
     url = settings.service.public_url + TWILIO_STATUS_PATH

@@ -89,3 +89,36 @@ async def test_unknown_api_path_gives_json_404(client: Client) -> None:
     response = await client.get("/api/v1/nope")
     assert response.status == 404
     assert (await response.json())["error_id"] == "not_found"
+
+
+async def test_given_a_nul_character_in_the_url_then_a_clear_400_on_every_database(
+    client: Client,
+) -> None:
+    # PostgreSQL refuses NUL in text: these were 500s there.
+    for path in (
+        "/api/v1/sessions/%00",
+        "/api/v1/sessions?regulator=%00",
+        "/api/v1/sessions?call_id=a%00b",
+        "/api/v1/sessions?number=%2B33612345678%00",
+        "/api/v1/calls/%00",
+        "/api/v1/calls?position=%00",
+    ):
+        response = await client.get(path, headers={**AUTH, "Accept-Language": "en"})
+        assert response.status == 400, path
+        body = await response.json()
+        assert body["error_id"] == "invalid_request", path
+        assert body["message"] == "Invalid request: NUL character in the URL", path
+    response = await client.get("/console/api/sessions/%00")
+    assert response.status == 400
+    assert (await response.json())["error_id"] == "invalid_request"
+    # The patient's page answers as for any unknown link: it tells a guesser nothing.
+    assert (await client.get("/p/%00")).status == 404
+
+
+async def test_openapi_documents_the_400_of_every_authenticated_operation(client: Client) -> None:
+    document = yaml.safe_load(await (await client.get("/api/v1/openapi.yaml")).text())
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            if operation.get("security") == []:
+                continue
+            assert "400" in operation["responses"], f"{method.upper()} {path}"

@@ -138,3 +138,60 @@ async def test_logout_ends_the_session(client: Client) -> None:
     response = await client.post("/console/logout", headers={"X-CSRF-Token": token})
     assert response.status == 204
     assert (await client.get("/console/api/me")).status == 401
+
+
+async def test_given_hostile_login_forms_then_redirects_never_500(client: Client) -> None:
+    origin = {"Origin": str(client.make_url("/")).rstrip("/")}
+    for name, data, headers, error in [
+        # Not a URL: was a 500 (ValueError in urlsplit).
+        ("Origin garbage", {"username": "regulateur"}, {"Origin": "http://[::1"}, "csrf"),
+        ("Referer garbage", {"username": "regulateur"}, {"Referer": "http://[zz"}, "csrf"),
+        # Unreadable forms: were 500s (aiohttp's parser raised).
+        (
+            "multipart without boundary",
+            b"username=regulateur",
+            {**origin, "Content-Type": "multipart/form-data"},
+            "invalid_credentials",
+        ),
+        (
+            "broken multipart",
+            b"--xx\r\nbroken",
+            {**origin, "Content-Type": "multipart/form-data; boundary=xx"},
+            "invalid_credentials",
+        ),
+        # NUL: PostgreSQL refuses it in text and in JSON (was a 500 there).
+        (
+            "NUL in the username",
+            {"username": "regu\x00lateur", "password": PASSWORD},
+            origin,
+            "invalid_credentials",
+        ),
+        (
+            "NUL in the password",
+            {"username": "regulateur", "password": PASSWORD + "\x00"},
+            origin,
+            "invalid_credentials",
+        ),
+    ]:
+        response = await client.post(
+            "/console/login", data=data, headers=headers, allow_redirects=False
+        )
+        assert response.status == 303, name
+        assert response.headers["Location"] == f"/console/login?error={error}", name
+        assert "Set-Cookie" not in response.headers, name
+    async with client.app[appkeys.DB]() as db:
+        entries = await audit.recent(db, action="console.login_failed")
+    assert {entry.details["username"] for entry in entries} >= {"regu\ufffdlateur"}
+
+
+async def test_given_a_deeply_nested_message_then_the_console_socket_stays_open(
+    client: Client,
+) -> None:
+    await login(client)
+    async with client.ws_connect("/console/ws") as ws:
+        assert (await ws.receive_json(timeout=5))["type"] == "hello"
+        await ws.send_str("[" * 30000 + "]" * 30000)  # was a RecursionError: socket dropped
+        error = await ws.receive_json(timeout=5)
+        assert (error["type"], error["error_id"]) == ("error", "invalid_message")
+        await ws.send_json({"type": "ping"})
+        assert (await ws.receive_json(timeout=5))["type"] == "pong"

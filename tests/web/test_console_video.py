@@ -157,3 +157,17 @@ async def test_given_a_console_closing_its_socket_then_its_subscription_ends(
         assert room.subscriber_ids == [offer["viewer_id"]]
     await wait_until(lambda: not room.subscriber_ids, what="the subscription to end")
     await viewer.close()
+
+
+async def test_given_a_session_id_with_nul_then_invalid_message_and_the_socket_stays_open(
+    client: Client,
+) -> None:
+    await invite(client)
+    async with client.ws_connect("/console/ws") as console:
+        assert (await next_of(console, "hello"))["type"] == "hello"
+        # PostgreSQL refuses NUL in the lookup: the socket dropped there.
+        await console.send_json({"type": "watch", "session_id": "a\x00b"})
+        error = await next_of(console, "error")
+        assert error["error_id"] == "invalid_message"
+        await console.send_json({"type": "ping"})
+        await next_of(console, "pong")

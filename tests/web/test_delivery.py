@@ -543,3 +543,31 @@ async def test_given_a_send_in_flight_when_the_service_stops_then_after_restart_
         (invitation_id, True),
         (retried["id"], False),
     ]
+
+
+async def test_given_a_hostile_callback_body_then_a_clear_json_refusal(client: Client) -> None:
+    for name, data, content_type in [
+        # Unreadable forms: were 500s in plain text.
+        ("multipart without boundary", b"a=b", "multipart/form-data"),
+        ("broken multipart", b"--xx\r\nbroken", "multipart/form-data; boundary=xx"),
+    ]:
+        response = await client.post(
+            TWILIO_STATUS_PATH,
+            data=data,
+            headers={"Content-Type": content_type, "Accept-Language": "en"},
+        )
+        assert response.status == 400, name
+        body = await response.json()
+        assert body["error_id"] == "invalid_request", name
+        assert body["message"] == "Invalid request: form body expected", name
+    response = await client.post(
+        TWILIO_STATUS_PATH,
+        data=b"a=" + b"b" * 2 * 1024**2,
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert response.status == 413
+    body = await response.json()
+    assert (body["error_id"], body["message"]) == ("payload_too_large", "Requête trop volumineuse.")
+    response = await client.get(TWILIO_STATUS_PATH)
+    assert response.status == 405
+    assert (await response.json())["error_id"] == "method_not_allowed"

@@ -97,6 +97,8 @@ async def test_given_malformed_messages_then_errors_and_the_socket_stays_open(
         '{"type": "offer"}',
         '{"type": "camera", "state": "denied", "detail": "' + "x" * 500 + '"}',
         '{"type": "ping", "v": 2}',
+        # NUL: the timeline's JSON cannot hold it on PostgreSQL (the socket dropped there).
+        '{"type": "camera", "state": "denied", "detail": "Not\\u0000Allowed"}',
     ):
         await ws.send_str(text)
         assert (await receive(ws))["error_id"] == "invalid_message", text

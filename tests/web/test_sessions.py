@@ -281,3 +281,42 @@ async def test_cad_opens_and_reads_sessions(client: Client) -> None:
     one = await (await client.get(f"/api/v1/sessions/{session['id']}", headers=auth)).json()
     assert one["timeline"][0]["type"] == "session.created"
     assert (await client.get("/api/v1/sessions")).status == 401
+
+
+async def test_given_hostile_history_filters_then_clear_400s(client: Client) -> None:
+    auth = {"Authorization": f"Bearer {CAD_KEY}", "Accept-Language": "en"}
+    for query, detail in [
+        # No time zone: its meaning would depend on the server's clock (was a 500).
+        ("since=2024-01-01T00:00:00", "since: ISO 8601 date-time with a time zone expected"),
+        ("until=2024-01-01", "until: ISO 8601 date-time with a time zone expected"),
+        # Before year 1 once in UTC (was a 500: OverflowError).
+        (
+            "since=0001-01-01T00:00:00%2B14:00",
+            "since: ISO 8601 date-time with a time zone expected",
+        ),
+        ("until=9999-12-31T23:59:59-14:00", "until: ISO 8601 date-time with a time zone expected"),
+        ("since=null", "since: ISO 8601 date-time with a time zone expected"),
+        # Beyond the databases' integers (was a 500).
+        ("offset=100000000000000000000000", "offset: at most 2147483647"),
+        ("limit=x", "limit/offset: integers expected"),
+    ]:
+        response = await client.get(f"/api/v1/sessions?{query}", headers=auth)
+        assert response.status == 400, query
+        body = await response.json()
+        assert (body["error_id"], body["details"]) == ("invalid_request", {"detail": detail}), query
+        assert body["message"] == f"Invalid request: {detail}", query
+    for query in ("since=2024-01-01T00:00:00Z", "until=2024-01-01T02:00:00%2B02:00", "offset=5"):
+        response = await client.get(f"/api/v1/sessions?{query}", headers=auth)
+        assert response.status == 200, query
+
+
+async def test_given_a_deeply_nested_json_body_then_invalid_json_and_nothing_written(
+    client: Client,
+) -> None:
+    auth = {"Authorization": f"Bearer {CAD_KEY}", "Content-Type": "application/json"}
+    nested = b'{"destination": ' + b"[" * 8000 + b"]" * 8000 + b"}"  # under 16 KiB
+    response = await client.post("/api/v1/sessions", data=nested, headers=auth)
+    assert response.status == 400  # was a 500: RecursionError
+    assert (await response.json())["error_id"] == "invalid_json"
+    history = await (await client.get("/api/v1/sessions", headers=auth)).json()
+    assert history == {"total": 0, "sessions": []}
