@@ -32,6 +32,7 @@ from .web import api, console, sessions_http, webhooks
 from .web.middleware import errors_middleware, security_headers_middleware
 from .web.notifier import Notifier
 from .web.ratelimit import RateLimiter
+from .web.server_log import install_malformed_request_filter
 from .web.sessions import SessionCodec, load_secret_key
 
 __all__ = ["create_app"]
@@ -41,6 +42,7 @@ log = logging.getLogger(__name__)
 
 def create_app(settings: Settings) -> web.Application:
     """The whole service as an aiohttp application."""
+    install_malformed_request_filter()
     app = web.Application(
         middlewares=[security_headers_middleware, errors_middleware],
         client_max_size=1024**2,

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import logging
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 import yaml
 from aiohttp import web
 from aiohttp.test_utils import TestClient
@@ -122,3 +125,26 @@ async def test_openapi_documents_the_400_of_every_authenticated_operation(client
             if operation.get("security") == []:
                 continue
             assert "400" in operation["responses"], f"{method.upper()} {path}"
+
+
+async def test_given_a_request_aiohttp_cannot_parse_then_400_and_one_warning_line(
+    client: Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Client garbage on the public port: refused, logged as a warning, no traceback."""
+    server = client.server
+    reader, writer = await asyncio.open_connection(server.host, server.port)
+    try:
+        writer.write(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Bad: a\x00b\r\n\r\n")
+        await writer.drain()
+        status_line = await asyncio.wait_for(reader.readline(), 5)
+    finally:
+        writer.close()
+    assert status_line.split()[1:2] == [b"400"], status_line
+
+    await asyncio.sleep(0.05)  # the log line follows the answer
+    records = [r for r in caplog.records if r.name == "aiohttp.server"]
+    assert records, "the refusal is logged"
+    assert all(r.levelno == logging.WARNING and r.exc_info is None for r in records), [
+        (r.levelname, r.getMessage()) for r in records
+    ]
+    assert "malformed request" in records[0].getMessage()
