@@ -147,7 +147,7 @@ async def test_given_the_patient_turns_the_camera_on_then_both_consoles_see_the_
     await expect(timeline).to_contain_text("Caméra autorisée par le patient")
     await expect(timeline).to_contain_text("Vidéo du patient reçue")
     await expect(timeline).to_contain_text("Le patient a arrêté la vidéo")
-    await expect(timeline).to_contain_text("Vidéo affichée pour medecin")
+    await expect(timeline).to_contain_text("medecin regarde la visio")
     await expect(video_area).to_have_attribute("data-playing", "false", timeout=10000)
     await expect(room.locator("[data-field=video-step]")).to_contain_text(
         "Le patient a arrêté la vidéo."
