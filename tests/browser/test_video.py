@@ -405,3 +405,45 @@ async def test_given_the_camera_refused_then_the_instructions_of_the_patients_br
     # The regulator learns which browser refused, to guide the patient by voice.
     timeline = page.locator("#room-side .timeline")
     await expect(timeline).to_contain_text(f"NotAllowedError ({family})")
+
+
+FITS_ON_SCREEN = """() => {
+  const end = document.getElementById('end').getBoundingClientRect();
+  const preview = document.getElementById('preview').getBoundingClientRect();
+  return {
+    scrolls: document.documentElement.scrollHeight > window.innerHeight + 1,
+    endVisible: end.bottom <= window.innerHeight && end.height > 0,
+    previewHeight: preview.height,
+  };
+}"""
+
+
+async def test_given_the_phone_turned_or_small_then_the_video_and_terminer_fit_on_screen(
+    browser: BrowserContext, aiohttp_client: Any, tmp_path: Path, artifacts: Path
+) -> None:
+    client = await start_service(aiohttp_client, settings(tmp_path), tmp_path)
+    console = await log_in(browser, client, artifacts)
+    page = console.page
+    card = page.locator("#stage .call-card")
+    await card.locator(".invite-input").fill("06 12 34 56 78")
+    await card.locator("[data-field=submit]").click()
+    link = await patient_link(page, console.base)
+
+    patient = await browser.new_page()
+    await patient.set_viewport_size({"width": 390, "height": 844})
+    await patient.goto(link)
+    await patient.get_by_role("button", name="Activer la caméra").click()
+    await expect(patient.locator("#status")).to_have_text("Le régulateur vous voit")
+
+    # Upright, turned sideways, and the smallest phones still sold (320x568).
+    for width, height in ((390, 844), (844, 390), (320, 568)):
+        await patient.set_viewport_size({"width": width, "height": height})
+        await patient.wait_for_timeout(300)
+        fit = await patient.evaluate(FITS_ON_SCREEN)
+        assert not fit["scrolls"], (width, height)
+        assert fit["endVisible"], (width, height)
+        assert fit["previewHeight"] >= 200, (width, height, fit)
+        await console.shot(f"video-patient-live-{width}x{height}", patient)
+        # Turning the phone changes nothing for the regulator: frames keep coming.
+        assert await asyncio.wait_for(feed(page).evaluate(COUNT_FRAMES, 5), 20) >= 5
+    await expect(patient.locator("#status")).to_have_text("Le régulateur vous voit")
