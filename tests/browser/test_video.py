@@ -19,7 +19,7 @@ from playwright.async_api import BrowserContext, Locator, Page, expect
 
 from visioregul.integration.settings import DatabaseSettings, Settings, TelephonySettings
 
-from .pages import log_in, start_service, watch
+from .pages import ConsolePage, log_in, start_service, watch
 
 pytestmark = [pytest.mark.timeout(120)]
 
@@ -64,6 +64,44 @@ async def patient_link(page: Page, base: str) -> str:
     raise AssertionError("no message in the outbox")
 
 
+async def invite_by_sms(
+    browser: BrowserContext, aiohttp_client: Any, tmp_path: Path, artifacts: Path
+) -> tuple[ConsolePage, str]:
+    """A service without telephony, a logged-in console that invited 06 12 34 56 78 by SMS
+    (the room open), and the link the patient received."""
+    client = await start_service(aiohttp_client, settings(tmp_path), tmp_path)
+    console = await log_in(browser, client, artifacts)
+    card = console.page.locator("#stage .call-card")
+    await card.locator(".invite-input").fill("06 12 34 56 78")
+    await card.locator("[data-field=submit]").click()
+    return console, await patient_link(console.page, console.base)
+
+
+async def open_link(
+    browser: BrowserContext,
+    link: str,
+    *init_scripts: str,
+    problems: list[str] | None = None,
+    size: tuple[int, int] = (390, 844),
+) -> Page:
+    """The patient's phone opening the link: a page of ``size`` running ``init_scripts`` first,
+    its console errors collected into ``problems`` when given."""
+    patient = await browser.new_page()
+    if problems is not None:
+        watch(patient, problems)
+    for script in init_scripts:
+        await patient.add_init_script(script)
+    await patient.set_viewport_size({"width": size[0], "height": size[1]})
+    await patient.goto(link)
+    return patient
+
+
+async def camera_on(patient: Page) -> None:
+    """Tap "Activer la caméra" and wait until the page says the regulator sees the scene."""
+    await patient.get_by_role("button", name="Activer la caméra").click()
+    await expect(patient.locator("#status")).to_have_text("Le régulateur vous voit")
+
+
 def feed(page: Page) -> Locator:
     """The room's video element."""
     return page.locator("#stage .room [data-field=video-feed]")
@@ -93,11 +131,8 @@ async def test_given_the_patient_turns_the_camera_on_then_both_consoles_see_the_
     link = await patient_link(page, console.base)
 
     # The patient's phone: consent in two lines and one button.
-    patient = await browser.new_page()
     problems: list[str] = []
-    watch(patient, problems)
-    await patient.set_viewport_size({"width": 390, "height": 844})
-    await patient.goto(link)
+    patient = await open_link(browser, link, problems=problems)
     start = patient.get_by_role("button", name="Activer la caméra")
     await expect(start).to_be_visible()
     await expect(patient.locator(".consent")).to_contain_text("sans le son")
@@ -175,18 +210,10 @@ DENY_CAMERA = """(() => {
 async def test_given_the_camera_refused_then_instructions_then_retry_works(
     browser: BrowserContext, aiohttp_client: Any, tmp_path: Path, artifacts: Path
 ) -> None:
-    client = await start_service(aiohttp_client, settings(tmp_path), tmp_path)
-    console = await log_in(browser, client, artifacts)
+    console, link = await invite_by_sms(browser, aiohttp_client, tmp_path, artifacts)
     page = console.page
-    card = page.locator("#stage .call-card")
-    await card.locator(".invite-input").fill("06 12 34 56 78")
-    await card.locator("[data-field=submit]").click()
-    link = await patient_link(page, console.base)
 
-    patient = await browser.new_page()
-    await patient.add_init_script(DENY_CAMERA)
-    await patient.set_viewport_size({"width": 390, "height": 844})
-    await patient.goto(link)
+    patient = await open_link(browser, link, DENY_CAMERA)
     await patient.get_by_role("button", name="Activer la caméra").click()
     await expect(patient.locator("h2", has_text="La caméra est bloquée")).to_be_visible()
     # Debian's Chromium says "Chrome/" in its user agent: Chrome's instructions alone.
@@ -212,23 +239,14 @@ async def test_given_the_camera_refused_then_instructions_then_retry_works(
 async def test_given_the_page_reloaded_during_the_video_then_the_camera_resumes_without_a_tap(
     browser: BrowserContext, aiohttp_client: Any, tmp_path: Path, artifacts: Path
 ) -> None:
-    client = await start_service(aiohttp_client, settings(tmp_path), tmp_path)
-    console = await log_in(browser, client, artifacts)
+    console, link = await invite_by_sms(browser, aiohttp_client, tmp_path, artifacts)
     page = console.page
-    card = page.locator("#stage .call-card")
-    await card.locator(".invite-input").fill("06 12 34 56 78")
-    await card.locator("[data-field=submit]").click()
-    link = await patient_link(page, console.base)
     # The permission a phone keeps once the patient allowed the camera for the site.
     await browser.grant_permissions(["camera"], origin=console.base)
 
-    patient = await browser.new_page()
     problems: list[str] = []
-    watch(patient, problems)
-    await patient.set_viewport_size({"width": 390, "height": 844})
-    await patient.goto(link)
-    await patient.get_by_role("button", name="Activer la caméra").click()
-    await expect(patient.locator("#status")).to_have_text("Le régulateur vous voit")
+    patient = await open_link(browser, link, problems=problems)
+    await camera_on(patient)
     video_area = page.locator("#stage .room [data-field=video]")
     await expect(video_area).to_have_attribute("data-playing", "true", timeout=20000)
 
@@ -289,22 +307,12 @@ async def camera_back(patient: Page) -> None:
 async def test_given_the_camera_stopped_in_the_background_then_it_starts_again_on_return(
     browser: BrowserContext, aiohttp_client: Any, tmp_path: Path, artifacts: Path
 ) -> None:
-    client = await start_service(aiohttp_client, settings(tmp_path), tmp_path)
-    console = await log_in(browser, client, artifacts)
+    console, link = await invite_by_sms(browser, aiohttp_client, tmp_path, artifacts)
     page = console.page
-    card = page.locator("#stage .call-card")
-    await card.locator(".invite-input").fill("06 12 34 56 78")
-    await card.locator("[data-field=submit]").click()
-    link = await patient_link(page, console.base)
 
-    patient = await browser.new_page()
     problems: list[str] = []
-    watch(patient, problems)
-    await patient.add_init_script(PAGE_VISIBILITY)
-    await patient.set_viewport_size({"width": 390, "height": 844})
-    await patient.goto(link)
-    await patient.get_by_role("button", name="Activer la caméra").click()
-    await expect(patient.locator("#status")).to_have_text("Le régulateur vous voit")
+    patient = await open_link(browser, link, PAGE_VISIBILITY, problems=problems)
+    await camera_on(patient)
     video_area = page.locator("#stage .room [data-field=video]")
     await expect(video_area).to_have_attribute("data-playing", "true", timeout=20000)
 
@@ -335,13 +343,7 @@ async def test_given_the_link_then_the_whole_page_is_small_and_from_the_service_
     browser: BrowserContext, aiohttp_client: Any, tmp_path: Path, artifacts: Path
 ) -> None:
     """A cheap phone on one bar of 4G: under 100 KB transferred, nothing from elsewhere."""
-    client = await start_service(aiohttp_client, settings(tmp_path), tmp_path)
-    console = await log_in(browser, client, artifacts)
-    page = console.page
-    card = page.locator("#stage .call-card")
-    await card.locator(".invite-input").fill("06 12 34 56 78")
-    await card.locator("[data-field=submit]").click()
-    link = await patient_link(page, console.base)
+    console, link = await invite_by_sms(browser, aiohttp_client, tmp_path, artifacts)
 
     patient = await browser.new_page()
     responses: list[Any] = []
@@ -376,22 +378,14 @@ PHONE_BROWSERS = {
 async def test_given_the_camera_refused_then_the_instructions_of_the_patients_browser(
     browser: BrowserContext, aiohttp_client: Any, tmp_path: Path, artifacts: Path, family: str
 ) -> None:
-    client = await start_service(aiohttp_client, settings(tmp_path), tmp_path)
-    console = await log_in(browser, client, artifacts)
+    console, link = await invite_by_sms(browser, aiohttp_client, tmp_path, artifacts)
     page = console.page
-    card = page.locator("#stage .call-card")
-    await card.locator(".invite-input").fill("06 12 34 56 78")
-    await card.locator("[data-field=submit]").click()
-    link = await patient_link(page, console.base)
 
-    patient = await browser.new_page()
     user_agent = PHONE_BROWSERS[family]
-    await patient.add_init_script(
+    pretend = (
         f"Object.defineProperty(Navigator.prototype, 'userAgent', {{ get: () => {user_agent!r} }});"
     )
-    await patient.add_init_script(DENY_CAMERA)
-    await patient.set_viewport_size({"width": 360, "height": 740})
-    await patient.goto(link)
+    patient = await open_link(browser, link, pretend, DENY_CAMERA, size=(360, 740))
     await patient.get_by_role("button", name="Activer la caméra").click()
 
     await expect(patient.locator("h2", has_text="La caméra est bloquée")).to_be_visible()
@@ -421,19 +415,11 @@ FITS_ON_SCREEN = """() => {
 async def test_given_the_phone_turned_or_small_then_the_video_and_terminer_fit_on_screen(
     browser: BrowserContext, aiohttp_client: Any, tmp_path: Path, artifacts: Path
 ) -> None:
-    client = await start_service(aiohttp_client, settings(tmp_path), tmp_path)
-    console = await log_in(browser, client, artifacts)
+    console, link = await invite_by_sms(browser, aiohttp_client, tmp_path, artifacts)
     page = console.page
-    card = page.locator("#stage .call-card")
-    await card.locator(".invite-input").fill("06 12 34 56 78")
-    await card.locator("[data-field=submit]").click()
-    link = await patient_link(page, console.base)
 
-    patient = await browser.new_page()
-    await patient.set_viewport_size({"width": 390, "height": 844})
-    await patient.goto(link)
-    await patient.get_by_role("button", name="Activer la caméra").click()
-    await expect(patient.locator("#status")).to_have_text("Le régulateur vous voit")
+    patient = await open_link(browser, link)
+    await camera_on(patient)
 
     # Upright, turned sideways, and the smallest phones still sold (320x568).
     for width, height in ((390, 844), (844, 390), (320, 568)):

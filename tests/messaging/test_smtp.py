@@ -4,11 +4,12 @@ each test."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import ipaddress
 import ssl
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
@@ -372,6 +373,23 @@ async def test_given_no_server_when_sending_then_unreachable_at_once(closed_port
     assert time.monotonic() - started < 2
 
 
+@contextlib.asynccontextmanager
+async def raw_server(
+    serve: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]],
+    connections: list[asyncio.StreamWriter],
+) -> AsyncIterator[int]:
+    """A TCP server on 127.0.0.1 speaking whatever ``serve`` says; yields its port. The
+    connections ``serve`` appends to ``connections`` are closed at the end."""
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    try:
+        yield server.sockets[0].getsockname()[1]
+    finally:
+        for writer in connections:
+            writer.close()
+        server.close()
+        await server.wait_closed()
+
+
 @pytest.fixture
 async def server_dropping_after_data() -> AsyncIterator[int]:
     """A relay that takes the whole message, then drops the connection instead of its reply."""
@@ -397,14 +415,8 @@ async def server_dropping_after_data() -> AsyncIterator[int]:
                 writer.write(b"250 ok\r\n")
             await writer.drain()
 
-    server = await asyncio.start_server(serve, "127.0.0.1", 0)
-    try:
-        yield server.sockets[0].getsockname()[1]
-    finally:
-        for writer in connections:
-            writer.close()
-        server.close()
-        await server.wait_closed()
+    async with raw_server(serve, connections) as port:
+        yield port
 
 
 async def test_given_the_connection_lost_after_the_message_then_not_to_be_sent_again_by_itself(
@@ -429,14 +441,8 @@ async def silent_server() -> AsyncIterator[int]:
         connections.append(writer)
         await reader.read()
 
-    server = await asyncio.start_server(accept, "127.0.0.1", 0)
-    try:
-        yield server.sockets[0].getsockname()[1]
-    finally:
-        for writer in connections:
-            writer.close()
-        server.close()
-        await server.wait_closed()
+    async with raw_server(accept, connections) as port:
+        yield port
 
 
 async def test_given_a_server_that_never_answers_when_sending_then_timeout_within_the_limit(
