@@ -268,7 +268,8 @@ class PatientPage {
     } catch (error) {
       if (this.wanted) {
         this.stopVideo();
-        this.send({ type: 'camera', state: 'unavailable', detail: `${why}: ${failureDetail(error)}` });
+        const detail = `${why}: ${failureDetail(error)}`.slice(0, 200); // the service's limit
+        this.send({ type: 'camera', state: 'unavailable', detail });
         this.show('unavailable');
       }
       return false;
