@@ -28,7 +28,7 @@ from ..settings import Settings
 from ..store.models import utcnow
 from ..telephony.events import CallAnswered, CallEnded, CallTransferred
 from ..telephony.pairing import Pairing
-from ..telephony.registry import CallUpdate, LiveCallRegistry
+from ..telephony.registry import CallState, CallUpdate, LiveCallRegistry
 from ..web.errors import InvalidRequest, RateLimited
 from ..web.ratelimit import RateLimiter
 from .delivery import InvitationDelivery
@@ -52,6 +52,8 @@ log = logging.getLogger(__name__)
 
 PATIENT = "patient"
 THIRD_PARTY = "third_party"
+PAIRING_RETRY_DELAYS: tuple[float, ...] = (2.0, 5.0, 10.0, 20.0, 30.0)
+"""Seconds before each pairing retry after a failure; the last repeats while the call is up."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,7 +195,7 @@ class SessionService:
             )
         if call is not None:
             self._call_sessions.setdefault(call.call_id, set()).add(session.id)
-            self._spawn(self._pair(session.id, call.channel))
+            self._spawn(self._pair(session.id, call.call_id, call.channel))
         self._delivery.start(invitation, token, language)
         # All of it was written just now: no need to read it back.
         return SessionDetail(session, [invitation], [created, invited])
@@ -349,19 +351,45 @@ class SessionService:
         """
         return await self._delivery.on_status(provider_id, status, error_code)
 
-    async def _pair(self, session_id: str, channel: str) -> None:
-        try:
-            await self.pairing.pair(channel, session_id)
-        except Exception as exc:
-            log.warning("pairing session %s with %s failed: %s", session_id, channel, exc)
-            await self.record(
-                session_id,
-                SYSTEM,
-                "call.pairing_failed",
-                {"channel": channel, "error": str(exc)[:200]},
-            )
-        else:
-            await self.record(session_id, SYSTEM, "call.paired", {"channel": channel})
+    async def _pair(self, session_id: str, call_id: str, channel: str) -> None:
+        """Pair the session with its call; after a failure (AMI out of reach for a moment),
+        try again in the background while the call lives, so that its CDR/CEL get the id."""
+        delays = iter(PAIRING_RETRY_DELAYS)
+        delay = 0.0
+        failed = False
+        while True:
+            try:
+                await self.pairing.pair(channel, session_id)
+            except Exception as exc:
+                log.warning("pairing session %s with %s failed: %s", session_id, channel, exc)
+                if not failed:  # once: the console needs no line per attempt
+                    failed = True
+                    await self.record(
+                        session_id,
+                        SYSTEM,
+                        "call.pairing_failed",
+                        {"channel": channel, "error": str(exc)[:200]},
+                    )
+            else:
+                with contextlib.suppress(SessionClosed):  # closed during a retry
+                    await self.record(session_id, SYSTEM, "call.paired", {"channel": channel})
+                return
+            delay = next(delays, delay)
+            await asyncio.sleep(delay)
+            live = self._paired_call(session_id, call_id)
+            if live is None:
+                return
+            channel = live
+
+    def _paired_call(self, session_id: str, call_id: str) -> str | None:
+        """The caller's channel while the call lives and the session is open, else None."""
+        call = self.registry.get(call_id)
+        if call is None or call.state is CallState.ENDED:
+            return None
+        # Gone from here when the call ended or the session closed (see :meth:`_forget_call`).
+        if session_id not in self._call_sessions.get(call_id, ()):
+            return None
+        return call.channel
 
     # -- the patient's link --------------------------------------------------------------------
 

@@ -41,7 +41,7 @@ def service_settings(
     """Settings that point the service at ``sandbox`` through ``source`` (ami or ari)."""
     ami = AmiSettings(
         host=sandbox.host,
-        port=sandbox.ports.ami,
+        port=overrides.pop("ami_port", sandbox.ports.ami),
         username=sandbox.ami_user,
         secret=overrides.pop("ami_secret", sandbox.ami_secret),
     )

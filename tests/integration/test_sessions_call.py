@@ -9,15 +9,21 @@ caller's channel carries the pairing.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import re
+from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 
 from visioregul.integration import appkeys
+from visioregul.integration.app import create_app
 from visioregul.integration.sandbox.asterisk import SandboxAsterisk
 from visioregul.integration.sandbox.sipp import place_call, start_phone
+from visioregul.integration.sessions import services
 from visioregul.integration.telephony.pairing import PAIRING_VARIABLE
 
 from .service import (
@@ -27,7 +33,9 @@ from .service import (
     admin_ami,
     console,
     live_channels,
+    service_settings,
     until,
+    wait_link_up,
 )
 
 pytestmark = [pytest.mark.asterisk, pytest.mark.timeout(90)]
@@ -199,4 +207,118 @@ async def test_given_a_paired_call_when_transferred_to_the_doctor_then_the_sessi
         manager.close()
         for process in (call, doctor, phone):
             await process.stop()
+        await regulator.close()
+
+
+class AmiForwarder:
+    """A TCP forwarder to the sandbox's AMI that the test can cut and restore (same port):
+    AMI out of reach for the service alone, while Asterisk and the call go on."""
+
+    def __init__(self, sandbox: SandboxAsterisk) -> None:
+        self.target = (sandbox.host, sandbox.ports.ami)
+        self.port = 0
+        self._server: asyncio.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+
+    async def open(self) -> None:
+        self._server = await asyncio.start_server(self._forward, "127.0.0.1", self.port)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def close(self) -> None:
+        """Stop listening and drop the open connections."""
+        if self._server is not None:
+            self._server.close()
+            for writer in list(self._writers):
+                writer.close()
+            await self._server.wait_closed()
+            self._server = None
+
+    async def _forward(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            up_reader, up_writer = await asyncio.open_connection(*self.target)
+        except OSError:
+            writer.close()
+            return
+        self._writers |= {writer, up_writer}
+        try:
+            await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer))
+        finally:
+            for end in (writer, up_writer):
+                self._writers.discard(end)
+                end.close()
+
+    @staticmethod
+    async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(OSError):
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        writer.close()
+
+
+@pytest.fixture
+async def forwarder(sandbox: SandboxAsterisk) -> AsyncIterator[AmiForwarder]:
+    forwarder = AmiForwarder(sandbox)
+    await forwarder.open()
+    yield forwarder
+    await forwarder.close()
+
+
+@pytest.fixture(params=["ami", "ari"])
+async def client_via_forwarder(
+    request: pytest.FixtureRequest,
+    sandbox: SandboxAsterisk,
+    forwarder: AmiForwarder,
+    aiohttp_client: object,
+    tmp_path: Path,
+) -> AsyncIterator[Client]:
+    """The service with its AMI (the events' link or the pairing's) through ``forwarder``."""
+    settings = service_settings(sandbox, request.param, tmp_path, ami_port=forwarder.port)
+    client: Client = await aiohttp_client(create_app(settings))  # type: ignore[operator]
+    await wait_link_up(client)
+    yield client
+
+
+async def test_given_ami_out_of_reach_when_the_session_opens_then_paired_once_it_is_back(
+    client_via_forwarder: Client,
+    forwarder: AmiForwarder,
+    sandbox: SandboxAsterisk,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    client = client_via_forwarder
+    monkeypatch.setattr(services, "PAIRING_RETRY_DELAYS", (0.2, 0.5, 1.0))
+    regulator = await console(client, "PJSIP/1001")
+    phone = await start_phone(sandbox, "1001", answer_delay_ms=200)
+    call = await place_call(sandbox, CALLER, "151001", duration_ms=10000)
+    manager = await admin_ami(sandbox)
+    try:
+        offer = await regulator.wait_for("offer", timeout=15)
+        call_id = offer["call"]["call_id"]
+        await forwarder.close()
+
+        session = await open_for_the_call(regulator, call_id)
+        await session_event(regulator, session["id"], "call.pairing_failed")
+        await asyncio.sleep(2)
+        await forwarder.open()
+
+        await session_event(regulator, session["id"], "call.paired")
+        live = client.app[appkeys.REGISTRY].get(call_id)
+        assert live is not None
+        reply = await manager.send_action(
+            {"Action": "Getvar", "Channel": live.channel, "Variable": PAIRING_VARIABLE}
+        )
+        assert reply.success, reply
+        assert reply["Value"] == session["id"]
+        assert await call.wait(20) == 0
+        assert await phone.wait(15) == 0
+        await session_event(regulator, session["id"], "call.ended")
+        status, body = await regulator.request("GET", f"/console/api/sessions/{session['id']}")
+        assert status == 200
+        types = [event["type"] for event in body["timeline"]]
+        assert is_subsequence(["call.pairing_failed", "call.paired", "call.ended"], types), types
+        assert (types.count("call.pairing_failed"), types.count("call.paired")) == (1, 1)
+    finally:
+        manager.close()
+        await call.stop()
+        await phone.stop()
         await regulator.close()
