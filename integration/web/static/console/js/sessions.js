@@ -332,11 +332,15 @@ export function callLine(session, line) {
  */
 export function callStatus(session) {
   const timeline = session.timeline || [];
+  let paired = false;
   for (let i = timeline.length - 1; i >= 0; i -= 1) {
     const event = timeline[i];
     const time = formatTime(event.at);
     const details = event.details || {};
     switch (event.type) {
+      case 'call.paired':
+        paired = true; // a failure before it was mended by a retry: no longer news
+        break;
       case 'call.ended':
         return t('room.call.ended', { time });
       case 'call.transferred':
@@ -344,7 +348,10 @@ export function callStatus(session) {
       case 'call.answered':
         return t('room.call.answered', { position: String(details.position ?? ''), time });
       case 'call.pairing_failed':
-        return t('room.call.pairing_failed');
+        if (!paired) {
+          return t('room.call.pairing_failed');
+        }
+        break;
       default:
         break;
     }
