@@ -19,7 +19,7 @@ import asyncio
 import contextlib
 import logging
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +27,7 @@ from aiortc import RTCIceServer
 
 from visioregul.media import MediaError, MediaEvent, Room, browser_ice_servers, ice_servers
 
+from .background import BackgroundTasks
 from .sessions.errors import SessionClosed
 from .sessions.services import SYSTEM, Actor, SessionService, SessionUpdate
 from .sessions.state import SessionFact
@@ -77,7 +78,7 @@ class RoomRegistry:
         self._records: asyncio.Queue[tuple[str, Actor, str, dict[str, Any], SessionFact | None]]
         self._records = asyncio.Queue()
         self._worker: asyncio.Task[None] | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._background = BackgroundTasks("video background task", log)
         self._closed = False
 
     # -- life cycle ----------------------------------------------------------------------------
@@ -93,8 +94,7 @@ class RoomRegistry:
         rooms = [entry.room for entry in self._rooms.values()]
         self._rooms.clear()
         await asyncio.gather(*(room.close() for room in rooms), return_exceptions=True)
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self._background.wait_all()
         # Let what the rooms reported reach the log, within reason.
         if self._worker is not None:
             with contextlib.suppress(TimeoutError):
@@ -247,12 +247,5 @@ class RoomRegistry:
             finally:
                 self._records.task_done()
 
-    def _spawn(self, coroutine: Any) -> None:
-        task = asyncio.create_task(coroutine)
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-
-    def _task_done(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("video background task failed", exc_info=task.exception())
+    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        self._background.spawn(coroutine)

@@ -21,6 +21,7 @@ from typing import Any, Protocol
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from .. import audit
+from ..background import BackgroundTasks
 from ..telephony.facts import FeatureCodePressed, position_of
 from ..telephony.pairing import INVITE_VARIABLE
 from ..telephony.registry import CallState, LiveCallRegistry
@@ -89,7 +90,7 @@ class FeatureCode:
         self.db = db
         self.write_variable = write_variable
         self.language = language
-        self._tasks: set[asyncio.Task[FeatureCodeOutcome]] = set()
+        self._background = BackgroundTasks("phone key handling", log)
         self._in_progress: set[str] = set()
         """Calls whose press is being handled: a second press meanwhile is refused, not doubled."""
 
@@ -122,16 +123,12 @@ class FeatureCode:
 
     async def close(self) -> None:
         """Cancel presses still being handled, and wait for them. Safe to call twice."""
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._background.cancel_all()
 
     # -- internals -----------------------------------------------------------------------------
 
     def _spawn(self, coroutine: Coroutine[Any, Any, FeatureCodeOutcome]) -> None:
-        task = asyncio.create_task(coroutine, name="feature-code")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._background.spawn(coroutine, name="feature-code")
 
     async def _decide(self, fact: FeatureCodePressed, actor: Actor) -> FeatureCodeOutcome:
         call = self.registry.get(fact.call_id)

@@ -14,7 +14,7 @@ import contextlib
 import hashlib
 import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from ..background import BackgroundTasks
 from ..destinations import Destination, DestinationKind, parse_invitation_destination
 from ..messaging import Channel, DeliveryStatus, Senders
 from ..settings import Settings
@@ -77,7 +78,9 @@ class SessionService:
     registry: LiveCallRegistry
     pairing: Pairing
     listeners: list[Callable[[SessionUpdate], None]] = field(default_factory=list)
-    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    _background: BackgroundTasks = field(
+        default_factory=lambda: BackgroundTasks("session background task", log)
+    )
     _call_sessions: dict[str, set[str]] = field(default_factory=dict)
     """Open sessions paired with each live call id."""
     _journal: SessionJournal = field(init=False)
@@ -131,20 +134,11 @@ class SessionService:
     async def close(self) -> None:
         """Cancel background work (deliveries in flight are logged as interrupted next start),
         then release the senders (Twilio's HTTP session); safe to call more than once."""
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._background.cancel_all()
         await self.senders.close()
 
-    def _spawn(self, coroutine: Any) -> None:
-        task = asyncio.create_task(coroutine)
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-
-    def _task_done(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("session background task failed", exc_info=task.exception())
+    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        self._background.spawn(coroutine)
 
     # -- opening and inviting ------------------------------------------------------------------
 
