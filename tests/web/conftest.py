@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
+from aiortc import RTCPeerConnection
 from pydantic import SecretStr
 
 from tests.store.conftest import NewDatabase, backend, new_database  # noqa: F401  (fixtures)
@@ -22,6 +23,7 @@ from visioregul.integration.settings import (
     TelephonySettings,
 )
 from visioregul.integration.store.models import Role
+from visioregul.media.passthrough import close_peer_connection
 
 CAD_KEY = "cad-key-0123456789"
 PASSWORD = "correct horse battery"
@@ -77,3 +79,12 @@ async def login(client: TestClient[web.Request, web.Application], position: str 
     token = me["csrf_token"]
     assert re.fullmatch(r"[\w-]{20,}", token)
     return str(token)
+
+
+@pytest.fixture
+async def peers() -> AsyncIterator[list[RTCPeerConnection]]:
+    """aiortc peer connections a test makes (the patient's phone...), closed at its end."""
+    made: list[RTCPeerConnection] = []
+    yield made
+    for pc in made:
+        await close_peer_connection(pc)

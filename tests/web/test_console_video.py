@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -26,15 +25,6 @@ pytestmark = [pytest.mark.timeout(60)]
 def loopback_ice(monkeypatch: pytest.MonkeyPatch) -> None:
     """Gather 127.0.0.1 only."""
     gather_loopback(monkeypatch)
-
-
-@pytest.fixture
-async def peers() -> AsyncIterator[list[RTCPeerConnection]]:
-    """Peer connections closed at the end of the test."""
-    made: list[RTCPeerConnection] = []
-    yield made
-    for pc in made:
-        await close_peer_connection(pc)
 
 
 async def next_of(ws: ClientWebSocketResponse, kind: str, timeout: float = 10.0) -> dict[str, Any]:

@@ -4,7 +4,6 @@ malformed messages, camera facts in the timeline, the video's offer/answer and t
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
@@ -17,7 +16,6 @@ from tests.media.peers import StampedTrack, wait_until
 from visioregul.integration import appkeys
 from visioregul.integration.sessions.models import Invitation
 from visioregul.integration.store.models import utcnow
-from visioregul.media.passthrough import close_peer_connection
 
 from .helpers import event_types, events_of, wait_detail
 from .patient import gather_loopback, invite, open_page, publish, receive
@@ -31,15 +29,6 @@ pytestmark = [pytest.mark.timeout(60)]
 def loopback_ice(monkeypatch: pytest.MonkeyPatch) -> None:
     """Gather 127.0.0.1 only (aioice skips loopback when gathering; tests run offline)."""
     gather_loopback(monkeypatch)
-
-
-@pytest.fixture
-async def peers() -> AsyncIterator[list[RTCPeerConnection]]:
-    """Peer connections closed at the end of the test."""
-    made: list[RTCPeerConnection] = []
-    yield made
-    for pc in made:
-        await close_peer_connection(pc)
 
 
 async def test_given_the_patient_page_then_only_it_may_use_the_camera(client: Client) -> None:
