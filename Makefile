@@ -26,7 +26,7 @@ system:
 
 demo: setup
 	bash dialplan/sandbox/install.sh
-	$(BIN)/visioregul demo
+	$(BIN)/python -m tests.sandbox.demo
 
 lint: setup
 	$(BIN)/ruff check .

@@ -33,12 +33,6 @@ def _parser() -> argparse.ArgumentParser:
 
     commands.add_parser("serve", help="run the service")
 
-    demo = commands.add_parser(
-        "demo", help="run the service with the sandbox Asterisk and a simulated 15 call"
-    )
-    demo.add_argument("--caller", default="+33612345678", help="simulated caller's number")
-    demo.add_argument("--no-call", action="store_true", help="start without placing a call")
-
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
     db_commands.add_parser("upgrade", help="apply pending migrations")
@@ -86,10 +80,6 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.command == "serve":
         return _serve(settings)
-    if args.command == "demo":
-        from .demo import run_demo
-
-        return asyncio.run(run_demo(settings, caller=args.caller, place_call_now=not args.no_call))
     if args.command == "db":
         return asyncio.run(_db(settings, args.db_command))
     if args.command == "check-asterisk":

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 import pytest
 import pytest_asyncio
 
-from visioregul.integration.sandbox import SandboxAsterisk, SandboxNotInstalled, SandboxPorts
+from tests.sandbox import SandboxAsterisk, SandboxNotInstalled, SandboxPorts
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")

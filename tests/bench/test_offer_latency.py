@@ -39,13 +39,13 @@ import aiohttp
 import pytest
 from panoramisk import Manager
 
-from visioregul.integration.sandbox.asterisk import (
+from tests.sandbox.asterisk import (
     SandboxAsterisk,
     SandboxPorts,
     end_process,
     tail,
 )
-from visioregul.integration.sandbox.sipp import SippProcess, place_call, start_phone
+from tests.sandbox.sipp import SippProcess, place_call, start_phone
 
 CALLS = int(os.environ.get("VISIOREGUL_BENCH_CALLS", "50"))
 CONCURRENCY = int(os.environ.get("VISIOREGUL_BENCH_CONCURRENCY", "5"))

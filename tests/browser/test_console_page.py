@@ -10,8 +10,8 @@ import pytest
 from playwright.async_api import BrowserContext, expect
 
 from tests.integration.service import service_settings, wait_link_up
-from visioregul.integration.sandbox.asterisk import SandboxAsterisk
-from visioregul.integration.sandbox.sipp import place_call, start_phone
+from tests.sandbox.asterisk import SandboxAsterisk
+from tests.sandbox.sipp import place_call, start_phone
 
 from .pages import log_in, start_service
 

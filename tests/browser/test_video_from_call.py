@@ -18,8 +18,8 @@ import pytest
 from playwright.async_api import BrowserContext, expect
 
 from tests.integration.service import CAD_KEY, service_settings, wait_link_up
-from visioregul.integration.sandbox.asterisk import SandboxAsterisk
-from visioregul.integration.sandbox.sipp import place_call, start_phone
+from tests.sandbox.asterisk import SandboxAsterisk
+from tests.sandbox.sipp import place_call, start_phone
 
 from .pages import log_in, start_service, watch
 from .test_video import COUNT_FRAMES, feed, patient_link

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.sandbox.asterisk import SandboxAsterisk
 from visioregul.integration.app import create_app
-from visioregul.integration.sandbox.asterisk import SandboxAsterisk
 
 from .service import Client, service_settings, wait_link_up
 

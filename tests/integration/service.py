@@ -15,8 +15,8 @@ from aiohttp.test_utils import TestClient
 from panoramisk import Manager
 from pydantic import SecretStr
 
+from tests.sandbox.asterisk import SandboxAsterisk
 from visioregul.integration import accounts, appkeys
-from visioregul.integration.sandbox.asterisk import SandboxAsterisk
 from visioregul.integration.settings import (
     AmiSettings,
     AriSettings,

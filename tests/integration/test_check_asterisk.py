@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from visioregul.integration.sandbox.asterisk import SandboxAsterisk
-from visioregul.integration.sandbox.sipp import place_call, start_phone
+from tests.sandbox.asterisk import SandboxAsterisk
+from tests.sandbox.sipp import place_call, start_phone
 from visioregul.integration.settings import Settings
 from visioregul.integration.telephony.check import CheckReport, Outcome, check_asterisk
 

@@ -23,10 +23,10 @@ from typing import Any
 import aiohttp
 import pytest
 
+from tests.sandbox.asterisk import SandboxAsterisk, SandboxPorts
+from tests.sandbox.sipp import place_call, start_phone
 from visioregul.integration import appkeys
 from visioregul.integration.app import create_app
-from visioregul.integration.sandbox.asterisk import SandboxAsterisk, SandboxPorts
-from visioregul.integration.sandbox.sipp import place_call, start_phone
 from visioregul.integration.telephony.link import LinkState, LinkStatus
 
 from .service import CAD_KEY, Client, cad_events, service_settings, until, wait_link_up

@@ -21,10 +21,10 @@ import pytest
 from panoramisk import Manager
 from sqlalchemy import select
 
+from tests.sandbox.asterisk import SandboxAsterisk
+from tests.sandbox.sipp import SippProcess, place_call, start_phone
 from visioregul.integration import appkeys
 from visioregul.integration.app import create_app
-from visioregul.integration.sandbox.asterisk import SandboxAsterisk
-from visioregul.integration.sandbox.sipp import SippProcess, place_call, start_phone
 from visioregul.integration.store.models import AuditEntry, OutboxMessage
 
 from .service import CAD_KEY, Client, service_settings, until, wait_link_up

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import pytest
 
+from tests.sandbox.asterisk import SandboxAsterisk
+from tests.sandbox.sipp import place_call, start_phone
 from visioregul.integration import appkeys
-from visioregul.integration.sandbox.asterisk import SandboxAsterisk
-from visioregul.integration.sandbox.sipp import place_call, start_phone
 from visioregul.integration.telephony.registry import CallState, CallUpdate
 
 from .service import Client, cad_events, console

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import pytest
 
+from tests.sandbox.asterisk import SandboxAsterisk
+from tests.sandbox.sipp import place_call, start_phone
 from visioregul.integration import appkeys
-from visioregul.integration.sandbox.asterisk import SandboxAsterisk
-from visioregul.integration.sandbox.sipp import place_call, start_phone
 
 from .service import (
     Client,

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from panoramisk import Manager
 
-from visioregul.integration.sandbox import (
+from tests.sandbox import (
     SandboxAsterisk,
     SandboxNotInstalled,
     SandboxPorts,

@@ -19,10 +19,10 @@ from typing import Any
 import aiohttp
 import pytest
 
+from tests.sandbox.asterisk import SandboxAsterisk
+from tests.sandbox.sipp import place_call, start_phone
 from visioregul.integration import appkeys
 from visioregul.integration.app import create_app
-from visioregul.integration.sandbox.asterisk import SandboxAsterisk
-from visioregul.integration.sandbox.sipp import place_call, start_phone
 from visioregul.integration.sessions import services
 from visioregul.integration.telephony.pairing import PAIRING_VARIABLE
 

@@ -1,4 +1,4 @@
-"""``visioregul demo``: the service on its embedded defaults, a real sandbox Asterisk, a 15 call.
+"""The demo (``make demo``): the service on its defaults, a real sandbox Asterisk, a 15 call.
 
 Installs what is missing (the sandbox Asterisk and sipp, through ``dialplan/sandbox/install.sh``),
 starts Asterisk and the service, creates a demo account, has the regulator phone at position 1001
@@ -7,23 +7,28 @@ answer a simulated 15 call from a French mobile, and prints where to look. Ctrl-
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
+import logging
 import signal
 import subprocess
+import sys
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from . import accounts, appkeys, audit
-from .app import create_app
-from .sandbox.asterisk import SandboxAsterisk, SandboxPorts
-from .sandbox.sipp import SippProcess, place_call, start_phone
-from .settings import Settings
-from .store.models import Role
-from .telephony.link import LinkState
+from visioregul.integration import accounts, appkeys, audit
+from visioregul.integration.app import create_app
+from visioregul.integration.settings import Settings, SettingsError, load_settings
+from visioregul.integration.store.models import Role
+from visioregul.integration.telephony.link import LinkState
 
-__all__ = ["DEMO_PASSWORD", "DEMO_USER", "run_demo"]
+from .asterisk import SandboxAsterisk, SandboxPorts
+from .sipp import SippProcess, place_call, start_phone
+
+__all__ = ["DEMO_PASSWORD", "DEMO_USER", "main", "run_demo"]
 
 DEMO_USER = "regulateur"
 DEMO_PASSWORD = "demo-visioregul-15"
@@ -62,7 +67,7 @@ async def run_demo(settings: Settings, *, caller: str, place_call_now: bool = Tr
         try:
             _install(sandbox)
         except (subprocess.CalledProcessError, OSError) as exc:
-            _say(f"visioregul demo: the sandbox could not be installed: {exc}")
+            _say(f"make demo: the sandbox could not be installed: {exc}")
             return 1
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -125,3 +130,30 @@ async def run_demo(settings: Settings, *, caller: str, place_call_now: bool = Tr
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m tests.sandbox.demo [--config FILE] [--caller NUMBER] [--no-call]``."""
+    parser = argparse.ArgumentParser(
+        prog="make demo",
+        description="The service with the sandbox Asterisk and a simulated 15 call.",
+    )
+    parser.add_argument("--config", type=Path, help="TOML configuration file (embedded defaults)")
+    parser.add_argument("--caller", default="+33612345678", help="simulated caller's number")
+    parser.add_argument("--no-call", action="store_true", help="start without placing a call")
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    for noisy in ("alembic", "panoramisk"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    try:
+        settings = load_settings(args.config)
+    except SettingsError as exc:
+        print(f"make demo: {exc}", file=sys.stderr)
+        return 2
+    return asyncio.run(run_demo(settings, caller=args.caller, place_call_now=not args.no_call))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
