@@ -20,6 +20,7 @@ from . import appkeys
 from .cad_webhooks import WebhookDispatcher
 from .i18n import load_catalogue
 from .messaging import build_senders
+from .ratelimit import RateLimiter
 from .sessions.feature_code import FeatureCode
 from .sessions.services import SessionService
 from .settings import Settings
@@ -31,7 +32,6 @@ from .video import RoomRegistry
 from .web import api, console, sessions_http, webhooks
 from .web.middleware import errors_middleware, security_headers_middleware
 from .web.notifier import Notifier
-from .web.ratelimit import RateLimiter
 from .web.server_log import install_malformed_request_filter
 from .web.sessions import SessionCodec, load_secret_key
 
@@ -61,7 +61,6 @@ def create_app(settings: Settings) -> web.Application:
         load_secret_key(settings.service.data_dir), settings.console.session_max_age
     )
     app[appkeys.LOGIN_LIMITER] = RateLimiter(settings.console.login_attempts_per_minute, 60)
-    app[appkeys.INVITE_LIMITER] = RateLimiter(30, 60)
     app[appkeys.LINK_LIMITER] = RateLimiter(30, 60)
 
     app.cleanup_ctx.append(_store)

@@ -6,19 +6,18 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from .i18n import Catalogue
+from .ratelimit import RateLimiter
 from .sessions.services import SessionService
 from .settings import Settings
 from .telephony.registry import LiveCallRegistry
 from .telephony.service import Telephony
 from .video import RoomRegistry
 from .web.notifier import Notifier
-from .web.ratelimit import RateLimiter
 from .web.sessions import SessionCodec
 
 __all__ = [
     "CATALOGUE",
     "DB",
-    "INVITE_LIMITER",
     "LINK_LIMITER",
     "LOGIN_LIMITER",
     "NOTIFIER",
@@ -40,7 +39,6 @@ NOTIFIER = web.AppKey("notifier", Notifier)
 SESSIONS = web.AppKey("sessions", SessionCodec)
 SESSION_SERVICE = web.AppKey("session_service", SessionService)
 LOGIN_LIMITER = web.AppKey("login_limiter", RateLimiter)
-INVITE_LIMITER = web.AppKey("invite_limiter", RateLimiter)
 LINK_LIMITER = web.AppKey("link_limiter", RateLimiter)
 ROOMS = web.AppKey("rooms", RoomRegistry)
 PATIENT_SOCKETS = web.AppKey("patient_sockets", set[web.WebSocketResponse])

@@ -16,7 +16,7 @@ from pathlib import Path
 from aiohttp import web
 
 from visioregul.integration import appkeys
-from visioregul.integration.web.errors import RateLimited
+from visioregul.integration.ratelimit import RateLimitExceeded
 from visioregul.integration.web.middleware import request_language
 
 __all__ = ["STATIC_DIR", "routes"]
@@ -55,7 +55,7 @@ async def open_link(request: web.Request) -> web.StreamResponse:
     token = request.match_info["token"]
     try:
         request.app[appkeys.LINK_LIMITER].hit(request.remote or "unknown")
-    except RateLimited:
+    except RateLimitExceeded:
         return _render(request, "link-refused.html", 429)
     opening = await request.app[appkeys.SESSION_SERVICE].open_link(
         token, request.cookies.get(DEVICE_COOKIE)

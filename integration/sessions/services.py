@@ -25,13 +25,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from ..background import BackgroundTasks
 from ..destinations import Destination, DestinationKind, parse_invitation_destination
 from ..messaging import Channel, DeliveryStatus, Senders
+from ..ratelimit import RateLimiter, RateLimitExceeded
 from ..settings import Settings
 from ..store.models import utcnow
 from ..telephony.events import CallAnswered, CallEnded, CallTransferred
 from ..telephony.pairing import Pairing
 from ..telephony.registry import CallState, CallUpdate, LiveCallRegistry
-from ..web.errors import InvalidRequest, RateLimited
-from ..web.ratelimit import RateLimiter
+from ..web.errors import InvalidRequest
 from .delivery import InvitationDelivery
 from .errors import InvitationNotFound, SessionClosed, TooManyInvitations
 from .history import SessionDetail, SessionFilter, find_sessions, read_session
@@ -268,7 +268,7 @@ class SessionService:
         for limiter, scope, key in checks:
             try:
                 limiter.hit(key)
-            except RateLimited as exc:
+            except RateLimitExceeded as exc:
                 log.warning("invitation refused: %s limit reached (%s)", scope, key)
                 raise TooManyInvitations(scope, exc.retry_after) from exc
 

@@ -20,10 +20,11 @@ from multidict import MultiDictProxy
 from pydantic import ValidationError
 
 from .. import accounts, appkeys, audit
+from ..ratelimit import RateLimitExceeded
 from ..store.models import Account
 from ..telephony.facts import normalize_position
 from .console_video import VIDEO_TYPES, ConsoleVideo
-from .errors import CsrfError, InvalidRequest, NotFound, RateLimited, Unauthorized
+from .errors import CsrfError, InvalidRequest, NotFound, Unauthorized
 from .notifier import Connection, send_queued
 from .schemas import PositionRequest, call_json, link_json
 from .sessions import COOKIE_NAME, ConsoleSession
@@ -161,7 +162,7 @@ async def login(request: web.Request) -> web.StreamResponse:
     try:
         limiter.hit(f"ip:{remote}")
         limiter.hit(f"user:{username.lower()}")
-    except RateLimited:
+    except RateLimitExceeded:
         raise web.HTTPSeeOther("/console/login?error=rate_limited") from None
     position = normalize_position(position_text) if position_text.strip() else None
     if position_text.strip() and position is None:

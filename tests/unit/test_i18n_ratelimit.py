@@ -7,8 +7,7 @@ import re
 import pytest
 
 from visioregul.integration.i18n import load_catalogue
-from visioregul.integration.web.errors import RateLimited
-from visioregul.integration.web.ratelimit import RateLimiter
+from visioregul.integration.ratelimit import RateLimiter, RateLimitExceeded
 
 
 def test_every_language_has_every_french_key_with_the_same_placeholders() -> None:
@@ -46,7 +45,7 @@ def test_rate_limiter_window() -> None:
     limiter = RateLimiter(limit=2, period=60, clock=lambda: now[0])
     limiter.hit("a")
     limiter.hit("a")
-    with pytest.raises(RateLimited) as caught:
+    with pytest.raises(RateLimitExceeded) as caught:
         limiter.hit("a")
     assert caught.value.retry_after == 60
     limiter.hit("b")

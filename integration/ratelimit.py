@@ -1,4 +1,8 @@
-"""Sliding-window rate limits, in memory (one process; a broker-backed one comes with scaling)."""
+"""Sliding-window rate limits, in memory (one process; a shared one comes with several instances).
+
+Knows nothing of HTTP: an exceeded limit raises ``RateLimitExceeded``, which each caller
+translates (a 429, a login page message, a phone tone).
+"""
 
 from __future__ import annotations
 
@@ -8,9 +12,15 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .errors import RateLimited
+__all__ = ["RateLimitExceeded", "RateLimiter"]
 
-__all__ = ["RateLimiter"]
+
+class RateLimitExceeded(Exception):
+    """A key went over its limit; ``retry_after`` is in whole seconds."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"rate limit exceeded, retry after {retry_after} s")
+        self.retry_after = retry_after
 
 
 @dataclass
@@ -24,7 +34,7 @@ class RateLimiter:
     _max_keys: int = 100_000
 
     def hit(self, key: str) -> None:
-        """Count one hit for ``key``; raise ``RateLimited`` when over the limit."""
+        """Count one hit for ``key``; raise ``RateLimitExceeded`` when over the limit."""
         now = self.clock()
         hits = self._hits.get(key)
         if hits is None:
@@ -34,7 +44,7 @@ class RateLimiter:
         while hits and hits[0] <= now - self.period:
             hits.popleft()
         if len(hits) >= self.limit:
-            raise RateLimited(retry_after=max(1, math.ceil(hits[0] + self.period - now)))
+            raise RateLimitExceeded(retry_after=max(1, math.ceil(hits[0] + self.period - now)))
         hits.append(now)
 
     def reset(self, key: str) -> None:
