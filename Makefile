@@ -20,6 +20,13 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
+# The browser code's checks (ESLint, TypeScript's checkJs, Node's test runner) from the npm registry.
+node_modules/.installed: package.json package-lock.json
+	@node -e 'process.exit(+process.versions.node.split(".")[0] >= 20 ? 0 : 1)' || \
+	  { echo "Node.js 20 or newer is needed for the browser code's checks"; exit 1; }
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
 system:
 	bash dialplan/sandbox/install.sh
 	bash tests/services/chromium.sh
@@ -28,15 +35,18 @@ demo: setup
 	bash dialplan/sandbox/install.sh
 	$(BIN)/python -m tests.sandbox.demo
 
-lint: setup
+lint: setup node_modules/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	npx --no-install eslint .
+	npx --no-install tsc -p jsconfig.json
 
 typecheck: setup
 	$(BIN)/mypy typings/visioregul tests
 
 # "&&": a PostgreSQL that did not start stops here, not as many failed tests later.
 test: setup system lint typecheck
+	node --test tests/js/
 	url="$$(bash tests/services/postgres.sh)" && \
 	  VISIOREGUL_TEST_POSTGRES_URL="$$url" $(BIN)/pytest -p no:cacheprovider $(PYTEST_ARGS)
 
@@ -44,4 +54,4 @@ bench: setup system
 	$(BIN)/pytest -p no:cacheprovider tests/bench -s $(PYTEST_ARGS)
 
 clean:
-	rm -rf $(VENV) var .mypy_cache .ruff_cache
+	rm -rf $(VENV) var .mypy_cache .ruff_cache node_modules

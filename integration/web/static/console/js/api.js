@@ -144,7 +144,7 @@ async function request(method, path, body) {
       cache: 'no-store',
       body: body === undefined ? undefined : JSON.stringify(body),
     });
-  } catch (error) {
+  } catch {
     throw new ApiError(0, 'network', '');
   }
   if (response.status === 401) {
@@ -155,7 +155,7 @@ async function request(method, path, body) {
   if (response.status !== 204) {
     try {
       data = await response.json();
-    } catch (error) {
+    } catch {
       data = null;
     }
   }

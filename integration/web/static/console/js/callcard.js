@@ -10,6 +10,7 @@ import { InvitationForm } from './invite.js';
 import { editableDestination } from './sessions.js';
 
 /** @typedef {import('./calls.js').Call} Call */
+/** @typedef {import('./calls.js').Caller} Caller */
 
 /**
  * @typedef {object} CallContext
@@ -24,7 +25,7 @@ let nextId = 0;
  * @returns {string}
  */
 export function callerNumberText(call) {
-  const caller = call.caller || {};
+  const caller = call.caller || /** @type {Partial<Caller>} */ ({});
   if (caller.kind === 'withheld') {
     return t('call.number.withheld');
   }
@@ -70,7 +71,7 @@ export function stateLabel(call, context) {
  * @returns {string}
  */
 export function hintText(call, context) {
-  const caller = call.caller || {};
+  const caller = call.caller || /** @type {Partial<Caller>} */ ({});
   let hint;
   switch (caller.kind) {
     case 'mobile':
@@ -107,7 +108,7 @@ export function hintText(call, context) {
  * @returns {string}
  */
 export function suggestedDestination(call) {
-  const caller = call.caller || {};
+  const caller = call.caller || /** @type {Partial<Caller>} */ ({});
   if (!caller.e164 || call.suggested_channel === 'ask_number') {
     return '';
   }

@@ -184,7 +184,7 @@ export class HistoryView {
         this.total = page.total;
         this.renderRows();
       }
-    } catch (error) {
+    } catch {
       // The next update or a manual filter tries again; the rows shown stay.
     }
   }
@@ -289,7 +289,7 @@ export class HistoryView {
         });
       }
       this.destinations.set(session.id, { updatedAt: session.updated_at, destination });
-    } catch (error) {
+    } catch {
       // The caller's number (or a dash) stays; the next refresh tries again.
     } finally {
       this.fetching.delete(key);

@@ -12,7 +12,7 @@ const STORAGE_KEY = 'visioregul.console.position';
 export function rememberPosition(position) {
   try {
     window.localStorage.setItem(STORAGE_KEY, position);
-  } catch (error) {
+  } catch {
     // Storage may be disabled by policy: the login form still works, empty.
   }
 }
@@ -23,7 +23,7 @@ export function rememberPosition(position) {
 export function rememberedPosition() {
   try {
     return window.localStorage.getItem(STORAGE_KEY) || '';
-  } catch (error) {
+  } catch {
     return '';
   }
 }

@@ -253,7 +253,7 @@ export function deliveryLine(session) {
   return invitationStatus(session, invitation);
 }
 
-/** @type {Record<string, {event: string, key: string, tone: string}>} */
+/** @type {Record<string, {event: string, key: string, tone: DeliveryLine['tone']}>} */
 const LATEST_STEP = {
   camera_allowed: { event: 'camera.allowed', key: 'room.status.camera', tone: 'good' },
   video_live: { event: 'video.live', key: 'room.status.live', tone: 'good' },

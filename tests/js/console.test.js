@@ -1,0 +1,158 @@
+// Unit tests of the console's logic (no DOM): routes, numbers as the regulator reads them, the
+// call card's advice, the session's status line. Run by `node --test tests/js/`.
+import assert from 'node:assert/strict';
+import { before, describe, test } from 'node:test';
+
+import { callerNumberText, hintText, suggestedDestination } from '../../integration/web/static/console/js/callcard.js';
+import { parseRoute, routeHash } from '../../integration/web/static/console/js/router.js';
+import {
+  actorName,
+  currentStep,
+  deliveryLine,
+  displayDestination,
+  editableDestination,
+  isClosed,
+  patientInvitation,
+  stateChip,
+  thirdPartyInvitations,
+} from '../../integration/web/static/console/js/sessions.js';
+import { useCatalogue } from './catalogue.js';
+
+before(async () => {
+  await useCatalogue('fr');
+});
+
+/** A call as the console's socket sends it. */
+function call(overrides = {}) {
+  return {
+    call_id: 'c1',
+    line: '15',
+    state: 'answered',
+    position: 'PJSIP/1001',
+    previous_positions: [],
+    caller: { raw: '+33612345678', e164: '+33612345678', display: '06 12 34 56 78', kind: 'mobile', sms_capable: true },
+    suggested_channel: 'sms',
+    started_at: '2026-12-05T10:00:00Z',
+    ...overrides,
+  };
+}
+
+describe('router', () => {
+  test('a session route survives the round trip through the hash', () => {
+    const route = parseRoute('#/session/AbC-12_x');
+    assert.deepEqual(route, { name: 'session', id: 'AbC-12_x' });
+    assert.equal(routeHash(route), '#/session/AbC-12_x');
+  });
+
+  test('history, anchors and hostile hashes', () => {
+    assert.deepEqual(parseRoute('#/history'), { name: 'history' });
+    assert.deepEqual(parseRoute('#main'), { name: 'call' });
+    assert.deepEqual(parseRoute('#/session/../../etc'), { name: 'call' });
+    assert.deepEqual(parseRoute('#/session/<img src=x>'), { name: 'call' });
+    assert.deepEqual(parseRoute(`#/session/${'a'.repeat(65)}`), { name: 'call' });
+    assert.equal(routeHash({ name: 'call' }), '');
+  });
+});
+
+describe('numbers as the regulator reads them', () => {
+  test('a French number is shown in the national form and never wraps', () => {
+    assert.equal(displayDestination('+33612345678'), '06\u00a012\u00a034\u00a056\u00a078');
+    assert.equal(editableDestination('+33612345678'), '06 12 34 56 78');
+  });
+
+  test('an address or a foreign number stays as it is', () => {
+    assert.equal(displayDestination('patient@example.org'), 'patient@example.org');
+    assert.equal(displayDestination('+447700900123'), '+447700900123');
+    assert.equal(displayDestination(null), '');
+  });
+
+  test('the call card prefills a mobile, and asks for a number otherwise', () => {
+    assert.equal(suggestedDestination(call()), '06 12 34 56 78');
+    const landline = call({
+      caller: { raw: '0145454545', e164: '+33145454545', display: '01 45 45 45 45', kind: 'landline', sms_capable: false },
+      suggested_channel: 'ask_number',
+    });
+    assert.equal(suggestedDestination(landline), '');
+    assert.match(hintText(landline, { movedAway: false }), /\S/);
+    assert.notEqual(hintText(landline, { movedAway: false }), 'call.hint.landline');
+  });
+
+  test('a withheld number is said so, not shown as empty', () => {
+    const withheld = call({ caller: { raw: '', e164: null, display: null, kind: 'withheld', sms_capable: false } });
+    const text = callerNumberText(withheld);
+    assert.ok(text.length > 0);
+    assert.notEqual(text, 'call.number.withheld');
+    assert.equal(suggestedDestination(withheld), '');
+  });
+
+  test('a mobile call that moved to another desk says so instead of the usual advice', () => {
+    const moved = hintText(call(), { movedAway: true });
+    assert.notEqual(moved, hintText(call(), { movedAway: false }));
+  });
+});
+
+describe('sessions', () => {
+  const invitation = (role, extra = {}) => ({
+    id: `${role}-${Math.random()}`,
+    role,
+    channel: 'sms',
+    destination: '+33612345678',
+    status: 'sent',
+    created_at: '2026-12-05T10:00:00Z',
+    revoked_at: null,
+    ...extra,
+  });
+
+  test('the newest patient invitation stands for the patient; revoked third parties are hidden', () => {
+    const first = invitation('patient');
+    const second = invitation('patient');
+    const gone = invitation('third_party', { revoked_at: '2026-12-05T10:05:00Z' });
+    const kept = invitation('third_party');
+    const session = { state: 'invited', invitations: [first, gone, second, kept], events: [] };
+    assert.equal(patientInvitation(session), second);
+    assert.deepEqual(thirdPartyInvitations(session), [kept]);
+    assert.equal(patientInvitation({ state: 'created', invitations: [], events: [] }), null);
+  });
+
+  test('closed states hide the controls; chips have a tone per state', () => {
+    assert.ok(isClosed({ state: 'ended' }));
+    assert.ok(isClosed({ state: 'expired' }));
+    assert.ok(!isClosed({ state: 'video_live' }));
+    assert.equal(stateChip('video_live').tone, 'good');
+    assert.equal(stateChip('video_lost').tone, 'warning');
+    assert.equal(stateChip('ended').tone, 'closed');
+    assert.equal(stateChip('invited').tone, 'progress');
+    assert.match(stateChip('no_such_state').text, /no_such_state/);
+  });
+
+  test('the status line follows the latest step once the patient acts', () => {
+    const session = {
+      state: 'video_live',
+      invitations: [invitation('patient')],
+      timeline: [
+        { type: 'camera.allowed', at: '2026-12-05T10:00:30Z', actor: 'patient', details: {} },
+        { type: 'video.live', at: '2026-12-05T10:00:31Z', actor: 'patient', details: {} },
+      ],
+    };
+    const line = deliveryLine(session);
+    assert.equal(line.tone, 'good');
+    assert.equal(line.failed, false);
+    assert.ok(!line.text.startsWith('room.status'), line.text);
+  });
+
+  test("the patient's own Terminer is not shown as a network loss", () => {
+    const live = { type: 'video.live', at: '2026-12-05T10:00:31Z', actor: 'patient', details: {} };
+    const left = { type: 'patient.left', at: '2026-12-05T10:02:00Z', actor: 'patient', details: {} };
+    const base = { state: 'video_lost', invitations: [invitation('patient')] };
+    const byPatient = currentStep({ ...base, timeline: [live, left] });
+    const byNetwork = currentStep({ ...base, timeline: [left, live] });
+    assert.notEqual(byPatient.step, byNetwork.step);
+    assert.equal(byPatient.title, byNetwork.title);
+  });
+
+  test('who did what, in words', () => {
+    assert.equal(actorName('mdupont'), 'mdupont');
+    assert.match(actorName('cad:key:SAMU-CAD'), /SAMU-CAD/);
+    assert.ok(!actorName('patient').startsWith('actor.'));
+  });
+});
