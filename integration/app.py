@@ -49,7 +49,9 @@ def create_app(settings: Settings) -> web.Application:
     )
     app[appkeys.SETTINGS] = settings
     app[appkeys.CATALOGUE] = load_catalogue()
-    registry = LiveCallRegistry(region=settings.telephony.region)
+    registry = LiveCallRegistry(
+        region=settings.telephony.region, trunk_format=settings.telephony.trunk_format
+    )
     notifier = Notifier()
     telephony = Telephony(settings.telephony, registry)
     registry.subscribe(notifier.on_call)

@@ -32,7 +32,12 @@ class Destination:
 
 
 def parse_invitation_destination(text: str, region: str = "FR") -> Destination:
-    """Validate a typed destination; raise ``InvalidRequest`` with a precise ``error_id``."""
+    """Validate a typed destination; raise ``InvalidRequest`` with a precise ``error_id``.
+
+    Only mobiles receive the SMS: a landline, a special, freephone, premium or short number, or
+    a foreign number that is not a mobile, is refused with its own reason (``landline_number``,
+    ``freephone_number``...), so that the regulator knows what to ask the caller for.
+    """
     text = text.strip()
     if not text:
         raise InvalidRequest("missing_destination")
@@ -44,8 +49,20 @@ def parse_invitation_destination(text: str, region: str = "FR") -> Destination:
             raise InvalidRequest("invalid_email", reason=str(exc), value=text[:80]) from exc
         return Destination(DestinationKind.EMAIL, email.normalized, email.normalized)
     number = parse_destination(text, region)
-    if number.kind is NumberKind.LANDLINE:
-        raise InvalidRequest("landline_number", display=number.display or text, value=text[:80])
-    if not number.sms_capable or number.e164 is None:
+    if number.sms_capable and number.e164 is not None:
+        return Destination(DestinationKind.SMS, number.e164, number.display or number.e164)
+    refusal = _NO_SMS.get(number.kind)
+    if refusal is None:  # invalid or withheld: nothing that can be dialled
         raise InvalidRequest("invalid_destination", value=text[:80])
-    return Destination(DestinationKind.SMS, number.e164, number.display or number.e164)
+    raise InvalidRequest(refusal, display=number.display or text, value=text[:80])
+
+
+_NO_SMS: dict[NumberKind, str] = {
+    NumberKind.LANDLINE: "landline_number",
+    NumberKind.SPECIAL: "special_number",
+    NumberKind.FREEPHONE: "freephone_number",
+    NumberKind.PREMIUM: "premium_number",
+    NumberKind.SHORT: "short_number",
+    NumberKind.INTERNATIONAL: "foreign_number_without_sms",
+}
+"""Why a valid number that cannot receive an SMS is refused, by kind (``error_id``)."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     BaseModel,
@@ -27,6 +28,8 @@ from pydantic_settings import (
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+from .telephony.numbers import PLAN_REGIONS, TrunkFormat, time_zone_for_region
 
 __all__ = [
     "AmiSettings",
@@ -66,6 +69,18 @@ class ServiceSettings(_Section):
     """Default language of the user interface."""
     data_dir: Path = Path("var")
     """Where files that must survive a restart are kept (SQLite database, uploads)."""
+    time_zone: str = "Europe/Paris"
+    """The centre's IANA time zone: times in messages and on screens. When not set, that of
+    ``telephony.region`` (``Indian/Reunion`` for a centre in Réunion)."""
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r} (e.g. Europe/Paris)") from exc
+        return value
 
     @field_validator("public_url")
     @classmethod
@@ -116,7 +131,12 @@ class TelephonySettings(_Section):
 
     source: Literal["ami", "ari", "none"] = "ami"
     region: str = "FR"
-    """Region used to read national numbers (``0612345678``)."""
+    """The centre's region in the French numbering plan: ``FR`` (metropolitan France), ``RE``,
+    ``YT``, ``GP``, ``MQ``, ``GF``, ``BL``, ``MF`` or ``PM``. National numbers are read in the
+    whole plan whatever the region; it decides the short numbers and the default time zone."""
+    trunk_format: TrunkFormat = TrunkFormat.AUTO
+    """How the trunk presents callers' numbers: ``e164``, ``international`` (without ``+``),
+    ``national`` (with the 0), ``national_without_zero`` (9 digits) or ``auto``."""
     lines: list[str] = ["15"]
     """Lines tagged by the shipped dialplan that VisioRegul offers video for."""
     reconnect_min: float = Field(default=0.5, gt=0)
@@ -124,6 +144,15 @@ class TelephonySettings(_Section):
     reconnect_max: float = Field(default=10.0, gt=0)
     ami: AmiSettings = AmiSettings()
     ari: AriSettings = AriSettings()
+
+    @field_validator("region")
+    @classmethod
+    def _plan_region(cls, value: str) -> str:
+        region = value.strip().upper()
+        if region not in PLAN_REGIONS:
+            regions = ", ".join(PLAN_REGIONS)
+            raise ValueError(f"{value!r} is not a region of the French plan: {regions}")
+        return region
 
 
 class ConsoleSettings(_Section):
@@ -259,6 +288,15 @@ class Settings(BaseSettings):
     messaging: MessagingSettings = MessagingSettings()
     webhooks: WebhookSettings = WebhookSettings()
     video: VideoSettings = VideoSettings()
+
+    @model_validator(mode="after")
+    def _time_zone_of_the_region(self) -> Settings:
+        # Not set anywhere: the zone where the centre is, not metropolitan France's.
+        if "time_zone" not in self.service.model_fields_set:
+            zone = time_zone_for_region(self.telephony.region)
+            if zone != self.service.time_zone:
+                self.service = self.service.model_copy(update={"time_zone": zone})
+        return self
 
     @model_validator(mode="after")
     def _webhooks_need_a_secret(self) -> Settings:

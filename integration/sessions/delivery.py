@@ -127,6 +127,7 @@ class InvitationDelivery:
             link=self.link_for(token),
             expires_at=invitation.expires_at,
             sender_name=self.settings.messaging.sender_name,
+            timezone=self.settings.service.time_zone,
         )
         callback = None
         if channel is Channel.SMS and self.settings.messaging.sms == "twilio":

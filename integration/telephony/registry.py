@@ -22,7 +22,7 @@ from .events import (
     CallRinging,
     CallTransferred,
 )
-from .numbers import CallerNumber, NumberKind, parse_caller
+from .numbers import CallerNumber, NumberKind, TrunkFormat, parse_caller
 
 __all__ = ["CallState", "CallUpdate", "LiveCall", "LiveCallRegistry", "SuggestedChannel"]
 
@@ -96,6 +96,8 @@ class LiveCallRegistry:
     """Tagged calls by call id, updated from call events; listeners hear every change."""
 
     region: str = "FR"
+    trunk_format: TrunkFormat = TrunkFormat.AUTO
+    """How the trunk writes callers' numbers (``telephony.trunk_format``)."""
     keep_ended: timedelta = timedelta(hours=2)
     _calls: dict[str, LiveCall] = field(default_factory=dict)
     _listeners: list[Listener] = field(default_factory=list)
@@ -147,7 +149,7 @@ class LiveCallRegistry:
             return LiveCall(
                 call_id=event.call_id,
                 line=event.line,
-                caller=parse_caller(event.caller, self.region),
+                caller=parse_caller(event.caller, self.region, self.trunk_format),
                 channel=event.channel,
                 uniqueid=event.uniqueid,
                 state=CallState.RINGING,

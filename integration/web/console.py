@@ -118,7 +118,8 @@ def _set_cookie(
 
 
 def _me(request: web.Request, account: Account, session: ConsoleSession) -> dict[str, Any]:
-    messaging = request.app[appkeys.SETTINGS].messaging
+    settings = request.app[appkeys.SETTINGS]
+    messaging = settings.messaging
     return {
         "account": {
             "username": account.username,
@@ -129,6 +130,8 @@ def _me(request: web.Request, account: Account, session: ConsoleSession) -> dict
         "csrf_token": session.csrf_token,
         # Development and demo: messages stay in the service and the console shows them.
         "outbox": messaging.sms == "outbox" or messaging.email == "outbox",
+        # Times on the console are the centre's, whatever the workstation's clock says.
+        "time_zone": settings.service.time_zone,
     }
 
 

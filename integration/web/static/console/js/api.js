@@ -3,6 +3,8 @@
  * @module api
  */
 
+import { setTimeZone } from './i18n.js';
+
 /** Where the browser goes when the session is missing or expired. */
 export const LOGIN_URL = '/console/login';
 
@@ -19,6 +21,7 @@ export const LOGIN_URL = '/console/login';
  * @property {string | null} position
  * @property {string} csrf_token
  * @property {boolean} outbox whether messages stay in the service (development, demo)
+ * @property {string} time_zone the centre's IANA time zone, e.g. `Europe/Paris`
  */
 
 /**
@@ -179,6 +182,7 @@ async function request(method, path, body) {
 export async function fetchMe() {
   const me = await request('GET', '/console/api/me');
   setCsrfToken(me.csrf_token);
+  setTimeZone(me.time_zone);
   return me;
 }
 

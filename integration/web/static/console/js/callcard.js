@@ -78,7 +78,13 @@ export function hintText(call, context) {
       hint = t('call.hint.mobile');
       break;
     case 'landline':
-      hint = t('call.hint.landline');
+    case 'special':
+    case 'freephone':
+    case 'premium':
+      hint = t(`call.hint.${caller.kind}`);
+      break;
+    case 'short':
+      hint = t('call.hint.short', { display: caller.display || caller.raw || '—' });
       break;
     case 'international':
       hint = t(caller.sms_capable ? 'call.hint.international' : 'call.hint.international.no_sms');

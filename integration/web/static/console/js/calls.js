@@ -9,7 +9,7 @@
  * @property {string} raw exactly what the switch presented
  * @property {string | null} e164
  * @property {string | null} display readable form, e.g. `06 12 34 56 78`
- * @property {'mobile' | 'landline' | 'international' | 'withheld' | 'invalid'} kind
+ * @property {'mobile' | 'landline' | 'special' | 'freephone' | 'premium' | 'short' | 'international' | 'withheld' | 'invalid'} kind
  * @property {boolean} sms_capable
  */
 

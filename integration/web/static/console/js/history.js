@@ -7,7 +7,7 @@
 
 import { ApiError, fetchHistory, fetchSession } from './api.js';
 import { errorMessage } from './errors.js';
-import { applyTranslations, formatDate, formatTime, t } from './i18n.js';
+import { applyTranslations, formatDate, formatTime, startOfDay, t } from './i18n.js';
 import { STATES, actorName, channelName, displayDestination, patientInvitation, stateChip } from './sessions.js';
 
 /** @typedef {import('./api.js').Session} Session */
@@ -24,7 +24,7 @@ const PERIODS = [
 ];
 
 /**
- * The start of a period, as the API expects it.
+ * The start of a period (midnight in the centre's time zone), as the API expects it.
  * @param {string} days `1` for today, `7`, `30`, or empty
  * @returns {string} ISO 8601, empty for no limit
  */
@@ -33,10 +33,7 @@ export function periodStart(days) {
   if (!count) {
     return '';
   }
-  const start = new Date();
-  start.setHours(0, 0, 0, 0);
-  start.setDate(start.getDate() - (count - 1));
-  return start.toISOString();
+  return startOfDay(count - 1).toISOString();
 }
 
 /** The history view, built from `<template id="history-template">`. */

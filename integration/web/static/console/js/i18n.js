@@ -121,7 +121,51 @@ export function applyTranslations(root = document) {
 }
 
 /**
- * Format a timestamp as local `HH:MM:SS` in the page language.
+ * The centre's time zone: every time and date on the console is the centre's
+ * (a regulator's workstation may be set to another zone, or to UTC).
+ * Undefined until the server has said it: the browser's zone then.
+ * @type {string | undefined}
+ */
+let timeZone;
+
+/** @type {Intl.DateTimeFormat | null} */
+let cachedFormat = null;
+let cachedFormatLanguage = '';
+
+/** @type {Intl.DateTimeFormat | null} */
+let cachedDateFormat = null;
+let cachedDateFormatLanguage = '';
+
+/**
+ * Show times and dates in `zone` (an IANA name such as `Indian/Reunion`).
+ * An unknown or missing zone keeps the current one.
+ * @param {string | null | undefined} zone
+ */
+export function setTimeZone(zone) {
+  if (!zone || zone === timeZone) {
+    return;
+  }
+  try {
+    new Intl.DateTimeFormat(undefined, { timeZone: zone });
+  } catch (error) {
+    console.warn(`Unknown time zone ${zone}`, error);
+    return;
+  }
+  timeZone = zone;
+  cachedFormat = null;
+  cachedDateFormat = null;
+}
+
+/**
+ * The centre's time zone, as set by `setTimeZone` (undefined: the browser's).
+ * @returns {string | undefined}
+ */
+export function currentTimeZone() {
+  return timeZone;
+}
+
+/**
+ * Format a timestamp as `HH:MM:SS` in the centre's time zone and the page language.
  * @param {string | null | undefined} iso ISO 8601 timestamp
  * @returns {string} empty when `iso` is missing or invalid
  */
@@ -136,10 +180,6 @@ export function formatTime(iso) {
   return timeFormat().format(date);
 }
 
-/** @type {Intl.DateTimeFormat | null} */
-let cachedFormat = null;
-let cachedFormatLanguage = '';
-
 function timeFormat() {
   if (!cachedFormat || cachedFormatLanguage !== language) {
     cachedFormat = new Intl.DateTimeFormat(language, {
@@ -147,18 +187,15 @@ function timeFormat() {
       minute: '2-digit',
       second: '2-digit',
       hourCycle: 'h23',
+      timeZone,
     });
     cachedFormatLanguage = language;
   }
   return cachedFormat;
 }
 
-/** @type {Intl.DateTimeFormat | null} */
-let cachedDateFormat = null;
-let cachedDateFormatLanguage = '';
-
 /**
- * Format a timestamp as a local date (`12/03/2025` in French).
+ * Format a timestamp as a date in the centre's time zone (`12/03/2025` in French).
  * @param {string | null | undefined} iso ISO 8601 timestamp
  * @returns {string} empty when `iso` is missing or invalid
  */
@@ -171,8 +208,54 @@ export function formatDate(iso) {
     return '';
   }
   if (!cachedDateFormat || cachedDateFormatLanguage !== language) {
-    cachedDateFormat = new Intl.DateTimeFormat(language, { day: '2-digit', month: '2-digit', year: 'numeric' });
+    cachedDateFormat = new Intl.DateTimeFormat(language, {
+      day: '2-digit',
+      month: '2-digit',
+      year: 'numeric',
+      timeZone,
+    });
     cachedDateFormatLanguage = language;
   }
   return cachedDateFormat.format(date);
+}
+
+/**
+ * The wall-clock reading of `date` in `zone`, as if that reading were UTC.
+ * @param {Date} date
+ * @param {string | undefined} zone
+ * @returns {number} milliseconds
+ */
+function wallClock(date, zone) {
+  const parts = new Intl.DateTimeFormat('en-US', {
+    timeZone: zone,
+    hourCycle: 'h23',
+    year: 'numeric',
+    month: '2-digit',
+    day: '2-digit',
+    hour: '2-digit',
+    minute: '2-digit',
+    second: '2-digit',
+  }).formatToParts(date);
+  /** @type {Record<string, number>} */
+  const value = {};
+  for (const part of parts) {
+    value[part.type] = Number(part.value);
+  }
+  return Date.UTC(value.year, value.month - 1, value.day, value.hour, value.minute, value.second);
+}
+
+/**
+ * Midnight at the start of the day `daysAgo` days before today, in the
+ * centre's time zone ("today" is the centre's day, not the workstation's).
+ * @param {number} daysAgo 0 for today
+ * @param {Date} [now]
+ * @returns {Date}
+ */
+export function startOfDay(daysAgo, now = new Date()) {
+  const today = new Date(wallClock(now, timeZone));
+  const midnight = Date.UTC(today.getUTCFullYear(), today.getUTCMonth(), today.getUTCDate() - daysAgo);
+  // The zone's offset at that midnight (read twice: a DST change may fall in between).
+  let instant = midnight - (wallClock(new Date(midnight), timeZone) - midnight);
+  instant = midnight - (wallClock(new Date(instant), timeZone) - instant);
+  return new Date(instant);
 }
