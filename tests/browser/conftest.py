@@ -28,9 +28,13 @@ def chromium() -> str:
     return CHROMIUM
 
 
-async def launch(playwright: Playwright, chromium: str, profile: Path) -> BrowserContext:
-    """A Chromium with a fake camera, French, 1280x720, its profile in ``profile``."""
+async def launch(
+    playwright: Playwright, chromium: str, profile: Path, timezone_id: str | None = None
+) -> BrowserContext:
+    """A Chromium with a fake camera, French, 1280x720, its profile in ``profile``; its clock in
+    ``timezone_id`` when given (else the machine's)."""
     return await playwright.chromium.launch_persistent_context(
+        timezone_id=timezone_id,
         user_data_dir=str(profile),
         executable_path=chromium,
         headless=False,

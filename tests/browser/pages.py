@@ -15,7 +15,7 @@ from playwright.async_api import BrowserContext, ConsoleMessage, Page, expect
 
 from tests.integration.service import PASSWORD, Client, add_account
 from visioregul.integration.app import create_app
-from visioregul.integration.settings import ServiceSettings, Settings
+from visioregul.integration.settings import Settings
 
 SHOTS_COPY = "VISIOREGUL_SHOTS_COPY"
 """When set, screenshots are also copied to this folder (to look at them after a run)."""
@@ -26,7 +26,9 @@ FAILED_LOAD = re.compile(r"status of (\d{3})")
 async def start_service(aiohttp_client: Any, settings: Settings, tmp_path: Path) -> Client:
     """The service on a known port, so that the links it sends lead back to it."""
     port = unused_port()
-    public = ServiceSettings(data_dir=tmp_path, public_url=f"http://127.0.0.1:{port}")
+    public = settings.service.model_copy(
+        update={"data_dir": tmp_path, "public_url": f"http://127.0.0.1:{port}"}
+    )
     app = create_app(settings.model_copy(update={"service": public}))
     client: Client = await aiohttp_client(app, server_kwargs={"port": port})
     return client

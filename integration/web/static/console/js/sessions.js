@@ -74,10 +74,21 @@ export function displayDestination(value) {
   if (!value) {
     return '';
   }
-  const french = /^\+33([1-9])(\d{2})(\d{2})(\d{2})(\d{2})$/.exec(value);
-  if (french) {
-    // No-break spaces: a number never wraps in the middle.
-    return `0${french[1]}\u00a0${french.slice(2).join('\u00a0')}`;
+  // The French plan, overseas included, in its national form, as the server writes it:
+  // "06 12 34 56 78", "06 92 12 34 56", "0 800 12 34 56", "041 12 34" (Saint-Pierre).
+  // No-break spaces: a number never wraps in the middle.
+  const plan = /^\+(?:33|262|590|594|596)([1-9]\d{8})$/.exec(value);
+  if (plan) {
+    const national = plan[1];
+    const pairs = (/** @type {string} */ digits) => digits.match(/\d{2}/g) || [];
+    const groups = national.startsWith('8')
+      ? ['0', national.slice(0, 3), ...pairs(national.slice(3))]
+      : [`0${national[0]}`, ...pairs(national.slice(1))];
+    return groups.join('\u00a0');
+  }
+  const miquelon = /^\+508(\d{2})(\d{2})(\d{2})$/.exec(value);
+  if (miquelon) {
+    return `0${miquelon.slice(1).join('\u00a0')}`;
   }
   return value;
 }
