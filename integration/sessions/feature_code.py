@@ -63,9 +63,10 @@ class FeatureCodeOutcome:
     answer: str
     """``sent`` or ``refused``: what the phone was told."""
     reason: str | None = None
-    """Why it was refused: ``call_not_found``, ``call_ended``, ``landline``, ``withheld``,
-    ``invalid``, ``in_progress``, the ``error_id`` of a refusal of the session domain (such as
-    ``too_many_invitations_destination``), or ``error``."""
+    """Why it was refused: ``call_not_found``, ``call_ended``, the caller's kind when it gets no
+    SMS (``landline``, ``special``, ``freephone``, ``premium``, ``short``, ``international``,
+    ``withheld``, ``invalid``), ``in_progress``, the ``error_id`` of a refusal of the session
+    domain (such as ``too_many_invitations_destination``), or ``error``."""
     session_id: str | None = None
     """The session opened, when sent."""
     answered: bool = False
@@ -139,7 +140,7 @@ class FeatureCode:
         if call.state is CallState.ENDED:
             return FeatureCodeOutcome(REFUSED, "call_ended")
         if not call.caller.sms_capable or call.caller.e164 is None:
-            # Landline, withheld or invalid: the regulator asks for a mobile on the console.
+            # Not a mobile, withheld or invalid: the regulator asks for a mobile on the console.
             return FeatureCodeOutcome(REFUSED, call.caller.kind.value)
         if call.call_id in self._in_progress:
             return FeatureCodeOutcome(REFUSED, "in_progress")

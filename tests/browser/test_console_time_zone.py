@@ -1,5 +1,6 @@
-"""Times on the console are the centre's, whatever the workstation's clock says: a centre in
-Réunion, a browser set to New York. No telephony: the regulator invites without a call."""
+"""A centre in Réunion seen from a browser set to New York: times and dates are the centre's,
+numbers of the plan read as French, numbers that cannot receive an SMS refused in French. No
+telephony: the regulator invites without a call."""
 
 from __future__ import annotations
 
@@ -56,8 +57,16 @@ async def test_given_a_centre_in_reunion_then_the_console_shows_reunion_times(
     browser_zone = await page.evaluate("Intl.DateTimeFormat().resolvedOptions().timeZone")
     assert browser_zone == BROWSER_ZONE
 
-    # A Réunion mobile typed in its national form, from the empty card.
+    # A freephone number cannot receive the SMS: the card says why, in French.
     card = page.locator("#stage .call-card")
+    await card.locator(".invite-input").fill("0800 12 34 56")
+    await card.locator("[data-field=submit]").click()
+    await expect(card.locator("[data-field=error]")).to_have_text(
+        "Le 0 800 12 34 56 est un numéro gratuit de service\u00a0: il ne peut pas recevoir de SMS."
+        " Demandez un numéro de mobile ou une adresse e-mail."
+    )
+
+    # A Réunion mobile typed in its national form, from the empty card.
     await card.locator(".invite-input").fill("0692 12 34 56")
     await card.locator("[data-field=submit]").click()
     room = page.locator("#stage .room")
@@ -87,4 +96,4 @@ async def test_given_a_centre_in_reunion_then_the_console_shows_reunion_times(
     created = datetime.fromisoformat(session["created_at"]).astimezone(REUNION)
     await expect(row.locator(".history-date")).to_have_text(created.strftime("%d/%m/%Y"))
     await expect(row.locator(".history-time")).to_have_text(created.strftime("%H:%M:%S"))
-    assert console.unexpected_problems() == []
+    assert console.unexpected_problems(400) == []

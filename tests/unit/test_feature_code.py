@@ -268,7 +268,14 @@ async def test_given_a_mobile_caller_when_pressed_then_session_sms_and_sent(
 
 @pytest.mark.parametrize(
     ("caller", "reason"),
-    [("0145678901", "landline"), ("anonymous", "withheld"), ("12", "invalid")],
+    [
+        ("0145678901", "landline"),
+        ("0800123456", "freephone"),
+        ("0891123456", "premium"),
+        ("3624", "short"),
+        ("anonymous", "withheld"),
+        ("12", "invalid"),
+    ],
 )
 async def test_given_a_caller_without_mobile_when_pressed_then_refused_with_the_reason(
     app: web.Application, caller: str, reason: str
