@@ -125,7 +125,7 @@ class CallerNumber:
 
 
 def parse_caller(
-    raw: str | None, region: str = "FR", trunk_format: TrunkFormat | str = TrunkFormat.AUTO
+    raw: str | None, region: str = "FR", trunk_format: TrunkFormat = TrunkFormat.AUTO
 ) -> CallerNumber:
     """Read a caller number presented by a trunk that writes numbers as ``trunk_format``.
 
@@ -141,7 +141,7 @@ def parse_caller(
     home = region.strip().upper()
     if _is_short(cleaned, home):
         return CallerNumber(raw=text, kind=NumberKind.SHORT, display=cleaned, region=home or None)
-    number = _read(cleaned, home, TrunkFormat(trunk_format))
+    number = _read(cleaned, home, trunk_format)
     if number is None:
         return CallerNumber(raw=text, kind=NumberKind.INVALID)
     return _describe(text, number)
