@@ -29,7 +29,7 @@ from .telephony.pairing import Pairing
 from .telephony.registry import LiveCallRegistry
 from .telephony.service import Telephony
 from .video import RoomRegistry
-from .web import api, console, sessions_http, webhooks
+from .web import api, console, sessions_http, twilio_callbacks
 from .web.middleware import errors_middleware, security_headers_middleware
 from .web.notifier import Notifier
 from .web.server_log import install_malformed_request_filter
@@ -75,7 +75,7 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_routes(api.routes)
     app.router.add_routes(console.routes)
     app.router.add_routes(sessions_http.routes)
-    app.router.add_routes(webhooks.routes)
+    app.router.add_routes(twilio_callbacks.routes)
     # Before the landing page: its ``/p/{token:.+}`` would take ``/p/<token>/ws`` too.
     app.router.add_routes(patient_signalling.routes)
     app.router.add_routes(patient_http.routes)

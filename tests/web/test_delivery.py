@@ -40,7 +40,7 @@ from visioregul.integration.settings import (
     SmtpSettings,
     TwilioSettings,
 )
-from visioregul.integration.web.webhooks import TWILIO_STATUS_PATH
+from visioregul.integration.web.twilio_callbacks import TWILIO_STATUS_PATH
 
 from .conftest import login, make_settings
 from .helpers import (

@@ -1,4 +1,5 @@
-"""Callbacks from gateways: Twilio's message status reports.
+"""Inbound callbacks from Twilio: its message status reports (outbound CAD webhooks are in
+``cad_webhooks``).
 
 Twilio signs each callback (``X-Twilio-Signature``, HMAC-SHA1 of the URL and the parameters with
 the account's auth token); an unsigned, wrongly signed or altered callback is refused. The URL
