@@ -1,0 +1,1 @@
+"""The visio session domain: sessions, invitations, links, the event log; no HTTP."""
