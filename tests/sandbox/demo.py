@@ -1,8 +1,10 @@
 """The demo (``make demo``): the service on its defaults, a real sandbox Asterisk, a 15 call.
 
 Installs what is missing (the sandbox Asterisk and sipp, through ``dialplan/sandbox/install.sh``),
-starts Asterisk and the service, creates a demo account, has the regulator phone at position 1001
-answer a simulated 15 call from a French mobile, and prints where to look. Ctrl-C stops all of it.
+starts Asterisk and the service, creates two demo accounts (a regulator at position 1001 and a
+doctor at 1003, for a second console), has the regulator's phone answer a simulated 15 call from
+a French mobile, and prints where to look once the service has seen Asterisk answer it. Ctrl-C
+stops all of it.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import web
@@ -23,17 +26,33 @@ from visioregul.integration import accounts, appkeys, audit
 from visioregul.integration.app import create_app
 from visioregul.integration.settings import Settings, SettingsError, load_settings
 from visioregul.integration.store.models import Role
+from visioregul.integration.telephony.events import CallAnswered
 from visioregul.integration.telephony.link import LinkState
+from visioregul.integration.telephony.registry import CallUpdate
 
 from .asterisk import SandboxAsterisk, SandboxPorts
 from .sipp import SippProcess, place_call, start_phone
 
-__all__ = ["DEMO_PASSWORD", "DEMO_USER", "main", "run_demo"]
+__all__ = ["DEMO_DOCTOR", "DEMO_PASSWORD", "DEMO_USER", "main", "run_demo"]
 
 DEMO_USER = "regulateur"
 DEMO_PASSWORD = "demo-visioregul-15"
 DEMO_POSITION = "1001"
+DEMO_DOCTOR = "medecin"
+"""The second account, a regulating doctor, to try a second console on the same visio."""
+DEMO_DOCTOR_POSITION = "1003"
 _CALL_MS = 30 * 60 * 1000
+_ANSWER_TIMEOUT_S = 30.0
+# Libraries that log every ICE check, DTLS step or request at INFO: a demo shows their warnings.
+_CHATTY_LOGGERS = (
+    "aioice",
+    "aiortc",
+    "aiohttp.access",
+    "aiohttp.server",
+    "alembic",
+    "panoramisk",
+    "asyncio",
+)
 
 
 def _say(text: str) -> None:
@@ -57,6 +76,49 @@ async def _wait_link_up(app: web.Application, timeout: float = 20.0) -> bool:
     except TimeoutError:
         return False
     return True
+
+
+def _wait_answered(
+    app: web.Application, position: str, timeout: float = _ANSWER_TIMEOUT_S
+) -> asyncio.Future[CallUpdate]:
+    """A future of the first ``call.answered`` at ``position`` that the service sees."""
+    answered: asyncio.Future[CallUpdate] = asyncio.get_running_loop().create_future()
+
+    def listen(update: CallUpdate) -> None:
+        event = update.event
+        if isinstance(event, CallAnswered) and event.position == position and not answered.done():
+            answered.set_result(update)
+
+    unsubscribe = app[appkeys.REGISTRY].subscribe(listen)
+    answered.add_done_callback(lambda _: unsubscribe())
+    return answered
+
+
+def _banner(
+    settings: Settings, *, answered: CallUpdate | None, caller: str, call_placed: bool
+) -> str:
+    base = settings.service.public_url
+    lines = [
+        "",
+        "  VisioRegul demo is running.",
+        f"  Console:  {base}/console",
+        f"  Logins:   {DEMO_USER} / {DEMO_PASSWORD}   (regulator, position PJSIP/{DEMO_POSITION})",
+        f"            {DEMO_DOCTOR} / {DEMO_PASSWORD}      (doctor, position"
+        f" PJSIP/{DEMO_DOCTOR_POSITION}: a second console)",
+    ]
+    if answered is not None:
+        call = answered.call
+        lines.append(
+            f"  Call:     {call.caller.e164 or caller} answered at {call.position}:"
+            " its video invitation is waiting on the console."
+        )
+    elif call_placed:
+        lines.append(
+            f"  Call:     not answered at PJSIP/{DEMO_POSITION} within {_ANSWER_TIMEOUT_S:g} s"
+            " (see the logs above)."
+        )
+    lines += [f"  CAD API:  {base}/api/v1/openapi.yaml", "  Ctrl-C stops everything.", ""]
+    return "\n".join(lines)
 
 
 async def run_demo(settings: Settings, *, caller: str, place_call_now: bool = True) -> int:
@@ -90,31 +152,40 @@ async def run_demo(settings: Settings, *, caller: str, place_call_now: bool = Tr
                 role=Role.REGULATOR,
                 position=f"PJSIP/{DEMO_POSITION}",
             )
+            await accounts.ensure_account(
+                db,
+                DEMO_DOCTOR,
+                DEMO_PASSWORD,
+                display_name="Médecin régulateur de démonstration",
+                role=Role.DOCTOR,
+                position=f"PJSIP/{DEMO_DOCTOR_POSITION}",
+            )
             await audit.record(db, actor="system", action="demo.started")
         if not await _wait_link_up(app):
             _say("Warning: the service did not reach the sandbox Asterisk (see the logs).")
+        answered: CallUpdate | None = None
         if place_call_now:
+            waiting = _wait_answered(app, f"PJSIP/{DEMO_POSITION}")
             processes.append(
                 await start_phone(sandbox, DEMO_POSITION, answer_delay_ms=1500, calls=1)
             )
             processes.append(
                 await place_call(sandbox, caller, f"15{DEMO_POSITION}", duration_ms=_CALL_MS)
             )
-        base = settings.service.public_url
-        _say(
-            "\n"
-            "  VisioRegul demo is running.\n"
-            f"  Console:   {base}/console\n"
-            f"  Login:     {DEMO_USER} / {DEMO_PASSWORD} (position PJSIP/{DEMO_POSITION})\n"
-            + (
-                f"  A simulated 15 call from {caller} is answered at PJSIP/{DEMO_POSITION}:"
-                " its video invitation is waiting on the console.\n"
-                if place_call_now
-                else ""
+            # The banner tells what happened: wait for the service to see Asterisk answer.
+            stopping = asyncio.ensure_future(stop.wait())
+            either: list[asyncio.Future[Any]] = [waiting, stopping]
+            await asyncio.wait(
+                either,
+                timeout=_ANSWER_TIMEOUT_S,
+                return_when=asyncio.FIRST_COMPLETED,
             )
-            + f"  CAD API:   {base}/api/v1/openapi.yaml   Health: {base}/healthz\n"
-            "  Ctrl-C stops everything.\n"
-        )
+            stopping.cancel()
+            if waiting.done():
+                answered = waiting.result()
+            waiting.cancel()
+        if not stop.is_set():
+            _say(_banner(settings, answered=answered, caller=caller, call_placed=place_call_now))
         await stop.wait()
         _say("Stopping...")
     finally:
@@ -145,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    for noisy in ("alembic", "panoramisk"):
+    for noisy in _CHATTY_LOGGERS:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         settings = load_settings(args.config)
