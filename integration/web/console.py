@@ -10,7 +10,6 @@ import asyncio
 import hmac
 import json
 import logging
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -23,6 +22,7 @@ from .. import accounts, appkeys, audit
 from ..ratelimit import RateLimitExceeded
 from ..store.models import Account
 from ..telephony.facts import normalize_position
+from .console_pages import STATIC_DIR, localized_page
 from .console_video import VIDEO_TYPES, ConsoleVideo
 from .errors import CsrfError, InvalidRequest, NotFound, Unauthorized
 from .notifier import Connection, send_queued
@@ -35,7 +35,6 @@ log = logging.getLogger(__name__)
 
 routes = web.RouteTableDef()
 
-STATIC_DIR = Path(__file__).with_name("static") / "console"
 _MAX_JSON = 16 * 1024
 _PING_TIMEOUT = 60.0
 
@@ -135,17 +134,13 @@ def _me(request: web.Request, account: Account, session: ConsoleSession) -> dict
     }
 
 
-def _page(name: str) -> web.FileResponse:
-    return web.FileResponse(STATIC_DIR / name, headers={"Content-Type": "text/html; charset=utf-8"})
-
-
 # -- pages -------------------------------------------------------------------------------------
 
 
 @routes.get("/console/login", name="console-login")
 async def login_page(request: web.Request) -> web.StreamResponse:
     """The login form (works without JavaScript)."""
-    return _page("login.html")
+    return localized_page(request, "login.html")
 
 
 @routes.post("/console/login")
@@ -205,7 +200,7 @@ async def console_page(request: web.Request) -> web.StreamResponse:
         await authenticated(request)
     except Unauthorized:
         raise web.HTTPSeeOther("/console/login") from None
-    return _page("index.html")
+    return localized_page(request, "index.html")
 
 
 @routes.get("/console/locales/{language}.json")

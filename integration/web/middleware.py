@@ -9,6 +9,7 @@ from aiohttp import web
 
 from .. import appkeys
 from .errors import ApiError, InvalidRequest, RateLimited
+from .language import chosen_language
 
 __all__ = ["errors_middleware", "request_language", "security_headers_middleware"]
 
@@ -24,8 +25,12 @@ CONTENT_SECURITY_POLICY = (
 
 
 def request_language(request: web.Request) -> str:
-    """The language to answer ``request`` in (``Accept-Language``, else the configured one)."""
+    """The language to answer ``request`` in: the console reader's choice, ``Accept-Language``,
+    else the configured one."""
     catalogue = request.app[appkeys.CATALOGUE]
+    chosen = chosen_language(request, catalogue.languages)
+    if chosen is not None:
+        return chosen
     default = request.app[appkeys.SETTINGS].service.language
     return catalogue.negotiate(request.headers.get("Accept-Language"), default)
 

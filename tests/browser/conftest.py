@@ -29,10 +29,15 @@ def chromium() -> str:
 
 
 async def launch(
-    playwright: Playwright, chromium: str, profile: Path, timezone_id: str | None = None
+    playwright: Playwright,
+    chromium: str,
+    profile: Path,
+    timezone_id: str | None = None,
+    *,
+    language: str = "fr-FR",
 ) -> BrowserContext:
-    """A Chromium with a fake camera, French, 1280x720, its profile in ``profile``; its clock in
-    ``timezone_id`` when given (else the machine's)."""
+    """A Chromium with a fake camera, French (or ``language``), 1280x720, its profile in
+    ``profile``; its clock in ``timezone_id`` when given (else the machine's)."""
     return await playwright.chromium.launch_persistent_context(
         timezone_id=timezone_id,
         user_data_dir=str(profile),
@@ -40,7 +45,7 @@ async def launch(
         headless=False,
         ignore_default_args=True,
         viewport={"width": 1280, "height": 720},
-        locale="fr-FR",
+        locale=language,
         args=[
             "--headless=new",
             "--no-sandbox",
@@ -54,7 +59,7 @@ async def launch(
             "--disable-quic",
             "--allow-loopback-in-peer-connection",
             "--disable-features=WebRtcHideLocalIpsWithMdns",
-            "--lang=fr-FR",
+            f"--lang={language}",
             f"--user-data-dir={profile}",
             "--remote-debugging-pipe",
             "about:blank",

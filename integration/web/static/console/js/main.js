@@ -23,6 +23,7 @@ import {
 } from './header.js';
 import { HistoryView } from './history.js';
 import { applyTranslations, loadCatalogue, t } from './i18n.js';
+import { keepRouteOnLanguageSwitch } from './language.js';
 import { OutboxPanel } from './outbox.js';
 import { rememberPosition } from './position.js';
 import { renderRecent } from './recent.js';
@@ -464,6 +465,7 @@ async function loadSession() {
 }
 
 async function main() {
+  keepRouteOnLanguageSwitch();
   await loadCatalogue();
   applyTranslations();
   document.title = t('console.page_title');
