@@ -40,7 +40,7 @@ lint: setup node_modules/.installed
 	$(BIN)/ruff format --check .
 	npx --no-install eslint .
 	npx --no-install tsc -p jsconfig.json
-	$(BIN)/lint-imports --no-cache
+	$(BIN)/lint-imports --no-cache --no-logo
 
 typecheck: setup
 	$(BIN)/mypy typings/visioregul tests
