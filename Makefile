@@ -17,7 +17,9 @@ setup: $(BIN)/.installed
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	@# setuptools' editable install of mapped folders warns at every install against a folder
+	@# named like the package; the project has none (no `visioregul/`): that notice is muted.
+	PYTHONWARNINGS="ignore:Editable installation" $(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
 # The browser code's checks (ESLint, TypeScript's checkJs, Node's test runner) from the npm registry.
