@@ -16,6 +16,7 @@ import logging
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -121,23 +122,42 @@ def _banner(
     return "\n".join(lines)
 
 
-async def run_demo(settings: Settings, *, caller: str, place_call_now: bool = True) -> int:
-    """Run until interrupted; returns the exit code."""
-    ari = urlsplit(settings.telephony.ari.url)
-    sandbox = SandboxAsterisk(SandboxPorts(ami=settings.telephony.ami.port, http=ari.port or 8088))
-    if not sandbox.is_installed():
-        try:
-            _install(sandbox)
-        except (subprocess.CalledProcessError, OSError) as exc:
-            _say(f"make demo: the sandbox could not be installed: {exc}")
-            return 1
-    stop = asyncio.Event()
+async def run_demo(
+    settings: Settings,
+    *,
+    caller: str,
+    place_call_now: bool = True,
+    sandbox: SandboxAsterisk | None = None,
+    stop: asyncio.Event | None = None,
+    say: Callable[[str], None] = _say,
+) -> int:
+    """Run until interrupted; returns the exit code.
+
+    ``sandbox`` is an Asterisk already running (the tests'), neither started nor stopped here;
+    without it the demo starts its own on the ports of ``settings``. ``stop`` ends the demo when
+    set; without it, Ctrl-C or SIGTERM do. ``say`` prints the demo's messages.
+    """
+    own_sandbox = sandbox is None
+    if sandbox is None:
+        ari = urlsplit(settings.telephony.ari.url)
+        sandbox = SandboxAsterisk(
+            SandboxPorts(ami=settings.telephony.ami.port, http=ari.port or 8088)
+        )
+        if not sandbox.is_installed():
+            try:
+                _install(sandbox)
+            except (subprocess.CalledProcessError, OSError) as exc:
+                say(f"make demo: the sandbox could not be installed: {exc}")
+                return 1
     loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
+    signals = (signal.SIGINT, signal.SIGTERM) if stop is None else ()
+    stop = stop or asyncio.Event()
+    for signum in signals:
         loop.add_signal_handler(signum, stop.set)
     processes: list[SippProcess] = []
     runner: web.AppRunner | None = None
-    await sandbox.start()
+    if own_sandbox:
+        await sandbox.start()
     try:
         app = create_app(settings)
         runner = web.AppRunner(app, access_log=None)
@@ -162,7 +182,7 @@ async def run_demo(settings: Settings, *, caller: str, place_call_now: bool = Tr
             )
             await audit.record(db, actor="system", action="demo.started")
         if not await _wait_link_up(app):
-            _say("Warning: the service did not reach the sandbox Asterisk (see the logs).")
+            say("Warning: the service did not reach the sandbox Asterisk (see the logs).")
         answered: CallUpdate | None = None
         if place_call_now:
             waiting = _wait_answered(app, f"PJSIP/{DEMO_POSITION}")
@@ -185,9 +205,9 @@ async def run_demo(settings: Settings, *, caller: str, place_call_now: bool = Tr
                 answered = waiting.result()
             waiting.cancel()
         if not stop.is_set():
-            _say(_banner(settings, answered=answered, caller=caller, call_placed=place_call_now))
+            say(_banner(settings, answered=answered, caller=caller, call_placed=place_call_now))
         await stop.wait()
-        _say("Stopping...")
+        say("Stopping...")
     finally:
         for process in processes:
             with contextlib.suppress(ProcessLookupError):
@@ -197,8 +217,9 @@ async def run_demo(settings: Settings, *, caller: str, place_call_now: bool = Tr
                 await process.wait(timeout=5)
         if runner is not None:
             await runner.cleanup()
-        await sandbox.stop()
-        for signum in (signal.SIGINT, signal.SIGTERM):
+        if own_sandbox:
+            await sandbox.stop()
+        for signum in signals:
             loop.remove_signal_handler(signum)
     return 0
 
