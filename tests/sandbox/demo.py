@@ -45,15 +45,7 @@ DEMO_DOCTOR_POSITION = "1003"
 _CALL_MS = 30 * 60 * 1000
 _ANSWER_TIMEOUT_S = 30.0
 # Libraries that log every ICE check, DTLS step or request at INFO: a demo shows their warnings.
-_CHATTY_LOGGERS = (
-    "aioice",
-    "aiortc",
-    "aiohttp.access",
-    "aiohttp.server",
-    "alembic",
-    "panoramisk",
-    "asyncio",
-)
+_CHATTY_LOGGERS = ("aioice", "aiortc", "aiohttp.access", "alembic", "panoramisk")
 
 
 def _say(text: str) -> None:
