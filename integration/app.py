@@ -19,6 +19,7 @@ from visioregul.patient_page import signalling as patient_signalling
 from . import appkeys
 from .cad_webhooks import WebhookDispatcher
 from .i18n import load_catalogue
+from .login_throttle import LoginThrottle
 from .messaging import build_senders
 from .ratelimit import RateLimiter
 from .sessions.feature_code import FeatureCode
@@ -30,10 +31,10 @@ from .telephony.registry import LiveCallRegistry
 from .telephony.service import Telephony
 from .video import RoomRegistry
 from .web import api, console, sessions_http, twilio_callbacks
+from .web.console_login import LiveConsoles, LoginCookieCodec, load_secret_key
 from .web.middleware import errors_middleware, security_headers_middleware
 from .web.notifier import Notifier
 from .web.server_log import install_malformed_request_filter
-from .web.sessions import SessionCodec, load_secret_key
 
 __all__ = ["create_app"]
 
@@ -59,10 +60,14 @@ def create_app(settings: Settings) -> web.Application:
     app[appkeys.REGISTRY] = registry
     app[appkeys.NOTIFIER] = notifier
     app[appkeys.TELEPHONY] = telephony
-    app[appkeys.SESSIONS] = SessionCodec(
+    app[appkeys.LOGIN_COOKIES] = LoginCookieCodec(
         load_secret_key(settings.service.data_dir), settings.console.session_max_age
     )
-    app[appkeys.LOGIN_LIMITER] = RateLimiter(settings.console.login_attempts_per_minute, 60)
+    app[appkeys.CONSOLES] = LiveConsoles()
+    app[appkeys.LOGIN_LIMITER] = LoginThrottle(
+        free_failures=settings.console.login_failures_before_delay,
+        max_delay=settings.console.login_max_delay,
+    )
     app[appkeys.LINK_LIMITER] = RateLimiter(30, 60)
 
     app.cleanup_ctx.append(_store)

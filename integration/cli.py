@@ -8,10 +8,14 @@ import getpass
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
 from .settings import Settings, SettingsError, load_settings
+
+if TYPE_CHECKING:
+    from .store.models import Account
 
 __all__ = ["main"]
 
@@ -59,6 +63,15 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument(
         "--password-stdin", action="store_true", help="read the password from standard input"
     )
+    account_commands.add_parser("list", help="list the accounts")
+    disable = account_commands.add_parser(
+        "disable", help="disable an account: no more sign-in, its console logins revoked"
+    )
+    disable.add_argument("username")
+    remove = account_commands.add_parser(
+        "remove", help="delete an account that has no history (else: disable it)"
+    )
+    remove.add_argument("username")
     return parser
 
 
@@ -85,13 +98,25 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "check-asterisk":
         return asyncio.run(_check(settings, args.wait_call))
     if args.command == "account":
-        return asyncio.run(_account_add(settings, args))
+        if args.account_command == "add":
+            return asyncio.run(_account_add(settings, args))
+        return asyncio.run(_account_admin(settings, args.account_command, args))
     return 2
 
 
 def _serve(settings: Settings) -> int:
     from .app import create_app
+    from .production_checks import production_problems
 
+    problems = asyncio.run(production_problems(settings))
+    if problems:
+        print(
+            f"visioregul: refusing to start with the public URL {settings.service.public_url}:",
+            file=sys.stderr,
+        )
+        for problem in problems:
+            print(f"  - {problem}", file=sys.stderr)
+        return 2
     log.info(
         "VisioRegul on http://%s:%s (public URL %s), telephony source %s",
         settings.service.host,
@@ -160,6 +185,51 @@ async def _account_add(settings: Settings, args: argparse.Namespace) -> int:
         await engine.dispose()
     print(f"account {account.username} ({account.role}) saved")
     return 0
+
+
+async def _account_admin(settings: Settings, action: str, args: argparse.Namespace) -> int:
+    from . import account_admin, accounts, audit
+    from .store.db import create_engine, make_sessionmaker, upgrade
+
+    await upgrade(settings.database.url)
+    engine = create_engine(settings.database)
+    try:
+        async with make_sessionmaker(engine).begin() as session:
+            if action == "list":
+                for account in await account_admin.list_accounts(session):
+                    print(_account_line(account))
+                return 0
+            if action == "disable":
+                account, revoked = await account_admin.disable_account(session, args.username)
+                await audit.record(
+                    session,
+                    actor=audit.ACTOR_SYSTEM,
+                    action="account.disabled",
+                    target=account.username,
+                    details={"logins_revoked": revoked},
+                )
+                print(f"account {account.username} disabled ({revoked} console logins revoked)")
+                return 0
+            account = await account_admin.remove_account(session, args.username)
+            await audit.record(
+                session, actor=audit.ACTOR_SYSTEM, action="account.removed", target=account.username
+            )
+            print(f"account {account.username} removed")
+            return 0
+    except accounts.AccountError as exc:
+        print(f"visioregul: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        await engine.dispose()
+
+
+def _account_line(account: Account) -> str:
+    last = account.last_login_at.strftime("%Y-%m-%d %H:%M UTC") if account.last_login_at else "-"
+    state = "disabled" if account.disabled else "enabled"
+    return (
+        f"{account.username:<20} {account.role.value:<10} {state:<9} "
+        f"{account.position or '-':<14} last login {last}  {account.display_name}"
+    )
 
 
 if __name__ == "__main__":

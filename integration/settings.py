@@ -9,6 +9,7 @@ Tests build ``Settings(...)`` with keyword arguments, which win over everything 
 from __future__ import annotations
 
 import os
+from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -69,6 +70,9 @@ class ServiceSettings(_Section):
     """Default language of the user interface."""
     data_dir: Path = Path("var")
     """Where files that must survive a restart are kept (SQLite database, uploads)."""
+    trusted_proxies: list[IPv4Network | IPv6Network] = []
+    """Reverse proxies (addresses or CIDR networks) whose ``X-Forwarded-For`` is believed; empty:
+    the client is the socket's peer, and ``X-Forwarded-For`` is ignored."""
     time_zone: str = "Europe/Paris"
     """The centre's IANA time zone: times in messages and on screens. When not set, that of
     ``telephony.region`` (``Indian/Reunion`` for a centre in Réunion)."""
@@ -164,7 +168,11 @@ class ConsoleSettings(_Section):
     """How long a console login lasts, in seconds (a regulator's shift)."""
     secure_cookies: bool = False
     """Set the ``Secure`` flag on cookies: required behind TLS in production."""
-    login_attempts_per_minute: int = Field(default=10, gt=0)
+    login_failures_before_delay: int = Field(default=5, ge=1)
+    """Failed logins in a row (per client address and per username) before each further attempt
+    must wait a delay that doubles with every failure; successful logins never count."""
+    login_max_delay: int = Field(default=300, ge=1)
+    """The longest wait imposed between two login attempts, in seconds."""
 
 
 class SessionSettings(_Section):

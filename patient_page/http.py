@@ -16,6 +16,7 @@ from pathlib import Path
 from aiohttp import web
 
 from visioregul.integration import appkeys
+from visioregul.integration.client_address import client_address
 from visioregul.integration.ratelimit import RateLimitExceeded
 from visioregul.integration.web.middleware import request_language
 
@@ -54,7 +55,7 @@ async def open_link(request: web.Request) -> web.StreamResponse:
     started = time.monotonic()
     token = request.match_info["token"]
     try:
-        request.app[appkeys.LINK_LIMITER].hit(request.remote or "unknown")
+        request.app[appkeys.LINK_LIMITER].hit(client_address(request))
     except RateLimitExceeded:
         return _render(request, "link-refused.html", 429)
     opening = await request.app[appkeys.SESSION_SERVICE].open_link(

@@ -17,6 +17,7 @@ from sqlalchemy import (
     DateTime,
     Dialect,
     Enum,
+    ForeignKey,
     Integer,
     MetaData,
     String,
@@ -31,6 +32,7 @@ __all__ = [
     "Account",
     "AuditEntry",
     "Base",
+    "ConsoleLogin",
     "OutboxMessage",
     "Role",
     "UTCDateTime",
@@ -193,3 +195,25 @@ class OutboxMessage(Base):
 
     def __repr__(self) -> str:
         return f"<OutboxMessage id={self.id} channel={self.channel} to={self.to!r}>"
+
+
+class ConsoleLogin(Base):
+    """One live console login (a browser signed in), checked on every request and socket.
+
+    The signed cookie names its row; logging out, or disabling the account, deletes the row, so
+    the cookie is worthless from then on even though its signature is still valid.
+    """
+
+    __tablename__ = "console_logins"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    """Random identifier (128 bits, URL-safe), carried in the signed cookie."""
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    """When the cookie's own lifetime ends; the row is purged after that."""
+
+    def __repr__(self) -> str:
+        return f"<ConsoleLogin account={self.account_id} expires={self.expires_at.isoformat()}>"

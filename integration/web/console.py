@@ -18,16 +18,17 @@ from aiohttp.http_exceptions import HttpProcessingError
 from multidict import MultiDictProxy
 from pydantic import ValidationError
 
-from .. import accounts, appkeys, audit
+from .. import accounts, appkeys, audit, console_logins
+from ..client_address import client_address
 from ..ratelimit import RateLimitExceeded
 from ..store.models import Account
 from ..telephony.facts import normalize_position
+from .console_login import COOKIE_NAME, LoginCookie
 from .console_pages import STATIC_DIR, localized_page
 from .console_video import VIDEO_TYPES, ConsoleVideo
 from .errors import CsrfError, InvalidRequest, NotFound, Unauthorized
 from .notifier import Connection, send_queued
 from .schemas import PositionRequest, call_json, link_json
-from .sessions import COOKIE_NAME, ConsoleSession
 
 __all__ = ["STATIC_DIR", "authenticated", "check_csrf", "form_body", "json_body", "routes"]
 
@@ -42,19 +43,24 @@ _PING_TIMEOUT = 60.0
 # -- helpers -----------------------------------------------------------------------------------
 
 
-async def authenticated(request: web.Request) -> tuple[ConsoleSession, Account]:
-    """The console session and its account; raise ``Unauthorized`` otherwise."""
-    session = request.app[appkeys.SESSIONS].loads(request.cookies.get(COOKIE_NAME))
+async def authenticated(request: web.Request) -> tuple[LoginCookie, Account]:
+    """The console login and its account; raise ``Unauthorized`` otherwise.
+
+    The signed cookie is not enough: its login must still be live on the server (not logged out,
+    its account not disabled).
+    """
+    session = request.app[appkeys.LOGIN_COOKIES].loads(request.cookies.get(COOKIE_NAME))
     if session is None:
         raise Unauthorized()
     async with request.app[appkeys.DB]() as db:
         account = await accounts.get_account(db, session.account_id)
-    if account is None or account.disabled:
+        live = await console_logins.is_live(db, session.login_id, session.account_id)
+    if account is None or account.disabled or not live:
         raise Unauthorized()
     return session, account
 
 
-def check_csrf(request: web.Request, session: ConsoleSession) -> None:
+def check_csrf(request: web.Request, session: LoginCookie) -> None:
     """Refuse an unsafe request whose ``X-CSRF-Token`` is not the session's."""
     token = request.headers.get("X-CSRF-Token", "")
     if not hmac.compare_digest(token.encode(), session.csrf_token.encode()):
@@ -101,13 +107,11 @@ async def form_body(
         raise InvalidRequest("invalid_request", detail="form body expected") from exc
 
 
-def _set_cookie(
-    request: web.Request, response: web.StreamResponse, session: ConsoleSession
-) -> None:
+def _set_cookie(request: web.Request, response: web.StreamResponse, session: LoginCookie) -> None:
     settings = request.app[appkeys.SETTINGS]
     response.set_cookie(
         COOKIE_NAME,
-        request.app[appkeys.SESSIONS].dumps(session),
+        request.app[appkeys.LOGIN_COOKIES].dumps(session),
         max_age=settings.console.session_max_age,
         httponly=True,
         samesite="Strict",
@@ -116,7 +120,7 @@ def _set_cookie(
     )
 
 
-def _me(request: web.Request, account: Account, session: ConsoleSession) -> dict[str, Any]:
+def _me(request: web.Request, account: Account, session: LoginCookie) -> dict[str, Any]:
     settings = request.app[appkeys.SETTINGS]
     messaging = settings.messaging
     return {
@@ -155,11 +159,12 @@ async def login(request: web.Request) -> web.StreamResponse:
     username = str(form.get("username", ""))[:64]
     password = str(form.get("password", ""))[:256]
     position_text = str(form.get("position", ""))[:80]
-    limiter = request.app[appkeys.LOGIN_LIMITER]
-    remote = request.remote or "unknown"
+    # Only failures count, per real client and per username: they delay the next attempts.
+    throttle = request.app[appkeys.LOGIN_LIMITER]
+    remote = client_address(request)
+    keys = (f"ip:{remote}", f"user:{username.lower()}")
     try:
-        limiter.hit(f"ip:{remote}")
-        limiter.hit(f"user:{username.lower()}")
+        throttle.check(*keys)
     except RateLimitExceeded:
         raise web.HTTPSeeOther("/console/login?error=rate_limited") from None
     position = normalize_position(position_text) if position_text.strip() else None
@@ -178,6 +183,9 @@ async def login(request: web.Request) -> web.StreamResponse:
             )
         else:
             position = position or account.position
+            login_id = await console_logins.open_login(
+                db, account.id, request.app[appkeys.SETTINGS].console.session_max_age
+            )
             await audit.record(
                 db,
                 actor=account.username,
@@ -185,9 +193,10 @@ async def login(request: web.Request) -> web.StreamResponse:
                 details={"position": position, "remote": remote},
             )
     if account is None:
+        throttle.failed(*keys)
         raise web.HTTPSeeOther("/console/login?error=invalid_credentials")
-    limiter.reset(f"user:{username.lower()}")
-    session = request.app[appkeys.SESSIONS].new(account.id, position)
+    throttle.succeeded(keys[1])
+    session = request.app[appkeys.LOGIN_COOKIES].new(account.id, login_id, position)
     response = web.Response(status=303, headers={"Location": "/console"})
     _set_cookie(request, response, session)
     return response
@@ -247,11 +256,14 @@ async def set_position(request: web.Request) -> web.Response:
 
 @routes.post("/console/logout")
 async def logout(request: web.Request) -> web.Response:
-    """End the console session."""
+    """End the console login, on the server too: the cookie is worthless from now on, and the
+    login's console sockets are closed."""
     session, account = await authenticated(request)
     check_csrf(request, session)
     async with request.app[appkeys.DB].begin() as db:
+        await console_logins.revoke(db, session.login_id)
         await audit.record(db, actor=account.username, action="console.logout")
+    await request.app[appkeys.CONSOLES].close([session.login_id])
     response = web.Response(status=204)
     response.del_cookie(COOKIE_NAME, path="/")
     return response
@@ -280,6 +292,9 @@ async def console_socket(request: web.Request) -> web.StreamResponse:
         account.username,
     )
     notifier.attach(connection)
+    consoles = request.app[appkeys.CONSOLES]
+    consoles.add(session.login_id, ws)
+    watcher = asyncio.create_task(_watch_login(request, session, ws))
     log.info("console of %s attached to %s", account.username, session.position)
     try:
         await ws.send_json(
@@ -292,10 +307,33 @@ async def console_socket(request: web.Request) -> web.StreamResponse:
         )
         await _pump(ws, connection, video)
     finally:
+        watcher.cancel()
+        await asyncio.gather(watcher, return_exceptions=True)
+        consoles.discard(session.login_id, ws)
         notifier.detach(connection)
         await video.close()
         log.info("console of %s detached from %s", account.username, session.position)
     return ws
+
+
+async def _watch_login(
+    request: web.Request, session: LoginCookie, ws: web.WebSocketResponse
+) -> None:
+    """Close the socket once its login is revoked elsewhere (the command line, another
+    instance); a logout through this instance closes it at once."""
+    consoles = request.app[appkeys.CONSOLES]
+    while not ws.closed:
+        await asyncio.sleep(consoles.recheck_interval)
+        try:
+            async with request.app[appkeys.DB]() as db:
+                account = await accounts.get_account(db, session.account_id)
+                live = await console_logins.is_live(db, session.login_id, session.account_id)
+        except Exception:  # the store is down: the next round decides
+            log.warning("console login check failed", exc_info=True)
+            continue
+        if account is None or account.disabled or not live:
+            await consoles.close([session.login_id])
+            return
 
 
 async def _pump(ws: web.WebSocketResponse, connection: Connection, video: ConsoleVideo) -> None:

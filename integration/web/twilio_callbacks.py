@@ -15,6 +15,7 @@ from aiohttp import web
 from multidict import MultiDict
 
 from .. import appkeys
+from ..client_address import client_address
 from ..messaging.twilio import parse_status_callback, twilio_signature_valid
 from .console import form_body
 from .errors import Forbidden, InvalidRequest
@@ -39,7 +40,9 @@ async def twilio_status(request: web.Request) -> web.Response:
     token = settings.messaging.twilio.auth_token.get_secret_value()
     signature = request.headers.get("X-Twilio-Signature", "")
     if not token or not twilio_signature_valid(token, url, params, signature):
-        log.warning("refused a Twilio callback with a bad signature from %s", request.remote)
+        log.warning(
+            "refused a Twilio callback with a bad signature from %s", client_address(request)
+        )
         raise Forbidden("twilio_signature")
     try:
         update = parse_status_callback(params)

@@ -28,6 +28,7 @@ from .conftest import NewDatabase
 EXPECTED_TABLES = {
     "accounts",
     "audit_log",
+    "console_logins",
     "outbox_messages",
     "visio_sessions",
     "invitations",
@@ -57,7 +58,7 @@ async def test_given_an_empty_database_when_upgrading_then_tables_exist_at_head(
     await upgrade(empty_url)
 
     assert await _run_sync(empty_url, _table_names) == EXPECTED_TABLES
-    assert head_revision() == "0003"
+    assert head_revision() == "0004_console_logins"
     assert await current_revision(empty_url) == head_revision()
 
 

@@ -36,7 +36,7 @@ def make_settings(tmp_path: Path, **telephony: object) -> Settings:
         service=ServiceSettings(data_dir=tmp_path, public_url="http://127.0.0.1:8015"),
         database=DatabaseSettings(url=f"sqlite+aiosqlite:///{tmp_path}/db.sqlite"),
         telephony=TelephonySettings(**{"source": "none", **telephony}),  # type: ignore[arg-type]
-        console=ConsoleSettings(api_keys=[SecretStr(CAD_KEY)], login_attempts_per_minute=5),
+        console=ConsoleSettings(api_keys=[SecretStr(CAD_KEY)], login_failures_before_delay=5),
     )
 
 

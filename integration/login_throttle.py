@@ -1,0 +1,83 @@
+"""Failed console logins slow down further attempts, per client and per username.
+
+Only failures count; a successful login never does (a shift change of thirty regulators behind
+one proxy must not lock anybody out). After ``free_failures`` failures in a row for a key, each
+further attempt must wait a delay that doubles with every new failure (1 s, 2 s, 4 s... up to
+``max_delay``); an attempt made before the delay has passed is refused without checking the
+password. A key is forgotten after ``forget_after`` seconds without a failure. Knows nothing of
+HTTP: a refusal raises ``RateLimitExceeded``, which the caller translates.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from .ratelimit import RateLimitExceeded
+
+__all__ = ["LoginThrottle"]
+
+
+@dataclass
+class _Failures:
+    count: int
+    last: float
+
+
+@dataclass
+class LoginThrottle:
+    """Growing delays after failed logins, for each key (a client address, a username)."""
+
+    free_failures: int = 5
+    """Failures allowed in a row before delays start (typing mistakes)."""
+    max_delay: float = 300.0
+    """The longest delay imposed between two attempts, in seconds."""
+    forget_after: float = 900.0
+    """A key with no failure for this long starts afresh."""
+    clock: Callable[[], float] = time.monotonic
+    _failures: dict[str, _Failures] = field(default_factory=dict)
+    _max_keys: int = 100_000
+
+    def check(self, *keys: str) -> None:
+        """Raise ``RateLimitExceeded`` when any key must still wait before its next attempt."""
+        now = self.clock()
+        wait = max((self._wait(key, now) for key in keys), default=0.0)
+        if wait > 0:
+            raise RateLimitExceeded(retry_after=max(1, math.ceil(wait)))
+
+    def failed(self, *keys: str) -> None:
+        """Count one failed login for each key."""
+        now = self.clock()
+        if len(self._failures) >= self._max_keys:
+            self._evict(now)
+        for key in keys:
+            failures = self._failures.get(key)
+            if failures is None or now - failures.last >= self.forget_after:
+                self._failures[key] = _Failures(1, now)
+            else:
+                failures.count += 1
+                failures.last = now
+
+    def succeeded(self, key: str) -> None:
+        """Forget the failures of ``key`` (the username that just signed in)."""
+        self._failures.pop(key, None)
+
+    def delay(self, key: str) -> float:
+        """The delay imposed after the failures recorded for ``key``, in seconds."""
+        failures = self._failures.get(key)
+        if failures is None or failures.count < self.free_failures:
+            return 0.0
+        return float(min(self.max_delay, 2 ** (failures.count - self.free_failures)))
+
+    def _wait(self, key: str, now: float) -> float:
+        failures = self._failures.get(key)
+        if failures is None or now - failures.last >= self.forget_after:
+            return 0.0
+        return failures.last + self.delay(key) - now
+
+    def _evict(self, now: float) -> None:
+        # A flood of distinct keys must not grow memory without bound.
+        for key in [k for k, v in self._failures.items() if now - v.last >= self.forget_after]:
+            del self._failures[key]

@@ -1,0 +1,120 @@
+"""The console login cookie: signed, time-limited (itsdangerous), naming a live login row.
+
+The cookie holds the account id, the login's id (a row of ``console_logins``), the bound position
+and a CSRF token; it is signed with the service's secret key so it survives a restart of the
+service (pages reconnect by themselves). It is worth something only while its login row exists:
+logging out or disabling the account deletes the row (:mod:`..console_logins`), and the
+console's sockets of that login are closed (:class:`LiveConsoles`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from aiohttp import web
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+
+__all__ = [
+    "CLOSE_LOGGED_OUT",
+    "COOKIE_NAME",
+    "LiveConsoles",
+    "LoginCookie",
+    "LoginCookieCodec",
+    "load_secret_key",
+]
+
+COOKIE_NAME = "visioregul_session"
+
+
+@dataclass(frozen=True, slots=True)
+class LoginCookie:
+    """What a console login cookie carries."""
+
+    account_id: int
+    login_id: str
+    """The row of ``console_logins`` that keeps this login alive."""
+    position: str | None
+    csrf_token: str
+
+    def with_position(self, position: str | None) -> LoginCookie:
+        """The same login bound to another position."""
+        return replace(self, position=position)
+
+
+class LoginCookieCodec:
+    """Signs and verifies console login cookies."""
+
+    def __init__(self, secret_key: bytes, max_age: int) -> None:
+        self._serializer = URLSafeTimedSerializer(secret_key, salt="visioregul.console")
+        self.max_age = max_age
+
+    def new(self, account_id: int, login_id: str, position: str | None) -> LoginCookie:
+        """A fresh login with a new CSRF token."""
+        return LoginCookie(account_id, login_id, position, secrets.token_urlsafe(24))
+
+    def dumps(self, login: LoginCookie) -> str:
+        """The cookie value for ``login``."""
+        return self._serializer.dumps(
+            {"a": login.account_id, "l": login.login_id, "p": login.position, "c": login.csrf_token}
+        )
+
+    def loads(self, value: str | None) -> LoginCookie | None:
+        """The login in a cookie value; None when absent, forged, expired or of an old format."""
+        if not value:
+            return None
+        try:
+            data = self._serializer.loads(value, max_age=self.max_age)
+            return LoginCookie(int(data["a"]), str(data["l"]), data.get("p"), str(data["c"]))
+        except (BadSignature, SignatureExpired, KeyError, TypeError, ValueError):
+            return None
+
+
+CLOSE_LOGGED_OUT = 4401
+"""WebSocket close code of a console whose login was revoked (logout, account disabled)."""
+
+
+@dataclass
+class LiveConsoles:
+    """The console WebSockets open per login, so that revoking a login closes them."""
+
+    recheck_interval: float = 30.0
+    """How often an open console checks that its login still exists (revoked elsewhere: the
+    command line, another instance)."""
+    _sockets: dict[str, set[web.WebSocketResponse]] = field(default_factory=dict)
+
+    def add(self, login_id: str, ws: web.WebSocketResponse) -> None:
+        """A console socket of ``login_id`` opened."""
+        self._sockets.setdefault(login_id, set()).add(ws)
+
+    def discard(self, login_id: str, ws: web.WebSocketResponse) -> None:
+        """A console socket of ``login_id`` closed."""
+        sockets = self._sockets.get(login_id)
+        if sockets is not None:
+            sockets.discard(ws)
+            if not sockets:
+                del self._sockets[login_id]
+
+    async def close(self, login_ids: list[str] | set[str]) -> None:
+        """Close every socket of these logins (revoked)."""
+        sockets = [ws for login_id in login_ids for ws in self._sockets.get(login_id, ())]
+        with contextlib.suppress(Exception):
+            await asyncio.gather(
+                *(ws.close(code=CLOSE_LOGGED_OUT, message=b"logged out") for ws in sockets),
+                return_exceptions=True,
+            )
+
+
+def load_secret_key(data_dir: Path) -> bytes:
+    """The service's signing key, created on first start (mode 0600) so logins survive restarts."""
+    path = data_dir / "secret.key"
+    if path.exists():
+        return path.read_bytes()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_bytes(32)
+    path.touch(mode=0o600)
+    path.write_bytes(key)
+    return key
