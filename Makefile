@@ -32,6 +32,7 @@ node_modules/.installed: package.json package-lock.json
 system:
 	bash dialplan/sandbox/install.sh
 	bash tests/services/chromium.sh
+	bash tests/services/nginx.sh
 
 demo: setup
 	bash dialplan/sandbox/install.sh
