@@ -32,7 +32,11 @@ from .telephony.service import Telephony
 from .video import RoomRegistry
 from .web import api, console, sessions_http, twilio_callbacks
 from .web.console_login import LiveConsoles, LoginCookieCodec, load_secret_key
-from .web.middleware import errors_middleware, security_headers_middleware
+from .web.middleware import (
+    errors_middleware,
+    security_headers_middleware,
+    websocket_origin_middleware,
+)
 from .web.notifier import Notifier
 from .web.server_log import install_malformed_request_filter
 
@@ -45,7 +49,7 @@ def create_app(settings: Settings) -> web.Application:
     """The whole service as an aiohttp application."""
     install_malformed_request_filter()
     app = web.Application(
-        middlewares=[security_headers_middleware, errors_middleware],
+        middlewares=[security_headers_middleware, errors_middleware, websocket_origin_middleware],
         client_max_size=1024**2,
     )
     app[appkeys.SETTINGS] = settings

@@ -1,17 +1,25 @@
-"""Middlewares: security headers on every response, and errors turned into clear JSON."""
+"""Middlewares: security headers on every response, errors turned into clear JSON, and the
+``Origin`` of every WebSocket checked against the public URL."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from urllib.parse import urlsplit
 
 from aiohttp import web
 
 from .. import appkeys
-from .errors import ApiError, InvalidRequest, RateLimited
+from .api import check_api_key
+from .errors import ApiError, Forbidden, InvalidRequest, RateLimited
 from .language import chosen_language
 
-__all__ = ["errors_middleware", "request_language", "security_headers_middleware"]
+__all__ = [
+    "errors_middleware",
+    "request_language",
+    "security_headers_middleware",
+    "websocket_origin_middleware",
+]
 
 log = logging.getLogger(__name__)
 
@@ -124,3 +132,33 @@ def _secure(request: web.Request, response: web.StreamResponse) -> None:
         headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
     if not request.path.startswith("/console/static/"):
         headers.setdefault("Cache-Control", "no-store")
+
+
+@web.middleware
+async def websocket_origin_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Refuse (403, before the upgrade) a WebSocket opened from another site's page.
+
+    Browsers always send ``Origin`` on a WebSocket, and cookies ride along whatever the page: a
+    socket must come from ``service.public_url``. Only a non-browser client (the CAD) may send
+    no ``Origin``, and then it must carry a valid API key.
+    """
+    if request.headers.get("Upgrade", "").lower() != "websocket":
+        return await handler(request)
+    origin = request.headers.get("Origin")
+    if origin is None:
+        if "Authorization" not in request.headers:
+            raise Forbidden("origin_refused")
+        check_api_key(request)
+    elif not _is_public_origin(request, origin):
+        log.warning("refused a WebSocket on %s from origin %r", request.path, origin[:100])
+        raise Forbidden("origin_refused")
+    return await handler(request)
+
+
+def _is_public_origin(request: web.Request, origin: str) -> bool:
+    public = urlsplit(request.app[appkeys.SETTINGS].service.public_url)
+    try:
+        seen = urlsplit(origin)
+    except ValueError:  # not a URL: not ours
+        return False
+    return (seen.scheme.lower(), seen.netloc.lower()) == (public.scheme, public.netloc.lower())

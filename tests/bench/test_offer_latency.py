@@ -278,7 +278,9 @@ class Consoles:
                 ) as reply:
                     if reply.status != 303 or reply.headers.get("Location") != "/console":
                         raise RuntimeError(f"login at {position}: {reply.status} {reply.headers}")
-                ws = await stack.enter_async_context(http.ws_connect(f"{self.base_url}/console/ws"))
+                ws = await stack.enter_async_context(
+                    http.ws_connect(f"{self.base_url}/console/ws", origin=self.base_url)
+                )
                 hello = await asyncio.wait_for(ws.receive_json(), 5)
                 if hello.get("type") != "hello":
                     raise RuntimeError(f"console at {position}: {hello}")

@@ -174,7 +174,9 @@ async def console(client: Client, position: str, username: str | None = None) ->
     ) as response:
         assert response.status == 303, await response.text()
         assert response.headers["Location"] == "/console"
-    ws = await session.ws_connect(f"{base}/console/ws")
+    ws = await session.ws_connect(
+        f"{base}/console/ws", origin=client.app[appkeys.SETTINGS].service.public_url
+    )
     listener = Listener(ws, http=session, base_url=base).start()
     await listener.wait_for("hello")
     return listener

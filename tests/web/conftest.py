@@ -65,6 +65,11 @@ async def client(
     return client
 
 
+def public_origin(client: TestClient[web.Request, web.Application]) -> str:
+    """The ``Origin`` a browser sends from the service's pages (its public URL)."""
+    return client.app[appkeys.SETTINGS].service.public_url
+
+
 async def login(client: TestClient[web.Request, web.Application], position: str = "") -> str:
     """Log in through the form; return the CSRF token."""
     response = await client.post(

@@ -15,7 +15,7 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
 from tests.media.peers import StampedTrack
 
-from .conftest import login
+from .conftest import login, public_origin
 from .helpers import LINK
 
 Client = TestClient[web.Request, web.Application]
@@ -50,7 +50,7 @@ async def open_page(client: Client, token: str) -> ClientWebSocketResponse:
     """Open the link (which sets the key cookie), then its socket; read the welcome."""
     page = await client.get(f"/p/{token}")
     assert page.status == 200
-    ws = await client.ws_connect(f"/p/{token}/ws")
+    ws = await client.ws_connect(f"/p/{token}/ws", origin=public_origin(client))
     welcome = await receive(ws)
     assert welcome == {"type": "welcome", "v": 1, "ice_servers": []}
     return ws

@@ -10,7 +10,7 @@ from aiohttp.test_utils import TestClient
 from visioregul.integration import appkeys, audit
 from visioregul.integration.telephony.events import CallAnswered, CallEnded, CallRinging
 
-from .conftest import PASSWORD, login
+from .conftest import PASSWORD, login, public_origin
 
 Client = TestClient[web.Request, web.Application]
 
@@ -108,7 +108,7 @@ async def test_console_socket_gets_hello_then_offers_for_its_position_only(
     at = datetime.now(UTC)
     registry.apply(CallRinging("c0", "15", "0611111111", "PJSIP/trunk-0", "c0", at))
     registry.apply(CallAnswered("c0", "PJSIP/1001", at))
-    async with client.ws_connect("/console/ws") as ws:
+    async with client.ws_connect("/console/ws", origin=public_origin(client)) as ws:
         hello = await ws.receive_json(timeout=5)
         assert hello["type"] == "hello"
         assert hello["position"] == "PJSIP/1001"
@@ -188,7 +188,7 @@ async def test_given_a_deeply_nested_message_then_the_console_socket_stays_open(
     client: Client,
 ) -> None:
     await login(client)
-    async with client.ws_connect("/console/ws") as ws:
+    async with client.ws_connect("/console/ws", origin=public_origin(client)) as ws:
         assert (await ws.receive_json(timeout=5))["type"] == "hello"
         await ws.send_str("[" * 30000 + "]" * 30000)  # was a RecursionError: socket dropped
         error = await ws.receive_json(timeout=5)

@@ -14,7 +14,7 @@ from aiohttp.test_utils import TestClient
 from visioregul.integration import appkeys
 from visioregul.integration.web.console_login import CLOSE_LOGGED_OUT, COOKIE_NAME
 
-from .conftest import PASSWORD, login
+from .conftest import PASSWORD, login, public_origin
 
 Client = TestClient[web.Request, web.Application]
 
@@ -63,7 +63,7 @@ async def test_given_an_open_console_when_logging_out_then_its_socket_is_closed(
     client: Client,
 ) -> None:
     token = await login(client)
-    async with client.ws_connect("/console/ws") as ws:
+    async with client.ws_connect("/console/ws", origin=public_origin(client)) as ws:
         assert (await ws.receive_json(timeout=5))["type"] == "hello"
         response = await client.post("/console/logout", headers={"X-CSRF-Token": token})
         assert response.status == 204
@@ -97,7 +97,7 @@ async def test_given_an_open_console_when_its_account_is_disabled_then_it_is_cut
     await login(client)
     # The command line disables accounts from another process: the console finds out by itself.
     client.app[appkeys.CONSOLES].recheck_interval = 0.05
-    async with client.ws_connect("/console/ws") as ws:
+    async with client.ws_connect("/console/ws", origin=public_origin(client)) as ws:
         assert (await ws.receive_json(timeout=5))["type"] == "hello"
         code, out, err = await _visioregul(client, "account", "disable", "regulateur")
         assert (code, out) == (0, "account regulateur disabled (1 console logins revoked)"), err

@@ -15,6 +15,7 @@ from tests.media.peers import read_stamp, wait_until
 from visioregul.integration import appkeys
 from visioregul.media.passthrough import close_peer_connection
 
+from .conftest import public_origin
 from .helpers import event_types, wait_detail
 from .patient import Client, gather_loopback, invite, open_page, publish
 
@@ -84,7 +85,7 @@ async def test_given_a_console_watching_before_the_patient_then_frames_come_once
 ) -> None:
     session_id, token, csrf = await invite(client)
     viewer = Viewer()
-    async with client.ws_connect("/console/ws") as console:
+    async with client.ws_connect("/console/ws", origin=public_origin(client)) as console:
         # Refusals first: malformed, unknown session, an answer to nothing.
         await console.send_json({"type": "watch"})
         assert (await next_of(console, "error"))["error_id"] == "invalid_message"
@@ -138,7 +139,7 @@ async def test_given_a_console_closing_its_socket_then_its_subscription_ends(
 ) -> None:
     session_id, _, _ = await invite(client)
     viewer = Viewer()
-    async with client.ws_connect("/console/ws") as console:
+    async with client.ws_connect("/console/ws", origin=public_origin(client)) as console:
         await console.send_json({"type": "watch", "session_id": session_id})
         offer = await next_of(console, "video.offer")
         await viewer.answer(console, offer)
@@ -153,7 +154,7 @@ async def test_given_a_session_id_with_nul_then_invalid_message_and_the_socket_s
     client: Client,
 ) -> None:
     await invite(client)
-    async with client.ws_connect("/console/ws") as console:
+    async with client.ws_connect("/console/ws", origin=public_origin(client)) as console:
         assert (await next_of(console, "hello"))["type"] == "hello"
         # PostgreSQL refuses NUL in the lookup: the socket dropped there.
         await console.send_json({"type": "watch", "session_id": "a\x00b"})

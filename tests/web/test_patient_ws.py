@@ -17,6 +17,7 @@ from visioregul.integration import appkeys
 from visioregul.integration.sessions.models import Invitation
 from visioregul.integration.store.models import utcnow
 
+from .conftest import public_origin
 from .helpers import event_types, events_of, wait_detail
 from .patient import gather_loopback, invite, open_page, publish, receive
 
@@ -56,13 +57,13 @@ async def test_given_no_valid_link_or_no_cookie_then_the_socket_is_closed_with_4
 ) -> None:
     _, token, _ = await invite(client)
     forged = ("A" if token[0] != "A" else "B") + token[1:]
-    await assert_refused(await client.ws_connect(f"/p/{forged}/ws"))
+    await assert_refused(await client.ws_connect(f"/p/{forged}/ws", origin=public_origin(client)))
     # The link was never opened: no browser holds its key.
-    await assert_refused(await client.ws_connect(f"/p/{token}/ws"))
+    await assert_refused(await client.ws_connect(f"/p/{token}/ws", origin=public_origin(client)))
     assert (await client.get(f"/p/{token}")).status == 200
     # Another browser (no cookie) is refused; this one is welcome.
     client.session.cookie_jar.clear()
-    await assert_refused(await client.ws_connect(f"/p/{token}/ws"))
+    await assert_refused(await client.ws_connect(f"/p/{token}/ws", origin=public_origin(client)))
     # Expired: refused even from the browser that opened it.
     client.session.cookie_jar.clear()
     _, token2, _ = await invite(client)
@@ -70,7 +71,7 @@ async def test_given_no_valid_link_or_no_cookie_then_the_socket_is_closed_with_4
     await ws.close()
     async with client.app[appkeys.DB].begin() as db:
         await db.execute(update(Invitation).values(expires_at=utcnow() - timedelta(seconds=1)))
-    await assert_refused(await client.ws_connect(f"/p/{token2}/ws"))
+    await assert_refused(await client.ws_connect(f"/p/{token2}/ws", origin=public_origin(client)))
 
 
 async def test_given_malformed_messages_then_errors_and_the_socket_stays_open(
@@ -174,7 +175,7 @@ async def test_given_a_video_offer_then_live_then_patient_leaves_then_regulator_
     assert closing.type is WSMsgType.CLOSE
     assert client.app[appkeys.ROOMS].find(session_id) is None
     # The link no longer opens a socket.
-    await assert_refused(await client.ws_connect(f"/p/{token}/ws"))
+    await assert_refused(await client.ws_connect(f"/p/{token}/ws", origin=public_origin(client)))
 
 
 async def test_given_the_socket_drops_then_a_new_offer_replaces_the_publisher_and_video_goes_on(
@@ -186,7 +187,7 @@ async def test_given_the_socket_drops_then_a_new_offer_replaces_the_publisher_an
     await wait_detail(client, session_id, lambda b: b["state"] == "video_live", "live", 10)
     await ws.close()
     # The page reconnects (same browser: the key cookie) and offers again.
-    again = await client.ws_connect(f"/p/{token}/ws")
+    again = await client.ws_connect(f"/p/{token}/ws", origin=public_origin(client))
     assert (await receive(again))["type"] == "welcome"
     peers.append(await publish(again))
     room = client.app[appkeys.ROOMS].find(session_id)
