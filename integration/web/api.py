@@ -53,11 +53,16 @@ def check_api_key(request: web.Request) -> str:
 
 @routes.get("/healthz")
 async def health(request: web.Request) -> web.Response:
-    """Liveness and dependencies: 200 while the service can serve, 503 when its store is down.
+    """Up (200) while the service can serve, down (503) when its store is unreachable.
 
-    A telephony link that is down makes the service ``degraded``, not unavailable: calls go on
-    regardless, and the console still works for manual invitations.
+    Publicly that is all it says: which Asterisk is watched, as which user, and the links'
+    states are details for the CAD and monitoring, given only with an API key. A telephony link
+    that is down makes the service ``degraded``, not down: calls go on regardless, and the
+    console still works for manual invitations.
     """
+    detailed = "Authorization" in request.headers
+    if detailed:
+        check_api_key(request)
     telephony = request.app[appkeys.TELEPHONY].status
     database = "up"
     try:
@@ -66,13 +71,15 @@ async def health(request: web.Request) -> web.Response:
     except Exception as exc:
         log.warning("health: database check failed: %s", exc)
         database = "down"
+    code = 503 if database == "down" else 200
+    if not detailed:
+        return web.json_response({"status": "down" if database == "down" else "up"}, status=code)
     healthy_link = telephony.state in (LinkState.UP, LinkState.DISABLED)
     status = "ok" if database == "up" and healthy_link else "degraded"
     if database == "down":
         status = "unavailable"
     return web.json_response(
-        {"status": status, "database": database, "telephony": link_json(telephony)},
-        status=503 if database == "down" else 200,
+        {"status": status, "database": database, "telephony": link_json(telephony)}, status=code
     )
 
 

@@ -56,6 +56,8 @@ TARGET_P99_MS = 50.0
 """The goal, printed beside the figures: never asserted."""
 USERNAME = "bench"
 PASSWORD = "bench password 15"
+HEALTH_KEY = "bench-health-key"
+"""The API key that reads /healthz's details (the telephony link's state)."""
 
 pytestmark = [pytest.mark.asterisk, pytest.mark.timeout(240 + 4 * CALLS)]
 
@@ -135,7 +137,7 @@ class BenchService:
             "VISIOREGUL_TELEPHONY__ARI__URL": sandbox.ari_url,
             "VISIOREGUL_TELEPHONY__ARI__USERNAME": sandbox.ari_user,
             "VISIOREGUL_TELEPHONY__ARI__PASSWORD": sandbox.ari_password,
-            "VISIOREGUL_CONSOLE__LOGIN_ATTEMPTS_PER_MINUTE": str(max(10, 2 * CONCURRENCY)),
+            "VISIOREGUL_CONSOLE__API_KEYS": json.dumps([HEALTH_KEY]),
         }
         self.cwd = work_dir
         self.process: subprocess.Popen[bytes] | None = None
@@ -182,7 +184,10 @@ class BenchService:
                 if self.process.poll() is not None:
                     break
                 with contextlib.suppress(aiohttp.ClientError):
-                    async with http.get(f"{self.base_url}/healthz") as reply:
+                    async with http.get(
+                        f"{self.base_url}/healthz",
+                        headers={"Authorization": f"Bearer {HEALTH_KEY}"},
+                    ) as reply:
                         body = await reply.json()
                         if body["telephony"]["state"] == "up":
                             return

@@ -52,7 +52,7 @@ def record_states(status: LinkStatus) -> list[LinkState]:
 
 
 async def health(client: Client) -> dict[str, Any]:
-    response = await client.get("/healthz")
+    response = await client.get("/healthz", headers={"Authorization": f"Bearer {CAD_KEY}"})
     body: dict[str, Any] = await response.json()
     return body
 

@@ -65,8 +65,13 @@ async def test_calls_and_events(client: Client) -> None:
     assert (await response.json())["error_id"] == "call_not_found"
 
 
-async def test_health_reports_dependencies(client: Client) -> None:
+async def test_health_says_up_publicly_and_details_with_the_api_key(client: Client) -> None:
     response = await client.get("/healthz")
+    assert response.status == 200
+    assert await response.json() == {"status": "up"}
+    response = await client.get("/healthz", headers={"Authorization": "Bearer wrong"})
+    assert response.status == 401
+    response = await client.get("/healthz", headers=AUTH)
     assert response.status == 200
     body = await response.json()
     assert body["database"] == "up"
