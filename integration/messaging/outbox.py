@@ -35,7 +35,8 @@ class OutboxSender:
         self._sessionmaker = sessionmaker
 
     async def send(self, message: OutgoingMessage) -> SendResult:
-        """Store ``message`` (once per idempotency key) and report it delivered."""
+        """Store ``message`` (once per idempotency key) and report it simulated: never
+        delivered, since nothing left the service."""
         key = message.idempotency_key
         if not key or len(key) > _IDEMPOTENCY_KEY_MAX_LENGTH:
             raise ValueError(
@@ -78,7 +79,7 @@ class OutboxSender:
 
 
 def _result(row: OutboxMessage) -> SendResult:
-    return SendResult(status=DeliveryStatus.DELIVERED, provider_id=f"outbox-{row.id}")
+    return SendResult(status=DeliveryStatus.SIMULATED, provider_id=f"outbox-{row.id}")
 
 
 async def recent_outbox(session: AsyncSession, limit: int = 50) -> Sequence[OutboxMessage]:

@@ -43,6 +43,7 @@ _PROGRESS = {
     DeliveryStatus.UNDELIVERED: 3,
     DeliveryStatus.FAILED: 3,
     DeliveryStatus.DELIVERED: 4,
+    DeliveryStatus.SIMULATED: 4,
 }
 """How far a message has gone: a status report that goes backwards is a late one, not news."""
 GATEWAY = Actor("gateway")
@@ -212,14 +213,18 @@ class InvitationDelivery:
             # Sent is sent, even to a session ended meanwhile: logged, without moving its state.
             session = await self.journal.locked(db, invitation.session_id)
             closed = session.state in FINAL_STATES
+            # The local outbox sends nothing: its message is "simulated", never "sent".
+            simulated = status is DeliveryStatus.SIMULATED
             await self.journal.append(
                 db,
                 invitation.session_id,
                 SYSTEM,
-                "invitation.sent",
+                "invitation.simulated" if simulated else "invitation.sent",
                 details,
                 fact=None if closed else SessionFact.INVITATION_SENT,
             )
+            if simulated:
+                self.forget(invitation_id)
             if status is DeliveryStatus.DELIVERED:
                 self.forget(invitation_id)
                 await self.journal.append(

@@ -65,7 +65,7 @@ async def test_given_a_15_call_then_the_regulator_invites_enters_the_room_and_en
     await expect(page).to_have_url(re.compile(r"#/session/[0-9a-f]{32}$"))
     await expect(room.locator("[data-field=title]")).to_have_text("Visio — 06 12 34 56 78")
     await expect(room.locator("[data-field=title]")).to_be_focused()
-    await expect(room.locator("[data-field=status]")).to_contain_text("SMS remis à")
+    await expect(room.locator("[data-field=status]")).to_contain_text("SMS simulé à")
     await expect(room.locator("[data-field=video-title]")).to_have_text(
         "En attente de la vidéo du patient…"
     )
@@ -75,7 +75,10 @@ async def test_given_a_15_call_then_the_regulator_invites_enters_the_room_and_en
     )
     timeline = page.locator("#room-side .timeline")
     await expect(timeline).to_contain_text("Visio ouverte par regulateur")
-    await expect(timeline).to_contain_text("SMS remis au 06 12 34 56 78")
+    await expect(timeline).to_contain_text(
+        "SMS simulé pour le 06 12 34 56 78 (boîte d'envoi locale)"
+    )
+    await expect(timeline).not_to_contain_text("remis")
     await expect(timeline).to_contain_text("Visio associée à l'appel")
     await expect(page.locator("#recent")).to_be_hidden()
 

@@ -91,7 +91,7 @@ async def test_given_an_email_that_cannot_leave_then_the_regulator_retries_and_c
     await field.fill("06 98 76 54 32")
     await form.locator("[data-field=form-submit]").click()
     await expect(form).to_be_hidden()
-    await expect(status).to_contain_text("SMS remis à")
+    await expect(status).to_contain_text("SMS simulé à")
     await expect(room.locator("[data-field=title]")).to_have_text("Visio — 06 98 76 54 32")
     await expect(room.locator("[data-field=state]")).to_have_text("Lien envoyé")
     await expect(failure).to_be_hidden()
@@ -105,8 +105,8 @@ async def test_given_an_email_that_cannot_leave_then_the_regulator_retries_and_c
     await expect(form).to_contain_text("celui du patient reste valable")
     await form.locator("[data-field=form-submit]").click()
     others = room.locator("[data-field=others]")
-    await expect(others).to_contain_text("Tierce personne : 06 55 44 33 22 (SMS) — SMS remis à")
-    await expect(status).to_contain_text("SMS remis à")
+    await expect(others).to_contain_text("Tierce personne : 06 55 44 33 22 (SMS) — SMS simulé à")
+    await expect(status).to_contain_text("SMS simulé à")
 
     # "Renvoyer le lien" to the same number: the first SMS's link is now refused.
     outbox = page.locator("#outbox")

@@ -90,7 +90,7 @@ async def test_given_a_call_at_1001_when_the_console_opens_a_session_then_paired
         assert session["position"] == "PJSIP/1001"
         assert [i["destination"] for i in session["invitations"]] == [CALLER]
         # The SMS, with a link that works.
-        await session_event(regulator, session["id"], "invitation.delivered")
+        await session_event(regulator, session["id"], "invitation.simulated")
         status, outbox = await regulator.request("GET", "/console/api/outbox")
         assert status == 200
         (sms,) = [m for m in outbox["messages"] if m["to"] == CALLER]
@@ -132,7 +132,7 @@ async def test_given_a_call_at_1001_when_the_console_opens_a_session_then_paired
             [
                 "session.created",
                 "invitation.created",
-                "invitation.sent",
+                "invitation.simulated",
                 "link.opened",
                 "call.ended",
             ],

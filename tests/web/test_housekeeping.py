@@ -37,7 +37,7 @@ SERVICE_LOG = "visioregul.integration.sessions.services"
 
 async def link_of(client: Client, session: dict[str, Any]) -> str:
     """The token of the session's patient link, read from the outbox."""
-    await wait_detail(client, session["id"], has_event("invitation.delivered"), "the outbox")
+    await wait_detail(client, session["id"], has_event("invitation.simulated"), "the outbox")
     messages = (await (await client.get("/console/api/outbox")).json())["messages"]
     destination = session["invitations"][0]["destination"]
     link = LINK.search(next(m["text"] for m in messages if m["to"] == destination))
@@ -146,7 +146,7 @@ async def test_given_idle_and_old_sessions_when_the_service_starts_then_housekep
     csrf = await login(first)
     idle = await open_session(first, csrf)
     old = await open_session(first, csrf, "06 11 11 11 11")
-    await wait_detail(first, old["id"], has_event("invitation.delivered"), "the outbox")
+    await wait_detail(first, old["id"], has_event("invitation.simulated"), "the outbox")
     response = await first.post(
         f"/console/api/sessions/{old['id']}/end", json={}, headers={"X-CSRF-Token": csrf}
     )

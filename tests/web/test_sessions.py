@@ -80,13 +80,12 @@ async def test_given_a_mobile_then_session_sms_link_and_timeline(client: Client)
     assert "montrer la scène en vidéo" in await page.text()
     body = await wait_state(client, session["id"], "link_opened")
     assert body["invitations"][0]["opened_at"] is not None
-    assert body["invitations"][0]["delivery_status"] == "delivered"
+    assert body["invitations"][0]["delivery_status"] == "simulated"
     types = [event["type"] for event in body["timeline"]]
     assert types == [
         "session.created",
         "invitation.created",
-        "invitation.sent",
-        "invitation.delivered",
+        "invitation.simulated",
         "link.opened",
     ]
     # The same browser may open it again (a reload); the log says so.

@@ -35,7 +35,7 @@ export const LOGIN_URL = '/console/login';
  * @property {string} expires_at
  * @property {string | null} revoked_at
  * @property {string | null} opened_at
- * @property {'pending' | 'queued' | 'sent' | 'delivered' | 'undelivered' | 'failed'} delivery_status
+ * @property {'pending' | 'queued' | 'sent' | 'delivered' | 'simulated' | 'undelivered' | 'failed'} delivery_status
  * @property {string | null} error_code
  * @property {string | null} error_message
  */

@@ -216,6 +216,11 @@ export function invitationStatus(session, invitation) {
       const time = formatTime(event ? event.at : invitation.created_at);
       return { text: t(`room.status.delivered.${channel}`, { time }), tone: 'good', failed: false };
     }
+    case 'simulated': {
+      const event = lastEventFor(session, invitation, 'invitation.simulated');
+      const time = formatTime(event ? event.at : invitation.created_at);
+      return { text: t(`room.status.simulated.${channel}`, { time }), tone: 'good', failed: false };
+    }
     case 'sent':
     case 'queued': {
       const event = lastEventFor(session, invitation, 'invitation.sent');
@@ -313,6 +318,9 @@ export function currentStep(session) {
   }
   if (line.failed) {
     return { title: t('room.video.waiting'), step: t('room.step.failed') };
+  }
+  if (invitation.delivery_status === 'simulated') {
+    return { title: t('room.video.waiting'), step: t('room.step.simulated') };
   }
   if (['sent', 'queued', 'delivered'].includes(invitation.delivery_status)) {
     const channel = invitation.channel === 'email' ? 'email' : 'sms';
@@ -420,6 +428,8 @@ export function timelineLine(session, event) {
       return { text: t(`timeline.invitation.sent.${channel}`, { destination }), tone: 'normal' };
     case 'invitation.delivered':
       return { text: t(`timeline.invitation.delivered.${channel}`, { destination }), tone: 'good' };
+    case 'invitation.simulated':
+      return { text: t(`timeline.invitation.simulated.${channel}`, { destination }), tone: 'normal' };
     case 'invitation.failed':
       return {
         text: t(`timeline.invitation.failed.${channel}`, {
