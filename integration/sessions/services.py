@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ..background import BackgroundTasks
 from ..destinations import Destination, DestinationKind, parse_invitation_destination
+from ..log_privacy import loggable
 from ..messaging import Channel, DeliveryStatus, Senders
 from ..ratelimit import RateLimiter, RateLimitExceeded
 from ..settings import Settings
@@ -269,7 +270,8 @@ class SessionService:
             try:
                 limiter.hit(key)
             except RateLimitExceeded as exc:
-                log.warning("invitation refused: %s limit reached (%s)", scope, key)
+                shown = loggable(key, log) if scope == "destination" else key
+                log.warning("invitation refused: %s limit reached (%s)", scope, shown)
                 raise TooManyInvitations(scope, exc.retry_after) from exc
 
     async def _new_invitation(

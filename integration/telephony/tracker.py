@@ -13,6 +13,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from ..log_privacy import loggable
 from .events import (
     CallAnswered,
     CallEnded,
@@ -129,7 +130,12 @@ class CallTracker:
         if call_id in self.calls:
             return []
         self.calls[call_id] = _Call(call_id=call_id, uniqueid=channel.uniqueid, line=fact.line)
-        log.info("call %s tagged on line %s from %r", call_id, fact.line, channel.caller_number)
+        log.info(
+            "call %s tagged on line %s from %s",
+            call_id,
+            fact.line,
+            loggable(channel.caller_number, log),
+        )
         events: list[CallEvent] = [
             CallRinging(
                 call_id=call_id,
