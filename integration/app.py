@@ -12,6 +12,7 @@ import logging
 from collections.abc import AsyncIterator
 
 from aiohttp import WSCloseCode, web
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from visioregul.patient_page import http as patient_http
 from visioregul.patient_page import signalling as patient_signalling
@@ -22,6 +23,7 @@ from .i18n import load_catalogue
 from .login_throttle import LoginThrottle
 from .messaging import build_senders
 from .ratelimit import RateLimiter
+from .retention import purge_retained
 from .sessions.feature_code import FeatureCode
 from .sessions.services import SessionService
 from .settings import Settings
@@ -140,7 +142,9 @@ async def _sessions(app: web.Application) -> AsyncIterator[None]:
         language=settings.service.language,
     )
     unsubscribe_feature_code = telephony.on_feature_code(feature_code.on_pressed)
-    housekeeping = asyncio.create_task(_housekeeping(service), name="session-housekeeping")
+    housekeeping = asyncio.create_task(
+        _housekeeping(service, app[appkeys.DB], settings), name="session-housekeeping"
+    )
     yield
     housekeeping.cancel()
     with contextlib.suppress(asyncio.CancelledError):
@@ -153,14 +157,18 @@ async def _sessions(app: web.Application) -> AsyncIterator[None]:
     await webhooks.close()
 
 
-async def _housekeeping(service: SessionService) -> None:
-    """Expire idle sessions every minute; purge old ones every hour."""
+async def _housekeeping(
+    service: SessionService, db: async_sessionmaker[AsyncSession], settings: Settings
+) -> None:
+    """Expire idle sessions every minute; purge old ones, with the outbox, the audit log and
+    expired console logins, every hour."""
     tick = 0
     while True:
         try:
             await service.expire_idle()
             if tick % 60 == 0:
                 await service.purge()
+                await purge_retained(db, settings)
         except Exception:  # the next round may do better; the service must not stop
             log.exception("session housekeeping failed")
         tick += 1

@@ -1,8 +1,9 @@
 """The audit log: who did what on the console and the CAD API, and when.
 
-Append-only: this module only adds and reads entries. Functions take the caller's
-``AsyncSession`` and never commit, so an entry lands in the same transaction as the action it
-records (or not at all).
+Append-only: this module only adds and reads entries (entries older than
+``audit.retention_days`` are purged by :mod:`.retention`, and by nothing else). Functions take
+the caller's ``AsyncSession`` and never commit, so an entry lands in the same transaction as the
+action it records (or not at all).
 """
 
 from __future__ import annotations

@@ -35,6 +35,7 @@ from .telephony.numbers import PLAN_REGIONS, TrunkFormat, time_zone_for_region
 __all__ = [
     "AmiSettings",
     "AriSettings",
+    "AuditSettings",
     "ConsoleSettings",
     "DatabaseSettings",
     "MessagingSettings",
@@ -183,7 +184,16 @@ class SessionSettings(_Section):
     idle_expiry: int = Field(default=24 * 3600, ge=300)
     """A session nobody ended expires this long after its last event, in seconds."""
     retention_days: int = Field(default=30, ge=1)
-    """Sessions, their events and files are purged this many days after they end."""
+    """Sessions, their events and files are purged this many days after they end; the local
+    outbox's messages this many days after they were stored."""
+
+
+class AuditSettings(_Section):
+    """The audit log (logins, account changes, API use)."""
+
+    retention_days: int = Field(default=3650, ge=1)
+    """Entries are purged this many days after they were written (10 years by default): the
+    audit log outlives the sessions it speaks of."""
 
 
 class TwilioSettings(_Section):
@@ -293,6 +303,7 @@ class Settings(BaseSettings):
     telephony: TelephonySettings = TelephonySettings()
     console: ConsoleSettings = ConsoleSettings()
     sessions: SessionSettings = SessionSettings()
+    audit: AuditSettings = AuditSettings()
     messaging: MessagingSettings = MessagingSettings()
     webhooks: WebhookSettings = WebhookSettings()
     video: VideoSettings = VideoSettings()

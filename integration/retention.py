@@ -1,0 +1,59 @@
+"""Purging what has been kept long enough, besides the sessions themselves.
+
+The local outbox keeps the messages it simulated (links included) no longer than the sessions
+they invited to (``sessions.retention_days``); the audit log has its own, much longer retention
+(``audit.retention_days``); console logins past their cookie's lifetime are dropped. Each purge
+runs in its own transaction and is logged when it removed something.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from sqlalchemy import delete
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from . import console_logins
+from .settings import Settings
+from .store.models import AuditEntry, OutboxMessage, utcnow
+
+__all__ = ["purge_audit", "purge_outbox", "purge_retained"]
+
+log = logging.getLogger(__name__)
+
+
+async def purge_outbox(db: AsyncSession, retention_days: int) -> int:
+    """Delete outbox messages stored more than ``retention_days`` ago; return how many."""
+    horizon = utcnow() - timedelta(days=retention_days)
+    result = await db.execute(delete(OutboxMessage).where(OutboxMessage.created_at < horizon))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def purge_audit(db: AsyncSession, retention_days: int) -> int:
+    """Delete audit entries written more than ``retention_days`` ago; return how many.
+
+    The only deletion the audit log knows: entries are never changed, and go only when their
+    retention is over.
+    """
+    horizon = utcnow() - timedelta(days=retention_days)
+    result = await db.execute(delete(AuditEntry).where(AuditEntry.at < horizon))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def purge_retained(
+    sessionmaker: async_sessionmaker[AsyncSession], settings: Settings
+) -> None:
+    """Run every purge of this module with the configured retentions."""
+    async with sessionmaker.begin() as db:
+        outbox = await purge_outbox(db, settings.sessions.retention_days)
+    if outbox:
+        log.info("retention: purged %d outbox messages", outbox)
+    async with sessionmaker.begin() as db:
+        audit = await purge_audit(db, settings.audit.retention_days)
+    if audit:
+        log.info("retention: purged %d audit entries", audit)
+    async with sessionmaker.begin() as db:
+        logins = await console_logins.purge_expired(db)
+    if logins:
+        log.info("retention: purged %d expired console logins", logins)
