@@ -130,3 +130,19 @@ async def test_given_a_forged_forwarded_for_then_nginx_and_the_service_ignore_it
     async with app[appkeys.DB]() as db:
         failed = await audit.recent(db, action="console.login_failed")
     assert {entry.details["remote"] for entry in failed} == {"127.0.0.2"}
+
+
+async def test_given_a_scanner_behind_nginx_then_only_it_hits_the_link_limit(
+    proxied: Proxied,
+) -> None:
+    url = proxied.url
+    async with _session_from("127.0.0.2") as scanner, _session_from("127.0.0.3") as patient:
+        statuses = []
+        for n in range(31):
+            async with scanner.get(f"{url}/p/not-a-token-{n}") as response:
+                statuses.append(response.status)
+        assert statuses[:30] == [404] * 30
+        assert statuses[30] == 429
+        # The patient behind the same proxy is not in the scanner's bucket.
+        async with patient.get(f"{url}/p/not-a-token") as response:
+            assert response.status == 404
