@@ -12,9 +12,11 @@ import {
   displayDestination,
   editableDestination,
   isClosed,
+  invitationStatus,
   patientInvitation,
   stateChip,
   thirdPartyInvitations,
+  timelineLine,
 } from '../../integration/web/static/console/js/sessions.js';
 import { useCatalogue } from './catalogue.js';
 
@@ -148,6 +150,28 @@ describe('sessions', () => {
     const byNetwork = currentStep({ ...base, timeline: [left, live] });
     assert.notEqual(byPatient.step, byNetwork.step);
     assert.equal(byPatient.title, byNetwork.title);
+  });
+
+  test('an outbox invitation is simulated, never sent or delivered', () => {
+    const simulated = invitation('patient', { delivery_status: 'simulated' });
+    const event = {
+      type: 'invitation.simulated',
+      at: '2026-12-05T10:00:05Z',
+      actor: 'system',
+      details: { invitation_id: simulated.id, channel: 'sms' },
+    };
+    const session = { state: 'invited', invitations: [simulated], timeline: [event] };
+    const status = invitationStatus(session, simulated);
+    assert.match(status.text, /^SMS simulé à /);
+    assert.equal(status.failed, false);
+    assert.equal(
+      timelineLine(session, event).text,
+      "SMS simulé pour le 06\u00a012\u00a034\u00a056\u00a078 (boîte d'envoi locale)",
+    );
+    assert.match(currentStep(session).step, /rien n'est parti/);
+    for (const text of [status.text, timelineLine(session, event).text, currentStep(session).step]) {
+      assert.doesNotMatch(text, /remis|envoyé|délivré/);
+    }
   });
 
   test('who did what, in words', () => {
