@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _serve(settings: Settings) -> int:
     from .app import create_app
-    from .production_checks import production_problems
+    from .production_checks import advisories, production_problems
 
     problems = asyncio.run(production_problems(settings))
     if problems:
@@ -117,6 +117,8 @@ def _serve(settings: Settings) -> int:
         for problem in problems:
             print(f"  - {problem}", file=sys.stderr)
         return 2
+    for advice in advisories(settings):
+        log.warning("%s", advice)
     log.info(
         "VisioRegul on http://%s:%s (public URL %s), telephony source %s",
         settings.service.host,

@@ -21,6 +21,7 @@ __all__ = [
     "DEMO_ACCOUNTS",
     "SANDBOX_AMI_SECRET",
     "SANDBOX_ARI_PASSWORD",
+    "advisories",
     "configuration_problems",
     "is_public",
     "production_problems",
@@ -75,6 +76,25 @@ def configuration_problems(settings: Settings) -> list[str]:
             'messaging.email is "outbox": invitations would never leave the service; use "smtp"'
         )
     return problems
+
+
+def advisories(settings: Settings) -> list[str]:
+    """What is allowed but worth a warning at start: a PostgreSQL service (so not a laptop's
+    demo) whose invitations go to the local outbox, served over plain http."""
+    if is_public(settings) or not settings.database.url.startswith("postgresql"):
+        return []
+    outbox = [
+        name
+        for name, kind in (("sms", settings.messaging.sms), ("email", settings.messaging.email))
+        if kind == "outbox"
+    ]
+    if not outbox:
+        return []
+    verb = "uses" if len(outbox) == 1 else "use"
+    return [
+        f"messaging.{' and messaging.'.join(outbox)} {verb} the local outbox with PostgreSQL: "
+        "invitations never leave the service (a staging service?)"
+    ]
 
 
 async def production_problems(settings: Settings) -> list[str]:

@@ -12,8 +12,8 @@ import urllib.request
 from pathlib import Path
 
 from visioregul.integration import accounts
-from visioregul.integration.production_checks import DEMO_ACCOUNTS
-from visioregul.integration.settings import DatabaseSettings
+from visioregul.integration.production_checks import DEMO_ACCOUNTS, advisories
+from visioregul.integration.settings import DatabaseSettings, MessagingSettings, Settings
 from visioregul.integration.store.db import create_engine, make_sessionmaker, upgrade
 from visioregul.integration.store.models import Role
 
@@ -170,3 +170,15 @@ def _serves(tmp_path: Path) -> None:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_given_postgresql_with_the_outbox_over_http_then_a_warning_names_it() -> None:
+    settings = Settings(
+        database=DatabaseSettings(url="postgresql+asyncpg://visioregul@127.0.0.1/visioregul"),
+        messaging=MessagingSettings(sms="outbox", email="smtp"),
+    )
+    assert advisories(settings) == [
+        "messaging.sms uses the local outbox with PostgreSQL: invitations never leave the service "
+        "(a staging service?)"
+    ]
+    assert advisories(Settings()) == []
