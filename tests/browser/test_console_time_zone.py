@@ -71,7 +71,7 @@ async def test_given_a_centre_in_reunion_then_the_console_shows_reunion_times(
     await card.locator("[data-field=submit]").click()
     room = page.locator("#stage .room")
     await expect(room.locator("[data-field=title]")).to_have_text("Visio — 06 92 12 34 56")
-    await expect(room.locator("[data-field=status]")).to_contain_text("SMS remis à")
+    await expect(room.locator("[data-field=status]")).to_contain_text("SMS simulé à")
 
     # Every time of the timeline is the Réunion time of its event.
     times = page.locator("#room-side .timeline time.timeline-time")
@@ -84,9 +84,9 @@ async def test_given_a_centre_in_reunion_then_the_console_shows_reunion_times(
     session_id = re.sub(r".*#/session/", "", page.url)
     response = await page.request.get(f"{console.base}/console/api/sessions/{session_id}")
     session = await response.json()
-    delivered = next(e for e in session["timeline"] if e["type"] == "invitation.delivered")
+    simulated = next(e for e in session["timeline"] if e["type"] == "invitation.simulated")
     await expect(room.locator("[data-field=status]")).to_contain_text(
-        f"SMS remis à {reunion_time(delivered['at'])}"
+        f"SMS simulé à {reunion_time(simulated['at'])}"
     )
     await console.shot("console-reunion-times")
 
