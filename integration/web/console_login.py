@@ -10,7 +10,6 @@ console's sockets of that login are closed (:class:`LiveConsoles`).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import secrets
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -101,11 +100,11 @@ class LiveConsoles:
     async def close(self, login_ids: list[str] | set[str]) -> None:
         """Close every socket of these logins (revoked)."""
         sockets = [ws for login_id in login_ids for ws in self._sockets.get(login_id, ())]
-        with contextlib.suppress(Exception):
-            await asyncio.gather(
-                *(ws.close(code=CLOSE_LOGGED_OUT, message=b"logged out") for ws in sockets),
-                return_exceptions=True,
-            )
+        # A socket that fails to close (its peer already gone) must not keep the others open.
+        await asyncio.gather(
+            *(ws.close(code=CLOSE_LOGGED_OUT, message=b"logged out") for ws in sockets),
+            return_exceptions=True,
+        )
 
 
 def load_secret_key(data_dir: Path) -> bytes:
