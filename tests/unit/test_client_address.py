@@ -7,6 +7,7 @@ from ipaddress import IPv4Network, IPv6Network, ip_network
 import pytest
 
 from visioregul.integration.client_address import real_client
+from visioregul.integration.settings import SettingsError, load_settings
 
 PROXIES: list[IPv4Network | IPv6Network] = [ip_network("127.0.0.1"), ip_network("10.8.0.0/24")]
 
@@ -40,3 +41,24 @@ def test_given_a_peer_and_its_header_then_the_client_is_the_rightmost_untrusted_
 
 def test_given_no_trusted_proxy_then_the_header_is_never_believed() -> None:
     assert real_client("127.0.0.1", ["203.0.113.9"], []) == "127.0.0.1"
+
+
+def test_given_trusted_proxies_in_the_environment_then_addresses_and_networks_are_read(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("VISIOREGUL_SERVICE__TRUSTED_PROXIES", '["127.0.0.1", "10.8.0.0/24", "::1"]')
+    settings = load_settings()
+    assert [str(network) for network in settings.service.trusted_proxies] == [
+        "127.0.0.1/32",
+        "10.8.0.0/24",
+        "::1/128",
+    ]
+
+
+def test_given_a_network_with_host_bits_then_the_setting_is_refused_by_name(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("VISIOREGUL_SERVICE__TRUSTED_PROXIES", '["10.8.0.1/24"]')
+    with pytest.raises(SettingsError) as refused:
+        load_settings()
+    assert "service.trusted_proxies" in str(refused.value)
