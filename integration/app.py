@@ -17,7 +17,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from visioregul.patient_page import http as patient_http
 from visioregul.patient_page import signalling as patient_signalling
 
-from . import appkeys
 from .cad_webhooks import WebhookDispatcher
 from .i18n import load_catalogue
 from .login_throttle import LoginThrottle
@@ -32,7 +31,7 @@ from .telephony.pairing import Pairing
 from .telephony.registry import LiveCallRegistry
 from .telephony.service import Telephony
 from .video import RoomRegistry
-from .web import api, console, sessions_http, twilio_callbacks
+from .web import api, appkeys, console, sessions_http, twilio_callbacks
 from .web.console_login import LiveConsoles, LoginCookieCodec, load_secret_key
 from .web.middleware import (
     errors_middleware,

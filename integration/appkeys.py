@@ -1,4 +1,9 @@
-"""Typed keys for everything the application holds (``app[KEY]``), declared in one place."""
+"""Typed keys for what the application holds (``app[KEY]``), declared in one place.
+
+The web layer's own objects (the consoles' notifier, the login cookies, the live consoles) have
+their keys in :mod:`.web.appkeys`, which adds them to these: nothing here depends on the web
+layer.
+"""
 
 from __future__ import annotations
 
@@ -13,17 +18,12 @@ from .settings import Settings
 from .telephony.registry import LiveCallRegistry
 from .telephony.service import Telephony
 from .video import RoomRegistry
-from .web.console_login import LiveConsoles, LoginCookieCodec
-from .web.notifier import Notifier
 
 __all__ = [
     "CATALOGUE",
-    "CONSOLES",
     "DB",
     "LINK_LIMITER",
-    "LOGIN_COOKIES",
     "LOGIN_LIMITER",
-    "NOTIFIER",
     "PATIENT_SOCKETS",
     "REGISTRY",
     "ROOMS",
@@ -37,10 +37,6 @@ CATALOGUE = web.AppKey("catalogue", Catalogue)
 DB = web.AppKey("db", async_sessionmaker[AsyncSession])
 REGISTRY = web.AppKey("registry", LiveCallRegistry)
 TELEPHONY = web.AppKey("telephony", Telephony)
-NOTIFIER = web.AppKey("notifier", Notifier)
-LOGIN_COOKIES = web.AppKey("login_cookies", LoginCookieCodec)
-CONSOLES = web.AppKey("consoles", LiveConsoles)
-"""Open console WebSockets per login, closed when the login is revoked."""
 SESSION_SERVICE = web.AppKey("session_service", SessionService)
 LOGIN_LIMITER = web.AppKey("login_limiter", LoginThrottle)
 LINK_LIMITER = web.AppKey("link_limiter", RateLimiter)

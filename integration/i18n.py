@@ -7,11 +7,12 @@ so a half-translated language still shows something sensible.
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["DEFAULT_LANGUAGE", "Catalogue", "load_catalogue"]
+__all__ = ["DEFAULT_LANGUAGE", "Catalogue", "load_catalogue", "shipped_catalogue"]
 
 DEFAULT_LANGUAGE = "fr"
 _LOCALES = Path(__file__).with_name("locales")
@@ -59,6 +60,12 @@ class Catalogue:
         merged = dict(self.messages.get(DEFAULT_LANGUAGE, {}))
         merged.update(self.messages.get(language, {}))
         return merged
+
+
+@functools.cache
+def shipped_catalogue() -> Catalogue:
+    """The shipped catalogue, read once (for parts handed no application)."""
+    return load_catalogue()
 
 
 def load_catalogue(root: Path = _LOCALES) -> Catalogue:

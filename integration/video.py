@@ -28,11 +28,11 @@ from aiortc import RTCIceServer
 from visioregul.media import MediaError, MediaEvent, Room, browser_ice_servers, ice_servers
 
 from .background import BackgroundTasks
+from .errors import DomainError
 from .sessions.errors import SessionClosed
 from .sessions.services import SYSTEM, Actor, SessionService, SessionUpdate
 from .sessions.state import SessionFact
 from .settings import VideoSettings
-from .web.errors import ApiError
 
 __all__ = ["SESSION_CLOSED", "RoomListener", "RoomRegistry"]
 
@@ -240,7 +240,7 @@ class RoomRegistry:
                 await self._service.record(session_id, actor, kind, details, fact=fact)
             except SessionClosed:
                 log.debug("session %s closed: %s not logged", session_id, kind)
-            except ApiError as error:
+            except DomainError as error:
                 log.info("session %s: %s not logged (%s)", session_id, kind, error.error_id)
             except Exception:
                 log.exception("session %s: %s could not be logged", session_id, kind)

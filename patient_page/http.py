@@ -1,9 +1,13 @@
 """The caller's side of a link: ``/p/<token>``.
 
-A valid link records "link opened" and shows the patient's page; the first browser that opens it
-gets a key (a cookie scoped to the link) and is the only one that may open it again. Every refusal
-(unknown, expired, revoked, ended session, another browser) gets the same page, the same status
-and the same response time: the page must not tell a guesser anything.
+Fetching the page changes nothing: mail scanners, link previews and in-app views fetch links
+before the person does, any number of times. A valid link shows the patient's page, and the
+browser gets a random key (a cookie scoped to the link) if it has none: the key binds nothing by
+itself. The page's script opens the link when it connects its socket (see :mod:`.signalling`),
+and the link becomes that browser's only once its video is published; from then on other
+browsers get the refusal. Every refusal (unknown, expired, revoked, ended session, bound to
+another browser) gets the same page, the same status and the same response time: the page must
+not tell a guesser anything.
 """
 
 from __future__ import annotations
@@ -17,8 +21,9 @@ from aiohttp import web
 
 from visioregul.integration import appkeys
 from visioregul.integration.client_address import client_address
+from visioregul.integration.language import browser_language
 from visioregul.integration.ratelimit import RateLimitExceeded
-from visioregul.integration.web.middleware import request_language
+from visioregul.integration.sessions.links import DEVICE_KEY_PATTERN, new_device_key
 
 __all__ = ["STATIC_DIR", "routes"]
 
@@ -32,7 +37,7 @@ _REFUSAL_FLOOR = 0.25
 
 def _render(request: web.Request, name: str, status: int) -> web.Response:
     catalogue = request.app[appkeys.CATALOGUE]
-    language = request_language(request)
+    language = browser_language(request)
     text = (STATIC_DIR / name).read_text(encoding="utf-8")
 
     def fill(key: str) -> str:
@@ -51,29 +56,29 @@ def _render(request: web.Request, name: str, status: int) -> web.Response:
 
 @routes.get("/p/{token:.+}")
 async def open_link(request: web.Request) -> web.StreamResponse:
-    """Open a patient's or third party's link."""
+    """The page of a patient's or third party's link (GET and HEAD); records nothing."""
     started = time.monotonic()
     token = request.match_info["token"]
     try:
         request.app[appkeys.LINK_LIMITER].hit(client_address(request))
     except RateLimitExceeded:
         return _render(request, "link-refused.html", 429)
-    opening = await request.app[appkeys.SESSION_SERVICE].open_link(
-        token, request.cookies.get(DEVICE_COOKIE)
-    )
-    if opening is None:
+    device_key = request.cookies.get(DEVICE_COOKIE)
+    access = await request.app[appkeys.SESSION_SERVICE].links.check(token, device_key)
+    if access is None:
         await _sleep_until(started + _REFUSAL_FLOOR)
         return _render(request, "link-refused.html", 404)
     response = _render(request, "link-opened.html", 200)
-    response.set_cookie(
-        DEVICE_COOKIE,
-        opening.device_key,
-        path=f"/p/{token}",
-        httponly=True,
-        samesite="Lax",
-        secure=request.app[appkeys.SETTINGS].console.secure_cookies,
-        max_age=request.app[appkeys.SETTINGS].sessions.link_ttl,
-    )
+    if device_key is None or not DEVICE_KEY_PATTERN.fullmatch(device_key):
+        response.set_cookie(
+            DEVICE_COOKIE,
+            new_device_key(),
+            path=f"/p/{token}",
+            httponly=True,
+            samesite="Lax",
+            secure=request.app[appkeys.SETTINGS].console.secure_cookies,
+            max_age=request.app[appkeys.SETTINGS].sessions.link_ttl,
+        )
     response.headers["Referrer-Policy"] = "no-referrer"
     return response
 

@@ -1,8 +1,10 @@
 """The patient page's WebSocket, ``/p/<token>/ws``: consent facts and the video's offer/answer.
 
 The socket is authenticated by the link itself: its token and the key cookie that ``/p/<token>``
-gave the browser that opened it (the cookie is scoped to the link's path, so it comes along).
-Anything else is closed at once with code 4401 and no detail.
+gave the browser (the cookie is scoped to the link's path, so it comes along). Connecting opens
+the link in this browser (``link.opened``, or ``link.taken_over`` from another browser, which is
+told so); once this browser's video reaches the relay, the link is bound to it. A link that is
+not valid for this browser is closed at once with code 4401 and no detail.
 
 Messages are JSON objects tagged by ``type``.
 
@@ -19,6 +21,8 @@ Service -> page:
     ``{"type": "error", "error_id": str, "message": str}`` (``invalid_message``,
     ``audio_refused``, ``invalid_sdp``...; the socket stays open)
     ``{"type": "ended"}`` when the regulator ends the session (the socket then closes)
+    ``{"type": "taken_over"}`` when another browser opened the link before this one's video
+    was published (the socket then closes with code 4409; the page says so)
     ``{"type": "pong"}``
 """
 
@@ -26,22 +30,24 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
-from typing import Annotated, Final, Literal
+from collections.abc import Coroutine
+from typing import Annotated, Any, Final, Literal
 
-from aiohttp import web
+from aiohttp import WSCloseCode, web
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from visioregul.integration import appkeys
-from visioregul.integration.sessions.services import Actor
+from visioregul.integration.errors import DomainError, error_body
+from visioregul.integration.language import browser_language
+from visioregul.integration.sessions.journal import Actor
+from visioregul.integration.sessions.links import LinkOpening
 from visioregul.integration.sessions.state import SessionFact
 from visioregul.integration.video import SESSION_CLOSED
-from visioregul.integration.web.errors import ApiError
-from visioregul.media import MediaError
+from visioregul.media import MediaError, MediaEvent
 
 from .http import DEVICE_COOKIE
 
-__all__ = ["CLOSE_UNAUTHORIZED", "PROTOCOL_VERSION", "decode", "routes"]
+__all__ = ["CLOSE_TAKEN_OVER", "CLOSE_UNAUTHORIZED", "PROTOCOL_VERSION", "decode", "routes"]
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +55,8 @@ routes = web.RouteTableDef()
 
 CLOSE_UNAUTHORIZED = 4401
 """Close code of a socket whose link is not (or no longer) valid for this browser."""
+CLOSE_TAKEN_OVER = 4409
+"""Close code of a socket whose link another browser opened since (before any binding)."""
 _MAX_MESSAGE = 64 * 1024
 """An offer with every candidate stays well under this."""
 
@@ -111,55 +119,105 @@ async def patient_socket(request: web.Request) -> web.StreamResponse:
     """The patient page's signalling socket."""
     ws = web.WebSocketResponse(heartbeat=20, max_msg_size=_MAX_MESSAGE)
     await ws.prepare(request)
-    service = request.app[appkeys.SESSION_SERVICE]
-    opening = await service.check_link(
-        request.match_info["token"], request.cookies.get(DEVICE_COOKIE)
-    )
-    if opening is None or opening.role != "patient":
-        await ws.close(code=CLOSE_UNAUTHORIZED)
-        return ws
-    session_id = opening.session_id
-    rooms = request.app[appkeys.ROOMS]
-    sockets = request.app[appkeys.PATIENT_SOCKETS]
-    actor = Actor(opening.role)
-    ended = asyncio.Event()
-    closing: set[asyncio.Task[None]] = set()
-
-    async def say_ended() -> None:
-        if not ws.closed:
-            await ws.send_json({"type": "ended"})
-            await ws.close()
-
-    def on_room(kind: str, details: Mapping[str, object]) -> None:
-        if kind == SESSION_CLOSED and not ended.is_set():
-            ended.set()
-            task = asyncio.create_task(say_ended())
-            closing.add(task)
-            task.add_done_callback(closing.discard)
-
-    stop_listening = rooms.listen(session_id, on_room)
-    sockets.add(ws)
-    log.info("patient page of session %s connected", session_id)
-    try:
-        await ws.send_json(
-            {
-                "type": "welcome",
-                "v": PROTOCOL_VERSION,
-                "ice_servers": rooms.browser_ice_servers(f"patient-{session_id}"),
-            }
-        )
-        async for message in ws:
-            if message.type is not web.WSMsgType.TEXT:
-                continue
-            reply = await _handle(request, session_id, actor, message.data)
-            if reply is not None and not ws.closed:
-                await ws.send_json(reply)
-    finally:
-        stop_listening()
-        sockets.discard(ws)
-        await asyncio.gather(*closing, return_exceptions=True)
-        log.info("patient page of session %s disconnected", session_id)
+    connection = _PatientConnection(request, ws)
+    await connection.run()
     return ws
+
+
+class _PatientConnection:
+    """One page's socket: opens the link in its browser, relays its messages, binds the link
+    once its video reaches the relay, and lets go when another browser takes the link."""
+
+    def __init__(self, request: web.Request, ws: web.WebSocketResponse) -> None:
+        self.request = request
+        self.ws = ws
+        self.service = request.app[appkeys.SESSION_SERVICE]
+        self.rooms = request.app[appkeys.ROOMS]
+        self.gone = asyncio.Event()
+        """Set when the session ended or another browser took the link: say so, then close."""
+        self.published = False
+        """This socket's offer was answered: the room's next first frame is this browser's."""
+        self.binding = False
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    async def run(self) -> None:
+        """Open the link, then serve the page until either side closes."""
+        opening = await self.service.links.open(
+            self.request.match_info["token"],
+            self.request.cookies.get(DEVICE_COOKIE),
+            role="patient",
+            on_taken_over=self._on_taken_over,
+        )
+        if opening is None:
+            await self.ws.close(code=CLOSE_UNAUTHORIZED)
+            return
+        session_id = opening.session_id
+        if opening.taken_over:
+            # The browser left behind may be sending already: its video is not the patient's
+            # any more, and its first frame must not bind the link to it.
+            room = self.rooms.find(session_id)
+            if room is not None:
+                await room.unpublish()
+        stop_listening = self.rooms.listen(
+            session_id, lambda kind, details: self._on_room(opening, kind)
+        )
+        sockets = self.request.app[appkeys.PATIENT_SOCKETS]
+        sockets.add(self.ws)
+        log.info("patient page of session %s connected", session_id)
+        try:
+            await self.ws.send_json(
+                {
+                    "type": "welcome",
+                    "v": PROTOCOL_VERSION,
+                    "ice_servers": self.rooms.browser_ice_servers(f"patient-{session_id}"),
+                }
+            )
+            async for message in self.ws:
+                if message.type is not web.WSMsgType.TEXT or self.gone.is_set():
+                    continue
+                reply = await _handle(self.request, session_id, Actor(opening.role), message.data)
+                if reply is not None and reply.get("type") == "answer":
+                    self.published = True
+                if reply is not None and not self.ws.closed:
+                    await self.ws.send_json(reply)
+        finally:
+            opening.release()
+            stop_listening()
+            sockets.discard(self.ws)
+            await asyncio.gather(*self.tasks, return_exceptions=True)
+            log.info("patient page of session %s disconnected", session_id)
+
+    def _later(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(coroutine)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def _say(self, message: dict[str, object], code: int) -> None:
+        if not self.ws.closed:
+            await self.ws.send_json(message)
+            await self.ws.close(code=code)
+
+    def _on_taken_over(self) -> None:
+        if not self.gone.is_set():
+            self.gone.set()
+            self._later(self._say({"type": "taken_over"}, CLOSE_TAKEN_OVER))
+
+    def _on_room(self, opening: LinkOpening, kind: str) -> None:
+        if kind == SESSION_CLOSED and not self.gone.is_set():
+            self.gone.set()
+            self._later(self._say({"type": "ended"}, WSCloseCode.OK))
+        elif kind == MediaEvent.FIRST_FRAME and self.published and not self.binding:
+            self.binding = True
+            self._later(self._bind(opening))
+
+    async def _bind(self, opening: LinkOpening) -> None:
+        try:
+            bound = await self.service.links.bind(opening.invitation_id, opening.device_key)
+        except Exception:  # the video goes on; the next publication tries again
+            log.exception("session %s: binding the link failed", opening.session_id)
+            bound = False
+        if not bound:
+            self.binding = False
 
 
 async def _handle(
@@ -193,11 +251,10 @@ async def _handle(
         if room is not None:
             await room.unpublish()
         return None
-    except MediaError as error:
-        log.info("session %s: patient's offer refused: %s", session_id, error)
-        return _error(error.error_id, error.message)
-    except ApiError as error:
-        return _error(error.error_id, error.error_id.replace("_", " "))
+    except (DomainError, MediaError) as error:
+        log.info("session %s: patient's message refused: %s", session_id, error)
+        body = error_body(error, request.app[appkeys.CATALOGUE], browser_language(request))
+        return _error(body["error_id"], body["message"])
 
 
 def _error(error_id: str, message: str) -> dict[str, object]:

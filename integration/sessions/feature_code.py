@@ -22,10 +22,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from .. import audit
 from ..background import BackgroundTasks
+from ..errors import DomainError
 from ..telephony.facts import FeatureCodePressed, position_of
 from ..telephony.pairing import INVITE_VARIABLE
 from ..telephony.registry import CallState, LiveCallRegistry
-from ..web.errors import ApiError
 from .services import Actor, SessionService
 
 __all__ = [
@@ -149,7 +149,8 @@ class FeatureCode:
             detail = await self.sessions.open_session(
                 actor, call.caller.e164, call_id=call.call_id, language=self.language
             )
-        except ApiError as exc:
+        except DomainError as exc:
+            # Every refusal of the domain gives the error tone; the audit line says which.
             return FeatureCodeOutcome(REFUSED, exc.error_id)
         except Exception:
             log.exception("feature code: opening a session for call %s failed", call.call_id)

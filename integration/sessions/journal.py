@@ -16,8 +16,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ..store.models import utcnow
-from ..web.errors import InvalidRequest
-from .errors import SessionClosed, SessionNotFound
+from .errors import IllegalFact, SessionClosed, SessionNotFound
 from .models import Invitation, SessionEvent, VisioSession
 from .state import FINAL_STATES, InvalidTransition, SessionFact, SessionState, next_state
 
@@ -110,7 +109,7 @@ class SessionJournal:
             except InvalidTransition as exc:
                 if exc.state in FINAL_STATES:
                     raise SessionClosed(state=exc.state.value) from exc
-                raise InvalidRequest("invalid_transition", detail=str(exc)) from exc
+                raise IllegalFact(detail=str(exc)) from exc
             if new_state != session.state:
                 log.info("session %s: %s -> %s (%s)", session_id, session.state, new_state, kind)
                 details = {**details, "state": new_state.value, "previous_state": session.state}

@@ -61,9 +61,11 @@ class Invitation(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    """First opening; later openings are accepted from the same browser only."""
+    """When a person's page first opened the link (its socket), never a mere fetch."""
     device_key: Mapped[str | None] = mapped_column(String(64))
-    """Hash of the random key given to the browser that opened the link first."""
+    """Hash of the key of the browser that holds the link: the last one to open it."""
+    bound_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    """When the holder's video reached the relay: from then on, that browser alone."""
     delivery_status: Mapped[str] = mapped_column(String(16), default="pending")
     """A ``DeliveryStatus`` value."""
     provider_id: Mapped[str | None] = mapped_column(String(64), index=True)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import logging
 import secrets
 from collections.abc import Callable, Coroutine
@@ -32,18 +31,23 @@ from ..store.models import utcnow
 from ..telephony.events import CallAnswered, CallEnded, CallTransferred
 from ..telephony.pairing import Pairing
 from ..telephony.registry import CallState, CallUpdate, LiveCallRegistry
-from ..web.errors import InvalidRequest
 from .delivery import InvitationDelivery
-from .errors import InvitationNotFound, SessionClosed, TooManyInvitations
+from .errors import (
+    CallNotFound,
+    InvalidRole,
+    InvitationNotFound,
+    SessionClosed,
+    TooManyInvitations,
+)
 from .history import SessionDetail, SessionFilter, find_sessions, read_session
 from .journal import SYSTEM, Actor, SessionJournal, SessionUpdate
+from .links import PATIENT, THIRD_PARTY, PatientLinks
 from .models import Invitation, SessionEvent, VisioSession
 from .state import FINAL_STATES, SessionFact, SessionState
-from .tokens import TOKEN_PATTERN, hash_token, new_token
+from .tokens import new_token
 
 __all__ = [
     "Actor",
-    "LinkOpening",
     "SessionDetail",
     "SessionFilter",
     "SessionService",
@@ -52,21 +56,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-PATIENT = "patient"
-THIRD_PARTY = "third_party"
 PAIRING_RETRY_DELAYS: tuple[float, ...] = (2.0, 5.0, 10.0, 20.0, 30.0)
 """Seconds before each pairing retry after a failure; the last repeats while the call is up."""
-
-
-@dataclass(frozen=True, slots=True)
-class LinkOpening:
-    """A valid link was opened."""
-
-    session_id: str
-    invitation_id: str
-    role: str
-    device_key: str
-    """Give it back to the browser: later openings of the link are accepted from it alone."""
 
 
 @dataclass
@@ -88,6 +79,8 @@ class SessionService:
     """Transactions and the event log, shared with :attr:`_delivery`."""
     _delivery: InvitationDelivery = field(init=False)
     """Sends the invitations and follows their delivery; keeps the tokens not yet delivered."""
+    links: PatientLinks = field(init=False)
+    """The links: checked, opened by a person's page, taken over, bound to a browser."""
 
     def __post_init__(self) -> None:
         limits = self.settings.messaging
@@ -101,6 +94,7 @@ class SessionService:
             journal=self._journal,
             spawn=self._spawn,
         )
+        self.links = PatientLinks(self.db, self._journal)
 
     # -- life cycle ----------------------------------------------------------------------------
 
@@ -155,7 +149,7 @@ class SessionService:
         target = parse_invitation_destination(destination, self.settings.telephony.region)
         call = self.registry.get(call_id) if call_id else None
         if call_id and call is None:
-            raise InvalidRequest("call_not_found")
+            raise CallNotFound()
         self._check_limits(actor, target)
         now = utcnow()
         session = VisioSession(
@@ -206,7 +200,7 @@ class SessionService:
     ) -> Invitation:
         """Send a new invitation; a new patient link revokes the previous patient links."""
         if role not in (PATIENT, THIRD_PARTY):
-            raise InvalidRequest("invalid_request", detail="role")
+            raise InvalidRole(detail="role")
         target = parse_invitation_destination(destination, self.settings.telephony.region)
         self._check_limits(actor, target)
         async with self._journal.transaction() as db:
@@ -386,83 +380,6 @@ class SessionService:
         if session_id not in self._call_sessions.get(call_id, ()):
             return None
         return call.channel
-
-    # -- the patient's link --------------------------------------------------------------------
-
-    async def open_link(self, token: str, device_key: str | None) -> LinkOpening | None:
-        """The session a link opens, or None: unknown, expired, revoked, ended, or opened
-        first from another browser. The reason is logged, never told: no oracle."""
-        token_hash = hash_token(token if TOKEN_PATTERN.fullmatch(token) else "")
-        device_hash = hashlib.sha256((device_key or "").encode()).hexdigest()
-        async with self._journal.transaction() as db:
-            invitation = await db.scalar(
-                select(Invitation).where(Invitation.token_hash == token_hash)
-            )
-            now = utcnow()
-            reason = None
-            if invitation is None:
-                reason = "unknown"
-            elif invitation.revoked_at is not None:
-                reason = "revoked"
-            elif invitation.expires_at <= now:
-                reason = "expired"
-            elif invitation.device_key is not None and invitation.device_key != device_hash:
-                reason = "other_device"
-            session = await self._journal.locked(db, invitation.session_id) if invitation else None
-            if session is not None and reason is None and session.state in FINAL_STATES:
-                reason = "session_closed"
-            if reason is not None:
-                if invitation is not None:
-                    await self._journal.append(
-                        db,
-                        invitation.session_id,
-                        Actor(invitation.role),
-                        "link.refused",
-                        {"invitation_id": invitation.id, "reason": reason},
-                    )
-                log.info("link refused: %s", reason)
-                return None
-            assert invitation is not None and session is not None
-            first = invitation.opened_at is None
-            key = device_key if device_key and not first else secrets.token_urlsafe(24)
-            if first:
-                invitation.opened_at = now
-                invitation.device_key = hashlib.sha256(key.encode()).hexdigest()
-            await self._journal.append(
-                db,
-                session.id,
-                Actor(invitation.role),
-                "link.opened",
-                {"invitation_id": invitation.id, "first": first},
-                fact=SessionFact.LINK_OPENED if invitation.role == PATIENT else None,
-            )
-            return LinkOpening(session.id, invitation.id, invitation.role, key)
-
-    async def check_link(self, token: str, device_key: str | None) -> LinkOpening | None:
-        """The opening a link already made from this browser, or None; records nothing.
-
-        Used by the page's own requests (its WebSocket): the link must be valid, already opened,
-        and ``device_key`` the key given to the browser that opened it.
-        """
-        if not device_key or not TOKEN_PATTERN.fullmatch(token):
-            return None
-        device_hash = hashlib.sha256(device_key.encode()).hexdigest()
-        async with self.db() as db:
-            invitation = await db.scalar(
-                select(Invitation).where(Invitation.token_hash == hash_token(token))
-            )
-            if (
-                invitation is None
-                or invitation.revoked_at is not None
-                or invitation.expires_at <= utcnow()
-                or invitation.device_key is None
-                or not secrets.compare_digest(invitation.device_key, device_hash)
-            ):
-                return None
-            session = await db.get(VisioSession, invitation.session_id)
-            if session is None or session.state in FINAL_STATES:
-                return None
-            return LinkOpening(session.id, invitation.id, invitation.role, device_key)
 
     # -- facts, end, expiry --------------------------------------------------------------------
 

@@ -16,8 +16,8 @@ from pathlib import Path
 from aiohttp import web
 from sqlalchemy import text
 
-from .. import appkeys
 from ..telephony.link import LinkState
+from . import appkeys
 from .errors import NotFound, Unauthorized
 from .notifier import Connection, send_queued
 from .schemas import call_json, link_json

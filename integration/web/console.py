@@ -18,11 +18,12 @@ from aiohttp.http_exceptions import HttpProcessingError
 from multidict import MultiDictProxy
 from pydantic import ValidationError
 
-from .. import accounts, appkeys, audit, console_logins
+from .. import accounts, audit, console_logins
 from ..client_address import client_address
 from ..ratelimit import RateLimitExceeded
 from ..store.models import Account
 from ..telephony.facts import normalize_position
+from . import appkeys
 from .console_login import COOKIE_NAME, LoginCookie
 from .console_pages import STATIC_DIR, localized_page
 from .console_video import VIDEO_TYPES, ConsoleVideo

@@ -30,10 +30,11 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from visioregul.media import MediaError, MediaEvent
 
+from ..errors import DomainError, error_body
+from ..i18n import DEFAULT_LANGUAGE, Catalogue, shipped_catalogue
 from ..sessions.services import SessionService
 from ..sessions.state import FINAL_STATES
 from ..video import SESSION_CLOSED, RoomRegistry
-from .errors import ApiError
 from .notifier import Connection
 
 __all__ = ["VIDEO_TYPES", "ConsoleVideo", "decode_video_message"]
@@ -99,6 +100,10 @@ class ConsoleVideo:
     service: SessionService
     connection: Connection
     username: str
+    catalogue: Catalogue = field(default_factory=shipped_catalogue)
+    """Where error messages come from (the application's catalogue)."""
+    language: str = DEFAULT_LANGUAGE
+    """The console's language, for error messages."""
     _watches: dict[str, _Watch] = field(default_factory=dict)
 
     async def handle(self, data: Mapping[str, Any]) -> None:
@@ -116,12 +121,14 @@ class ConsoleVideo:
                 await self._unwatch(message.session_id)
             else:
                 await self._answer(message)
-        except (MediaError, ApiError) as error:
+        except (MediaError, DomainError) as error:
+            body = error_body(error, self.catalogue, self.language)
             self.connection.send(
                 {
                     "type": "video.error",
                     "session_id": message.session_id,
-                    "error_id": error.error_id,
+                    "error_id": body["error_id"],
+                    "message": body["message"],
                 }
             )
 

@@ -1,21 +1,64 @@
-"""API errors: one class per refusal, turned into JSON by one middleware.
+"""HTTP errors: the web layer's own refusals, and the one table of the domain's.
 
-Each error has an HTTP status, a stable ``error_id`` slug (clients and the catalogue key on it),
-and ``details``; the human message comes from the catalogue in the request's language.
+The web layer's refusals (no credentials, no CSRF token, malformed request...) are
+:class:`ApiError` subclasses with their HTTP status. The domain's refusals know nothing of HTTP:
+:data:`DOMAIN_STATUS` gives each class its status, and one middleware turns both into JSON. Each
+error has a stable ``error_id`` slug (clients and the catalogue key on it) and ``details``; the
+human message comes from the catalogue in the request's language.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
+from visioregul.media import MediaError
+
+from ..destinations import InvalidDestination
+from ..errors import RefusalError
+from ..sessions.errors import (
+    CallNotFound,
+    IllegalFact,
+    InvalidRole,
+    InvitationNotFound,
+    SessionClosed,
+    SessionNotFound,
+    TooManyInvitations,
+)
+
 __all__ = [
+    "DOMAIN_STATUS",
     "ApiError",
     "CsrfError",
+    "Forbidden",
     "InvalidRequest",
     "NotFound",
     "RateLimited",
     "Unauthorized",
+    "domain_status",
 ]
+
+DOMAIN_STATUS: Mapping[type[RefusalError], int] = {
+    SessionNotFound: 404,
+    InvitationNotFound: 404,
+    SessionClosed: 409,
+    CallNotFound: 400,
+    InvalidRole: 400,
+    IllegalFact: 409,
+    TooManyInvitations: 429,
+    InvalidDestination: 400,
+    MediaError: 400,
+}
+"""The HTTP status of each refusal of the domain; every class has its line (a test checks)."""
+
+
+def domain_status(error: RefusalError) -> int:
+    """The HTTP status of a refusal of the domain (its class's, or its nearest parent's)."""
+    for cls in type(error).__mro__:
+        status = DOMAIN_STATUS.get(cls)
+        if status is not None:
+            return status
+    return 400
 
 
 class ApiError(Exception):

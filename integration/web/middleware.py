@@ -1,5 +1,5 @@
-"""Middlewares: security headers on every response, errors turned into clear JSON, and the
-``Origin`` of every WebSocket checked against the public URL."""
+"""Middlewares: security headers on every response, errors (the web layer's and the domain's)
+turned into clear JSON, and the ``Origin`` of every WebSocket checked against the public URL."""
 
 from __future__ import annotations
 
@@ -9,12 +9,17 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from .. import appkeys
+from visioregul.media import MediaError
+
+from ..errors import DomainError, RefusalError, error_body
+from ..language import browser_language
+from . import appkeys
 from .api import check_api_key
-from .errors import ApiError, Forbidden, InvalidRequest, RateLimited
+from .errors import ApiError, Forbidden, InvalidRequest, RateLimited, domain_status
 from .language import chosen_language
 
 __all__ = [
+    "error_response",
     "errors_middleware",
     "request_language",
     "security_headers_middleware",
@@ -35,12 +40,10 @@ CONTENT_SECURITY_POLICY = (
 def request_language(request: web.Request) -> str:
     """The language to answer ``request`` in: the console reader's choice, ``Accept-Language``,
     else the configured one."""
-    catalogue = request.app[appkeys.CATALOGUE]
-    chosen = chosen_language(request, catalogue.languages)
+    chosen = chosen_language(request, request.app[appkeys.CATALOGUE].languages)
     if chosen is not None:
         return chosen
-    default = request.app[appkeys.SETTINGS].service.language
-    return catalogue.negotiate(request.headers.get("Accept-Language"), default)
+    return browser_language(request)
 
 
 def _is_api(request: web.Request) -> bool:
@@ -56,14 +59,12 @@ def _check_no_nul(request: web.Request) -> None:
         raise InvalidRequest("invalid_request", detail="NUL character in the URL")
 
 
-def error_response(request: web.Request, error: ApiError) -> web.Response:
-    """The JSON body of a refusal, its message in the request's language."""
-    catalogue = request.app[appkeys.CATALOGUE]
-    message = catalogue.get(request_language(request), f"error.{error.error_id}", **error.details)
-    response = web.json_response(
-        {"error_id": error.error_id, "message": message, "details": error.details},
-        status=error.status_code,
-    )
+def error_response(request: web.Request, error: ApiError | RefusalError) -> web.Response:
+    """The JSON body of a refusal, its message in the request's language; the status is the web
+    error's own, or the domain table's."""
+    body = error_body(error, request.app[appkeys.CATALOGUE], request_language(request))
+    status = error.status_code if isinstance(error, ApiError) else domain_status(error)
+    response = web.json_response(body, status=status)
     if isinstance(error, RateLimited):
         response.headers["Retry-After"] = str(error.retry_after)
     return response
@@ -76,7 +77,7 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         if _is_api(request):
             _check_no_nul(request)
         return await handler(request)
-    except ApiError as error:
+    except (ApiError, DomainError, MediaError) as error:
         return error_response(request, error)
     except web.HTTPException as exc:
         if not _is_api(request) or exc.status < 400:

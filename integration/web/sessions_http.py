@@ -13,11 +13,11 @@ from typing import Any, TypeVar
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
-from .. import appkeys
 from ..messaging import recent_outbox
 from ..sessions.services import Actor, SessionDetail, SessionFilter
 from ..sessions.state import FINAL_STATES, SessionState
 from ..telephony.facts import normalize_position
+from . import appkeys
 from .api import check_api_key
 from .console import authenticated, check_csrf, json_body
 from .errors import InvalidRequest, NotFound

@@ -14,9 +14,9 @@ import logging
 from aiohttp import web
 from multidict import MultiDict
 
-from .. import appkeys
 from ..client_address import client_address
 from ..messaging.twilio import parse_status_callback, twilio_signature_valid
+from . import appkeys
 from .console import form_body
 from .errors import Forbidden, InvalidRequest
 

@@ -15,10 +15,12 @@ from typing import Any
 
 import aioice.ice
 import pytest
-from playwright.async_api import BrowserContext, Locator, Page, expect
+from playwright.async_api import BrowserContext, Locator, Page, Playwright, expect
 
+from tests.web.patient import fetch_like_robots
 from visioregul.integration.settings import DatabaseSettings, Settings, TelephonySettings
 
+from .conftest import launch
 from .pages import ConsolePage, log_in, start_service, watch
 
 pytestmark = [pytest.mark.timeout(120)]
@@ -110,10 +112,14 @@ def feed(page: Page) -> Locator:
 async def test_given_the_patient_turns_the_camera_on_then_both_consoles_see_the_scene(
     browser: BrowserContext,
     second_browser: BrowserContext,
+    playwright_driver: Playwright,
+    chromium: str,
     aiohttp_client: Any,
     tmp_path: Path,
     artifacts: Path,
 ) -> None:
+    """Robots fetch the link, the patient opens it in an in-app view then in the phone's
+    browser, which takes it over and sends the video that two consoles see."""
     client = await start_service(aiohttp_client, settings(tmp_path), tmp_path)
     console = await log_in(browser, client, artifacts)
     page = console.page
@@ -130,11 +136,27 @@ async def test_given_the_patient_turns_the_camera_on_then_both_consoles_see_the_
     await expect(video_area).to_have_attribute("data-playing", "false")
     link = await patient_link(page, console.base)
 
-    # The patient's phone: consent in two lines and one button.
+    # Link previewers and mail scanners fetch the link first: nothing happens.
+    assert {status for _, status, _ in await fetch_like_robots(link)} == {200}
+    await expect(room.locator("[data-field=state]")).to_have_text("Lien envoyé")
+
+    # The patient taps it in the e-mail app's in-app view first: its page opens the link...
+    in_app_view = await launch(playwright_driver, chromium, tmp_path / "in-app-view")
+    in_app = await open_link(in_app_view, link)
+    await expect(in_app.get_by_role("button", name="Activer la caméra")).to_be_enabled()
+    await expect(room.locator("[data-field=state]")).to_have_text("Lien ouvert")
+
+    # ...then goes on to the phone's browser, which takes the link over: consent in two lines
+    # and one button; the in-app view says where the video went.
     problems: list[str] = []
     patient = await open_link(browser, link, problems=problems)
     start = patient.get_by_role("button", name="Activer la caméra")
     await expect(start).to_be_visible()
+    await expect(in_app.locator("h2", has_text="ouvert dans un autre navigateur")).to_be_visible()
+    await expect(page.locator("#room-side .timeline")).to_contain_text(
+        "Lien repris sur un autre navigateur"
+    )
+    await console.shot("video-link-taken-over", in_app)
     await expect(patient.locator(".consent")).to_contain_text("sans le son")
     await expect(patient.locator(".consent")).to_contain_text("Rien n'est enregistré")
     await console.shot("video-patient-consent", patient)
@@ -161,6 +183,17 @@ async def test_given_the_patient_turns_the_camera_on_then_both_consoles_see_the_
     )
     await console.shot("video-patient-live", patient)
     await console.shot("video-room-live")
+
+    # The video is published: the link is the phone's browser's now, any other is refused.
+    await in_app.reload()
+    await expect(in_app.locator("h1")).to_have_text("Ce lien n'est plus valable.")
+    stranger = await launch(playwright_driver, chromium, tmp_path / "third-browser")
+    try:
+        third = await open_link(stranger, link)
+        await expect(third.locator("h1")).to_have_text("Ce lien n'est plus valable.")
+    finally:
+        await stranger.close()
+        await in_app_view.close()
 
     # Another regulator (the doctor) opens the same session: the same video.
     doctor = await log_in(second_browser, client, artifacts, username="medecin", position="1002")

@@ -77,7 +77,7 @@ async def test_given_a_call_at_1001_when_the_console_opens_a_session_then_paired
     phone = await start_phone(sandbox, "1001", answer_delay_ms=200)
     call = await place_call(sandbox, CALLER, "151001", duration_ms=6000)
     manager = await admin_ami(sandbox)
-    # The patient's browser keeps the cookie of the link's first opening (an IP host: unsafe).
+    # The patient's browser keeps the key cookie the link's page gives (an IP host: unsafe).
     patient = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
     try:
         offer = await regulator.wait_for("offer", timeout=15)
@@ -113,10 +113,15 @@ async def test_given_a_call_at_1001_when_the_console_opens_a_session_then_paired
         )
         assert reply.success, reply
         assert reply["Value"] == session["id"]
-        # The patient opens the link while the call goes on.
+        # The patient opens the link while the call goes on (the page, then its socket).
         async with patient.get(f"{regulator.base_url}/p/{link.group(1)}") as page:
             assert page.status == 200
+        page_socket = await patient.ws_connect(
+            f"{regulator.base_url}/p/{link.group(1)}/ws",
+            origin=client.app[appkeys.SETTINGS].service.public_url,
+        )
         opened = await session_event(regulator, session["id"], "link.opened")
+        await page_socket.close()
         assert opened["session"]["state"] == "link_opened"
 
         # The caller hangs up: the session hears it and stays open.

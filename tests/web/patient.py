@@ -7,6 +7,7 @@ import asyncio
 import json
 from typing import Any
 
+import aiohttp
 import aioice.ice
 import pytest
 from aiohttp import ClientWebSocketResponse, WSMsgType, web
@@ -47,7 +48,8 @@ async def invite(client: Client) -> tuple[str, str, str]:
 
 
 async def open_page(client: Client, token: str) -> ClientWebSocketResponse:
-    """Open the link (which sets the key cookie), then its socket; read the welcome."""
+    """Fetch the link's page (which gives the browser its key cookie), then open its socket
+    as the page's script does; read the welcome."""
     page = await client.get(f"/p/{token}")
     assert page.status == 200
     ws = await client.ws_connect(f"/p/{token}/ws", origin=public_origin(client))
@@ -74,3 +76,45 @@ async def publish(ws: ClientWebSocketResponse) -> RTCPeerConnection:
     assert answer["type"] == "answer", answer
     await pc.setRemoteDescription(RTCSessionDescription(sdp=answer["sdp"], type="answer"))
     return pc
+
+
+async def wait_bound(client: Client, token: str, timeout: float = 10.0) -> None:
+    """Wait until the link is bound to a browser: another browser's fetch is refused."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as stranger:
+        while True:
+            async with stranger.get(client.make_url(f"/p/{token}")) as response:
+                if response.status == 404:
+                    return
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(f"the link was not bound within {timeout} s")
+            await asyncio.sleep(0.05)
+
+
+PREVIEWERS = [
+    # (address, method, headers): what messaging apps, mail scanners and in-app views send.
+    ("127.0.0.2", "GET", {"User-Agent": "WhatsApp/2.24.6.77 A"}),
+    ("127.0.0.3", "HEAD", {"User-Agent": "facebookexternalhit/1.1"}),
+    ("127.0.0.4", "GET", {"User-Agent": "TelegramBot (like TwitterBot)"}),
+    ("127.0.0.5", "GET", {"User-Agent": "Mozilla/5.0 (compatible; SkypeUriPreview Preview/0.5)"}),
+    ("127.0.0.6", "HEAD", {"User-Agent": "Microsoft Office/16.0 (Windows NT 10.0)"}),
+    ("127.0.0.7", "GET", {"User-Agent": "Slackbot-LinkExpanding 1.0", "Range": "bytes=0-32767"}),
+    ("127.0.0.8", "GET", {"User-Agent": "Mozilla/5.0 (iPhone) AppleWebKit/605.1.15 Mobile"}),
+]
+
+
+async def fetch_like_robots(url: str) -> list[tuple[str, int, str]]:
+    """Every previewer fetches ``url`` twice, each from its own address (a connection bound to
+    another loopback address, not a forged header), keeping no cookie and running no script;
+    (address, status, body) of each fetch."""
+    seen = []
+    for address, method, headers in PREVIEWERS * 2:
+        connector = aiohttp.TCPConnector(local_addr=(address, 0), force_close=True)
+        async with (
+            aiohttp.ClientSession(
+                connector=connector, cookie_jar=aiohttp.DummyCookieJar()
+            ) as robot,
+            robot.request(method, url, headers=headers, allow_redirects=False) as response,
+        ):
+            seen.append((address, response.status, await response.text()))
+    return seen

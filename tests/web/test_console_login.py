@@ -11,7 +11,7 @@ from ipaddress import ip_network
 from aiohttp import WSMsgType, web
 from aiohttp.test_utils import TestClient
 
-from visioregul.integration import appkeys
+from visioregul.integration.web import appkeys
 from visioregul.integration.web.console_login import CLOSE_LOGGED_OUT, COOKIE_NAME
 
 from .conftest import PASSWORD, login, public_origin

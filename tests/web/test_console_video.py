@@ -95,6 +95,7 @@ async def test_given_a_console_watching_before_the_patient_then_frames_come_once
             "type": "video.error",
             "session_id": "no-such-session",
             "error_id": "session_not_found",
+            "message": "Session vidéo introuvable.",
         }
         await console.send_json(
             {"type": "video.answer", "session_id": session_id, "viewer_id": "x", "sdp": "v=0"}

@@ -20,7 +20,7 @@ from visioregul.integration.app import create_app
 from visioregul.integration.sessions.models import Invitation, SessionEvent, VisioSession
 from visioregul.integration.store.models import utcnow
 
-from .conftest import login, make_settings
+from .conftest import login, make_settings, public_origin
 from .helpers import (
     LINK,
     Client,
@@ -82,6 +82,9 @@ async def test_given_a_session_idle_too_long_when_expiring_then_expired_and_its_
     assert (last["type"], last["actor"]) == ("session.expired", "system")
     assert last["details"] == {"state": "expired", "previous_state": "invited"}
     assert (await client.get(f"/p/{token}")).status == 404
+    # A page opened before still tries its socket: refused, and the timeline says why.
+    async with client.ws_connect(f"/p/{token}/ws", origin=public_origin(client)) as ws:
+        assert (await ws.receive(timeout=5)).data == 4401
     refused = await detail(client, idle["id"])
     assert refused["timeline"][-1]["details"]["reason"] == "session_closed"
     response = await client.post(

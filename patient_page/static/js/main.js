@@ -17,7 +17,7 @@ import { Publisher } from './publisher.js';
 import { Signalling } from './signalling.js';
 import { ScreenAwake } from './wakelock.js';
 
-/** @typedef {'consent' | 'live' | 'denied' | 'unavailable' | 'left' | 'ended'} View */
+/** @typedef {'consent' | 'live' | 'denied' | 'unavailable' | 'left' | 'ended' | 'taken'} View */
 
 /**
  * @param {string} id
@@ -103,6 +103,7 @@ class PatientPage {
         }
       },
       onRefused: () => this.finish(),
+      onTakenOver: () => this.finish('taken'),
     });
   }
 
@@ -116,6 +117,9 @@ class PatientPage {
     }
     byId('end').addEventListener('click', () => this.stop());
     this.switchButton.addEventListener('click', () => this.switchCamera());
+    // Here again after the link went on in another browser: a new page load opens it here
+    // (or gets the refusal once the other browser sends its video).
+    byId('take-back').addEventListener('click', () => window.location.reload());
     document.addEventListener('visibilitychange', () => {
       if (document.visibilityState === 'visible') {
         this.onVisible();
@@ -383,6 +387,9 @@ class PatientPage {
       case 'ended':
         this.finish();
         break;
+      case 'taken_over':
+        this.finish('taken');
+        break;
       default:
         break;
     }
@@ -430,13 +437,17 @@ class PatientPage {
     this.show('left');
   }
 
-  /** The regulator ended the video, or the link is no longer valid. */
-  finish() {
+  /**
+   * The regulator ended the video, the link is no longer valid, or another
+   * browser took the link.
+   * @param {'ended' | 'taken'} view
+   */
+  finish(view = 'ended') {
     remember(null);
     this.ended = true;
     this.stopVideo();
     this.signalling.stop();
-    this.show('ended');
+    this.show(view);
   }
 
   /** @private Tear down in order: the connection, then the camera. */

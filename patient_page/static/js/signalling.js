@@ -1,18 +1,21 @@
 /**
  * The page's WebSocket to the service (`/p/<token>/ws`), reconnecting by
- * itself (1, 2, 4, 8 s) until the service says the video is over or the link
- * is refused (close code 4401).
+ * itself (1, 2, 4, 8 s) until the service says the video is over, the link
+ * is refused (close code 4401) or another browser took it (close code 4409).
  * @module signalling
  */
 
 /** Close code of a link that is no longer valid for this browser. */
 export const CLOSE_UNAUTHORIZED = 4401;
+/** Close code of a link another browser opened since, before this one sent its video. */
+export const CLOSE_TAKEN_OVER = 4409;
 
 /**
  * @typedef {object} SignallingOptions
  * @property {(message: any) => void} onMessage each decoded JSON message
  * @property {() => void} onDrop the link dropped (it reconnects by itself)
  * @property {() => void} onRefused the link is refused: no more reconnection
+ * @property {() => void} onTakenOver another browser took the link: no more reconnection
  */
 
 /** A JSON WebSocket on the link's own path. */
@@ -95,6 +98,12 @@ export class Signalling {
       if (event.code === CLOSE_UNAUTHORIZED) {
         this.stopped = true;
         this.options.onRefused();
+        return;
+      }
+      if (event.code === CLOSE_TAKEN_OVER) {
+        // Reconnecting would take the link back from the browser the patient went on to.
+        this.stopped = true;
+        this.options.onTakenOver();
         return;
       }
       if (this.stopped) {

@@ -449,6 +449,8 @@ export function timelineLine(session, event) {
       const again = details.first === false ? 'reopened' : 'opened';
       return { text: t(`timeline.link.${again}.${role}`), tone: 'good' };
     }
+    case 'link.taken_over':
+      return { text: t(`timeline.link.taken_over.${role}`), tone: 'normal' };
     case 'link.refused': {
       const reason = has(`timeline.refused.${details.reason}`)
         ? t(`timeline.refused.${details.reason}`)

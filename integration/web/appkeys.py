@@ -1,0 +1,44 @@
+"""The application's keys as the web layer uses them: every key of
+:mod:`visioregul.integration.appkeys`, and those of the web layer's own objects."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from ..appkeys import (
+    CATALOGUE,
+    DB,
+    LINK_LIMITER,
+    LOGIN_LIMITER,
+    PATIENT_SOCKETS,
+    REGISTRY,
+    ROOMS,
+    SESSION_SERVICE,
+    SETTINGS,
+    TELEPHONY,
+)
+from .console_login import LiveConsoles, LoginCookieCodec
+from .notifier import Notifier
+
+__all__ = [
+    "CATALOGUE",
+    "CONSOLES",
+    "DB",
+    "LINK_LIMITER",
+    "LOGIN_COOKIES",
+    "LOGIN_LIMITER",
+    "NOTIFIER",
+    "PATIENT_SOCKETS",
+    "REGISTRY",
+    "ROOMS",
+    "SESSION_SERVICE",
+    "SETTINGS",
+    "TELEPHONY",
+]
+
+NOTIFIER = web.AppKey("notifier", Notifier)
+"""Call and session events out to the consoles and the CAD."""
+LOGIN_COOKIES = web.AppKey("login_cookies", LoginCookieCodec)
+"""The console login cookie's codec."""
+CONSOLES = web.AppKey("consoles", LiveConsoles)
+"""Open console WebSockets per login, closed when the login is revoked."""
