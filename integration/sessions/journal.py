@@ -86,6 +86,13 @@ class SessionJournal:
             rows[session_id] = session
         return session
 
+    async def open_row(self, db: AsyncSession, session_id: str) -> VisioSession:
+        """The session's row, locked (:meth:`locked`); ``SessionClosed`` once it has ended."""
+        session = await self.locked(db, session_id)
+        if session.state in FINAL_STATES:
+            raise SessionClosed(state=session.state)
+        return session
+
     def created(self, db: AsyncSession, session: VisioSession) -> None:
         """``session`` was inserted by ``db``'s transaction: no one else sees it, no lock needed."""
         db.info.setdefault(_LOCKED, {})[session.id] = session

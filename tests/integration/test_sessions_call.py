@@ -23,7 +23,7 @@ from tests.sandbox.asterisk import SandboxAsterisk
 from tests.sandbox.sipp import place_call, start_phone
 from visioregul.integration import appkeys
 from visioregul.integration.app import create_app
-from visioregul.integration.sessions import services
+from visioregul.integration.sessions import paired_calls
 from visioregul.integration.telephony.pairing import PAIRING_VARIABLE
 
 from .service import (
@@ -291,7 +291,7 @@ async def test_given_ami_out_of_reach_when_the_session_opens_then_paired_once_it
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     client = client_via_forwarder
-    monkeypatch.setattr(services, "PAIRING_RETRY_DELAYS", (0.2, 0.5, 1.0))
+    monkeypatch.setattr(paired_calls, "PAIRING_RETRY_DELAYS", (0.2, 0.5, 1.0))
     regulator = await console(client, "PJSIP/1001")
     phone = await start_phone(sandbox, "1001", answer_delay_ms=200)
     call = await place_call(sandbox, CALLER, "151001", duration_ms=10000)

@@ -32,7 +32,7 @@ from .helpers import (
     wait_detail,
 )
 
-SERVICE_LOG = "visioregul.integration.sessions.services"
+SERVICE_LOG = "visioregul.integration.sessions.housekeeping"
 
 
 async def link_of(client: Client, session: dict[str, Any]) -> str:

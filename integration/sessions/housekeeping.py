@@ -1,0 +1,97 @@
+"""Keeping the session tables tidy: what a restart interrupted, closed sessions forgotten, idle
+sessions expired, old ones purged after the retention period."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from ..messaging import DeliveryStatus
+from ..settings import Settings
+from ..store.models import utcnow
+from .delivery import InvitationDelivery
+from .journal import SYSTEM, SessionJournal
+from .models import Invitation, SessionEvent, VisioSession
+from .paired_calls import PairedCalls
+from .state import FINAL_STATES, SessionFact
+
+__all__ = ["Housekeeping"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(kw_only=True)
+class Housekeeping:
+    """Restart recovery, expiry of idle sessions, retention."""
+
+    db: async_sessionmaker[AsyncSession]
+    settings: Settings
+    journal: SessionJournal
+    delivery: InvitationDelivery
+    paired_calls: PairedCalls
+
+    async def recover(self, db: AsyncSession) -> None:
+        """After a restart, in ``db``'s transaction: a send interrupted has lost its token
+        (never stored): say so, so that the regulator sends a new invitation."""
+        pending = await db.scalars(
+            select(Invitation).where(Invitation.delivery_status == DeliveryStatus.PENDING)
+        )
+        for invitation in pending:
+            invitation.delivery_status = DeliveryStatus.FAILED
+            invitation.error_code = "interrupted"
+            await self.journal.append(
+                db,
+                invitation.session_id,
+                SYSTEM,
+                "invitation.failed",
+                {"invitation_id": invitation.id, "error_id": "interrupted"},
+            )
+
+    async def forget(self, session_id: str) -> None:
+        """A closed session: its links will never be sent again, its call is none of ours."""
+        async with self.db() as db:
+            ids = await db.scalars(select(Invitation.id).where(Invitation.session_id == session_id))
+            for invitation_id in ids:
+                self.delivery.forget(invitation_id)
+        self.paired_calls.forget(session_id)
+
+    async def expire_idle(self) -> int:
+        """Expire sessions idle for longer than ``sessions.idle_expiry``; returns how many."""
+        horizon = utcnow() - timedelta(seconds=self.settings.sessions.idle_expiry)
+        async with self.journal.transaction() as db:
+            rows = await db.scalars(
+                select(VisioSession).where(
+                    VisioSession.updated_at < horizon,
+                    VisioSession.state.not_in([s.value for s in FINAL_STATES]),
+                )
+            )
+            expired = list(rows)
+            for session in expired:
+                session.ended_at = utcnow()
+                session.ended_by = SYSTEM.name
+                session.end_reason = "expired"
+                await self.journal.append(
+                    db, session.id, SYSTEM, "session.expired", {}, fact=SessionFact.EXPIRED
+                )
+        for session in expired:
+            await self.forget(session.id)
+        return len(expired)
+
+    async def purge(self) -> int:
+        """Delete sessions ended more than ``sessions.retention_days`` ago (and their rows)."""
+        horizon = utcnow() - timedelta(days=self.settings.sessions.retention_days)
+        async with self.journal.transaction() as db:
+            ids = list(
+                await db.scalars(select(VisioSession.id).where(VisioSession.ended_at < horizon))
+            )
+            if ids:
+                await db.execute(delete(SessionEvent).where(SessionEvent.session_id.in_(ids)))
+                await db.execute(delete(Invitation).where(Invitation.session_id.in_(ids)))
+                await db.execute(delete(VisioSession).where(VisioSession.id.in_(ids)))
+        if ids:
+            log.info("retention: purged %d sessions ended before %s", len(ids), horizon.isoformat())
+        return len(ids)
