@@ -37,7 +37,7 @@ from aiohttp import WSCloseCode, web
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from visioregul.integration import appkeys
-from visioregul.integration.errors import DomainError, error_body
+from visioregul.integration.errors import DomainError, RefusalError, error_body
 from visioregul.integration.language import browser_language
 from visioregul.integration.sessions.journal import Actor
 from visioregul.integration.sessions.links import LinkOpening
@@ -226,7 +226,7 @@ async def _handle(
     """Act on one message; the reply to send, if any."""
     message = decode(text)
     if message is None:
-        return _error("invalid_message", "not a message of this page")
+        return _error(request, DomainError("invalid_message"))
     service = request.app[appkeys.SESSION_SERVICE]
     rooms = request.app[appkeys.ROOMS]
     try:
@@ -253,9 +253,10 @@ async def _handle(
         return None
     except (DomainError, MediaError) as error:
         log.info("session %s: patient's message refused: %s", session_id, error)
-        body = error_body(error, request.app[appkeys.CATALOGUE], browser_language(request))
-        return _error(body["error_id"], body["message"])
+        return _error(request, error)
 
 
-def _error(error_id: str, message: str) -> dict[str, object]:
-    return {"type": "error", "error_id": error_id, "message": message}
+def _error(request: web.Request, error: RefusalError) -> dict[str, object]:
+    """The page's error message: the same id and catalogue message as the HTTP API's."""
+    body = error_body(error, request.app[appkeys.CATALOGUE], browser_language(request))
+    return {"type": "error", "error_id": body["error_id"], "message": body["message"]}

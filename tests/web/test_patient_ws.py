@@ -95,7 +95,12 @@ async def test_given_malformed_messages_then_errors_and_the_socket_stays_open(
     await ws.send_json({"type": "ping", "v": 1})
     assert (await receive(ws))["type"] == "pong"
     await ws.send_json({"type": "offer", "sdp": "v=0 garbage"})
-    assert (await receive(ws))["error_id"] == "invalid_sdp"
+    # The same id and message as the HTTP API would give, in the page's language.
+    assert await receive(ws) == {
+        "type": "error",
+        "error_id": "invalid_sdp",
+        "message": "La description vidéo envoyée est illisible.",
+    }
     await ws.send_json({"type": "ping"})
     assert await receive(ws) == {"type": "pong"}
     await ws.close()
