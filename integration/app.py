@@ -28,6 +28,7 @@ from .sessions.services import SessionService
 from .settings import Settings
 from .store.db import create_engine, make_sessionmaker, upgrade
 from .telephony.pairing import Pairing
+from .telephony.positions import PositionDirectory
 from .telephony.registry import LiveCallRegistry
 from .telephony.service import Telephony
 from .video import RoomRegistry
@@ -59,7 +60,8 @@ def create_app(settings: Settings) -> web.Application:
         region=settings.telephony.region, trunk_format=settings.telephony.trunk_format
     )
     notifier = Notifier()
-    telephony = Telephony(settings.telephony, registry)
+    positions = PositionDirectory(settings.telephony.position_pattern)
+    telephony = Telephony(settings.telephony, registry, positions)
     registry.subscribe(notifier.on_call)
     telephony.status.listeners.append(notifier.on_link)
     app[appkeys.REGISTRY] = registry

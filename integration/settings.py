@@ -9,6 +9,7 @@ Tests build ``Settings(...)`` with keyword arguments, which win over everything 
 from __future__ import annotations
 
 import os
+import re
 from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
 from typing import Literal
@@ -143,7 +144,22 @@ class TelephonySettings(_Section):
     """How the trunk presents callers' numbers: ``e164``, ``international`` (without ``+``),
     ``national`` (with the 0), ``national_without_zero`` (9 digits) or ``auto``."""
     lines: list[str] = ["15"]
-    """Lines tagged by the shipped dialplan that VisioRegul offers video for."""
+    """Lines tagged by the shipped dialplan that VisioRegul offers video for (the argument of
+    ``Gosub(visioregul-tag,s,1(<line>))``); a tagged line not listed here is logged once and
+    ignored."""
+    position_pattern: str = r"PJSIP/1[0-9]{3}"
+    """The regular expression a desk-phone endpoint must fully match to be a position (such as
+    ``PJSIP/1001``); trunks and helper channels never match."""
+
+    @field_validator("position_pattern")
+    @classmethod
+    def _compiles(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"not a regular expression: {exc}") from exc
+        return value
+
     reconnect_min: float = Field(default=0.5, gt=0)
     """First delay before reconnecting to Asterisk, doubled on each failure up to the maximum."""
     reconnect_max: float = Field(default=10.0, gt=0)

@@ -2,8 +2,9 @@
 
 Passive: it logs in with an event mask of ``call,user`` (channel, bridge and hold events, and the
 ``VisioRegulCall`` and ``VisioRegulInvite`` user events of the shipped dialplan), reads channels
-with ``Status`` to resync after each (re)connection, and sends nothing else but ``Setvar`` (the
-pairing variable, and the answer to the phone key).
+with ``Status`` and the tagged ones' ``VISIOREGUL_CALLID`` with ``Getvar`` to resync after each
+(re)connection, and sends nothing else but ``Setvar`` (the pairing variable, and the answer to
+the phone key).
 
 panoramisk reconnects by itself only after a first success and never reports a refused login;
 this module owns the connection loop instead (one connection per attempt, see ``OneShotManager``).
@@ -14,7 +15,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from panoramisk import Manager
@@ -24,6 +26,7 @@ from .facts import (
     ChannelEnteredBridge,
     ChannelFact,
     ChannelHangup,
+    ChannelHangupRequested,
     ChannelHold,
     ChannelLeftBridge,
     ChannelSnapshot,
@@ -43,13 +46,24 @@ TAG_EVENT = "VisioRegulCall"
 INVITE_EVENT = "VisioRegulInvite"
 """Name of the user event the shipped ``visioregul-feature`` subroutine emits (the phone key)."""
 LINE_VARIABLE = "VISIOREGUL_LINE"
+CALLID_VARIABLE = "VISIOREGUL_CALLID"
+"""Set by the tag on the caller's channel, inherited by every leg created from it: the call id."""
 _UP = "6"
 """AMI ``ChannelState`` of an answered channel (``AST_STATE_UP``)."""
-_EVENTS = ("UserEvent", "BridgeEnter", "BridgeLeave", "Hold", "Unhold", "Hangup")
+_EVENTS = (
+    "UserEvent",
+    "BridgeEnter",
+    "BridgeLeave",
+    "Hold",
+    "Unhold",
+    "HangupRequest",
+    "SoftHangupRequest",
+    "Hangup",
+)
 _TIMEOUT = 10.0
 
 
-def snapshot_from_ami(event: Mapping[str, Any]) -> ChannelSnapshot:
+def snapshot_from_ami(event: Mapping[str, Any], at: datetime | None = None) -> ChannelSnapshot:
     """The channel described by an AMI event's channel fields (Newchannel, Status, Hangup...)."""
     try:
         uniqueid = str(event["Uniqueid"])
@@ -63,10 +77,16 @@ def snapshot_from_ami(event: Mapping[str, Any]) -> ChannelSnapshot:
         key, _, value = str(item).partition("=")
         if key == LINE_VARIABLE and value:
             line = value
+    created_at = None
+    seconds = _text(event.get("Seconds"))
+    if at is not None and seconds.isdigit():
+        # Status says how old the channel is, in whole seconds.
+        created_at = at - timedelta(seconds=int(seconds))
     return ChannelSnapshot(
         uniqueid=uniqueid,
         linkedid=linkedid,
         name=name,
+        created_at=created_at,
         caller_number=_text(event.get("CallerIDNum")),
         connected_number=_text(event.get("ConnectedLineNum")),
         exten=_text(event.get("Exten")),
@@ -97,7 +117,9 @@ def fact_from_ami(event: Mapping[str, Any], at: datetime) -> ChannelFact | None:
         line = _text(event.get("Line"))
         if not line:
             raise MalformedEvent(f"{TAG_EVENT} without Line")
-        return ChannelTagged(channel=snapshot_from_ami(event), line=line, at=at)
+        channel = snapshot_from_ami(event)
+        call_id = _text(event.get("CallId")) or channel.linkedid
+        return ChannelTagged(channel=channel, line=line, at=at, call_id=call_id)
     if name in ("BridgeEnter", "BridgeLeave"):
         bridge_id = _text(event.get("BridgeUniqueid"))
         if not bridge_id:
@@ -108,6 +130,8 @@ def fact_from_ami(event: Mapping[str, Any], at: datetime) -> ChannelFact | None:
         return ChannelLeftBridge(channel=channel, bridge_id=bridge_id, at=at)
     if name in ("Hold", "Unhold"):
         return ChannelHold(channel=snapshot_from_ami(event), held=name == "Hold", at=at)
+    if name in ("HangupRequest", "SoftHangupRequest"):
+        return ChannelHangupRequested(channel=snapshot_from_ami(event), at=at)
     if name == "Hangup":
         return ChannelHangup(channel=snapshot_from_ami(event), at=at)
     return None
@@ -237,18 +261,36 @@ class AmiSource:
             replies = [replies]
         if replies and replies[0].get("Response") == "Error":
             raise LinkRefused(f"AMI Status refused: {replies[0].get('Message', '')}")
+        now = datetime.now(UTC)
         channels = []
         for reply in replies:
             if reply.get("Event") != "Status":
                 continue
             try:
-                channels.append(snapshot_from_ami(reply))
+                channels.append(snapshot_from_ami(reply, now))
             except MalformedEvent as exc:
                 log.debug("ignored Status entry: %s", exc)
-        self.sink.resync(Resync(channels=channels, at=datetime.now(UTC)))
+        # The call's id is read back from the tagged channels themselves (Getvar): their
+        # Linkedid may have changed since the tag.
+        channels = [
+            replace(channel, call_id=await self._getvar(manager, channel.name, CALLID_VARIABLE))
+            if channel.line
+            else channel
+            for channel in channels
+        ]
+        self.sink.resync(Resync(channels=channels, at=now))
         pending, self._pending = self._pending, None
         for fact in pending:
             self.sink.fact(fact)
+
+    @staticmethod
+    async def _getvar(manager: OneShotManager, channel: str, name: str) -> str | None:
+        reply = await asyncio.wait_for(
+            manager.send_action({"Action": "Getvar", "Channel": channel, "Variable": name}),
+            _TIMEOUT,
+        )
+        value = _text(reply.get("Value")) if reply.success else ""
+        return value or None
 
     def _on_event(self, _manager: Manager, event: Mapping[str, Any]) -> None:
         try:

@@ -28,6 +28,7 @@ from .facts import (
     ChannelEnteredBridge,
     ChannelFact,
     ChannelHangup,
+    ChannelHangupRequested,
     ChannelHold,
     ChannelLeftBridge,
     ChannelSnapshot,
@@ -45,6 +46,7 @@ log = logging.getLogger(__name__)
 TAG_EVENT = "VisioRegulCall"
 INVITE_EVENT = "VisioRegulInvite"
 LINE_VARIABLE = "VISIOREGUL_LINE"
+CALLID_VARIABLE = "VISIOREGUL_CALLID"
 _TIMEOUT = aiohttp.ClientTimeout(total=10)
 
 
@@ -54,6 +56,8 @@ def snapshot_from_ari(
     linkedid: str | None = None,
     line: str | None = None,
     bridge_id: str | None = None,
+    call_id: str | None = None,
+    bridged_at: datetime | None = None,
 ) -> ChannelSnapshot:
     """The channel described by an ARI ``Channel`` object."""
     try:
@@ -77,7 +81,9 @@ def snapshot_from_ari(
         up=channel.get("state") == "Up",
         line=line or variables.get(LINE_VARIABLE) or None,
         bridge_id=bridge_id,
+        call_id=call_id,
         created_at=_parse_time(created) if isinstance(created, str) else None,
+        bridged_at=bridged_at,
     )
 
 
@@ -106,8 +112,9 @@ def fact_from_ari(event: Mapping[str, Any], at: datetime) -> ChannelFact | None:
         line = str(body.get("Line") or "")
         if not line or not isinstance(channel, Mapping):
             raise MalformedEvent(f"{TAG_EVENT} without Line or channel")
-        snapshot = snapshot_from_ari(channel, linkedid=body.get("CallId"), line=line)
-        return ChannelTagged(channel=snapshot, line=line, at=at)
+        call_id = str(body.get("CallId") or "")
+        snapshot = snapshot_from_ari(channel, linkedid=call_id or None, line=line)
+        return ChannelTagged(channel=snapshot, line=line, at=at, call_id=call_id)
     if kind in ("ChannelEnteredBridge", "ChannelLeftBridge"):
         bridge = event.get("bridge") or {}
         bridge_id = str(bridge.get("id") or "")
@@ -117,6 +124,8 @@ def fact_from_ari(event: Mapping[str, Any], at: datetime) -> ChannelFact | None:
         if kind == "ChannelEnteredBridge":
             return ChannelEnteredBridge(channel=snapshot, bridge_id=bridge_id, at=at)
         return ChannelLeftBridge(channel=snapshot, bridge_id=bridge_id, at=at)
+    if kind == "ChannelHangupRequest" and isinstance(channel, Mapping):
+        return ChannelHangupRequested(channel=snapshot_from_ari(channel), at=at)
     if kind in ("ChannelHold", "ChannelUnhold") and isinstance(channel, Mapping):
         return ChannelHold(channel=snapshot_from_ari(channel), held=kind == "ChannelHold", at=at)
     if kind == "ChannelDestroyed" and isinstance(channel, Mapping):
@@ -209,14 +218,25 @@ class AriSource:
             for bridge in bridges
             for channel_id in bridge.get("channels", [])
         }
+        bridge_created = {
+            str(bridge["id"]): _parse_time(str(bridge.get("creationtime") or ""))
+            for bridge in bridges
+        }
 
         async def describe(channel: Mapping[str, Any]) -> ChannelSnapshot | None:
             channel_id = str(channel.get("id", ""))
             line = await self._variable(http, channel_id, LINE_VARIABLE)
+            call_id = await self._variable(http, channel_id, CALLID_VARIABLE) if line else None
             linkedid = await self._variable(http, channel_id, "CHANNEL(linkedid)") if line else None
+            bridge_id = bridge_of.get(channel_id)
             try:
                 return snapshot_from_ari(
-                    channel, linkedid=linkedid, line=line, bridge_id=bridge_of.get(channel_id)
+                    channel,
+                    linkedid=linkedid,
+                    line=line,
+                    bridge_id=bridge_id,
+                    call_id=call_id,
+                    bridged_at=bridge_created.get(bridge_id) if bridge_id else None,
                 )
             except MalformedEvent as exc:
                 log.debug("ignored ARI channel: %s", exc)

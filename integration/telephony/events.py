@@ -2,7 +2,10 @@
 
 ``call.ringing`` when the shipped dialplan tags a call; ``call.answered`` when a position takes
 it; ``call.transferred`` when it moves to another position; ``call.held``/``call.resumed``;
-``call.ended`` when the caller's channel is gone. ``call_id`` is Asterisk's ``Linkedid``.
+``call.released`` when the position's channel left the caller (back to a queue, parked: "waiting
+for a regulator"; or transferred out of the centre); ``call.participants`` when other positions
+join or leave the call (a doctor in a conference); ``call.ended`` when the caller's channel is
+gone. ``call_id`` is the id the tag set (``VISIOREGUL_CALLID``), the Linkedid at tag time.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ __all__ = [
     "CallEnded",
     "CallEvent",
     "CallHeld",
+    "CallParticipants",
+    "CallReleased",
     "CallResumed",
     "CallRinging",
     "CallTransferred",
@@ -61,6 +66,29 @@ class CallTransferred:
 
 
 @dataclass(frozen=True, slots=True)
+class CallReleased:
+    """No position has the call any more: it waits for a regulator, or left the centre."""
+
+    type = "call.released"
+    call_id: str
+    from_position: str
+    """The position that had it last."""
+    outside: bool
+    """True when the caller now talks with somebody outside the centre (a transfer out)."""
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CallParticipants:
+    """The other positions in the call (a doctor in a conference) changed."""
+
+    type = "call.participants"
+    call_id: str
+    participants: tuple[str, ...]
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class CallHeld:
     """The call was put on hold."""
 
@@ -87,4 +115,13 @@ class CallEnded:
     at: datetime
 
 
-CallEvent = CallRinging | CallAnswered | CallTransferred | CallHeld | CallResumed | CallEnded
+CallEvent = (
+    CallRinging
+    | CallAnswered
+    | CallTransferred
+    | CallReleased
+    | CallParticipants
+    | CallHeld
+    | CallResumed
+    | CallEnded
+)

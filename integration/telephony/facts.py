@@ -12,10 +12,13 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from .positions import HELPER_TECHNOLOGIES, endpoint_of, technology_of
+
 __all__ = [
     "ChannelEnteredBridge",
     "ChannelFact",
     "ChannelHangup",
+    "ChannelHangupRequested",
     "ChannelHold",
     "ChannelLeftBridge",
     "ChannelSnapshot",
@@ -50,9 +53,14 @@ class ChannelSnapshot:
     """True when the channel is answered (state ``Up``)."""
     line: str | None = None
     """Value of ``VISIOREGUL_LINE`` when the shipped dialplan tagged this channel."""
+    call_id: str | None = None
+    """Value of ``VISIOREGUL_CALLID`` (the call's id set by the tag), when read (resync)."""
     bridge_id: str | None = None
     """The bridge the channel is in, when known."""
     created_at: datetime | None = None
+    """When Asterisk created the channel (ARI ``creationtime``; AMI ``Status`` ``Seconds``)."""
+    bridged_at: datetime | None = None
+    """When its bridge was created (ARI ``creationtime`` of the bridge), when known."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +70,9 @@ class ChannelTagged:
     channel: ChannelSnapshot
     line: str
     at: datetime
+    call_id: str = ""
+    """The call's id the tag set (``VISIOREGUL_CALLID``, the event's ``CallId``); the
+    channel's Linkedid when empty."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +90,15 @@ class ChannelLeftBridge:
 
     channel: ChannelSnapshot
     bridge_id: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelHangupRequested:
+    """A channel is being hung up (AMI ``HangupRequest``/``SoftHangupRequest``, ARI
+    ``ChannelHangupRequest``): its leaving a bridge next is a hangup, not a transfer."""
+
+    channel: ChannelSnapshot
     at: datetime
 
 
@@ -110,7 +130,9 @@ class FeatureCodePressed:
     channel: ChannelSnapshot
     """The channel of the phone that pressed the key: where the answer is written."""
     call_id: str
-    """The call's id (its ``Linkedid``), as the ``CallId`` field of the event says."""
+    """The call's id as the ``CallId`` field of the event says: ``VISIOREGUL_CALLID``, which
+    the regulator's channel inherits from the caller's, or its Linkedid when it has none (a
+    channel not created from the call, such as one that picked up a parked call)."""
     at: datetime
 
 
@@ -126,6 +148,7 @@ ChannelFact = (
     ChannelTagged
     | ChannelEnteredBridge
     | ChannelLeftBridge
+    | ChannelHangupRequested
     | ChannelHold
     | ChannelHangup
     | FeatureCodePressed
@@ -134,12 +157,11 @@ ChannelFact = (
 
 
 def position_of(channel_name: str) -> str | None:
-    """The position (desk-phone endpoint) a channel belongs to: ``PJSIP/1001-0000002a`` gives
-    ``PJSIP/1001``. Local channels and unnamed ones belong to no position."""
-    if "/" not in channel_name or channel_name.startswith(("Local/", "Message/", "Announcer/")):
+    """The endpoint a channel belongs to (``PJSIP/1001-0000002a`` gives ``PJSIP/1001``), None
+    for helper channels. Whether it is a position is :class:`PositionDirectory`'s answer."""
+    if technology_of(channel_name) in HELPER_TECHNOLOGIES:
         return None
-    head, _, _ = channel_name.rpartition("-")
-    return head or None
+    return endpoint_of(channel_name)
 
 
 _POSITION = re.compile(r"[A-Za-z][A-Za-z0-9]{1,15}/[A-Za-z0-9_.+@-]{1,64}")

@@ -18,6 +18,8 @@ from .events import (
     CallEnded,
     CallEvent,
     CallHeld,
+    CallParticipants,
+    CallReleased,
     CallResumed,
     CallRinging,
     CallTransferred,
@@ -35,6 +37,10 @@ class CallState(StrEnum):
     RINGING = "ringing"
     ANSWERED = "answered"
     HELD = "held"
+    WAITING = "waiting"
+    """Answered, then left by its position (back to a queue, parked): waits for a regulator."""
+    TRANSFERRED_OUT = "transferred_out"
+    """Transferred to somebody outside the centre: no position has it."""
     ENDED = "ended"
 
 
@@ -54,7 +60,7 @@ class LiveCall:
     """One tagged call as the regulator's screen shows it."""
 
     call_id: str
-    """Asterisk's ``Linkedid``."""
+    """The id the tag set (``VISIOREGUL_CALLID``: the caller's Linkedid when tagged)."""
     line: str
     caller: CallerNumber
     channel: str
@@ -62,8 +68,11 @@ class LiveCall:
     state: CallState
     started_at: datetime
     position: str | None = None
-    """The position that has the call now (or had it last, once ended)."""
+    """The position that has the call now (or had it last, once ended); None while it rings,
+    waits for a regulator or is outside the centre."""
     previous_positions: tuple[str, ...] = ()
+    participants: tuple[str, ...] = ()
+    """Other positions in the call besides ``position`` (a doctor in a conference)."""
     answered_at: datetime | None = None
     ended_at: datetime | None = None
 
@@ -159,14 +168,28 @@ class LiveCallRegistry:
             return None
         if isinstance(event, CallAnswered):
             return replace(
-                call, state=CallState.ANSWERED, position=event.position, answered_at=event.at
+                call,
+                state=CallState.ANSWERED,
+                position=event.position,
+                answered_at=call.answered_at or event.at,
             )
         if isinstance(event, CallTransferred):
             return replace(
                 call,
+                state=CallState.ANSWERED,
                 position=event.position,
-                previous_positions=(*call.previous_positions, event.from_position),
+                answered_at=call.answered_at or event.at,
+                previous_positions=_after(call.previous_positions, event.from_position),
             )
+        if isinstance(event, CallReleased):
+            return replace(
+                call,
+                state=CallState.TRANSFERRED_OUT if event.outside else CallState.WAITING,
+                position=None,
+                previous_positions=_after(call.previous_positions, event.from_position),
+            )
+        if isinstance(event, CallParticipants):
+            return replace(call, participants=event.participants)
         if isinstance(event, CallHeld):
             return replace(call, state=CallState.HELD)
         if isinstance(event, CallResumed):
@@ -176,7 +199,13 @@ class LiveCallRegistry:
         raise TypeError(f"unknown event {event!r}")
 
     def _prune(self) -> None:
+        """Forget calls ended longer than ``keep_ended`` ago."""
         horizon = datetime.now(UTC) - self.keep_ended
         for call_id, call in list(self._calls.items()):
             if call.ended_at is not None and call.ended_at < horizon:
                 del self._calls[call_id]
+
+
+def _after(positions: tuple[str, ...], position: str) -> tuple[str, ...]:
+    # A position released, then replaced, is listed once.
+    return positions if positions[-1:] == (position,) else (*positions, position)

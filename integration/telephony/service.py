@@ -11,6 +11,7 @@ from .ami import AmiSource
 from .ari import AriSource
 from .facts import ChannelFact, ChannelTagged, FeatureCodePressed, Resync
 from .link import Backoff, LinkState, LinkStatus
+from .positions import PositionDirectory
 from .registry import LiveCallRegistry
 from .tracker import CallTracker
 
@@ -29,10 +30,19 @@ class Telephony:
     registered with :meth:`on_feature_code`, which decide what to do and answer the phone.
     """
 
-    def __init__(self, settings: TelephonySettings, registry: LiveCallRegistry) -> None:
+    def __init__(
+        self,
+        settings: TelephonySettings,
+        registry: LiveCallRegistry,
+        positions: PositionDirectory | None = None,
+    ) -> None:
+        """``positions`` says which channels are positions (from ``position_pattern`` when
+        not given)."""
         self.settings = settings
         self.registry = registry
-        self.tracker = CallTracker()
+        self.positions = positions or PositionDirectory(settings.position_pattern)
+        self.tracker = CallTracker(self.positions)
+        self._undeclared_lines: set[str] = set()
         self.status = LinkStatus(settings.source)
         self.source: AmiSource | AriSource | None = None
         self._feature_code_listeners: list[FeatureCodeListener] = []
@@ -67,12 +77,16 @@ class Telephony:
             self._feature_code(fact)
             return
         if isinstance(fact, ChannelTagged) and fact.line not in self.settings.lines:
+            self._undeclared(fact.line)
             return
         for event in self.tracker.apply(fact):
             self.registry.apply(event)
 
     def resync(self, snapshot: Resync) -> None:
         """Apply Asterisk's current channels after a (re)connection."""
+        for channel in snapshot.channels:
+            if channel.line is not None and channel.line not in self.settings.lines:
+                self._undeclared(channel.line)
         channels = [
             channel if channel.line in self.settings.lines else replace(channel, line=None)
             for channel in snapshot.channels
@@ -86,7 +100,25 @@ class Telephony:
         for event in events:
             self.registry.apply(event)
 
+    def _undeclared(self, line: str) -> None:
+        if line in self._undeclared_lines:
+            return
+        self._undeclared_lines.add(line)
+        log.warning(
+            "calls tagged on line %r are ignored: it is not in telephony.lines %s "
+            "(add it in the [telephony] section of the configuration to offer video for them)",
+            line,
+            self.settings.lines,
+        )
+
     def _feature_code(self, fact: FeatureCodePressed) -> None:
+        if fact.call_id not in self.tracker.calls:
+            # The phone's channel was not created from the call (it picked up a parked call,
+            # or it was in a conference first): it names its own Linkedid. Find the call it
+            # talks with instead.
+            found = self.tracker.call_of_channel(fact.channel.uniqueid)
+            if found is not None:
+                fact = replace(fact, call_id=found)
         log.info("feature code pressed on %s for call %s", fact.channel.name, fact.call_id)
         if not self._feature_code_listeners:
             # Nobody answers: the phone hears the error tone when its 3 s are up.

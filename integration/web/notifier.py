@@ -15,7 +15,7 @@ from typing import Any
 from aiohttp import WSCloseCode, web
 
 from ..sessions.services import SessionUpdate
-from ..telephony.events import CallAnswered, CallRinging, CallTransferred
+from ..telephony.events import CallAnswered, CallReleased, CallRinging, CallTransferred
 from ..telephony.link import LinkStatus
 from ..telephony.registry import CallUpdate
 from .schemas import call_json, event_json, link_json, session_json
@@ -86,6 +86,9 @@ class Notifier:
         elif isinstance(event, CallTransferred):
             self._to_position(event.from_position, {"type": "call.moved", "call": call})
             self._to_position(event.position, {"type": "offer", "call": call})
+        elif isinstance(event, CallReleased):
+            # Waiting for a regulator, or out of the centre: the last position sees it go.
+            self._to_position(event.from_position, {"type": "call.updated", "call": call})
         elif update.call.position is not None:
             self._to_position(update.call.position, {"type": "call.updated", "call": call})
 

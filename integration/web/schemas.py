@@ -39,6 +39,7 @@ def call_json(call: LiveCall) -> dict[str, Any]:
         "state": call.state.value,
         "position": call.position,
         "previous_positions": list(call.previous_positions),
+        "participants": list(call.participants),
         "caller": {
             "raw": caller.raw,
             "e164": caller.e164,

@@ -81,6 +81,9 @@ class SandboxPorts:
     """Asterisk Manager Interface."""
     http: int = 8088
     """Asterisk's HTTP server, which carries ARI under ``/ari``."""
+    trunk: int = 5090
+    """UDP port of the far end of the operator trunk at 127.0.0.2: calls out of the centre
+    (``0XXXXXXXXX`` from a position) reach it."""
     phones: Mapping[str, int] = field(default_factory=_default_phones)
     """Position (PJSIP endpoint name) to the UDP port its phone listens on at 127.0.0.1.
     The queue ``samu15`` rings 1001 and 1002; 1003 is the doctor's position."""
@@ -99,10 +102,17 @@ class SandboxPorts:
                 port: int = sock.getsockname()[1]
                 return port
 
+            def probe_trunk() -> int:
+                sock = probes.enter_context(socket.socket(socket.AF_INET, socket.SOCK_DGRAM))
+                sock.bind(("127.0.0.2", 0))
+                port: int = sock.getsockname()[1]
+                return port
+
             return cls(
                 sip=probe(socket.SOCK_DGRAM),
                 ami=probe(socket.SOCK_STREAM),
                 http=probe(socket.SOCK_STREAM),
+                trunk=probe_trunk(),
                 phones={position: probe(socket.SOCK_DGRAM) for position in positions},
             )
 
@@ -463,6 +473,7 @@ class SandboxAsterisk:
             "SIP_PORT": str(self._ports.sip),
             "AMI_PORT": str(self._ports.ami),
             "HTTP_PORT": str(self._ports.http),
+            "TRUNK_PORT": str(self._ports.trunk),
             "AMI_SECRET": SERVICE_AMI_SECRET,
             "ADMIN_USER": ADMIN_AMI_USER,
             "ADMIN_SECRET": ADMIN_AMI_SECRET,

@@ -24,7 +24,14 @@ from types import TracebackType
 
 from .asterisk import HOST, SandboxAsterisk, SandboxError, end_process, spawn, tail, wait_process
 
-__all__ = ["TRUNK_HOST", "SippError", "SippProcess", "place_call", "start_phone"]
+__all__ = [
+    "TRUNK_HOST",
+    "SippError",
+    "SippProcess",
+    "place_call",
+    "start_far_end",
+    "start_phone",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -391,3 +398,43 @@ async def start_phone(
             raise SippError(f"{phone.name} did not listen on {HOST}:{port}\n{phone.report()}")
         await asyncio.sleep(0.02)
     return phone
+
+
+async def start_far_end(
+    sandbox: SandboxAsterisk, *, answer_delay_ms: int = 0, timeout_s: float = 120.0
+) -> SippProcess:
+    """Start the far end of the operator trunk (a number outside the centre); return once it
+    listens on 127.0.0.2 at ``sandbox.ports.trunk``.
+
+    A position that dials ``0XXXXXXXXX`` (or transfers the caller there) reaches it through the
+    trunk. It answers one call after ``answer_delay_ms`` and waits for the other end's BYE.
+    """
+    port = sandbox.ports.trunk
+    if _udp_bound(TRUNK_HOST, port):
+        raise SippError(f"UDP {TRUNK_HOST}:{port} of the trunk's far end is already in use")
+    command = [
+        "-sf",
+        str(_scenario(sandbox, "phone.xml")),
+        "-i",
+        TRUNK_HOST,
+        "-p",
+        str(port),
+        "-m",
+        "1",
+        "-key",
+        "answer_delay",
+        str(answer_delay_ms),
+        "-timeout",
+        f"{max(1, round(timeout_s))}s",
+        "-timeout_error",
+        "-aa",
+    ]
+    far_end = _start(command, _log_dir(sandbox, "far-end", None), port)
+    deadline = time.monotonic() + _LISTEN_TIMEOUT_S
+    while not _udp_bound(TRUNK_HOST, port):
+        if far_end.returncode is not None or time.monotonic() >= deadline:
+            await far_end.stop()
+            where = f"{TRUNK_HOST}:{port}"
+            raise SippError(f"{far_end.name} did not listen on {where}\n{far_end.report()}")
+        await asyncio.sleep(0.02)
+    return far_end

@@ -8,6 +8,8 @@ from visioregul.integration.telephony.events import (
     CallAnswered,
     CallEvent,
     CallHeld,
+    CallParticipants,
+    CallReleased,
     CallResumed,
     CallRinging,
     CallTransferred,
@@ -15,6 +17,7 @@ from visioregul.integration.telephony.events import (
 from visioregul.integration.telephony.facts import (
     ChannelEnteredBridge,
     ChannelHangup,
+    ChannelHangupRequested,
     ChannelHold,
     ChannelLeftBridge,
     ChannelSnapshot,
@@ -23,6 +26,7 @@ from visioregul.integration.telephony.facts import (
     normalize_position,
     position_of,
 )
+from visioregul.integration.telephony.positions import PositionDirectory
 from visioregul.integration.telephony.tracker import CallTracker
 
 AT = datetime(2026, 11, 29, 10, 0, tzinfo=UTC)
@@ -74,8 +78,11 @@ def test_given_a_blind_transfer_then_the_call_moves_to_the_new_position() -> Non
     tracker.apply(ChannelTagged(CALLER, "15", AT))
     tracker.apply(ChannelEnteredBridge(CALLER, "b1", AT))
     tracker.apply(ChannelEnteredBridge(phone("1001", 2), "b1", AT))
-    # Asterisk moves the caller out of the first bridge, dials 1003, bridges them anew.
-    assert tracker.apply(ChannelLeftBridge(phone("1001", 2), "b1", AT)) == []
+    # Asterisk moves the caller out of the first bridge, dials 1003, bridges them anew: while
+    # 1003 rings, nobody has the call.
+    assert tracker.apply(ChannelLeftBridge(phone("1001", 2), "b1", AT)) == [
+        CallReleased(CALL, "PJSIP/1001", False, AT)
+    ]
     assert tracker.apply(ChannelHangup(phone("1001", 2), AT)) == []
     assert tracker.apply(ChannelLeftBridge(CALLER, "b1", AT)) == []
     assert tracker.apply(ChannelEnteredBridge(CALLER, "b2", AT)) == []
@@ -146,6 +153,7 @@ def test_given_a_resync_then_calls_in_progress_are_known_and_vanished_ones_end()
 def test_position_names() -> None:
     assert position_of("PJSIP/1001-0000002a") == "PJSIP/1001"
     assert position_of("PJSIP/operator-trunk-00000001") == "PJSIP/operator-trunk"
+    assert position_of("CBAnn/samu1001-00000001") is None
     assert position_of("Local/1001@regulators-00000001;1") is None
     assert position_of("garbage") is None
     assert normalize_position("1001") == "PJSIP/1001"
@@ -153,3 +161,95 @@ def test_position_names() -> None:
     assert normalize_position("SIP/poste-12") == "SIP/poste-12"
     assert normalize_position("<script>") is None
     assert normalize_position("") is None
+
+
+def channel(name: str, n: int) -> ChannelSnapshot:
+    return ChannelSnapshot(uniqueid=f"{CALL}{n}", linkedid=CALL, name=name)
+
+
+def test_position_directory_takes_desks_only() -> None:
+    directory = PositionDirectory(r"PJSIP/1[0-9]{3}")
+    assert directory.position_of("PJSIP/1001-00000012") == "PJSIP/1001"
+    for helper in (
+        "PJSIP/operator-00000003",
+        "Local/1001@queue-members-00000001;1",
+        "CBAnn/samu1001-00000004",
+        "CBRec/samu1001-00000005",
+        "Snoop/1796430260.1-00000006",
+        "UnicastRTP/127.0.0.1:4000-0x7f00",
+        "garbage",
+    ):
+        assert directory.position_of(helper) is None, helper
+    assert directory.matches("PJSIP/1003")
+    assert not directory.matches("PJSIP/10031")
+    directory.declare(["PJSIP/1001"])
+    assert directory.position_of("PJSIP/1002-00000001") is None
+    assert directory.position_of("PJSIP/1001-00000001") == "PJSIP/1001"
+    assert directory.matches("PJSIP/1002")  # the pattern only: 1002 may still be declared
+    directory.declare([])
+    assert directory.position_of("PJSIP/1002-00000001") == "PJSIP/1002"
+
+
+def test_given_a_conference_then_the_first_regulator_stays_and_the_doctor_participates() -> None:
+    tracker = CallTracker()
+    tracker.apply(ChannelEnteredBridge(phone("1001", 2), "conf", AT))
+    tracker.apply(ChannelTagged(CALLER, "15", AT))
+    assert tracker.apply(ChannelEnteredBridge(CALLER, "conf", AT)) == [
+        CallAnswered(CALL, "PJSIP/1001", AT)
+    ]
+    tracker.apply(ChannelEnteredBridge(channel("CBAnn/samu1001-00000009", 9), "conf", AT))
+    assert tracker.apply(ChannelEnteredBridge(phone("1003", 3), "conf", AT)) == [
+        CallParticipants(CALL, ("PJSIP/1003",), AT)
+    ]
+    assert tracker.calls[CALL].position == "PJSIP/1001"
+
+
+def test_given_a_trunk_in_the_bridge_then_it_is_no_position_and_the_call_left_the_centre() -> None:
+    tracker = CallTracker()
+    tracker.apply(ChannelTagged(CALLER, "15", AT))
+    tracker.apply(ChannelEnteredBridge(CALLER, "b1", AT))
+    tracker.apply(ChannelEnteredBridge(phone("1001", 2), "b1", AT))
+    tracker.apply(ChannelLeftBridge(CALLER, "b1", AT))
+    assert tracker.apply(ChannelLeftBridge(phone("1001", 2), "b1", AT)) == [
+        CallReleased(CALL, "PJSIP/1001", False, AT)
+    ]
+    tracker.apply(ChannelEnteredBridge(channel("PJSIP/operator-00000004", 4), "b2", AT))
+    assert tracker.apply(ChannelEnteredBridge(CALLER, "b2", AT)) == [
+        CallReleased(CALL, "PJSIP/1001", True, AT)
+    ]
+
+
+def test_given_hangups_then_nothing_is_released_before_the_end() -> None:
+    tracker = CallTracker()
+    tracker.apply(ChannelTagged(CALLER, "15", AT))
+    tracker.apply(ChannelEnteredBridge(CALLER, "b1", AT))
+    tracker.apply(ChannelEnteredBridge(phone("1001", 2), "b1", AT))
+    assert tracker.apply(ChannelHangupRequested(CALLER, AT)) == []
+    assert tracker.apply(ChannelLeftBridge(CALLER, "b1", AT)) == []
+    assert tracker.apply(ChannelLeftBridge(phone("1001", 2), "b1", AT)) == []
+    assert types(tracker.apply(ChannelHangup(CALLER, AT))) == ["call.ended"]
+
+
+def test_given_a_linkedid_change_then_the_call_keeps_its_id_and_the_phone_finds_it() -> None:
+    tracker = CallTracker()
+    tagged = ChannelTagged(CALLER, "15", AT, call_id=CALL)
+    tracker.apply(tagged)
+    older = ChannelSnapshot("1.5", "1.5", "PJSIP/1002-00000001")
+    tracker.apply(ChannelEnteredBridge(older, "b1", AT))
+    moved = ChannelSnapshot(CALL, "1.5", CALLER.name, caller_number="+33612345678")
+    assert tracker.apply(ChannelEnteredBridge(moved, "b1", AT)) == [
+        CallAnswered(CALL, "PJSIP/1002", AT)
+    ]
+    assert tracker.call_of_channel("1.5") == CALL
+    # After a restart, the id is read back from VISIOREGUL_CALLID, not from the Linkedid.
+    fresh = CallTracker()
+    events = fresh.resync(
+        Resync(
+            channels=[
+                ChannelSnapshot(CALL, "1.5", CALLER.name, line="15", call_id=CALL, bridge_id="b1"),
+                ChannelSnapshot("1.5", "1.5", "PJSIP/1002-00000001", bridge_id="b1"),
+            ],
+            at=AT,
+        )
+    )
+    assert [event.call_id for event in events] == [CALL, CALL]

@@ -57,6 +57,10 @@ export function stateLabel(call, context) {
       return { text: t('call.state.answered', { time: formatTime(call.answered_at || call.started_at) }), state: 'answered' };
     case 'held':
       return { text: t('call.state.held'), state: 'held' };
+    case 'waiting':
+      return { text: t('call.state.waiting'), state: 'waiting' };
+    case 'transferred_out':
+      return { text: t('call.state.transferred_out'), state: 'transferred_out' };
     case 'ended':
       return { text: t('call.state.ended', { time: formatTime(call.ended_at) }), state: 'ended' };
     default:

@@ -17,7 +17,7 @@
  * @typedef {object} Call
  * @property {string} call_id
  * @property {string} line
- * @property {'ringing' | 'answered' | 'held' | 'ended'} state
+ * @property {'ringing' | 'answered' | 'held' | 'waiting' | 'transferred_out' | 'ended'} state
  * @property {string} position where the call is now
  * @property {string[]} previous_positions
  * @property {Caller} caller
