@@ -7,7 +7,7 @@ position the service shows on its consoles and CAD stream.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -282,7 +282,7 @@ async def test_given_a_linkedid_change_then_the_call_keeps_its_id_even_after_a_r
             {"Action": "Originate", "Channel": "PJSIP/1002", "Application": "Wait", "Data": "30"},
         )
         desk_channel = await channel_of(sandbox, "PJSIP/1002-")
-        call = await place_call(sandbox, "+33612345678", "15", duration_ms=4000)
+        call = await place_call(sandbox, "+33612345678", "15", duration_ms=7000)
         await until(lambda: client.app[appkeys.REGISTRY].calls(), 10, "the tagged call")
         tagged = call_of(client)
         caller = await channel_of(sandbox, "PJSIP/operator-")
@@ -294,7 +294,15 @@ async def test_given_a_linkedid_change_then_the_call_keeps_its_id_even_after_a_r
         assert reply.get("Value") != tagged.call_id  # Asterisk did change it
     finally:
         manager.close()
-    assert call_of(client).call_id == tagged.call_id
+    first = call_of(client)
+    assert first.call_id == tagged.call_id
+    assert first.answered_at is not None
+    # Let the call age (Asterisk counts it in whole seconds) so that a restart time would show.
+    await until(
+        lambda: datetime.now(UTC) - first.answered_at > timedelta(seconds=2.5),  # type: ignore[operator]
+        5,
+        "the call to age",
+    )
     # A service started now reads the call back from Asterisk: same id, Asterisk's start time.
     source = client.app[appkeys.TELEPHONY].settings.source
     before = datetime.now(UTC)
@@ -306,7 +314,8 @@ async def test_given_a_linkedid_change_then_the_call_keeps_its_id_even_after_a_r
     assert resynced.call_id == tagged.call_id
     assert resynced.position == "PJSIP/1002"
     assert abs((resynced.started_at - tagged.started_at).total_seconds()) < 2
-    # Answered before this service started: Asterisk's time, not the restart's.
+    # Asterisk's answer time, not the restart's.
     assert resynced.answered_at is not None and resynced.answered_at < before
+    assert abs((resynced.answered_at - first.answered_at).total_seconds()) < 1.5
     assert await call.wait(20) == 0
     await desk.wait(15)
