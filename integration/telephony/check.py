@@ -4,7 +4,9 @@ Connects with the configured credentials, exactly as the service would, and chec
 reachable and login accepted; the actions the service needs are granted (and whether more are
 granted than needed); the shipped dialplan's tag subroutine is loaded; ARI reachable, user
 accepted and allowed to subscribe. With ``wait_call`` it also waits for a real tagged call and
-checks that its events arrive (the AMI event classes cannot be read back otherwise).
+checks that its events arrive (the AMI event classes cannot be read back otherwise) and that
+its line is declared in ``telephony.lines``. The modules the shipped dialplan uses are checked
+when the user may ask (ModuleCheck needs 'system'), and the report says plainly when it may not.
 """
 
 from __future__ import annotations
@@ -39,6 +41,16 @@ _NOTABLE_EXTRA = ("Originate", "Command")
 _LISTED_EXTRA = 6
 """How many extra actions the privileges warning names."""
 TAG_CONTEXT = "visioregul-tag"
+FEATURE_CONTEXT = "visioregul-feature"
+NEEDED_MODULES = {
+    "app_stack": "Gosub, to call the tag",
+    "app_userevent": "UserEvent, which tells the service about a call",
+    "func_logic": "IF, in the tag and the phone key",
+    "func_channel": "CHANNEL(linkedid), the call's id",
+    "app_waitforcond": "WaitForCondition, the phone key's wait for the answer",
+    "app_playtones": "Playtones, the phone key's answer tones",
+}
+"""The modules the shipped dialplan uses, and what for (``module show like NAME`` on Asterisk)."""
 _TIMEOUT = 5.0
 
 
@@ -153,8 +165,11 @@ async def _check_ami(
         report.add(Outcome.OK, "AMI login", f"user {ami.username!r} accepted")
         await _check_actions(manager, report, required=required)
         await _check_dialplan(manager, report, required=required)
+        await _check_modules(manager, report, required=required)
         if wait_call > 0:
-            await _check_events(events, report, wait_call, required=required)
+            await _check_events(
+                events, report, wait_call, required=required, lines=settings.telephony.lines
+            )
         else:
             report.add(
                 Outcome.SKIPPED,
@@ -227,6 +242,27 @@ def _granted_actions(reply: Mapping[str, Any]) -> dict[str, frozenset[str]]:
 
 
 async def _check_dialplan(manager: OneShotManager, report: CheckReport, *, required: bool) -> None:
+    # Getvar is granted to the recommended user (write = call), and DIALPLAN_EXISTS (from the
+    # standard func_dialplan) needs no channel: the tag's context is checked without 'reporting'.
+    exists = {
+        context: await _evaluate(manager, f"DIALPLAN_EXISTS({context},s,1)")
+        for context in (TAG_CONTEXT, FEATURE_CONTEXT)
+    }
+    if all(value in ("0", "1") for value in exists.values()):
+        missing = [context for context, value in exists.items() if value != "1"]
+        if missing:
+            names = ", ".join(f"[{context}]" for context in missing)
+            report.add(
+                _missing_or_warning(required),
+                "Dialplan tag",
+                f"{names} not loaded: #include visioregul-extensions.conf in extensions.conf "
+                "and reload the dialplan",
+            )
+        else:
+            report.add(
+                Outcome.OK, "Dialplan tag", f"[{TAG_CONTEXT}] and [{FEATURE_CONTEXT}] are loaded"
+            )
+        return
     replies = await asyncio.wait_for(
         manager.send_action({"Action": "ShowDialPlan", "Context": TAG_CONTEXT}), _TIMEOUT
     )
@@ -239,8 +275,9 @@ async def _check_dialplan(manager: OneShotManager, report: CheckReport, *, requi
             report.add(
                 Outcome.SKIPPED,
                 "Dialplan tag",
-                "not listable with the recommended rights (write = call): run with "
-                "--wait-call 60 and place a test call to check it",
+                "NOT CHECKED: func_dialplan is not loaded (DIALPLAN_EXISTS) and the user may "
+                "not list the dialplan (write = call); run with --wait-call 60 and place a "
+                "test call, or load func_dialplan",
             )
         else:
             report.add(
@@ -259,10 +296,58 @@ async def _check_dialplan(manager: OneShotManager, report: CheckReport, *, requi
         )
 
 
+async def _evaluate(manager: OneShotManager, expression: str) -> str | None:
+    """A dialplan function's value without a channel (AMI Getvar), None when refused."""
+    reply = await asyncio.wait_for(
+        manager.send_action({"Action": "Getvar", "Variable": expression}), _TIMEOUT
+    )
+    if reply.get("Response") != "Success":
+        return None
+    return str(reply.get("Value") or "")
+
+
+async def _check_modules(manager: OneShotManager, report: CheckReport, *, required: bool) -> None:
+    missing: list[str] = []
+    for module, _why in NEEDED_MODULES.items():
+        reply = await asyncio.wait_for(
+            manager.send_action({"Action": "ModuleCheck", "Module": module}), _TIMEOUT
+        )
+        message = str(reply.get("Message", ""))
+        if reply.get("Response") != "Success" and "ermission" in message:
+            # ModuleCheck needs the 'system' class, which the service's user must not have.
+            names = ", ".join(NEEDED_MODULES)
+            report.add(
+                Outcome.SKIPPED,
+                "Asterisk modules",
+                f"NOT CHECKED: the user may not ask (ModuleCheck needs write = system, which "
+                f"the service must not have). On Asterisk, 'module show like' must list: "
+                f"{names}; or run this check once with an administrator's AMI user",
+            )
+            return
+        if reply.get("Response") != "Success":
+            missing.append(module)
+    if missing:
+        report.add(
+            _missing_or_warning(required),
+            "Asterisk modules",
+            "not loaded: "
+            + "; ".join(f"{module} ({NEEDED_MODULES[module]})" for module in missing)
+            + ". Add 'load => NAME.so' to modules.conf (autoload = no) and restart Asterisk",
+        )
+    else:
+        report.add(Outcome.OK, "Asterisk modules", ", ".join(NEEDED_MODULES) + " are loaded")
+
+
 async def _check_events(
-    events: asyncio.Queue[Mapping[str, Any]], report: CheckReport, wait: float, *, required: bool
+    events: asyncio.Queue[Mapping[str, Any]],
+    report: CheckReport,
+    wait: float,
+    *,
+    required: bool,
+    lines: list[str],
 ) -> None:
     seen: set[str] = set()
+    tagged_lines: list[str] = []
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait
     while loop.time() < deadline and not {"tag", "bridge"} <= seen:
@@ -272,6 +357,9 @@ async def _check_events(
             break
         if event.get("Event") == "UserEvent" and event.get("UserEvent") == "VisioRegulCall":
             seen.add("tag")
+            line = str(event.get("Line") or "")
+            if line not in tagged_lines:
+                tagged_lines.append(line)
         elif event.get("Event") == "BridgeEnter":
             seen.add("bridge")
     for name, subject, hint in (
@@ -287,6 +375,21 @@ async def _check_events(
             report.add(Outcome.OK, subject, "received during the test call")
         else:
             report.add(_missing_or_warning(required), subject, hint)
+    undeclared = [line for line in tagged_lines if line not in lines]
+    if undeclared:
+        report.add(
+            _missing_or_warning(required),
+            "Tagged lines",
+            f"line {', '.join(repr(line) for line in undeclared)} is tagged in the dialplan "
+            f"but not in telephony.lines {lines}: its calls get no offer. Add it to 'lines' "
+            "in the [telephony] section of the configuration",
+        )
+    elif tagged_lines:
+        report.add(
+            Outcome.OK,
+            "Tagged lines",
+            f"line {', '.join(repr(line) for line in tagged_lines)} tagged and declared",
+        )
 
 
 async def _check_ari(settings: Settings, report: CheckReport, *, required: bool) -> None:

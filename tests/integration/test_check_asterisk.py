@@ -91,8 +91,10 @@ async def test_given_the_shipped_users_when_checking_ami_then_everything_needed_
         "AMI action Status": Outcome.OK,
         "AMI action Setvar": Outcome.OK,
         "AMI privileges": Outcome.OK,
-        # The recommended user (write = call) cannot list the dialplan: a test call proves it.
-        "Dialplan tag": Outcome.SKIPPED,
+        # Getvar of DIALPLAN_EXISTS works with the recommended rights (write = call).
+        "Dialplan tag": Outcome.OK,
+        # ModuleCheck needs 'system': not checked, and the report says so plainly.
+        "Asterisk modules": Outcome.SKIPPED,
         "AMI events": Outcome.SKIPPED,
         "ARI reachable": Outcome.OK,
         "ARI login": Outcome.OK,
@@ -100,6 +102,9 @@ async def test_given_the_shipped_users_when_checking_ami_then_everything_needed_
     }, report.render()
     rendered = report.render()
     assert f"[ok]   AMI login: user {CHECK_USER!r} accepted" in rendered
+    assert "[ok]   Dialplan tag: [visioregul-tag] and [visioregul-feature] are loaded" in rendered
+    assert "[skip] Asterisk modules: NOT CHECKED: the user may not ask" in rendered
+    assert "app_waitforcond" in rendered
     assert "Asterisk 22." in rendered
     assert rendered.endswith("All that the service needs is in place.")
 
@@ -141,10 +146,47 @@ async def test_given_a_user_with_every_right_then_privileges_warn_but_nothing_is
     assert report.ok, report.render()
     lines = outcomes(report)
     assert lines["AMI privileges"] is Outcome.WARNING, report.render()
-    assert lines["Dialplan tag"] is Outcome.OK, report.render()  # 'reporting' may list it
+    assert lines["Dialplan tag"] is Outcome.OK, report.render()
+    assert lines["Asterisk modules"] is Outcome.OK, report.render()
     privileges = next(c for c in report.checks if c.subject == "AMI privileges")
     assert privileges.detail.startswith("more than needed: write classes other than 'call' grant")
     assert "(read = call,user; write = call)" in privileges.detail
+
+
+async def test_given_a_missing_module_then_an_administrator_check_names_it(
+    sandbox: SandboxAsterisk, tmp_path: Path
+) -> None:
+    settings = with_ami(
+        service_settings(sandbox, "ami", tmp_path),
+        username=sandbox.admin_ami_user,
+        secret=SecretStr(sandbox.admin_ami_secret),
+    )
+    await sandbox.cli("module unload app_waitforcond.so")
+    try:
+        report = await check_asterisk(settings)
+    finally:
+        await sandbox.cli("module load app_waitforcond.so")
+    assert not report.ok
+    assert outcomes(report)["Asterisk modules"] is Outcome.MISSING, report.render()
+    assert (
+        "[FAIL] Asterisk modules: not loaded: app_waitforcond (WaitForCondition, the phone "
+        "key's wait for the answer)"
+    ) in report.render()
+
+
+async def test_given_a_tagged_line_not_declared_when_waiting_for_a_call_then_it_is_reported(
+    sandbox: SandboxAsterisk, tmp_path: Path
+) -> None:
+    # 171001 is tagged as line 1515, which the service's telephony.lines (["15"]) lacks.
+    settings = service_settings(sandbox, "ami", tmp_path)
+    report = await check_during_a_call(sandbox, settings, "171001", wait_call=15)
+    assert not report.ok
+    lines = outcomes(report)
+    assert lines["AMI user events"] is Outcome.OK, report.render()
+    assert lines["Tagged lines"] is Outcome.MISSING, report.render()
+    assert (
+        "[FAIL] Tagged lines: line '1515' is tagged in the dialplan but not in telephony.lines"
+    ) in report.render()
 
 
 async def test_given_a_wrong_ami_secret_then_the_login_line_fails(

@@ -7,6 +7,7 @@ position the service shows on its consoles and CAD stream.
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -319,3 +320,20 @@ async def test_given_a_linkedid_change_then_the_call_keeps_its_id_even_after_a_r
     assert abs((resynced.answered_at - first.answered_at).total_seconds()) < 1.5
     assert await call.wait(20) == 0
     await desk.wait(15)
+
+
+async def test_given_a_tagged_line_not_declared_then_it_is_logged_once_and_ignored(
+    client: Client, sandbox: SandboxAsterisk, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="visioregul.integration.telephony.service")
+    cad = await cad_events(client)
+    for _ in range(2):
+        phone = await start_phone(sandbox, "1001")
+        call = await place_call(sandbox, "+33612345678", "171001", duration_ms=500)
+        assert await call.wait(15) == 0
+        assert await phone.wait(15) == 0
+    warnings = [r.getMessage() for r in caplog.records if "1515" in r.getMessage()]
+    assert len(warnings) == 1, warnings
+    assert "not in telephony.lines ['15']" in warnings[0]
+    assert cad.messages[1:] == []
+    await cad.close()
