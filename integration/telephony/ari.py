@@ -202,13 +202,17 @@ class AriSource:
             return await response.json()
 
     async def _subscribe(self, http: aiohttp.ClientSession) -> None:
-        # subscribeAll covers it on Asterisk 16+; the explicit subscription keeps older ones right.
+        # subscribeAll covers it on Asterisk 16+; the explicit subscription keeps older ones
+        # right. It is a write: a read-only user (the shipped template) is refused it, and
+        # needs it not.
         async with http.post(
             f"{self._base}/applications/{self.settings.app}/subscription",
             params={"eventSource": "channel:,bridge:"},
         ) as response:
-            if response.status in (401, 403):
+            if response.status == 401:
                 raise LinkRefused(f"ARI refused the subscription: HTTP {response.status}")
+            if response.status == 403:
+                log.debug("ARI user is read-only: events come from subscribeAll alone")
 
     async def _resync(self, http: aiohttp.ClientSession) -> None:
         channels = await self._get(http, "/channels") or []

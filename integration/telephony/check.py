@@ -438,9 +438,15 @@ async def _check_ari(settings: Settings, report: CheckReport, *, required: bool)
             )
         elif status == 403:
             report.add(
-                _missing_or_warning(required),
-                "ARI write access",
-                "the ARI user is read_only: the pairing variable cannot be set",
+                Outcome.OK,
+                "ARI application",
+                f"user {ari.username!r} is read-only, as recommended: events come with "
+                "subscribeAll",
             )
         else:
-            report.add(Outcome.OK, "ARI application", f"{ari.app!r} can subscribe to channels")
+            report.add(
+                Outcome.WARNING,
+                "ARI application",
+                f"user {ari.username!r} may write (read_only = no): the service only reads; "
+                "use the visioregul-ari template (read_only = yes)",
+            )

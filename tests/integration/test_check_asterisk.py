@@ -105,6 +105,8 @@ async def test_given_the_shipped_users_when_checking_ami_then_everything_needed_
     assert "[ok]   Dialplan tag: [visioregul-tag] and [visioregul-feature] are loaded" in rendered
     assert "[skip] Asterisk modules: NOT CHECKED: the user may not ask" in rendered
     assert "app_waitforcond" in rendered
+    # The shipped ARI user is read-only, and the service's events still come (test_offers).
+    assert "[ok]   ARI application: user 'visioregul' is read-only, as recommended" in rendered
     assert "Asterisk 22." in rendered
     assert rendered.endswith("All that the service needs is in place.")
 
