@@ -300,7 +300,7 @@ async def test_given_a_linkedid_change_then_the_call_keeps_its_id_even_after_a_r
     assert first.answered_at is not None
     # Let the call age (Asterisk counts it in whole seconds) so that a restart time would show.
     await until(
-        lambda: datetime.now(UTC) - first.answered_at > timedelta(seconds=2.5),  # type: ignore[operator]
+        lambda: datetime.now(UTC) - first.answered_at > timedelta(seconds=2.5),
         5,
         "the call to age",
     )
