@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from visioregul.integration.settings import TelephonySettings
 from visioregul.integration.telephony.events import (
     CallAnswered,
     CallEvent,
@@ -22,11 +23,14 @@ from visioregul.integration.telephony.facts import (
     ChannelLeftBridge,
     ChannelSnapshot,
     ChannelTagged,
+    FeatureCodePressed,
     Resync,
     normalize_position,
     position_of,
 )
 from visioregul.integration.telephony.positions import PositionDirectory
+from visioregul.integration.telephony.registry import LiveCallRegistry
+from visioregul.integration.telephony.service import Telephony
 from visioregul.integration.telephony.tracker import CallTracker
 
 AT = datetime(2026, 11, 29, 10, 0, tzinfo=UTC)
@@ -253,3 +257,19 @@ def test_given_a_linkedid_change_then_the_call_keeps_its_id_and_the_phone_finds_
         )
     )
     assert [event.call_id for event in events] == [CALL, CALL]
+
+
+def test_given_a_phone_key_from_a_channel_not_created_from_the_call_then_its_call_is_found() -> (
+    None
+):
+    """A desk that picked the call up (parking, agents) names its own Linkedid, not the call's."""
+    telephony = Telephony(TelephonySettings(source="none"), LiveCallRegistry())
+    heard: list[FeatureCodePressed] = []
+    telephony.on_feature_code(heard.append)
+    telephony.fact(ChannelTagged(CALLER, "15", AT, call_id=CALL))
+    desk = ChannelSnapshot("2.7", "2.7", "PJSIP/1002-00000007")
+    telephony.fact(ChannelEnteredBridge(CALLER, "b1", AT))
+    telephony.fact(ChannelEnteredBridge(desk, "b1", AT))
+    telephony.fact(FeatureCodePressed(desk, "2.7", AT))
+    telephony.fact(FeatureCodePressed(ChannelSnapshot("3.1", "3.1", "PJSIP/1003-1"), "3.1", AT))
+    assert [fact.call_id for fact in heard] == [CALL, "3.1"]
