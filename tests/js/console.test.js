@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 
-import { callerNumberText, hintText, suggestedDestination } from '../../integration/web/static/console/js/callcard.js';
+import { callerNumberText, hintText, stateLabel, suggestedDestination } from '../../integration/web/static/console/js/callcard.js';
 import { parseRoute, routeHash } from '../../integration/web/static/console/js/router.js';
 import {
   actorName,
@@ -85,6 +85,13 @@ describe('numbers as the regulator reads them', () => {
     assert.ok(text.length > 0);
     assert.notEqual(text, 'call.number.withheld');
     assert.equal(suggestedDestination(withheld), '');
+  });
+
+  test('a call no desk has says it waits for a regulator, or left the centre', () => {
+    const waiting = stateLabel(call({ state: 'waiting', position: null }), { movedAway: false });
+    assert.deepEqual(waiting, { text: 'En attente de régulateur', state: 'waiting' });
+    const out = stateLabel(call({ state: 'transferred_out', position: null }), { movedAway: true });
+    assert.deepEqual(out, { text: 'Transféré hors du centre', state: 'transferred_out' });
   });
 
   test('a mobile call that moved to another desk says so instead of the usual advice', () => {

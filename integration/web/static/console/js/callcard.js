@@ -49,7 +49,7 @@ export function kindBadge(call) {
  * @returns {{text: string, state: string}}
  */
 export function stateLabel(call, context) {
-  if (context.movedAway) {
+  if (context.movedAway && call.state !== 'waiting' && call.state !== 'transferred_out') {
     return { text: t('call.state.moved', { position: call.position }), state: 'moved' };
   }
   switch (call.state) {

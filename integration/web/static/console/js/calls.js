@@ -134,7 +134,10 @@ export class CallBoard {
    * @returns {boolean}
    */
   isMovedAway(call) {
-    return this.movedAway.has(call.call_id) || (this.position !== null && call.position !== this.position);
+    // A call no desk has (waiting for a regulator, out of the centre) did not move to another
+    // desk: its card says where it is.
+    return this.movedAway.has(call.call_id)
+      || (this.position !== null && call.position !== null && call.position !== this.position);
   }
 
   /**
