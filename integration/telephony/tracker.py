@@ -330,6 +330,8 @@ class CallTracker:
                 caller = self.channels.get(call.uniqueid)
                 desk = dict(reached.positions)[position]
                 when = (caller.bridged_at if caller else None) or desk.created_at or at
+                if caller is not None and caller.created_at and when < caller.created_at:
+                    when = caller.created_at  # a desk that was up before the call
             previous = call.position or call.last_position
             if previous is None or previous == position:
                 log.info("call %s answered at %s", call.call_id, position)
