@@ -167,10 +167,16 @@ class LiveCallRegistry:
         if call is None or call.state is CallState.ENDED:
             return None
         if isinstance(event, CallAnswered):
+            # Taken back by the desk that released it (a conference set up around the call):
+            # that desk is the position again, not a previous one.
+            previous = call.previous_positions
+            if previous[-1:] == (event.position,):
+                previous = previous[:-1]
             return replace(
                 call,
                 state=CallState.ANSWERED,
                 position=event.position,
+                previous_positions=previous,
                 answered_at=call.answered_at or event.at,
             )
         if isinstance(event, CallTransferred):

@@ -203,6 +203,64 @@ async def test_given_a_conference_then_the_regulator_stays_and_the_doctor_partic
     await cad.close()
 
 
+async def test_given_an_answered_call_moved_into_a_conference_then_the_regulator_stays(
+    client: Client, sandbox: SandboxAsterisk
+) -> None:
+    """The regulator who answered brings the caller into a conference room (both redirected
+    there, as a PBX's conference key does), then the doctor joins."""
+    cad = await cad_events(client)
+    regulator = await start_phone(sandbox, "1001")
+    doctor = await start_phone(sandbox, "1003")
+    call = await place_call(sandbox, "+33612345678", "151001", duration_ms=6000)
+    await cad.wait_for("call.answered")
+    caller = await channel_of(sandbox, "PJSIP/operator-")
+    desk = await channel_of(sandbox, "PJSIP/1001-")
+    manager = await admin_ami(sandbox)
+    try:
+        await act(
+            manager,
+            {
+                "Action": "Redirect",
+                "Channel": caller,
+                "ExtraChannel": desk,
+                "Exten": "81001",
+                "ExtraExten": "81001",
+                "Context": "regulators",
+                "ExtraContext": "regulators",
+                "Priority": "1",
+                "ExtraPriority": "1",
+            },
+        )
+        await act(
+            manager,
+            {
+                "Action": "Originate",
+                "Channel": "PJSIP/1003",
+                "Application": "ConfBridge",
+                "Data": "samu1001",
+            },
+        )
+        joined = await cad.wait_for("call.participants")
+        await until(lambda: call_of(client).position == "PJSIP/1001", 10, "1001 again")
+    finally:
+        manager.close()
+    assert joined["call"]["participants"] == ["PJSIP/1003"]
+    final = call_of(client)
+    assert final.position == "PJSIP/1001"
+    assert final.state.value == "answered"
+    assert final.previous_positions == ()
+    assert await call.wait(20) == 0
+    manager = await admin_ami(sandbox)
+    try:
+        for prefix in ("PJSIP/1001-", "PJSIP/1003-"):
+            await act(manager, {"Action": "Hangup", "Channel": await channel_of(sandbox, prefix)})
+    finally:
+        manager.close()
+    await regulator.wait(15)
+    await doctor.wait(15)
+    await cad.close()
+
+
 async def test_given_a_transfer_out_of_the_centre_then_no_position(
     client: Client, sandbox: SandboxAsterisk
 ) -> None:
