@@ -12,15 +12,17 @@ from __future__ import annotations
 import asyncio
 import functools
 import re
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .store.models import Account, Role, utcnow
+from . import positions as declared
+from .store.models import Account, Position, Role, account_positions, utcnow
 
 __all__ = [
     "PASSWORD_MAX_LENGTH",
@@ -32,8 +34,10 @@ __all__ = [
     "PasswordTooLong",
     "UsernameTaken",
     "WeakPassword",
+    "account_positions_of",
     "authenticate",
     "create_account",
+    "declared_positions",
     "ensure_account",
     "get_account",
     "get_account_by_username",
@@ -50,7 +54,6 @@ PASSWORD_MAX_LENGTH = 1024
 
 _USERNAME_RE = re.compile(r"[a-z0-9._-]{3,64}")
 _DISPLAY_NAME_MAX_LENGTH = 128
-_POSITION_MAX_LENGTH = 64
 
 _hasher = PasswordHasher()
 
@@ -103,7 +106,7 @@ class InvalidDisplayName(AccountError):
 
 
 class InvalidPosition(AccountError):
-    """The default position is empty or too long."""
+    """A position is empty, too long, or does not match ``telephony.position_pattern``."""
 
     error_id = "invalid-position"
 
@@ -178,16 +181,50 @@ def _check_display_name(display_name: str) -> str:
     return cleaned
 
 
-def _check_position(position: str | None) -> str | None:
-    if position is None:
-        return None
-    cleaned = position.strip()
-    if not cleaned or len(cleaned) > _POSITION_MAX_LENGTH:
-        raise InvalidPosition(
-            f"position must be 1 to {_POSITION_MAX_LENGTH} characters long, e.g. PJSIP/1001",
-            max_length=_POSITION_MAX_LENGTH,
+def _check_positions(
+    position: str | None, positions: Sequence[str], pattern: str | None
+) -> tuple[str | None, list[str]]:
+    """The default position and every position the account may take (the default first)."""
+    try:
+        allowed = [declared.check_position(p, pattern) for p in positions]
+        default = declared.check_position(position, pattern) if position is not None else None
+    except declared.InvalidPosition as exc:
+        raise InvalidPosition(exc.message, position=exc.position) from exc
+    if default is None and allowed:
+        default = allowed[0]
+    ordered = list(dict.fromkeys([default, *allowed] if default else allowed))
+    return default, ordered
+
+
+async def _grant_positions(
+    session: AsyncSession, account: Account, endpoints: Sequence[str]
+) -> None:
+    """Make ``endpoints`` exactly the positions ``account`` may take, declaring missing ones."""
+    granted = await declared.declare_positions(session, endpoints, centre_id=account.centre_id)
+    await session.execute(
+        delete(account_positions).where(account_positions.c.account_id == account.id)
+    )
+    if granted:
+        await session.execute(
+            insert(account_positions),
+            [{"account_id": account.id, "position_id": p.id} for p in granted],
         )
-    return cleaned
+
+
+async def account_positions_of(session: AsyncSession, account: Account) -> list[str]:
+    """The positions ``account`` may take, sorted."""
+    rows = await session.scalars(
+        select(Position.endpoint)
+        .join(account_positions, account_positions.c.position_id == Position.id)
+        .where(account_positions.c.account_id == account.id)
+        .order_by(Position.endpoint)
+    )
+    return list(rows)
+
+
+async def declared_positions(session: AsyncSession) -> list[str]:
+    """Every position the centre declares (what the telephony may take for a regulator's desk)."""
+    return await declared.declared_positions(session)
 
 
 async def get_account(session: AsyncSession, account_id: int) -> Account | None:
@@ -213,8 +250,13 @@ async def create_account(
     display_name: str,
     role: Role,
     position: str | None = None,
+    positions: Sequence[str] = (),
+    position_pattern: str | None = None,
 ) -> Account:
     """Create an enabled account and flush it (so it has its id).
+
+    The account may take ``positions`` and ``position`` (its default, else the first of
+    ``positions``); positions not yet declared are declared, if they match ``position_pattern``.
 
     Raises :class:`InvalidUsername`, :class:`WeakPassword`, :class:`PasswordTooLong`,
     :class:`InvalidDisplayName`, :class:`InvalidPosition` or :class:`UsernameTaken`.
@@ -222,7 +264,7 @@ async def create_account(
     normalized = normalize_username(username)
     _check_password(password)
     display_name = _check_display_name(display_name)
-    position = _check_position(position)
+    position, allowed = _check_positions(position, positions, position_pattern)
     if await get_account_by_username(session, normalized) is not None:
         raise UsernameTaken(f"username {normalized!r} is taken", username=normalized)
     account = Account(
@@ -239,6 +281,7 @@ async def create_account(
             session.add(account)
     except IntegrityError as exc:
         raise UsernameTaken(f"username {normalized!r} is taken", username=normalized) from exc
+    await _grant_positions(session, account, allowed)
     return account
 
 
@@ -250,21 +293,30 @@ async def ensure_account(
     display_name: str,
     role: Role,
     position: str | None = None,
+    positions: Sequence[str] = (),
+    position_pattern: str | None = None,
 ) -> Account:
     """Create the account, or bring an existing one to exactly these values.
 
-    Idempotent: an existing account gets the new password, name, role and position, and is
+    Idempotent: an existing account gets the new password, name, role and positions, and is
     enabled again. Meant for provisioning (the demo's account), not for users' own changes.
     """
     existing = await get_account_by_username(session, username)
     if existing is None:
         return await create_account(
-            session, username, password, display_name=display_name, role=role, position=position
+            session,
+            username,
+            password,
+            display_name=display_name,
+            role=role,
+            position=position,
+            positions=positions,
+            position_pattern=position_pattern,
         )
     # Everything is checked before anything changes: a refused call leaves the account as it was.
     _check_password(password)
     display_name = _check_display_name(display_name)
-    position = _check_position(position)
+    position, allowed = _check_positions(position, positions, position_pattern)
     role = Role(role)
     existing.password_hash = await asyncio.to_thread(hash_password, password)
     existing.display_name = display_name
@@ -272,6 +324,7 @@ async def ensure_account(
     existing.position = position
     existing.disabled = False
     await session.flush()
+    await _grant_positions(session, existing, allowed)
     return existing
 
 

@@ -17,10 +17,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from visioregul.patient_page import http as patient_http
 from visioregul.patient_page import signalling as patient_signalling
 
+from . import accounts
 from .cad_webhooks import WebhookDispatcher
 from .i18n import load_catalogue
 from .login_throttle import LoginThrottle
 from .messaging import build_senders
+from .positions import declare_positions
 from .ratelimit import RateLimiter
 from .retention import purge_retained
 from .sessions.feature_code import FeatureCode
@@ -33,6 +35,7 @@ from .telephony.registry import LiveCallRegistry
 from .telephony.service import Telephony
 from .video import RoomRegistry
 from .web import api, appkeys, console, sessions_http, twilio_callbacks
+from .web.authorization import authorization_middleware
 from .web.console_login import LiveConsoles, LoginCookieCodec, load_secret_key
 from .web.middleware import (
     errors_middleware,
@@ -51,7 +54,12 @@ def create_app(settings: Settings) -> web.Application:
     """The whole service as an aiohttp application."""
     install_malformed_request_filter()
     app = web.Application(
-        middlewares=[security_headers_middleware, errors_middleware, websocket_origin_middleware],
+        middlewares=[
+            security_headers_middleware,
+            errors_middleware,
+            websocket_origin_middleware,
+            authorization_middleware,
+        ],
         client_max_size=1024**2,
     )
     app[appkeys.SETTINGS] = settings
@@ -107,8 +115,24 @@ async def _store(app: web.Application) -> AsyncIterator[None]:
         await upgrade(settings.url)
     engine = create_engine(settings)
     app[appkeys.DB] = make_sessionmaker(engine)
+    everything = app[appkeys.SETTINGS]
+    async with app[appkeys.DB].begin() as db:
+        await declare_positions(
+            db, everything.console.positions, pattern=everything.telephony.position_pattern
+        )
+        positions = await accounts.declared_positions(db)
+    _declare_to_telephony(app, positions)
     yield
     await engine.dispose()
+
+
+def _declare_to_telephony(app: web.Application, positions: list[str]) -> None:
+    """Hand the declared positions to the telephony: the only desks a call may be at.
+
+    The one call site of the telephony's position directory
+    (``PositionDirectory(pattern, declared=()).declare(positions)``).
+    """
+    log.info("declared positions: %s", ", ".join(positions) or "none")
 
 
 async def _sessions(app: web.Application) -> AsyncIterator[None]:

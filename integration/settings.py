@@ -35,6 +35,7 @@ from .telephony.numbers import PLAN_REGIONS, TrunkFormat, time_zone_for_region
 
 __all__ = [
     "AmiSettings",
+    "ApiKey",
     "AriSettings",
     "AuditSettings",
     "ConsoleSettings",
@@ -163,7 +164,20 @@ class TelephonySettings(_Section):
     reconnect_min: float = Field(default=0.5, gt=0)
     """First delay before reconnecting to Asterisk, doubled on each failure up to the maximum."""
     reconnect_max: float = Field(default=10.0, gt=0)
+    position_pattern: str = "PJSIP/1[0-9]{3}"
+    """A regular expression every position (desk-phone endpoint) must match in full: trunks and
+    helper channels never do."""
     ami: AmiSettings = AmiSettings()
+
+    @field_validator("position_pattern")
+    @classmethod
+    def _valid_pattern(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"not a regular expression: {exc}") from exc
+        return value
+
     ari: AriSettings = AriSettings()
 
     @field_validator("region")
@@ -176,11 +190,25 @@ class TelephonySettings(_Section):
         return region
 
 
+class ApiKey(_Section):
+    """A CAD API key and the console account it acts for."""
+
+    key: SecretStr
+    """The key itself, or ``sha256:<hex>`` of it (so the file need not hold the key)."""
+    account: str = Field(min_length=1, max_length=64)
+    """Username of the regulator (or doctor) the key acts for, within that account's rights."""
+
+
 class ConsoleSettings(_Section):
     """The regulators' console and the CAD API."""
 
-    api_keys: list[SecretStr] = []
-    """Keys accepted in ``Authorization: Bearer`` by the CAD-facing API."""
+    api_keys: list[ApiKey | SecretStr] = []
+    """Keys accepted in ``Authorization: Bearer`` by the CAD-facing API: ``{key = "sha256:…",
+    account = "regulateur"}`` acts for that account; a plain key acts for nobody and reads live
+    calls only."""
+    positions: list[str] = ["PJSIP/1001", "PJSIP/1002", "PJSIP/1003"]
+    """Desk-phone endpoints declared at start (added if missing, never removed); each must match
+    ``telephony.position_pattern``."""
     session_max_age: int = Field(default=12 * 3600, gt=0)
     """How long a console login lasts, in seconds (a regulator's shift)."""
     secure_cookies: bool = False
@@ -339,6 +367,13 @@ class Settings(BaseSettings):
             raise ValueError("webhooks.secret is required when webhooks.urls is set")
         if self.video.turn_urls and not self.video.turn_secret.get_secret_value():
             raise ValueError("video.turn_secret is required when video.turn_urls is set")
+        pattern = re.compile(self.telephony.position_pattern)
+        wrong = [p for p in self.console.positions if not pattern.fullmatch(p)]
+        if wrong:
+            raise ValueError(
+                f"console.positions: {', '.join(wrong)} do not match telephony.position_pattern "
+                f"{self.telephony.position_pattern!r}"
+            )
         return self
 
     @classmethod

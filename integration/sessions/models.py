@@ -9,7 +9,7 @@ from sqlalchemy import JSON, BigInteger, ForeignKey, Integer, String
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..store.models import Base, UTCDateTime, utcnow
+from ..store.models import DEFAULT_CENTRE_ID, Base, UTCDateTime, utcnow
 
 __all__ = ["Invitation", "SessionEvent", "VisioSession"]
 
@@ -21,6 +21,10 @@ class VisioSession(Base):
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     """Random hex id; also the value of ``VISIOREGUL_SESSION`` on the paired call."""
+    centre_id: Mapped[int] = mapped_column(
+        ForeignKey("centres.id"), default=DEFAULT_CENTRE_ID, index=True
+    )
+    """The centre the session belongs to: only its regulators and doctors see it."""
     state: Mapped[str] = mapped_column(String(24), index=True)
     """A ``SessionState`` value."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)

@@ -14,6 +14,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     CheckConstraint,
+    Column,
     DateTime,
     Dialect,
     Enum,
@@ -21,21 +22,27 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
+    Table,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 __all__ = [
+    "DEFAULT_CENTRE_ID",
     "NAMING_CONVENTION",
     "Account",
     "AuditEntry",
     "Base",
+    "Centre",
     "ConsoleLogin",
     "OutboxMessage",
+    "Position",
     "Role",
     "UTCDateTime",
+    "account_positions",
     "utcnow",
 ]
 
@@ -99,6 +106,55 @@ class Role(enum.StrEnum):
     """Manages accounts and settings."""
 
 
+DEFAULT_CENTRE_ID = 1
+"""The centre the migration creates: every account, position and session belongs to it until
+several centres share one service."""
+
+
+class Centre(Base):
+    """A call centre (a SAMU): its accounts, positions and sessions are seen by it alone."""
+
+    __tablename__ = "centres"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    """Short stable name (``default`` for the one the migration creates)."""
+    name: Mapped[str] = mapped_column(String(128))
+    """Name shown to people, e.g. ``SAMU 31``."""
+
+    def __repr__(self) -> str:
+        return f"<Centre id={self.id} code={self.code!r}>"
+
+
+class Position(Base):
+    """A desk-phone endpoint the centre declares (``PJSIP/1001``): the only places a call's
+    position and a console's position can be."""
+
+    __tablename__ = "positions"
+    __table_args__ = (UniqueConstraint("centre_id", "endpoint", name="uq_positions_endpoint"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    centre_id: Mapped[int] = mapped_column(
+        ForeignKey("centres.id"), default=DEFAULT_CENTRE_ID, index=True
+    )
+    endpoint: Mapped[str] = mapped_column(String(64))
+    """The channel technology and resource, as Asterisk names the desk phone's channels."""
+
+    def __repr__(self) -> str:
+        return f"<Position id={self.id} endpoint={self.endpoint!r}>"
+
+
+account_positions = Table(
+    "account_positions",
+    Base.metadata,
+    Column("account_id", ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True),
+    Column(
+        "position_id", ForeignKey("positions.id", ondelete="CASCADE"), primary_key=True, index=True
+    ),
+)
+"""Which declared positions each account may take (never free text)."""
+
+
 class Account(Base):
     """A person who signs in to the regulators' console."""
 
@@ -127,7 +183,12 @@ class Account(Base):
         )
     )
     position: Mapped[str | None] = mapped_column(String(64))
-    """Default desk-phone endpoint, e.g. ``PJSIP/1001``, used until the console says otherwise."""
+    """Default desk-phone endpoint, e.g. ``PJSIP/1001``, used until the console says otherwise;
+    one of :attr:`positions` when set."""
+    centre_id: Mapped[int] = mapped_column(
+        ForeignKey("centres.id"), default=DEFAULT_CENTRE_ID, index=True
+    )
+    """The centre whose sessions the account may see and act on."""
     disabled: Mapped[bool] = mapped_column(default=False)
     """A disabled account cannot sign in; it is kept so that histories still name it."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

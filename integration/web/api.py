@@ -2,7 +2,8 @@
 
 Authenticated by an API key in ``Authorization: Bearer``. Keys are configured in
 ``console.api_keys``; an entry written ``sha256:<hex>`` is compared by hash, so the configuration
-file need not hold the key itself.
+file need not hold the key itself. A key configured with an ``account`` acts for that account
+(see :mod:`visioregul.integration.authorization`).
 """
 
 from __future__ import annotations
@@ -16,13 +17,14 @@ from pathlib import Path
 from aiohttp import web
 from sqlalchemy import text
 
+from ..settings import ApiKey
 from ..telephony.link import LinkState
 from . import appkeys
 from .errors import NotFound, Unauthorized
 from .notifier import Connection, send_queued
 from .schemas import call_json, link_json
 
-__all__ = ["OPENAPI_FILE", "check_api_key", "routes"]
+__all__ = ["OPENAPI_FILE", "api_key_account", "check_api_key", "routes"]
 
 log = logging.getLogger(__name__)
 
@@ -33,22 +35,32 @@ OPENAPI_FILE = Path(__file__).with_name("openapi.yaml")
 
 def check_api_key(request: web.Request) -> str:
     """The id of the API key the request carries (its hash prefix); raise when invalid."""
+    return api_key_account(request)[0]
+
+
+def api_key_account(request: web.Request) -> tuple[str, str | None]:
+    """The id of the API key the request carries and the username it acts for (None for a
+    plain key); raise ``Unauthorized`` when the key is missing or unknown."""
     header = request.headers.get("Authorization", "")
     scheme, _, key = header.partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
         raise Unauthorized()
     digest = hashlib.sha256(key.strip().encode()).hexdigest()
     matched = False
+    account: str | None = None
     for configured in request.app[appkeys.SETTINGS].console.api_keys:
-        value = configured.get_secret_value()
+        secret = configured.key if isinstance(configured, ApiKey) else configured
+        value = secret.get_secret_value()
         expected = (
             value[7:] if value.startswith("sha256:") else hashlib.sha256(value.encode()).hexdigest()
         )
         # Compare every key, so the time taken says nothing about which one nearly matched.
-        matched |= hmac.compare_digest(digest, expected.lower())
+        if hmac.compare_digest(digest, expected.lower()):
+            matched = True
+            account = configured.account if isinstance(configured, ApiKey) else None
     if not matched:
         raise Unauthorized()
-    return digest[:12]
+    return digest[:12], account
 
 
 @routes.get("/healthz")

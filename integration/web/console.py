@@ -19,8 +19,10 @@ from multidict import MultiDictProxy
 from pydantic import ValidationError
 
 from .. import accounts, audit, console_logins
+from ..authorization import CONSOLE_SOCKET, NotAllowed, Principal, check_session, message_rule
 from ..client_address import client_address
 from ..ratelimit import RateLimitExceeded
+from ..sessions.errors import SessionNotFound
 from ..store.models import Account
 from ..telephony.facts import normalize_position
 from . import appkeys
@@ -121,7 +123,27 @@ def _set_cookie(request: web.Request, response: web.StreamResponse, session: Log
     )
 
 
-def _me(request: web.Request, account: Account, session: LoginCookie) -> dict[str, Any]:
+async def _positions(request: web.Request, account: Account) -> list[str]:
+    """The positions ``account`` may take (declared ones, given to it)."""
+    async with request.app[appkeys.DB]() as db:
+        return await accounts.account_positions_of(db, account)
+
+
+def _bound_position(wanted: str | None, default: str | None, allowed: list[str]) -> str | None:
+    """The position a login binds: the one chosen, else the account's default, else its only one;
+    raise ``InvalidRequest("position_not_allowed")`` for one the account may not take."""
+    if wanted is not None:
+        if wanted not in allowed:
+            raise InvalidRequest("position_not_allowed", position=wanted)
+        return wanted
+    if default in allowed:
+        return default
+    return allowed[0] if len(allowed) == 1 else None
+
+
+def _me(
+    request: web.Request, account: Account, session: LoginCookie, positions: list[str]
+) -> dict[str, Any]:
     settings = request.app[appkeys.SETTINGS]
     messaging = settings.messaging
     return {
@@ -131,6 +153,8 @@ def _me(request: web.Request, account: Account, session: LoginCookie) -> dict[st
             "role": account.role.value if hasattr(account.role, "value") else str(account.role),
         },
         "position": session.position,
+        # The positions the console offers to choose from (never free text).
+        "positions": positions,
         "csrf_token": session.csrf_token,
         # Development and demo: messages stay in the service and the console shows them.
         "outbox": messaging.sms == "outbox" or messaging.email == "outbox",
@@ -150,7 +174,11 @@ async def login_page(request: web.Request) -> web.StreamResponse:
 
 @routes.post("/console/login")
 async def login(request: web.Request) -> web.StreamResponse:
-    """Check credentials, bind the position, set the session cookie."""
+    """Check credentials, bind the position, set the session cookie.
+
+    The position is one the account may take: the one chosen, else the account's default, else
+    its only one; with several and no default, the console asks which (a select, no free text).
+    """
     if not _same_origin(request):
         raise web.HTTPSeeOther("/console/login?error=csrf")
     try:
@@ -173,6 +201,7 @@ async def login(request: web.Request) -> web.StreamResponse:
         raise web.HTTPSeeOther("/console/login?error=invalid_position")
     # No username or password holds NUL, and PostgreSQL refuses it in text: never looked up.
     has_nul = "\x00" in username or "\x00" in password
+    account_refused = False
     async with request.app[appkeys.DB].begin() as db:
         account = None if has_nul else await accounts.authenticate(db, username, password)
         if account is None:
@@ -183,10 +212,16 @@ async def login(request: web.Request) -> web.StreamResponse:
                 details={"username": username.replace("\x00", "\ufffd"), "remote": remote},
             )
         else:
-            position = position or account.position
-            login_id = await console_logins.open_login(
-                db, account.id, request.app[appkeys.SETTINGS].console.session_max_age
-            )
+            allowed = await accounts.account_positions_of(db, account)
+            try:
+                position = _bound_position(position, account.position, allowed)
+            except InvalidRequest:
+                position = None
+                account_refused = True
+            else:
+                login_id = await console_logins.open_login(
+                    db, account.id, request.app[appkeys.SETTINGS].console.session_max_age
+                )
             await audit.record(
                 db,
                 actor=account.username,
@@ -196,6 +231,8 @@ async def login(request: web.Request) -> web.StreamResponse:
     if account is None:
         throttle.failed(*keys)
         raise web.HTTPSeeOther("/console/login?error=invalid_credentials")
+    if account_refused:
+        raise web.HTTPSeeOther("/console/login?error=position_not_allowed")
     throttle.succeeded(keys[1])
     session = request.app[appkeys.LOGIN_COOKIES].new(account.id, login_id, position)
     response = web.Response(status=303, headers={"Location": "/console"})
@@ -228,14 +265,15 @@ async def locale(request: web.Request) -> web.Response:
 
 @routes.get("/console/api/me")
 async def me(request: web.Request) -> web.Response:
-    """Who is logged in, at which position, and the CSRF token for unsafe requests."""
+    """Who is logged in, at which position (and which they may take), and the CSRF token for
+    unsafe requests."""
     session, account = await authenticated(request)
-    return web.json_response(_me(request, account, session))
+    return web.json_response(_me(request, account, session, await _positions(request, account)))
 
 
 @routes.post("/console/api/position")
 async def set_position(request: web.Request) -> web.Response:
-    """Bind the console to another position."""
+    """Bind the console to another of the positions the account may take."""
     session, account = await authenticated(request)
     check_csrf(request, session)
     try:
@@ -245,12 +283,14 @@ async def set_position(request: web.Request) -> web.Response:
     position = normalize_position(body.position)
     if position is None:
         raise InvalidRequest("invalid_position")
+    allowed = await _positions(request, account)
+    position = _bound_position(position, None, allowed)
     session = session.with_position(position)
     async with request.app[appkeys.DB].begin() as db:
         await audit.record(
             db, actor=account.username, action="console.position", details={"position": position}
         )
-    response = web.json_response(_me(request, account, session))
+    response = web.json_response(_me(request, account, session, allowed))
     _set_cookie(request, response, session)
     return response
 
@@ -306,7 +346,8 @@ async def console_socket(request: web.Request) -> web.StreamResponse:
                 "calls": [call_json(call) for call in registry.calls(position=session.position)],
             }
         )
-        await _pump(ws, connection, video)
+        principal = Principal(account.username, account.role, account.centre_id)
+        await _pump(request, principal, ws, connection, video)
     finally:
         watcher.cancel()
         await asyncio.gather(watcher, return_exceptions=True)
@@ -337,7 +378,13 @@ async def _watch_login(
             return
 
 
-async def _pump(ws: web.WebSocketResponse, connection: Connection, video: ConsoleVideo) -> None:
+async def _pump(
+    request: web.Request,
+    principal: Principal,
+    ws: web.WebSocketResponse,
+    connection: Connection,
+    video: ConsoleVideo,
+) -> None:
     """Send queued messages while reading the socket in this same handler task."""
     sender = asyncio.create_task(send_queued(ws, connection))
     try:
@@ -348,14 +395,46 @@ async def _pump(ws: web.WebSocketResponse, connection: Connection, video: Consol
                 data = json.loads(message.data)
             except (ValueError, RecursionError):  # RecursionError: nested too deeply
                 data = None
-            if isinstance(data, dict) and data.get("type") == "ping":
+            if not isinstance(data, dict):
+                data = {}
+            if not await _allowed(request, principal, connection, data):
+                continue
+            if data["type"] == "ping":
                 connection.send({"type": "pong"})
-            elif isinstance(data, dict) and data.get("type") in VIDEO_TYPES:
+            elif data["type"] in VIDEO_TYPES:
                 await video.handle(data)
-            else:
-                connection.send(
-                    {"type": "error", "error_id": "invalid_message", "message": "unknown message"}
-                )
     finally:
         sender.cancel()
         await asyncio.gather(sender, return_exceptions=True)
+
+
+async def _allowed(
+    request: web.Request, principal: Principal, connection: Connection, data: dict[str, Any]
+) -> bool:
+    """Apply the message's rule (``CONSOLE_SOCKET``); say why on the socket when refused.
+
+    The socket itself is for regulators and doctors (checked when it opened). A message about a
+    session re-reads the account (one disabled since then is refused) and answers a session of
+    another centre exactly like an unknown one.
+    """
+    rule = message_rule(CONSOLE_SOCKET, data.get("type"))
+    if rule is None:
+        connection.send(
+            {"type": "error", "error_id": "invalid_message", "message": "unknown message"}
+        )
+        return False
+    if not rule.session:
+        return True
+    session_id = data.get("session_id")
+    if not isinstance(session_id, str) or not 0 < len(session_id) <= 64 or "\x00" in session_id:
+        return True  # the message's own validation refuses it with ``invalid_message``
+    try:
+        await authenticated(request)
+        async with request.app[appkeys.DB]() as db:
+            await check_session(db, principal, session_id)
+    except (SessionNotFound, NotAllowed, Unauthorized):
+        connection.send(
+            {"type": "video.error", "session_id": session_id, "error_id": "session_not_found"}
+        )
+        return False
+    return True

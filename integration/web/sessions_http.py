@@ -1,24 +1,27 @@
 """Sessions over HTTP: the console's (cookie and CSRF) and the CAD's (API key) routes.
 
 Thin handlers: validate, call one ``SessionService`` method, serialise. Both clients share the
-same handlers; only how the actor is established differs.
+same handlers; only how the actor is established differs. Who may call each route (regulators and
+doctors of the session's centre, a CAD key acting for one) is checked before the handler runs,
+by :mod:`.authorization`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
+from .. import accounts
+from ..authorization import NotAllowed, check_invitation_role
 from ..messaging import recent_outbox
 from ..sessions.services import Actor, SessionDetail, SessionFilter
 from ..sessions.state import FINAL_STATES, SessionState
 from ..telephony.facts import normalize_position
 from . import appkeys
-from .api import check_api_key
+from .authorization import PRINCIPAL
 from .console import authenticated, check_csrf, json_body
 from .errors import InvalidRequest, NotFound
 from .middleware import request_language
@@ -165,6 +168,7 @@ async def console_invite(request: web.Request) -> web.Response:
     """A new link for the patient (revokes the previous one) or for a third party."""
     actor = await _console_actor(request, unsafe=True)
     body = await _parse(request, InviteRequest)
+    check_invitation_role(body.role)
     invitation = await request.app[appkeys.SESSION_SERVICE].invite(
         request.match_info["session_id"],
         actor,
@@ -226,33 +230,30 @@ async def console_outbox(request: web.Request) -> web.Response:
 
 
 # -- CAD ---------------------------------------------------------------------------------------
-
-
-def _cad(
-    handler: Callable[[web.Request], Awaitable[web.Response]],
-) -> Callable[[web.Request], Awaitable[web.Response]]:
-    async def checked(request: web.Request) -> web.Response:
-        check_api_key(request)
-        return await handler(request)
-
-    checked.__doc__ = handler.__doc__
-    return checked
+# The API key and the account it acts for are checked by the authorization middleware.
 
 
 @routes.post("/api/v1/sessions")
 async def cad_open(request: web.Request) -> web.Response:
-    """Open a session on behalf of a regulator and invite the patient."""
-    key_id = check_api_key(request)
+    """Open a session on behalf of the regulator the API key acts for and invite the patient;
+    ``position``, when given, must be one the regulator may take."""
+    principal = request[PRINCIPAL]
     body = await _parse(request, CadSessionRequest)
     position = normalize_position(body.position) if body.position else None
     if body.position and position is None:
         raise InvalidRequest("invalid_position")
-    actor = Actor(f"cad:{key_id}:{body.requested_by}"[:128], position)
+    if position is not None:
+        async with request.app[appkeys.DB]() as db:
+            account = await accounts.get_account_by_username(db, principal.username or "")
+            allowed = await accounts.account_positions_of(db, account) if account else []
+        if position not in allowed:
+            raise NotAllowed("position_not_allowed")
+    actor = Actor(f"cad:{principal.api_key}:{principal.username}"[:128], position)
     detail = await request.app[appkeys.SESSION_SERVICE].open_session(
         actor, body.destination, call_id=body.call_id, language=request_language(request)
     )
     return web.json_response(_detail(detail), status=201)
 
 
-routes.get("/api/v1/sessions")(_cad(_history))
-routes.get("/api/v1/sessions/{session_id}")(_cad(_get))
+routes.get("/api/v1/sessions")(_history)
+routes.get("/api/v1/sessions/{session_id}")(_get)

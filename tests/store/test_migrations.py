@@ -27,6 +27,9 @@ from .conftest import NewDatabase
 
 EXPECTED_TABLES = {
     "accounts",
+    "account_positions",
+    "centres",
+    "positions",
     "audit_log",
     "console_logins",
     "outbox_messages",
@@ -58,7 +61,7 @@ async def test_given_an_empty_database_when_upgrading_then_tables_exist_at_head(
     await upgrade(empty_url)
 
     assert await _run_sync(empty_url, _table_names) == EXPECTED_TABLES
-    assert head_revision() == "0005_link_binding"
+    assert head_revision() == "0004_permissions"
     assert await current_revision(empty_url) == head_revision()
 
 
@@ -187,3 +190,56 @@ async def test_given_instances_starting_together_when_upgrading_then_one_migrate
     ]
     assert errors == []
     assert await current_revision(empty_url) == head_revision()
+
+
+async def test_given_rows_of_0003_when_upgrading_then_they_join_the_default_centre(
+    empty_url: str,
+) -> None:
+    """Existing accounts and sessions belong to the default centre; an account's default
+    position (free text before) becomes a declared position it may take."""
+    await asyncio.to_thread(command.upgrade, alembic_config(empty_url), "0003")
+    engine = create_async_engine(empty_url, poolclass=NullPool)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(
+                text(
+                    "INSERT INTO accounts (username, display_name, password_hash, role, position,"
+                    " disabled, created_at) VALUES ('regulateur', 'R', 'x', 'regulator',"
+                    " 'PJSIP/1001', false, CURRENT_TIMESTAMP), ('medecin', 'M', 'x', 'doctor',"
+                    " NULL, false, CURRENT_TIMESTAMP)"
+                )
+            )
+            await connection.execute(
+                text(
+                    "INSERT INTO visio_sessions (id, state, created_at, updated_at, created_by)"
+                    " VALUES ('s1', 'invited', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, 'regulateur')"
+                )
+            )
+
+        await upgrade(empty_url)
+
+        async with engine.connect() as connection:
+            centres = (await connection.execute(text("SELECT id, code FROM centres"))).all()
+            accounts = (
+                await connection.execute(
+                    text("SELECT username, centre_id FROM accounts ORDER BY username")
+                )
+            ).all()
+            sessions = (
+                await connection.execute(text("SELECT centre_id FROM visio_sessions"))
+            ).all()
+            granted = (
+                await connection.execute(
+                    text(
+                        "SELECT accounts.username, positions.endpoint FROM account_positions"
+                        " JOIN accounts ON accounts.id = account_positions.account_id"
+                        " JOIN positions ON positions.id = account_positions.position_id"
+                    )
+                )
+            ).all()
+    finally:
+        await engine.dispose()
+    assert centres == [(1, "default")]
+    assert accounts == [("medecin", 1), ("regulateur", 1)]
+    assert sessions == [(1,)]
+    assert granted == [("regulateur", "PJSIP/1001")]

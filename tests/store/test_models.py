@@ -28,7 +28,25 @@ EXPECTED_NAMES = {
         "pk": "pk_accounts",
         "unique": {"uq_accounts_username"},
         "check": {"ck_accounts_role", "ck_accounts_username_lowercase"},
+        "indexes": {"ix_accounts_centre_id"},
+    },
+    "centres": {
+        "pk": "pk_centres",
+        "unique": {"uq_centres_code"},
+        "check": set(),
         "indexes": set(),
+    },
+    "positions": {
+        "pk": "pk_positions",
+        "unique": {"uq_positions_endpoint"},
+        "check": set(),
+        "indexes": {"ix_positions_centre_id"},
+    },
+    "account_positions": {
+        "pk": "pk_account_positions",
+        "unique": set(),
+        "check": set(),
+        "indexes": {"ix_account_positions_position_id"},
     },
     "audit_log": {
         "pk": "pk_audit_log",
@@ -52,6 +70,7 @@ EXPECTED_NAMES = {
             "ix_visio_sessions_created_by",
             "ix_visio_sessions_call_id",
             "ix_visio_sessions_caller_number",
+            "ix_visio_sessions_centre_id",
         },
     },
     "invitations": {

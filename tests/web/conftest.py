@@ -16,6 +16,7 @@ from tests.store.conftest import NewDatabase, backend, new_database  # noqa: F40
 from visioregul.integration import accounts, appkeys
 from visioregul.integration.app import create_app
 from visioregul.integration.settings import (
+    ApiKey,
     ConsoleSettings,
     DatabaseSettings,
     ServiceSettings,
@@ -36,7 +37,10 @@ def make_settings(tmp_path: Path, **telephony: object) -> Settings:
         service=ServiceSettings(data_dir=tmp_path, public_url="http://127.0.0.1:8015"),
         database=DatabaseSettings(url=f"sqlite+aiosqlite:///{tmp_path}/db.sqlite"),
         telephony=TelephonySettings(**{"source": "none", **telephony}),  # type: ignore[arg-type]
-        console=ConsoleSettings(api_keys=[SecretStr(CAD_KEY)], login_failures_before_delay=5),
+        console=ConsoleSettings(
+            api_keys=[ApiKey(key=SecretStr(CAD_KEY), account="regulateur")],
+            login_failures_before_delay=5,
+        ),
     )
 
 
@@ -61,6 +65,7 @@ async def client(
             display_name="Dr Martin",
             role=Role.REGULATOR,
             position="PJSIP/1001",
+            positions=["PJSIP/1001", "PJSIP/1002"],
         )
     return client
 

@@ -40,6 +40,7 @@ async def add_regulator(app: web.Application, username: str = "regulateur") -> N
             display_name="Dr Martin",
             role=Role.REGULATOR,
             position="PJSIP/1001",
+            positions=["PJSIP/1001", "PJSIP/1002"],
         )
 
 

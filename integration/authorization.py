@@ -1,0 +1,216 @@
+"""Who may do what: one table of rules for every route and socket message, and the policy.
+
+Each route of the application (method and path) and each message type of its three sockets (the
+console's, the patient page's and the CAD's events) has exactly one :class:`Rule`. A rule names the
+credential the request must carry (none, a patient link, Twilio's signature, a console login, an
+API key), the roles that may use it, and whether it acts on one session (then only the session's
+centre may see it). Web checks the routes in one middleware and each socket in its dispatcher; a
+test walks every route and message type of the application and fails when one has no rule here.
+
+Decisions:
+
+- History, video, invitations and ending a session are for **regulators and doctors** of the
+  session's centre, nobody else. ``admin`` manages accounts (the command line) and may sign in to
+  the console, but sees no session, no call and no video: callers' numbers and images are
+  health data that only the people regulating may see.
+- A **disabled** account can do nothing (its console login is refused on every request).
+- A session of **another centre** is answered exactly like an unknown one (``SessionNotFound``).
+- A CAD **API key** acts for the account it names (``console.api_keys``), within that account's
+  rights; a key naming no account (a plain key) reads live calls and their events only.
+- **Third parties** cannot join a session yet: inviting one is refused with a clear reason.
+
+The policy raises domain exceptions (:class:`NotAllowed`, ``SessionNotFound``); web maps them.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from .sessions.errors import SessionNotFound
+from .sessions.models import VisioSession
+from .store.models import Role
+
+__all__ = [
+    "CAD_SOCKET",
+    "CONSOLE_SOCKET",
+    "PATIENT_SOCKET",
+    "ROUTES",
+    "SESSION_ROLES",
+    "Credential",
+    "NotAllowed",
+    "Principal",
+    "Rule",
+    "ThirdPartyUnavailable",
+    "check_invitation_role",
+    "check_role",
+    "check_session",
+    "message_rule",
+    "route_rule",
+]
+
+
+class Credential(enum.StrEnum):
+    """What a request must carry."""
+
+    NONE = "none"
+    """Nothing: public pages, files and the health check."""
+    LINK = "link"
+    """A patient link's token (checked by the patient page: a capability for one session)."""
+    TWILIO = "twilio"
+    """Twilio's request signature (checked by the callback handler)."""
+    CONSOLE = "console"
+    """A console login cookie of an enabled account."""
+    API_KEY = "api_key"
+    """A CAD API key in ``Authorization: Bearer``."""
+
+
+SESSION_ROLES: frozenset[Role] = frozenset({Role.REGULATOR, Role.DOCTOR})
+"""The roles that see and act on sessions, calls and videos."""
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """What a route or a socket message requires."""
+
+    credential: Credential
+    roles: frozenset[Role] | None = None
+    """Roles allowed; None when the credential alone decides (any enabled account, any key)."""
+    session: bool = False
+    """It acts on one session (``session_id``): only that session's centre may."""
+
+
+PUBLIC = Rule(Credential.NONE)
+LINK = Rule(Credential.LINK)
+TWILIO = Rule(Credential.TWILIO)
+SIGNED_IN = Rule(Credential.CONSOLE)
+REGULATING = Rule(Credential.CONSOLE, SESSION_ROLES)
+REGULATING_SESSION = Rule(Credential.CONSOLE, SESSION_ROLES, session=True)
+CAD = Rule(Credential.API_KEY)
+CAD_REGULATING = Rule(Credential.API_KEY, SESSION_ROLES)
+CAD_REGULATING_SESSION = Rule(Credential.API_KEY, SESSION_ROLES, session=True)
+
+ROUTES: Mapping[tuple[str, str], Rule] = {
+    # Public: pages that hold no data, files, the catalogues, the health check and the API's
+    # description. ``/console`` itself redirects to the login form when not signed in.
+    ("GET", "/"): PUBLIC,
+    ("GET", "/console"): PUBLIC,
+    ("GET", "/console/login"): PUBLIC,
+    ("POST", "/console/login"): PUBLIC,
+    ("GET", "/console/locales/{language}.json"): PUBLIC,
+    ("GET", "/console/static"): PUBLIC,
+    ("GET", "/patient/static"): PUBLIC,
+    ("GET", "/healthz"): PUBLIC,
+    ("GET", "/api/v1/openapi.yaml"): PUBLIC,
+    # The patient's link is the credential of its page and its socket.
+    ("GET", "/p/{token}"): LINK,
+    ("GET", "/p/{token}/ws"): LINK,
+    ("POST", "/webhooks/twilio/status"): TWILIO,
+    # Any enabled account: who am I, which position, sign out.
+    ("GET", "/console/api/me"): SIGNED_IN,
+    ("POST", "/console/api/position"): SIGNED_IN,
+    ("POST", "/console/logout"): SIGNED_IN,
+    # Calls, sessions, videos: regulators and doctors, of the session's centre.
+    ("GET", "/console/ws"): REGULATING,
+    ("GET", "/console/api/outbox"): REGULATING,
+    ("GET", "/console/api/sessions"): REGULATING,
+    ("POST", "/console/api/sessions"): REGULATING,
+    ("GET", "/console/api/sessions/{session_id}"): REGULATING_SESSION,
+    ("POST", "/console/api/sessions/{session_id}/invitations"): REGULATING_SESSION,
+    (
+        "POST",
+        "/console/api/sessions/{session_id}/invitations/{invitation_id}/retry",
+    ): REGULATING_SESSION,
+    ("POST", "/console/api/sessions/{session_id}/end"): REGULATING_SESSION,
+    # The CAD: live calls for any key; sessions for a key acting for a regulator or doctor.
+    ("GET", "/api/v1/calls"): CAD,
+    ("GET", "/api/v1/calls/{call_id}"): CAD,
+    ("GET", "/api/v1/events"): CAD,
+    ("GET", "/api/v1/sessions"): CAD_REGULATING,
+    ("POST", "/api/v1/sessions"): CAD_REGULATING,
+    ("GET", "/api/v1/sessions/{session_id}"): CAD_REGULATING_SESSION,
+}
+"""Every route, by (method, path as declared); ``HEAD`` follows ``GET``."""
+
+CONSOLE_SOCKET: Mapping[str, Rule] = {
+    "ping": REGULATING,
+    "watch": REGULATING_SESSION,
+    "unwatch": REGULATING_SESSION,
+    "video.answer": REGULATING_SESSION,
+}
+"""Messages a console sends on ``/console/ws`` (the socket itself is for regulators and doctors,
+bound to their position: it hears that position's calls only)."""
+
+PATIENT_SOCKET: Mapping[str, Rule] = {
+    "camera": LINK,
+    "offer": LINK,
+    "end": LINK,
+    "ping": LINK,
+}
+"""Messages the patient page sends on ``/p/<token>/ws``: each acts on the link's own session."""
+
+CAD_SOCKET: Mapping[str, Rule] = {}
+"""Messages the CAD sends on ``/api/v1/events``: none, the stream is one-way (anything received is
+ignored)."""
+
+
+def route_rule(method: str, path: str) -> Rule | None:
+    """The rule of a route (``path`` as declared, e.g. ``/console/api/sessions/{session_id}``)."""
+    return ROUTES.get(("GET" if method == "HEAD" else method, path))
+
+
+def message_rule(socket: Mapping[str, Rule], message_type: object) -> Rule | None:
+    """The rule of one message type on a socket; None for a type the socket does not take."""
+    return socket.get(message_type) if isinstance(message_type, str) else None
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who acts: a console account, or the account a CAD key acts for, or a key alone."""
+
+    username: str | None
+    """The account's username; None for an API key that names no account."""
+    role: Role | None
+    centre_id: int | None
+    api_key: str | None = None
+    """The id of the API key the request came with (its hash prefix), if any."""
+
+
+class NotAllowed(Exception):
+    """The principal may not do this; ``reason`` is a stable slug (``forbidden``...)."""
+
+    def __init__(self, reason: str = "forbidden") -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class ThirdPartyUnavailable(NotAllowed):
+    """A third party cannot join a session yet: the invitation would send a link that cannot
+    work."""
+
+    def __init__(self) -> None:
+        super().__init__("third_party_unavailable")
+
+
+def check_role(rule: Rule, principal: Principal) -> None:
+    """Raise :class:`NotAllowed` unless ``principal``'s role is one ``rule`` allows."""
+    if rule.roles is not None and principal.role not in rule.roles:
+        raise NotAllowed()
+
+
+async def check_session(db: AsyncSession, principal: Principal, session_id: str) -> None:
+    """Raise ``SessionNotFound`` unless the session exists in ``principal``'s centre (a session of
+    another centre is answered exactly like an unknown one)."""
+    centre_id = await db.scalar(select(VisioSession.centre_id).where(VisioSession.id == session_id))
+    if centre_id is None or centre_id != principal.centre_id:
+        raise SessionNotFound()
+
+
+def check_invitation_role(role: str) -> None:
+    """Raise :class:`ThirdPartyUnavailable` for a third party (patients only, for now)."""
+    if role != "patient":
+        raise ThirdPartyUnavailable()

@@ -1,0 +1,81 @@
+"""The one place where HTTP routes are authorized: a middleware applying ``ROUTES``.
+
+It finds the rule of the matched route (:data:`visioregul.integration.authorization.ROUTES`),
+establishes who acts from the credential the rule names (console login or API key), checks the
+role and, for a route about one session, that the session is of the principal's centre. A route
+without a rule is refused (and logged): nothing is reachable by omission. Handlers find the
+principal in ``request[PRINCIPAL]``. The policy's refusals become HTTP here: ``NotAllowed`` is a
+403 with its reason; ``SessionNotFound`` keeps its own mapping (404).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from .. import accounts, appkeys
+from ..authorization import (
+    Credential,
+    NotAllowed,
+    Principal,
+    Rule,
+    check_role,
+    check_session,
+    route_rule,
+)
+from .api import api_key_account
+from .console import authenticated
+from .errors import Forbidden
+
+__all__ = ["PRINCIPAL", "authorization_middleware", "principal_of"]
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+PRINCIPAL = web.RequestKey("principal", Principal)
+"""Who the request acts for, once the middleware has let it through."""
+
+
+async def principal_of(request: web.Request, rule: Rule) -> Principal | None:
+    """Who acts, from the credential ``rule`` names; None for credentials the handler checks
+    itself (a patient link, Twilio's signature) or none at all. Raise ``Unauthorized``."""
+    if rule.credential is Credential.CONSOLE:
+        _session, account = await authenticated(request)
+        return Principal(account.username, account.role, account.centre_id)
+    if rule.credential is Credential.API_KEY:
+        key_id, username = api_key_account(request)
+        if username is None:
+            return Principal(None, None, None, api_key=key_id)
+        async with request.app[appkeys.DB]() as db:
+            acting = await accounts.get_account_by_username(db, username)
+        if acting is None or acting.disabled:
+            log.warning("API key %s acts for %r: no such enabled account", key_id, username)
+            return Principal(None, None, None, api_key=key_id)
+        return Principal(acting.username, acting.role, acting.centre_id, api_key=key_id)
+    return None
+
+
+@web.middleware
+async def authorization_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Apply the matched route's rule before its handler runs."""
+    resource = request.match_info.route.resource
+    if resource is None:  # no route matched: the router's own 404 or 405
+        return await handler(request)
+    rule = route_rule(request.method, resource.canonical)
+    if rule is None:
+        log.error("no authorization rule for %s %s: refused", request.method, resource.canonical)
+        raise Forbidden()
+    try:
+        principal = await principal_of(request, rule)
+        if principal is not None:
+            check_role(rule, principal)
+            if rule.session:
+                async with request.app[appkeys.DB]() as db:
+                    await check_session(db, principal, request.match_info["session_id"])
+            request[PRINCIPAL] = principal
+        return await handler(request)
+    except NotAllowed as refusal:
+        raise Forbidden(refusal.reason) from None
