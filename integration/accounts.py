@@ -212,14 +212,18 @@ async def _grant_positions(
 
 
 async def account_positions_of(session: AsyncSession, account: Account) -> list[str]:
-    """The positions ``account`` may take, sorted."""
+    """The positions ``account`` may take, sorted: those it was given, or every position its
+    centre declares when it was given none (a centre that does not assign desks)."""
     rows = await session.scalars(
         select(Position.endpoint)
         .join(account_positions, account_positions.c.position_id == Position.id)
         .where(account_positions.c.account_id == account.id)
         .order_by(Position.endpoint)
     )
-    return list(rows)
+    given = list(rows)
+    if given:
+        return given
+    return await declared.declared_positions(session, centre_id=account.centre_id)
 
 
 async def declared_positions(session: AsyncSession) -> list[str]:

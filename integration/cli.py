@@ -59,7 +59,13 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("username")
     add.add_argument("--display-name", default=None)
     add.add_argument("--role", default="regulator", choices=["regulator", "doctor", "admin"])
-    add.add_argument("--position", default=None, help="default desk phone, e.g. PJSIP/1001")
+    add.add_argument(
+        "--position",
+        action="append",
+        default=[],
+        help="a desk phone the account may take, e.g. PJSIP/1001 (repeat for several; the first "
+        "is its default; none: any position of the centre)",
+    )
     add.add_argument(
         "--password-stdin", action="store_true", help="read the password from standard input"
     )
@@ -72,6 +78,18 @@ def _parser() -> argparse.ArgumentParser:
         "remove", help="delete an account that has no history (else: disable it)"
     )
     remove.add_argument("username")
+
+    position = commands.add_parser("position", help="the centre's declared positions")
+    position_commands = position.add_subparsers(
+        dest="position_command", required=True, metavar="ACTION"
+    )
+    position_add = position_commands.add_parser("add", help="declare desk phones")
+    position_add.add_argument("endpoints", nargs="+", metavar="ENDPOINT", help="e.g. PJSIP/1004")
+    position_commands.add_parser("list", help="list the declared positions")
+    position_remove = position_commands.add_parser(
+        "remove", help="withdraw a position (accounts lose it)"
+    )
+    position_remove.add_argument("endpoint", metavar="ENDPOINT")
     return parser
 
 
@@ -101,6 +119,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.account_command == "add":
             return asyncio.run(_account_add(settings, args))
         return asyncio.run(_account_admin(settings, args.account_command, args))
+    if args.command == "position":
+        return asyncio.run(_position(settings, args))
     return 2
 
 
@@ -158,6 +178,7 @@ async def _check(settings: Settings, wait_call: float) -> int:
 
 async def _account_add(settings: Settings, args: argparse.Namespace) -> int:
     from . import accounts, audit
+    from .positions import declare_positions
     from .store.db import create_engine, make_sessionmaker, upgrade
     from .store.models import Role
 
@@ -169,23 +190,75 @@ async def _account_add(settings: Settings, args: argparse.Namespace) -> int:
     engine = create_engine(settings.database)
     try:
         async with make_sessionmaker(engine).begin() as session:
+            # The configured desks first, as the service declares them at start.
+            await declare_positions(
+                session, settings.console.positions, pattern=settings.telephony.position_pattern
+            )
             account = await accounts.ensure_account(
                 session,
                 args.username,
                 password,
                 display_name=args.display_name or args.username,
                 role=Role(args.role),
-                position=args.position,
+                positions=args.position,
+                position_pattern=settings.telephony.position_pattern,
             )
+            granted = await accounts.account_positions_of(session, account)
             await audit.record(
-                session, actor="system", action="account.saved", target=account.username
+                session,
+                actor="system",
+                action="account.saved",
+                target=account.username,
+                details={"positions": args.position},
             )
     except accounts.AccountError as exc:
         print(f"visioregul: {exc}", file=sys.stderr)
         return 2
     finally:
         await engine.dispose()
-    print(f"account {account.username} ({account.role}) saved")
+    print(f"account {account.username} ({account.role}) saved, positions: {', '.join(granted)}")
+    return 0
+
+
+async def _position(settings: Settings, args: argparse.Namespace) -> int:
+    from . import audit
+    from .positions import (
+        InvalidPosition,
+        declare_positions,
+        declared_positions,
+        remove_position,
+    )
+    from .store.db import create_engine, make_sessionmaker, upgrade
+
+    await upgrade(settings.database.url)
+    engine = create_engine(settings.database)
+    try:
+        async with make_sessionmaker(engine).begin() as session:
+            if args.position_command == "add":
+                added = await declare_positions(
+                    session, args.endpoints, pattern=settings.telephony.position_pattern
+                )
+                for position in added:
+                    await audit.record(
+                        session,
+                        actor="system",
+                        action="position.declared",
+                        target=position.endpoint,
+                    )
+            elif args.position_command == "remove":
+                if not await remove_position(session, args.endpoint):
+                    print(f"visioregul: position {args.endpoint} is not declared", file=sys.stderr)
+                    return 1
+                await audit.record(
+                    session, actor="system", action="position.removed", target=args.endpoint
+                )
+            for endpoint in await declared_positions(session):
+                print(endpoint)
+    except InvalidPosition as exc:
+        print(f"visioregul: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        await engine.dispose()
     return 0
 
 

@@ -37,6 +37,7 @@ from aiohttp import WSCloseCode, web
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from visioregul.integration import appkeys
+from visioregul.integration.authorization import PATIENT_SOCKET, message_rule
 from visioregul.integration.errors import DomainError, RefusalError, error_body
 from visioregul.integration.language import browser_language
 from visioregul.integration.sessions.journal import Actor
@@ -225,7 +226,8 @@ async def _handle(
 ) -> dict[str, object] | None:
     """Act on one message; the reply to send, if any."""
     message = decode(text)
-    if message is None:
+    # The link opened the socket for its session alone; a type without a rule is refused.
+    if message is None or message_rule(PATIENT_SOCKET, message.type) is None:
         return _error(request, DomainError("invalid_message"))
     service = request.app[appkeys.SESSION_SERVICE]
     rooms = request.app[appkeys.ROOMS]

@@ -40,6 +40,8 @@ class SessionFilter:
     call_id: str | None = None
     limit: int = 50
     offset: int = 0
+    centre_id: int | None = None
+    """The centre whose sessions are listed (a client sees its own centre's only)."""
 
 
 async def read_session(
@@ -73,6 +75,8 @@ async def find_sessions(
     """Sessions matching ``filters`` with their invitations, newest first, and how many match
     in all."""
     query = select(VisioSession)
+    if filters.centre_id is not None:
+        query = query.where(VisioSession.centre_id == filters.centre_id)
     if filters.since:
         query = query.where(VisioSession.created_at >= filters.since)
     if filters.until:

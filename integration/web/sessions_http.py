@@ -104,6 +104,7 @@ def _filters(request: web.Request) -> SessionFilter:
         call_id=query.get("call_id") or None,
         limit=max(limit, 1),
         offset=offset,
+        centre_id=request[PRINCIPAL].centre_id,
     )
 
 

@@ -88,7 +88,8 @@ async def log_in(
     username: str = "regulateur",
     position: str = "1001",
 ) -> ConsolePage:
-    """A console page, logged in at ``position``."""
+    """A console page, logged in, then at ``position`` chosen in the console's select (the
+    account may take every declared position: it is given none)."""
     await add_account(client, username)
     base = str(client.make_url("/")).rstrip("/")
     page = await browser.new_page()
@@ -97,8 +98,12 @@ async def log_in(
     await page.goto(f"{base}/console/login")
     await page.fill("#username", username)
     await page.fill("#password", PASSWORD)
-    await page.fill("#position", position)
     await page.click("#login-form [type=submit]")
     await page.wait_for_url(f"{base}/console")
+    # Several positions and none bound: the console asks, offering the account's only.
+    await expect(page.locator("#position-dialog")).to_be_visible()
+    await page.select_option("#position-input", f"PJSIP/{position}")
+    await page.click("#position-submit")
+    await expect(page.locator("#position-dialog")).to_be_hidden()
     await expect(page.locator("#position-label")).to_contain_text(position)
     return console

@@ -1,5 +1,5 @@
 """The room when things go wrong: an e-mail that cannot leave, another channel, a new link that
-replaces the old one, a third party, a reload, a session that does not exist. No telephony: the
+replaces the old one, no third party yet, a reload, a session that does not exist. No telephony: the
 regulator invites without a call; e-mails go to an SMTP relay that is down, SMS to the outbox."""
 
 from __future__ import annotations
@@ -97,16 +97,8 @@ async def test_given_an_email_that_cannot_leave_then_the_regulator_retries_and_c
     await expect(failure).to_be_hidden()
     await expect(timeline).to_contain_text("Ancien lien désactivé (patient@example.org)")
 
-    # A third party, by SMS: their own line, the patient's link untouched.
-    await room.locator("[data-field=third-party]").click()
-    await form.get_by_label("Numéro de mobile ou adresse e‑mail de la tierce personne").fill(
-        "06 55 44 33 22"
-    )
-    await expect(form).to_contain_text("celui du patient reste valable")
-    await form.locator("[data-field=form-submit]").click()
-    others = room.locator("[data-field=others]")
-    await expect(others).to_contain_text("Tierce personne : 06 55 44 33 22 (SMS) — SMS simulé à")
-    await expect(status).to_contain_text("SMS simulé à")
+    # No third party until they can join a session: the button is not offered.
+    await expect(room.locator("[data-field=third-party]")).to_be_hidden()
 
     # "Renvoyer le lien" to the same number: the first SMS's link is now refused.
     outbox = page.locator("#outbox")

@@ -19,6 +19,7 @@ export const LOGIN_URL = '/console/login';
  * @typedef {object} Me
  * @property {Account} account
  * @property {string | null} position
+ * @property {string[]} positions the positions the account may take
  * @property {string} csrf_token
  * @property {boolean} outbox whether messages stay in the service (development, demo)
  * @property {string} time_zone the centre's IANA time zone, e.g. `Europe/Paris`

@@ -7,6 +7,7 @@
 import { ApiError, changePosition, goToLogin, logout } from './api.js';
 import { errorMessage } from './errors.js';
 import { has, t } from './i18n.js';
+import { rememberedPosition } from './position.js';
 
 /** Telephony states the pill knows; anything else is shown as unknown. */
 const TELEPHONY_STATES = ['up', 'connecting', 'down', 'refused', 'disabled'];
@@ -118,23 +119,39 @@ export function setUpLogout() {
 }
 
 /**
- * Wire the position dialog (header button and the "no position" notice).
+ * Wire the position dialog (header button and the "no position" notice): a
+ * select of the positions the account may take, never free text.
  * @param {() => string | null} currentPosition
+ * @param {string[]} positions the account's positions
  * @param {(me: import('./api.js').Me) => void} onChanged called with the new session
+ * @returns {() => void} opens the dialog
  */
-export function setUpPositionDialog(currentPosition, onChanged) {
+export function setUpPositionDialog(currentPosition, positions, onChanged) {
   const dialog = /** @type {HTMLDialogElement} */ (byId('position-dialog'));
   const form = /** @type {HTMLFormElement} */ (byId('position-form'));
-  const input = /** @type {HTMLInputElement} */ (byId('position-input'));
+  const input = /** @type {HTMLSelectElement} */ (byId('position-input'));
   const error = byId('position-error');
   const submit = /** @type {HTMLButtonElement} */ (byId('position-submit'));
 
+  input.replaceChildren(
+    ...positions.map((position) => {
+      const option = document.createElement('option');
+      option.value = position;
+      option.textContent = position;
+      return option;
+    }),
+  );
+  submit.disabled = positions.length === 0;
+
   const open = () => {
-    input.value = currentPosition() || '';
-    error.hidden = true;
+    const remembered = rememberedPosition();
+    const current = currentPosition();
+    input.value = current || (positions.includes(remembered) ? remembered : positions[0] || '');
+    error.hidden = positions.length > 0;
+    error.textContent = positions.length > 0 ? '' : t('position.dialog.empty');
     input.removeAttribute('aria-invalid');
     dialog.showModal();
-    input.select();
+    input.focus();
   };
   byId('position-change').addEventListener('click', open);
   byId('position-notice-button').addEventListener('click', open);
@@ -142,9 +159,9 @@ export function setUpPositionDialog(currentPosition, onChanged) {
 
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
-    const position = input.value.trim();
+    const position = input.value;
     if (!position) {
-      showDialogError(error, input, t('error.invalid_position', {}, t('login.position.hint')));
+      showDialogError(error, input, t('position.dialog.empty'));
       return;
     }
     submit.disabled = true;
@@ -160,11 +177,12 @@ export function setUpPositionDialog(currentPosition, onChanged) {
       submit.textContent = t('position.dialog.submit');
     }
   });
+  return open;
 }
 
 /**
  * @param {HTMLElement} error
- * @param {HTMLInputElement} input
+ * @param {HTMLSelectElement} input
  * @param {string} message
  */
 function showDialogError(error, input, message) {

@@ -1,15 +1,21 @@
 /**
  * The login page: translates the labels (the HTML carries French as a
  * fallback, the form works without JavaScript), shows the error the server
- * redirected with (`?error=<error_id>`), and offers the position last used here.
+ * redirected with (`?error=<error_id>`). The position is chosen once signed in,
+ * among the account's.
  * @module login
  */
 
 import { applyTranslations, has, loadCatalogue, t } from './i18n.js';
-import { rememberedPosition } from './position.js';
 
 /** Error ids the server may redirect with; anything else gets a generic message. */
-const KNOWN_ERRORS = ['invalid_credentials', 'rate_limited', 'invalid_position', 'csrf'];
+const KNOWN_ERRORS = [
+  'invalid_credentials',
+  'rate_limited',
+  'invalid_position',
+  'position_not_allowed',
+  'csrf',
+];
 
 async function main() {
   await loadCatalogue();
@@ -27,14 +33,6 @@ async function main() {
       alert.textContent = t(key);
     }
     alert.hidden = false;
-    if (errorId === 'invalid_position') {
-      document.getElementById('position')?.focus();
-    }
-  }
-
-  const position = /** @type {HTMLInputElement | null} */ (document.getElementById('position'));
-  if (position && !position.value) {
-    position.value = rememberedPosition();
   }
 }
 

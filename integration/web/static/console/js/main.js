@@ -113,8 +113,9 @@ class Console {
     renderAccount(me.account);
     this.setPosition(me.position);
     setUpLogout();
-    setUpPositionDialog(
+    const choosePosition = setUpPositionDialog(
       () => this.board.position,
+      me.positions || [],
       (changed) => {
         this.setPosition(changed.position);
         // The server binds the socket to the session's position: a new
@@ -122,6 +123,10 @@ class Console {
         this.socket.reconnectNow();
       },
     );
+    if (!me.position && (me.positions || []).length > 1) {
+      // Several desks and none bound at login: ask which one, among the account's.
+      choosePosition();
+    }
     byId('history-open').addEventListener('click', () => this.router.go({ name: 'history' }));
     byId('call-notice-button').addEventListener('click', () => this.router.go({ name: 'call' }));
     this.render();

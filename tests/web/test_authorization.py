@@ -1,0 +1,250 @@
+"""Every route and socket message has a rule, and each rule lets in exactly whom it says.
+
+Table-driven over the application itself: a route or a message type added without a rule in
+``integration/authorization.py`` fails here. Each guarded route is then called, for real, as a
+regulator, a doctor, an admin, a disabled account, nobody, and CAD keys acting for each of them.
+"""
+
+from __future__ import annotations
+
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+from pydantic import SecretStr
+from sqlalchemy import text
+
+from tests.store.conftest import NewDatabase
+from visioregul.integration import accounts, appkeys
+from visioregul.integration.app import create_app
+from visioregul.integration.authorization import (
+    CAD_SOCKET,
+    CONSOLE_SOCKET,
+    PATIENT_SOCKET,
+    ROUTES,
+    SESSION_ROLES,
+    Credential,
+    route_rule,
+)
+from visioregul.integration.settings import ApiKey, ConsoleSettings, DatabaseSettings
+from visioregul.integration.store.models import Role
+from visioregul.integration.web.console_video import VIDEO_TYPES
+from visioregul.integration.web.sessions import COOKIE_NAME
+from visioregul.patient_page import signalling
+
+from .conftest import PASSWORD, ClientFactory, make_settings
+from .helpers import open_session
+
+Client = TestClient[web.Request, web.Application]
+
+ACCOUNTS = {
+    "regulateur": Role.REGULATOR,
+    "medecin": Role.DOCTOR,
+    "admin": Role.ADMIN,
+    "ancien": Role.REGULATOR,  # disabled below
+}
+KEYS = {f"key-for-{name}-0123456789": name for name in ACCOUNTS} | {"plain-key-0123456789": None}
+
+
+@dataclass
+class World:
+    """A service with one account per role, a session of the centre, one of another centre."""
+
+    client: Client
+    ids: dict[str, int]
+    session_id: str
+    invitation_id: str
+    foreign_session_id: str
+
+
+@pytest.fixture
+async def world(
+    aiohttp_client: ClientFactory,
+    tmp_path: Path,
+    new_database: NewDatabase,
+) -> World:
+    settings = make_settings(tmp_path)
+    settings.database = DatabaseSettings(url=await new_database())
+    settings.console = ConsoleSettings(
+        api_keys=[
+            SecretStr(key) if name is None else ApiKey(key=SecretStr(key), account=name)
+            for key, name in KEYS.items()
+        ]
+    )
+    client = await aiohttp_client(create_app(settings))
+    ids = {}
+    async with client.app[appkeys.DB].begin() as db:
+        for name, role in ACCOUNTS.items():
+            account = await accounts.ensure_account(
+                db, name, PASSWORD, display_name=name, role=role, position="PJSIP/1001"
+            )
+            ids[name] = account.id
+        (await accounts.get_account_by_username(db, "ancien")).disabled = True  # type: ignore[union-attr]
+    csrf = sign_in(client, ids["regulateur"])
+    session = await open_session(client, csrf)
+    foreign = await open_session(client, csrf, "06 22 33 44 55")
+    async with client.app[appkeys.DB].begin() as db:
+        # Another centre, as the multi-centre model will have them.
+        await db.execute(text("INSERT INTO centres (id, code, name) VALUES (2, 'autre', 'Autre')"))
+        await db.execute(
+            text("UPDATE visio_sessions SET centre_id = 2 WHERE id = :id"), {"id": foreign["id"]}
+        )
+    client.session.cookie_jar.clear()
+    return World(client, ids, session["id"], session["invitations"][0]["id"], foreign["id"])
+
+
+def sign_in(client: Client, account_id: int, position: str | None = "PJSIP/1001") -> str:
+    """Put a console login of ``account_id`` in the client's cookies; its CSRF token."""
+    codec = client.app[appkeys.SESSIONS]
+    session = codec.new(account_id, position)
+    client.session.cookie_jar.clear()
+    client.session.cookie_jar.update_cookies({COOKIE_NAME: codec.dumps(session)})
+    return session.csrf_token
+
+
+def concrete(path: str, world: World, session_id: str | None = None) -> str:
+    """A real URL for a declared path."""
+    return (
+        path.replace("{session_id}", session_id or world.session_id)
+        .replace("{invitation_id}", world.invitation_id)
+        .replace("{call_id}", "no-such-call")
+        .replace("{language}", "fr")
+    )
+
+
+def _routes(app: web.Application) -> set[tuple[str, str]]:
+    return {
+        (route.method, route.resource.canonical)
+        for route in app.router.routes()
+        if route.resource is not None and route.method != "HEAD"
+    }
+
+
+async def _call(client: Client, method: str, url: str, headers: dict[str, str]) -> Any:
+    # No body: an allowed request stops at validation (400), after authorization, changing nothing.
+    return await client.request(method, url, headers=headers, allow_redirects=False)
+
+
+def test_every_route_of_the_app_has_a_rule_and_every_rule_a_route(tmp_path: Path) -> None:
+    routes = _routes(create_app(make_settings(tmp_path)))
+    missing = sorted(route for route in routes if route_rule(*route) is None)
+    assert missing == [], f"routes without an authorization rule: {missing}"
+    assert set(ROUTES) - routes == set(), "rules of routes that no longer exist"
+
+
+def test_every_socket_message_type_has_a_rule() -> None:
+    assert set(CONSOLE_SOCKET) == VIDEO_TYPES | {"ping"}
+    union = typing.get_args(typing.get_args(signalling.PatientMessage)[0])
+    patient_types = {typing.get_args(m.model_fields["type"].annotation)[0] for m in union}
+    assert set(PATIENT_SOCKET) == patient_types
+    assert all(rule.credential is Credential.LINK for rule in PATIENT_SOCKET.values())
+    assert CAD_SOCKET == {}, "the CAD's events socket reads nothing"
+
+
+async def test_given_each_role_when_calling_each_console_route_then_only_the_rule_lets_in(
+    world: World,
+) -> None:
+    client = world.client
+    for (method, path), rule in sorted(ROUTES.items()):
+        if rule.credential is not Credential.CONSOLE or path == "/console/logout":
+            continue
+        url = concrete(path, world)
+        for name, role in ACCOUNTS.items():
+            csrf = sign_in(client, world.ids[name])
+            response = await _call(client, method, url, {"X-CSRF-Token": csrf})
+            if name == "ancien":
+                assert response.status == 401, (name, method, path)
+            elif rule.roles is None or role in rule.roles:
+                assert response.status not in (401, 403, 404), (name, method, path, response.status)
+            else:
+                assert response.status == 403, (name, method, path, response.status)
+                assert (await response.json())["error_id"] == "forbidden"
+        client.session.cookie_jar.clear()
+        assert (await _call(client, method, url, {})).status == 401, (method, path)
+    # Sign out last: it ends the login.
+    for name in ("admin", "medecin"):
+        csrf = sign_in(client, world.ids[name])
+        assert (await client.post("/console/logout", headers={"X-CSRF-Token": csrf})).status == 204
+
+
+async def test_given_each_key_when_calling_each_cad_route_then_only_the_rule_lets_in(
+    world: World,
+) -> None:
+    client = world.client
+    client.session.cookie_jar.clear()
+    for (method, path), rule in sorted(ROUTES.items()):
+        if rule.credential is not Credential.API_KEY:
+            continue
+        url = concrete(path, world)
+        for key, name in KEYS.items():
+            response = await _call(client, method, url, {"Authorization": f"Bearer {key}"})
+            acting = ACCOUNTS.get(name) if name != "ancien" else None  # type: ignore[arg-type]
+            if rule.roles is None or acting in rule.roles:
+                assert response.status not in (401, 403), (key, method, path, response.status)
+            else:
+                assert response.status == 403, (key, method, path, response.status)
+        response = await _call(client, method, url, {"Authorization": "Bearer wrong"})
+        assert response.status == 401, (method, path)
+
+
+async def test_given_a_session_of_another_centre_then_it_is_answered_like_an_unknown_one(
+    world: World,
+) -> None:
+    client = world.client
+    session_routes = [(m, p, r) for (m, p), r in ROUTES.items() if r.session]
+    assert session_routes, "no route acts on a session?"
+    for method, path, rule in session_routes:
+        if rule.credential is Credential.CONSOLE:
+            headers = {"X-CSRF-Token": sign_in(client, world.ids["medecin"])}
+        else:
+            client.session.cookie_jar.clear()
+            headers = {"Authorization": "Bearer key-for-regulateur-0123456789"}
+        foreign = await _call(
+            client, method, concrete(path, world, world.foreign_session_id), headers
+        )
+        unknown = await _call(client, method, concrete(path, world, "0" * 32), headers)
+        assert (foreign.status, await foreign.json()) == (unknown.status, await unknown.json())
+        assert foreign.status == 404, (method, path)
+    # And the history lists the centre's own sessions only.
+    sign_in(client, world.ids["medecin"])
+    history = await (await client.get("/console/api/sessions")).json()
+    assert world.foreign_session_id not in {s["id"] for s in history["sessions"]}
+    assert world.session_id in {s["id"] for s in history["sessions"]}
+
+
+async def test_given_a_console_when_watching_another_centres_session_then_unknown_session(
+    world: World,
+) -> None:
+    client = world.client
+    sign_in(client, world.ids["medecin"])
+    async with client.ws_connect("/console/ws") as ws:
+        assert (await ws.receive_json(timeout=5))["type"] == "hello"
+        replies = []
+        for session_id in (world.foreign_session_id, "f" * 32):
+            await ws.send_json({"type": "watch", "session_id": session_id})
+            reply = await _reply(ws, "video.error")
+            replies.append({**reply, "session_id": None})
+        assert replies[0] == replies[1]
+        assert replies[0]["error_id"] == "session_not_found"
+        await ws.send_json({"type": "no-such-type"})
+        assert (await _reply(ws, "error"))["error_id"] == "invalid_message"
+
+
+async def _reply(ws: Any, kind: str) -> dict[str, Any]:
+    """The next message of type ``kind`` (the position's session updates may come first)."""
+    while True:
+        message: dict[str, Any] = await ws.receive_json(timeout=5)
+        if message["type"] == kind:
+            return message
+
+
+async def test_given_an_admin_then_no_console_socket(world: World) -> None:
+    client = world.client
+    sign_in(client, world.ids["admin"])
+    response = await client.get("/console/ws")
+    assert response.status == 403
+    assert {Role.REGULATOR, Role.DOCTOR} == SESSION_ROLES

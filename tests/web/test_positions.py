@@ -1,0 +1,129 @@
+"""Positions are declared, an account takes only its own, and third parties are not invited yet."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+
+from tests.store.conftest import NewDatabase
+from visioregul.integration import accounts, appkeys
+from visioregul.integration.app import create_app
+from visioregul.integration.settings import DatabaseSettings
+from visioregul.integration.store.models import Role
+
+from .conftest import CAD_KEY, PASSWORD, ClientFactory, login, make_settings
+from .helpers import detail, open_session
+
+Client = TestClient[web.Request, web.Application]
+
+
+def _origin(client: Client) -> dict[str, str]:
+    return {"Origin": str(client.make_url("/")).rstrip("/")}
+
+
+async def test_given_an_account_with_two_positions_then_me_offers_them_and_binds_the_default(
+    client: Client,
+) -> None:
+    await login(client)
+    me = await (await client.get("/console/api/me")).json()
+    assert (me["position"], me["positions"]) == ("PJSIP/1001", ["PJSIP/1001", "PJSIP/1002"])
+
+
+async def test_given_a_position_not_of_the_account_when_logging_in_then_refused(
+    client: Client,
+) -> None:
+    response = await client.post(
+        "/console/login",
+        data={"username": "regulateur", "password": PASSWORD, "position": "PJSIP/1003"},
+        headers=_origin(client),
+        allow_redirects=False,
+    )
+    assert response.headers["Location"] == "/console/login?error=position_not_allowed"
+    assert "Set-Cookie" not in response.headers
+    await login(client, position="1002")
+    me = await (await client.get("/console/api/me")).json()
+    assert me["position"] == "PJSIP/1002"
+
+
+async def test_given_a_position_not_of_the_account_when_changing_then_refused_in_french(
+    client: Client,
+) -> None:
+    csrf = await login(client)
+    for position in ("PJSIP/1003", "PJSIP/trunk"):
+        response = await client.post(
+            "/console/api/position", json={"position": position}, headers={"X-CSRF-Token": csrf}
+        )
+        assert response.status == 400
+        body = await response.json()
+        assert body["error_id"] == "position_not_allowed"
+        assert body["message"] == (
+            "Ce poste n'est pas l'un des vôtres\u00a0: choisissez un poste de votre compte."
+        )
+    me = await (await client.get("/console/api/me")).json()
+    assert me["position"] == "PJSIP/1001"
+
+
+async def test_given_an_account_given_no_position_then_it_may_take_any_declared_one(
+    aiohttp_client: ClientFactory, tmp_path: Path, new_database: NewDatabase
+) -> None:
+    settings = make_settings(tmp_path)
+    settings.database = DatabaseSettings(url=await new_database())
+    settings.console.positions = ["PJSIP/1001", "PJSIP/1007"]
+    client = await aiohttp_client(create_app(settings))
+    async with client.app[appkeys.DB].begin() as db:
+        await accounts.ensure_account(
+            db, "regulateur", PASSWORD, display_name="R", role=Role.REGULATOR
+        )
+        # Declared at start from the settings (the migration's default ones are not).
+        assert await accounts.declared_positions(db) == ["PJSIP/1001", "PJSIP/1007"]
+    csrf = await login(client)
+    me = await (await client.get("/console/api/me")).json()
+    # Several and no default: none bound, the console asks (a select of these).
+    assert (me["position"], me["positions"]) == (None, ["PJSIP/1001", "PJSIP/1007"])
+    response = await client.post(
+        "/console/api/position", json={"position": "PJSIP/1007"}, headers={"X-CSRF-Token": csrf}
+    )
+    assert (await response.json())["position"] == "PJSIP/1007"
+
+
+async def test_given_a_third_party_invitation_then_refused_with_a_reason_and_nothing_sent(
+    client: Client,
+) -> None:
+    csrf = await login(client)
+    session = await open_session(client, csrf)
+    response = await client.post(
+        f"/console/api/sessions/{session['id']}/invitations",
+        json={"destination": "06 55 44 33 22", "role": "third_party"},
+        headers={"X-CSRF-Token": csrf},
+    )
+    assert response.status == 403
+    body = await response.json()
+    assert body["error_id"] == "third_party_unavailable"
+    assert body["message"] == (
+        "Les tierces personnes ne peuvent pas encore rejoindre une visio\u00a0: "
+        "aucun lien n'a été envoyé."
+    )
+    after = await detail(client, session["id"])
+    assert [invitation["role"] for invitation in after["invitations"]] == ["patient"]
+    outbox = await (await client.get("/console/api/outbox")).json()
+    assert "+33655443322" not in {message["to"] for message in outbox["messages"]}
+
+
+async def test_given_a_cad_key_then_it_opens_sessions_at_its_regulators_positions_only(
+    client: Client,
+) -> None:
+    auth = {"Authorization": f"Bearer {CAD_KEY}", "Accept-Language": "en"}
+    response = await client.post(
+        "/api/v1/sessions",
+        json={"destination": "+33612345678", "position": "PJSIP/1003"},
+        headers=auth,
+    )
+    assert response.status == 403
+    assert (await response.json())["error_id"] == "position_not_allowed"
+    response = await client.post(
+        "/api/v1/sessions", json={"destination": "+33612345678", "position": "1002"}, headers=auth
+    )
+    assert response.status == 201
+    assert (await response.json())["created_by"].endswith(":regulateur")
