@@ -195,17 +195,17 @@ class ApiKey(_Section):
 
     key: SecretStr
     """The key itself, or ``sha256:<hex>`` of it (so the file need not hold the key)."""
-    account: str = Field(min_length=1, max_length=64)
-    """Username of the regulator (or doctor) the key acts for, within that account's rights."""
+    account: str | None = Field(default=None, min_length=1, max_length=64)
+    """Username of the regulator (or doctor) the key acts for, within that account's rights;
+    None (a key written as a plain string) acts for nobody and reads live calls only."""
 
 
 class ConsoleSettings(_Section):
     """The regulators' console and the CAD API."""
 
-    api_keys: list[ApiKey | SecretStr] = []
+    api_keys: list[ApiKey] = []
     """Keys accepted in ``Authorization: Bearer`` by the CAD-facing API: ``{key = "sha256:…",
-    account = "regulateur"}`` acts for that account; a plain key acts for nobody and reads live
-    calls only."""
+    account = "regulateur"}`` acts for that account; a plain string is a key acting for nobody."""
     positions: list[str] = ["PJSIP/1001", "PJSIP/1002", "PJSIP/1003"]
     """Desk-phone endpoints declared at start (added if missing, never removed); each must match
     ``telephony.position_pattern``."""
@@ -218,6 +218,14 @@ class ConsoleSettings(_Section):
     must wait a delay that doubles with every failure; successful logins never count."""
     login_max_delay: int = Field(default=300, ge=1)
     """The longest wait imposed between two login attempts, in seconds."""
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _plain_keys(cls, value: object) -> object:
+        # A plain string (the form before keys named their account) stays readable.
+        if isinstance(value, list):
+            return [{"key": item} if isinstance(item, str | SecretStr) else item for item in value]
+        return value
 
 
 class SessionSettings(_Section):

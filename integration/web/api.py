@@ -17,7 +17,6 @@ from pathlib import Path
 from aiohttp import web
 from sqlalchemy import text
 
-from ..settings import ApiKey
 from ..telephony.link import LinkState
 from . import appkeys
 from .errors import NotFound, Unauthorized
@@ -49,15 +48,14 @@ def api_key_account(request: web.Request) -> tuple[str, str | None]:
     matched = False
     account: str | None = None
     for configured in request.app[appkeys.SETTINGS].console.api_keys:
-        secret = configured.key if isinstance(configured, ApiKey) else configured
-        value = secret.get_secret_value()
+        value = configured.key.get_secret_value()
         expected = (
             value[7:] if value.startswith("sha256:") else hashlib.sha256(value.encode()).hexdigest()
         )
         # Compare every key, so the time taken says nothing about which one nearly matched.
         if hmac.compare_digest(digest, expected.lower()):
             matched = True
-            account = configured.account if isinstance(configured, ApiKey) else None
+            account = configured.account
     if not matched:
         raise Unauthorized()
     return digest[:12], account

@@ -43,10 +43,11 @@ from aiohttp.test_utils import TestServer
 from pydantic import SecretStr
 
 from tests.web.helpers import free_port
-from visioregul.integration import appkeys
+from visioregul.integration import accounts, appkeys
 from visioregul.integration.app import create_app
 from visioregul.integration.messaging import MessageSender, OutgoingMessage, Senders, SendResult
 from visioregul.integration.settings import (
+    ApiKey,
     ConsoleSettings,
     DatabaseSettings,
     MessagingSettings,
@@ -55,6 +56,7 @@ from visioregul.integration.settings import (
     SmtpSettings,
     TelephonySettings,
 )
+from visioregul.integration.store.models import Role
 
 INVITATIONS = int(os.environ.get("VISIOREGUL_BENCH_INVITATIONS", "200"))
 BURST = int(os.environ.get("VISIOREGUL_BENCH_BURST", "20"))
@@ -194,7 +196,7 @@ def settings_for(tmp_path: Path, messaging: MessagingSettings) -> Settings:
         service=ServiceSettings(data_dir=tmp_path, public_url="http://127.0.0.1:8015"),
         database=DatabaseSettings(url=f"sqlite+aiosqlite:///{tmp_path}/db.sqlite"),
         telephony=TelephonySettings(source="none"),
-        console=ConsoleSettings(api_keys=[SecretStr(CAD_KEY)]),
+        console=ConsoleSettings(api_keys=[ApiKey(key=SecretStr(CAD_KEY), account="bench")]),
         messaging=messaging,
     )
 
@@ -213,6 +215,16 @@ async def run_backend(backend: Backend, tmp_path: Path) -> Figures:
     app = create_app(settings_for(tmp_path, backend.messaging))
     server = TestServer(app, host="127.0.0.1", port=free_port())
     await server.start_server()
+    async with app[appkeys.DB].begin() as db:
+        # The regulator the CAD's key acts for.
+        await accounts.ensure_account(
+            db,
+            "bench",
+            "bench-password-0123",
+            display_name="Bench",
+            role=Role.REGULATOR,
+            position="PJSIP/1001",
+        )
     client = LoadClient(str(server.make_url("")).rstrip("/"))
     await client.start()
     try:

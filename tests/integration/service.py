@@ -19,6 +19,7 @@ from tests.sandbox.asterisk import SandboxAsterisk
 from visioregul.integration import accounts, appkeys
 from visioregul.integration.settings import (
     AmiSettings,
+    ApiKey,
     AriSettings,
     ConsoleSettings,
     DatabaseSettings,
@@ -60,7 +61,8 @@ def service_settings(
             reconnect_min=0.2,
             reconnect_max=1.0,
         ),
-        console=ConsoleSettings(api_keys=[SecretStr(CAD_KEY)]),
+        # The CAD's key acts for the regulator's account (made by :func:`add_account`).
+        console=ConsoleSettings(api_keys=[ApiKey(key=SecretStr(CAD_KEY), account="regulateur")]),
     )
 
 

@@ -27,7 +27,7 @@ from visioregul.integration import appkeys
 from visioregul.integration.app import create_app
 from visioregul.integration.store.models import AuditEntry, OutboxMessage
 
-from .service import CAD_KEY, Client, service_settings, until, wait_link_up
+from .service import CAD_KEY, Client, add_account, service_settings, until, wait_link_up
 
 pytestmark = [pytest.mark.asterisk, pytest.mark.timeout(90)]
 
@@ -122,6 +122,7 @@ def feature_steps(sandbox: SandboxAsterisk, channel: str) -> list[tuple[float, s
 
 
 async def sessions_of(client: Client, call_id: str) -> dict[str, Any]:
+    await add_account(client)  # the account the CAD's key acts for
     response = await client.get(
         "/api/v1/sessions",
         params={"call_id": call_id},

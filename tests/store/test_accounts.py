@@ -26,6 +26,7 @@ from visioregul.integration.accounts import (
     hash_password,
     verify_password,
 )
+from visioregul.integration.positions import declare_positions, remove_position
 from visioregul.integration.store.models import Account, Role
 
 PASSWORD = "correct horse battery"
@@ -311,3 +312,89 @@ def test_given_a_new_hash_then_its_parameters_meet_the_owasp_minimum() -> None:
     assert parameters.type is Type.ID
     assert parameters.memory_cost >= 19 * 1024
     assert parameters.time_cost >= 2
+
+
+async def test_given_positions_when_creating_then_they_are_declared_and_granted(
+    session: AsyncSession,
+) -> None:
+    account = await create_account(
+        session,
+        "alice",
+        PASSWORD,
+        display_name="A",
+        role=Role.REGULATOR,
+        positions=["PJSIP/1002", " PJSIP/1001 "],
+        position_pattern=r"PJSIP/1[0-9]{3}",
+    )
+
+    assert account.position == "PJSIP/1002"  # the first is the default
+    assert await accounts.account_positions_of(session, account) == ["PJSIP/1001", "PJSIP/1002"]
+    assert await accounts.declared_positions(session) == ["PJSIP/1001", "PJSIP/1002"]
+
+
+async def test_given_a_position_outside_the_pattern_when_creating_then_refused_and_nothing_kept(
+    session: AsyncSession,
+) -> None:
+    for wrong in ("PJSIP/trunk-orange", "Local/1001@agents", "PJSIP/10011"):
+        with pytest.raises(InvalidPosition) as caught:
+            await create_account(
+                session,
+                "alice",
+                PASSWORD,
+                display_name="A",
+                role=Role.REGULATOR,
+                positions=["PJSIP/1001", wrong],
+                position_pattern=r"PJSIP/1[0-9]{3}",
+            )
+        assert wrong in caught.value.message
+    assert await _count_accounts(session) == 0
+    assert await accounts.declared_positions(session) == []
+
+
+async def test_given_an_account_when_provisioned_again_then_its_positions_are_exactly_the_new(
+    session: AsyncSession,
+) -> None:
+    account = await ensure_account(
+        session, "alice", PASSWORD, display_name="A", role=Role.DOCTOR, positions=["PJSIP/1001"]
+    )
+    await ensure_account(
+        session,
+        "alice",
+        PASSWORD,
+        display_name="A",
+        role=Role.DOCTOR,
+        positions=["PJSIP/1002", "PJSIP/1003"],
+    )
+
+    assert account.position == "PJSIP/1002"
+    assert await accounts.account_positions_of(session, account) == ["PJSIP/1002", "PJSIP/1003"]
+    # Declared positions stay declared: another account may have them.
+    assert await accounts.declared_positions(session) == ["PJSIP/1001", "PJSIP/1002", "PJSIP/1003"]
+
+
+async def test_given_an_account_given_no_position_then_it_may_take_every_declared_one(
+    session: AsyncSession,
+) -> None:
+    await declare_positions(session, ["PJSIP/1003", "PJSIP/1001"])
+    account = await create_account(session, "alice", PASSWORD, display_name="A", role=Role.DOCTOR)
+
+    assert account.position is None
+    assert await accounts.account_positions_of(session, account) == ["PJSIP/1001", "PJSIP/1003"]
+
+
+async def test_given_a_position_removed_then_accounts_lose_it(session: AsyncSession) -> None:
+    account = await create_account(
+        session,
+        "alice",
+        PASSWORD,
+        display_name="A",
+        role=Role.REGULATOR,
+        positions=["PJSIP/1001", "PJSIP/1002"],
+    )
+
+    assert await remove_position(session, "PJSIP/1001")
+    assert not await remove_position(session, "PJSIP/1001")
+    await session.refresh(account)
+
+    assert account.position is None
+    assert await accounts.account_positions_of(session, account) == ["PJSIP/1002"]

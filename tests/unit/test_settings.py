@@ -67,3 +67,37 @@ def test_the_production_example_is_valid(monkeypatch: pytest.MonkeyPatch) -> Non
     assert settings.database.url.startswith("postgresql+asyncpg://")
     assert settings.video.turn_urls[-1].startswith("turns:")
     assert settings.console.secure_cookies
+
+
+def test_given_api_keys_with_and_without_an_account_then_both_are_read(tmp_path: Path) -> None:
+    config = tmp_path / "keys.toml"
+    config.write_text(
+        '[console]\napi_keys = [{key = "sha256:abcd", account = "regulateur"}, "plain-key"]\n'
+    )
+    keys = load_settings(config).console.api_keys
+    assert (keys[0].key.get_secret_value(), keys[0].account) == ("sha256:abcd", "regulateur")
+    assert (keys[1].key.get_secret_value(), keys[1].account) == ("plain-key", None)
+
+
+def test_given_a_key_entry_without_its_key_then_the_error_names_it(tmp_path: Path) -> None:
+    config = tmp_path / "keys.toml"
+    config.write_text('[console]\napi_keys = [{account = "regulateur"}]\n')
+    with pytest.raises(SettingsError) as caught:
+        load_settings(config)
+    assert "console.api_keys.0.key: Field required" in str(caught.value)
+
+
+def test_given_positions_outside_the_pattern_or_a_bad_pattern_then_refused(
+    tmp_path: Path,
+) -> None:
+    config = tmp_path / "positions.toml"
+    config.write_text('[console]\npositions = ["PJSIP/1001", "PJSIP/trunk-orange"]\n')
+    with pytest.raises(SettingsError, match=r"PJSIP/trunk-orange do not match"):
+        load_settings(config)
+    config.write_text('[telephony]\nposition_pattern = "PJSIP/(1"\n')
+    with pytest.raises(SettingsError, match=r"telephony\.position_pattern: .*regular expression"):
+        load_settings(config)
+    config.write_text(
+        '[telephony]\nposition_pattern = "SIP/2[0-9]{2}"\n[console]\npositions = ["SIP/201"]\n'
+    )
+    assert load_settings(config).console.positions == ["SIP/201"]

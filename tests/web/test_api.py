@@ -16,7 +16,7 @@ from pydantic import SecretStr
 
 from visioregul.integration import appkeys
 from visioregul.integration.app import create_app
-from visioregul.integration.settings import ConsoleSettings
+from visioregul.integration.settings import ApiKey, ConsoleSettings
 from visioregul.integration.telephony.events import CallAnswered, CallRinging
 
 from .conftest import CAD_KEY, ClientFactory, make_settings
@@ -37,7 +37,7 @@ async def test_given_a_hashed_key_in_settings_then_the_key_works(
 ) -> None:
     settings = make_settings(tmp_path)
     digest = hashlib.sha256(b"another-key").hexdigest()
-    settings.console = ConsoleSettings(api_keys=[SecretStr(f"sha256:{digest}")])
+    settings.console = ConsoleSettings(api_keys=[ApiKey(key=SecretStr(f"sha256:{digest}"))])
     client = await aiohttp_client(create_app(settings))
     response = await client.get("/api/v1/calls", headers={"Authorization": "Bearer another-key"})
     assert response.status == 200

@@ -70,10 +70,7 @@ async def world(
     settings = make_settings(tmp_path)
     settings.database = DatabaseSettings(url=await new_database())
     settings.console = ConsoleSettings(
-        api_keys=[
-            SecretStr(key) if name is None else ApiKey(key=SecretStr(key), account=name)
-            for key, name in KEYS.items()
-        ]
+        api_keys=[ApiKey(key=SecretStr(key), account=name) for key, name in KEYS.items()]
     )
     client = await aiohttp_client(create_app(settings))
     ids = {}

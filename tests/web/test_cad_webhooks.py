@@ -18,6 +18,7 @@ from visioregul.integration.app import create_app
 from visioregul.integration.settings import WebhookSettings
 
 from .conftest import CAD_KEY, ClientFactory, make_settings
+from .helpers import add_regulator
 
 SECRET = "webhook-secret-for-tests"
 AUTH = {"Authorization": f"Bearer {CAD_KEY}"}
@@ -78,6 +79,7 @@ async def test_given_a_receiver_failing_twice_then_every_event_arrives_signed_in
         urls=[str(server.make_url("/hook"))], secret=SecretStr(SECRET)
     )
     client: TestClient[web.Request, web.Application] = await aiohttp_client(create_app(settings))
+    await add_regulator(client.app)  # the account the CAD's key acts for
     response = await client.post(
         "/api/v1/sessions", json={"destination": "0612345678"}, headers=AUTH
     )
@@ -104,6 +106,7 @@ async def test_given_a_dead_receiver_then_the_service_does_not_wait(
         urls=["http://127.0.0.1:9/hook"], secret=SecretStr(SECRET), timeout=30
     )
     client: TestClient[web.Request, web.Application] = await aiohttp_client(create_app(settings))
+    await add_regulator(client.app)  # the account the CAD's key acts for
     started = time.monotonic()
     for number in ("0611111111", "0622222222", "0633333333"):
         response = await client.post("/api/v1/sessions", json={"destination": number}, headers=AUTH)

@@ -120,7 +120,11 @@ class Console {
         this.setPosition(changed.position);
         // The server binds the socket to the session's position: a new
         // connection brings the `hello` of the new position.
-        this.socket.reconnectNow();
+        if (this.socket.state === 'stopped') {
+          this.socket.start();
+        } else {
+          this.socket.reconnectNow();
+        }
       },
     );
     if (!me.position && (me.positions || []).length > 1) {
@@ -137,7 +141,10 @@ class Console {
       // Production: real SMS and e-mails, no outbox to show (and no 404 to ask for).
       this.outbox.available = false;
     }
-    this.socket.start();
+    if (me.position) {
+      // The socket hears a position's calls: none until one is chosen.
+      this.socket.start();
+    }
   }
 
   /**
