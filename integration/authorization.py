@@ -16,7 +16,8 @@ Decisions:
 - A **disabled** account can do nothing (its console login is refused on every request).
 - A session of **another centre** is answered exactly like an unknown one (``SessionNotFound``).
 - A CAD **API key** acts for the account it names (``console.api_keys``), within that account's
-  rights; a key naming no account (a plain key) reads live calls and their events only.
+  rights: the account must be an enabled regulator or doctor, or the key can do nothing. A key
+  naming no account (a plain key) reads live calls and their events only.
 - **Third parties** cannot join a session yet: inviting one is refused with a clear reason.
 
 The policy raises domain exceptions (:class:`NotAllowed`, ``SessionNotFound``); web maps them.
@@ -197,8 +198,11 @@ class ThirdPartyUnavailable(NotAllowed):
 
 
 def check_role(rule: Rule, principal: Principal) -> None:
-    """Raise :class:`NotAllowed` unless ``principal``'s role is one ``rule`` allows."""
+    """Raise :class:`NotAllowed` unless ``principal``'s role is one ``rule`` allows (a key acting
+    for an account that is not a regulator or doctor is allowed nothing)."""
     if rule.roles is not None and principal.role not in rule.roles:
+        raise NotAllowed()
+    if principal.api_key and principal.username is not None and principal.role not in SESSION_ROLES:
         raise NotAllowed()
 
 

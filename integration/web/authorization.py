@@ -53,7 +53,7 @@ async def principal_of(request: web.Request, rule: Rule) -> Principal | None:
             acting = await accounts.get_account_by_username(db, username)
         if acting is None or acting.disabled:
             log.warning("API key %s acts for %r: no such enabled account", key_id, username)
-            return Principal(None, None, None, api_key=key_id)
+            raise NotAllowed()
         return Principal(acting.username, acting.role, acting.centre_id, api_key=key_id)
     return None
 
