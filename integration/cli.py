@@ -87,7 +87,9 @@ def _parser() -> argparse.ArgumentParser:
     position_add.add_argument("endpoints", nargs="+", metavar="ENDPOINT", help="e.g. PJSIP/1004")
     position_commands.add_parser("list", help="list the declared positions")
     position_remove = position_commands.add_parser(
-        "remove", help="withdraw a position (accounts lose it)"
+        "remove",
+        help="withdraw a position (accounts lose it; one listed in console.positions comes back "
+        "at the next start: remove it there too)",
     )
     position_remove.add_argument("endpoint", metavar="ENDPOINT")
     return parser
@@ -234,6 +236,10 @@ async def _position(settings: Settings, args: argparse.Namespace) -> int:
     engine = create_engine(settings.database)
     try:
         async with make_sessionmaker(engine).begin() as session:
+            # The configured desks first, as the service declares them at start.
+            await declare_positions(
+                session, settings.console.positions, pattern=settings.telephony.position_pattern
+            )
             if args.position_command == "add":
                 added = await declare_positions(
                     session, args.endpoints, pattern=settings.telephony.position_pattern
