@@ -131,7 +131,8 @@ async def events(request: web.Request) -> web.StreamResponse:
     ws = web.WebSocketResponse(heartbeat=20, max_msg_size=4096)
     await ws.prepare(request)
     notifier = request.app[appkeys.NOTIFIER]
-    connection = Connection(None)
+    # Session updates only for a key acting for a regulator or doctor (of that account's centre).
+    connection = Connection(None, centre_id=request[appkeys.PRINCIPAL].centre_id)
     notifier.attach(connection)
     try:
         await ws.send_json(

@@ -17,6 +17,7 @@ from ..appkeys import (
     SETTINGS,
     TELEPHONY,
 )
+from ..authorization import Principal
 from .console_login import LiveConsoles, LoginCookieCodec
 from .notifier import Notifier
 
@@ -29,6 +30,7 @@ __all__ = [
     "LOGIN_LIMITER",
     "NOTIFIER",
     "PATIENT_SOCKETS",
+    "PRINCIPAL",
     "REGISTRY",
     "ROOMS",
     "SESSION_SERVICE",
@@ -42,3 +44,6 @@ LOGIN_COOKIES = web.AppKey("login_cookies", LoginCookieCodec)
 """The console login cookie's codec."""
 CONSOLES = web.AppKey("consoles", LiveConsoles)
 """Open console WebSockets per login, closed when the login is revoked."""
+PRINCIPAL = web.RequestKey("principal", Principal)
+"""Who a request acts for (``request[PRINCIPAL]``), set by the authorization middleware once the
+route's rule let it through; absent on routes whose credential is a link, a signature or none."""

@@ -4,8 +4,8 @@ It finds the rule of the matched route (:data:`visioregul.integration.authorizat
 establishes who acts from the credential the rule names (console login or API key), checks the
 role and, for a route about one session, that the session is of the principal's centre. A route
 without a rule is refused (and logged): nothing is reachable by omission. Handlers find the
-principal in ``request[PRINCIPAL]``. The policy's refusals become HTTP here: ``NotAllowed`` is a
-403 with its reason; ``SessionNotFound`` keeps its own mapping (404).
+principal in ``request[appkeys.PRINCIPAL]``. The policy's refusals become HTTP here:
+``NotAllowed`` is a 403 with its reason; ``SessionNotFound`` keeps its own mapping (404).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from .. import accounts, appkeys
+from .. import accounts
 from ..authorization import (
     Credential,
     NotAllowed,
@@ -25,18 +25,16 @@ from ..authorization import (
     check_session,
     route_rule,
 )
+from . import appkeys
 from .api import api_key_account
 from .console import authenticated
 from .errors import Forbidden
 
-__all__ = ["PRINCIPAL", "authorization_middleware", "principal_of"]
+__all__ = ["authorization_middleware", "principal_of"]
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-PRINCIPAL = web.RequestKey("principal", Principal)
-"""Who the request acts for, once the middleware has let it through."""
 
 
 async def principal_of(request: web.Request, rule: Rule) -> Principal | None:
@@ -75,7 +73,7 @@ async def authorization_middleware(request: web.Request, handler: Handler) -> we
             if rule.session:
                 async with request.app[appkeys.DB]() as db:
                     await check_session(db, principal, request.match_info["session_id"])
-            request[PRINCIPAL] = principal
+            request[appkeys.PRINCIPAL] = principal
         return await handler(request)
     except NotAllowed as refusal:
         raise Forbidden(refusal.reason) from None

@@ -325,7 +325,7 @@ async def console_socket(request: web.Request) -> web.StreamResponse:
     registry = request.app[appkeys.REGISTRY]
     telephony = request.app[appkeys.TELEPHONY]
     notifier = request.app[appkeys.NOTIFIER]
-    connection = Connection(session.position)
+    connection = Connection(session.position, centre_id=account.centre_id)
     video = ConsoleVideo(
         request.app[appkeys.ROOMS],
         request.app[appkeys.SESSION_SERVICE],

@@ -32,6 +32,9 @@ class Connection:
     """One listening WebSocket: a console bound to a position, or the CAD (``position=None``)."""
 
     position: str | None
+    centre_id: int | None = None
+    """The centre whose sessions this listener follows; None: no session updates (a CAD key that
+    acts for nobody)."""
     queue: asyncio.Queue[dict[str, Any] | None] = field(
         default_factory=lambda: asyncio.Queue(QUEUE_SIZE)
     )
@@ -93,7 +96,8 @@ class Notifier:
             self._to_position(update.call.position, {"type": "call.updated", "call": call})
 
     def on_session(self, update: SessionUpdate) -> None:
-        """Session listener: the consoles at the session's position follow it live."""
+        """Session listener: the consoles at the session's position follow it live, and the CAD
+        listeners of its centre."""
         session = update.session
         message = {
             "type": "session.updated",
@@ -101,9 +105,12 @@ class Notifier:
             "event": event_json(update.event),
         }
         if session.position is not None:
-            self._to_position(session.position, message)
+            for connection in list(self.consoles.get(session.position, ())):
+                if connection.centre_id == session.centre_id:
+                    connection.send(message)
         for connection in list(self.cad):
-            connection.send(message)
+            if connection.centre_id == session.centre_id:
+                connection.send(message)
 
     def on_link(self, status: LinkStatus) -> None:
         """Link status listener: every console shows the telephony pill."""

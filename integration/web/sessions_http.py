@@ -21,7 +21,6 @@ from ..sessions.services import Actor, SessionDetail, SessionFilter
 from ..sessions.state import FINAL_STATES, SessionState
 from ..telephony.facts import normalize_position
 from . import appkeys
-from .authorization import PRINCIPAL
 from .console import authenticated, check_csrf, json_body
 from .errors import InvalidRequest, NotFound
 from .middleware import request_language
@@ -104,7 +103,7 @@ def _filters(request: web.Request) -> SessionFilter:
         call_id=query.get("call_id") or None,
         limit=max(limit, 1),
         offset=offset,
-        centre_id=request[PRINCIPAL].centre_id,
+        centre_id=request[appkeys.PRINCIPAL].centre_id,
     )
 
 
@@ -238,7 +237,7 @@ async def console_outbox(request: web.Request) -> web.Response:
 async def cad_open(request: web.Request) -> web.Response:
     """Open a session on behalf of the regulator the API key acts for and invite the patient;
     ``position``, when given, must be one the regulator may take."""
-    principal = request[PRINCIPAL]
+    principal = request[appkeys.PRINCIPAL]
     body = await _parse(request, CadSessionRequest)
     position = normalize_position(body.position) if body.position else None
     if body.position and position is None:

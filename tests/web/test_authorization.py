@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import typing
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +31,10 @@ from visioregul.integration.authorization import (
     Credential,
     route_rule,
 )
+from visioregul.integration.sessions.services import Actor
 from visioregul.integration.settings import ApiKey, ConsoleSettings, DatabaseSettings
 from visioregul.integration.store.models import Role
+from visioregul.integration.telephony.events import CallRinging
 from visioregul.integration.web.console_video import VIDEO_TYPES
 from visioregul.integration.web.sessions import COOKIE_NAME
 from visioregul.patient_page import signalling
@@ -40,6 +43,7 @@ from .conftest import PASSWORD, ClientFactory, make_settings
 from .helpers import open_session
 
 Client = TestClient[web.Request, web.Application]
+NOW = datetime.now(UTC)
 
 ACCOUNTS = {
     "regulateur": Role.REGULATOR,
@@ -259,3 +263,42 @@ async def test_given_an_admin_then_no_console_socket(world: World) -> None:
     response = await client.get("/console/ws")
     assert response.status == 403
     assert REGULATING == SESSION_ROLES
+
+
+async def test_given_cad_listeners_then_session_updates_reach_keys_of_the_sessions_centre_only(
+    world: World,
+) -> None:
+    client = world.client
+    client.session.cookie_jar.clear()
+    service = client.app[appkeys.SESSION_SERVICE]
+    registry = client.app[appkeys.REGISTRY]
+    acting = await client.ws_connect(
+        "/api/v1/events", headers={"Authorization": "Bearer key-for-regulateur-0123456789"}
+    )
+    plain = await client.ws_connect(
+        "/api/v1/events", headers={"Authorization": "Bearer plain-key-0123456789"}
+    )
+    try:
+        for ws in (acting, plain):
+            assert (await ws.receive_json(timeout=5))["type"] == "snapshot"
+        await service.record(world.foreign_session_id, Actor("system"), "note.added")
+        await service.record(world.session_id, Actor("system"), "note.added")
+        # A call event after both: what came before it on each socket is all it was sent.
+        registry.apply(CallRinging("c9", "15", "+33612345678", "PJSIP/trunk-9", "c9", NOW))
+        seen = [await _until_call(ws) for ws in (acting, plain)]
+    finally:
+        await acting.close()
+        await plain.close()
+    assert seen[0] == [world.session_id]
+    assert seen[1] == []
+
+
+async def _until_call(ws: Any) -> list[str]:
+    """The sessions updated on ``ws`` before the next call event."""
+    sessions: list[str] = []
+    while True:
+        message: dict[str, Any] = await ws.receive_json(timeout=5)
+        if message["type"] == "call.ringing":
+            return sessions
+        if message["type"] == "session.updated":
+            sessions.append(message["session"]["id"])
