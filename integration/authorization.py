@@ -33,7 +33,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .sessions.errors import SessionNotFound
-from .sessions.models import VisioSession
+from .sessions.models import Invitation, VisioSession
 from .store.models import Role
 
 __all__ = [
@@ -48,6 +48,7 @@ __all__ = [
     "Rule",
     "ThirdPartyUnavailable",
     "check_invitation_role",
+    "check_retry",
     "check_role",
     "check_session",
     "message_rule",
@@ -212,6 +213,17 @@ async def check_session(db: AsyncSession, principal: Principal, session_id: str)
     centre_id = await db.scalar(select(VisioSession.centre_id).where(VisioSession.id == session_id))
     if centre_id is None or centre_id != principal.centre_id:
         raise SessionNotFound()
+
+
+async def check_retry(db: AsyncSession, session_id: str, invitation_id: str) -> None:
+    """Raise :class:`ThirdPartyUnavailable` for sending a third party's link again."""
+    role = await db.scalar(
+        select(Invitation.role).where(
+            Invitation.id == invitation_id, Invitation.session_id == session_id
+        )
+    )
+    if role is not None:
+        check_invitation_role(role)
 
 
 def check_invitation_role(role: str) -> None:

@@ -268,7 +268,11 @@ async def me(request: web.Request) -> web.Response:
     """Who is logged in, at which position (and which they may take), and the CSRF token for
     unsafe requests."""
     session, account = await authenticated(request)
-    return web.json_response(_me(request, account, session, await _positions(request, account)))
+    positions = await _positions(request, account)
+    if session.position not in positions:
+        # Bound before the account lost it (or before positions were declared): choose again.
+        session = session.with_position(None)
+    return web.json_response(_me(request, account, session, positions))
 
 
 @routes.post("/console/api/position")
@@ -317,7 +321,7 @@ async def logout(request: web.Request) -> web.Response:
 async def console_socket(request: web.Request) -> web.StreamResponse:
     """The position's calls, live: ``hello`` then offers and updates."""
     session, account = await authenticated(request)
-    if session.position is None:
+    if session.position is None or session.position not in await _positions(request, account):
         raise InvalidRequest("no_position")
     # Room for a video answer's SDP (a few KiB with its candidates).
     ws = web.WebSocketResponse(heartbeat=20, max_msg_size=64 * 1024)

@@ -15,7 +15,7 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from .. import accounts
-from ..authorization import NotAllowed, check_invitation_role
+from ..authorization import NotAllowed, check_invitation_role, check_retry
 from ..messaging import recent_outbox
 from ..sessions.services import Actor, SessionDetail, SessionFilter
 from ..sessions.state import FINAL_STATES, SessionState
@@ -181,8 +181,10 @@ async def console_invite(request: web.Request) -> web.Response:
 
 @routes.post("/console/api/sessions/{session_id}/invitations/{invitation_id}/retry")
 async def console_retry(request: web.Request) -> web.Response:
-    """Send a failed invitation again."""
+    """Send a failed invitation again (a patient's: third parties cannot join yet)."""
     actor = await _console_actor(request, unsafe=True)
+    async with request.app[appkeys.DB]() as db:
+        await check_retry(db, request.match_info["session_id"], request.match_info["invitation_id"])
     invitation = await request.app[appkeys.SESSION_SERVICE].retry(
         request.match_info["session_id"],
         request.match_info["invitation_id"],

@@ -10,8 +10,10 @@ from aiohttp.test_utils import TestClient
 from tests.store.conftest import NewDatabase
 from visioregul.integration import accounts, appkeys
 from visioregul.integration.app import create_app
+from visioregul.integration.sessions.services import Actor
 from visioregul.integration.settings import DatabaseSettings
 from visioregul.integration.store.models import Role
+from visioregul.integration.web.sessions import COOKIE_NAME
 
 from .conftest import CAD_KEY, PASSWORD, ClientFactory, login, make_settings
 from .helpers import detail, open_session
@@ -127,3 +129,38 @@ async def test_given_a_cad_key_then_it_opens_sessions_at_its_regulators_position
     )
     assert response.status == 201
     assert (await response.json())["created_by"].endswith(":regulateur")
+
+
+async def test_given_a_third_party_invitation_from_before_then_it_is_not_sent_again(
+    client: Client,
+) -> None:
+    """Retrying a third party's link (one sent before they were refused) is refused too."""
+    csrf = await login(client)
+    session = await open_session(client, csrf)
+    service = client.app[appkeys.SESSION_SERVICE]
+    invitation = await service.invite(
+        session["id"], Actor("regulateur"), "06 55 44 33 22", role="third_party"
+    )
+    response = await client.post(
+        f"/console/api/sessions/{session['id']}/invitations/{invitation.id}/retry",
+        headers={"X-CSRF-Token": csrf},
+    )
+    assert response.status == 403
+    assert (await response.json())["error_id"] == "third_party_unavailable"
+
+
+async def test_given_a_login_bound_to_a_position_the_account_lost_then_it_must_choose_again(
+    client: Client,
+) -> None:
+    async with client.app[appkeys.DB]() as db:
+        account = await accounts.get_account_by_username(db, "regulateur")
+    assert account is not None
+    codec = client.app[appkeys.SESSIONS]
+    client.session.cookie_jar.update_cookies(
+        {COOKIE_NAME: codec.dumps(codec.new(account.id, "PJSIP/1003"))}
+    )
+    me = await (await client.get("/console/api/me")).json()
+    assert me["position"] is None
+    response = await client.get("/console/ws")
+    assert response.status == 400
+    assert (await response.json())["error_id"] == "no_position"
