@@ -31,6 +31,9 @@ from visioregul.integration.store.models import Role
 from visioregul.integration.telephony.link import LinkState
 
 CAD_KEY = "integration-cad-key"
+"""A CAD key acting for nobody: live calls and their events."""
+CAD_SESSIONS_KEY = "integration-cad-sessions-key"
+"""A CAD key acting for the regulator's account (made by :func:`add_account`): sessions too."""
 PASSWORD = "integration password 15"
 
 Client = TestClient[web.Request, web.Application]
@@ -61,8 +64,12 @@ def service_settings(
             reconnect_min=0.2,
             reconnect_max=1.0,
         ),
-        # The CAD's key acts for the regulator's account (made by :func:`add_account`).
-        console=ConsoleSettings(api_keys=[ApiKey(key=SecretStr(CAD_KEY), account="regulateur")]),
+        console=ConsoleSettings(
+            api_keys=[
+                ApiKey(key=SecretStr(CAD_KEY)),
+                ApiKey(key=SecretStr(CAD_SESSIONS_KEY), account="regulateur"),
+            ]
+        ),
     )
 
 

@@ -27,7 +27,7 @@ from visioregul.integration import appkeys
 from visioregul.integration.app import create_app
 from visioregul.integration.store.models import AuditEntry, OutboxMessage
 
-from .service import CAD_KEY, Client, add_account, service_settings, until, wait_link_up
+from .service import CAD_SESSIONS_KEY, Client, add_account, service_settings, until, wait_link_up
 
 pytestmark = [pytest.mark.asterisk, pytest.mark.timeout(90)]
 
@@ -126,7 +126,7 @@ async def sessions_of(client: Client, call_id: str) -> dict[str, Any]:
     response = await client.get(
         "/api/v1/sessions",
         params={"call_id": call_id},
-        headers={"Authorization": f"Bearer {CAD_KEY}"},
+        headers={"Authorization": f"Bearer {CAD_SESSIONS_KEY}"},
     )
     assert response.status == 200, await response.text()
     body: dict[str, Any] = await response.json()
