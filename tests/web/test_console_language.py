@@ -97,7 +97,7 @@ async def test_given_a_logged_in_reader_then_the_console_follows_the_switch(
     page = await (await client.get("/console", headers=ENGLISH)).text()
     assert '<html lang="en">' in page
     assert 'data-i18n="header.logout">Sign out</button>' in page
-    assert 'placeholder="PJSIP/1001"' in page
+    assert 'data-i18n="position.dialog.hint">The desk phones your account may take.</p>' in page
     await client.get("/console?lang=fr", headers=ENGLISH)
     page = await (await client.get("/console", headers=ENGLISH)).text()
     assert '<html lang="fr">' in page
