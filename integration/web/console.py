@@ -213,10 +213,10 @@ async def login(request: web.Request) -> web.StreamResponse:
             )
         else:
             allowed = await accounts.account_positions_of(db, account)
+            wanted = position
             try:
                 position = _bound_position(position, account.position, allowed)
             except InvalidRequest:
-                position = None
                 account_refused = True
             else:
                 login_id = await console_logins.open_login(
@@ -225,8 +225,8 @@ async def login(request: web.Request) -> web.StreamResponse:
             await audit.record(
                 db,
                 actor=account.username,
-                action="console.login",
-                details={"position": position, "remote": remote},
+                action="console.login_refused" if account_refused else "console.login",
+                details={"position": wanted if account_refused else position, "remote": remote},
             )
     if account is None:
         throttle.failed(*keys)

@@ -8,7 +8,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from tests.store.conftest import NewDatabase
-from visioregul.integration import accounts, appkeys
+from visioregul.integration import accounts, appkeys, audit
 from visioregul.integration.app import create_app
 from visioregul.integration.sessions.services import Actor
 from visioregul.integration.settings import DatabaseSettings
@@ -44,6 +44,9 @@ async def test_given_a_position_not_of_the_account_when_logging_in_then_refused(
     )
     assert response.headers["Location"] == "/console/login?error=position_not_allowed"
     assert "Set-Cookie" not in response.headers
+    async with client.app[appkeys.DB]() as db:
+        refused = await audit.recent(db, action="console.login_refused")
+    assert refused[0].details["position"] == "PJSIP/1003"
     await login(client, position="1002")
     me = await (await client.get("/console/api/me")).json()
     assert me["position"] == "PJSIP/1002"
