@@ -20,7 +20,7 @@ from pydantic import SecretStr
 from sqlalchemy import text
 
 from tests.store.conftest import NewDatabase
-from visioregul.integration import accounts, appkeys
+from visioregul.integration import accounts, appkeys, console_logins
 from visioregul.integration.app import create_app
 from visioregul.integration.authorization import (
     CAD_SOCKET,
@@ -35,11 +35,11 @@ from visioregul.integration.sessions.services import Actor
 from visioregul.integration.settings import ApiKey, ConsoleSettings, DatabaseSettings
 from visioregul.integration.store.models import Role
 from visioregul.integration.telephony.events import CallRinging
+from visioregul.integration.web.console_login import COOKIE_NAME
 from visioregul.integration.web.console_video import VIDEO_TYPES
-from visioregul.integration.web.sessions import COOKIE_NAME
 from visioregul.patient_page import signalling
 
-from .conftest import PASSWORD, ClientFactory, make_settings
+from .conftest import PASSWORD, ClientFactory, make_settings, public_origin
 from .helpers import open_session
 
 Client = TestClient[web.Request, web.Application]
@@ -94,7 +94,7 @@ async def world(
             )
             ids[name] = account.id
         (await accounts.get_account_by_username(db, "ancien")).disabled = True  # type: ignore[union-attr]
-    csrf = sign_in(client, ids["regulateur"])
+    csrf = await sign_in(client, ids["regulateur"])
     session = await open_session(client, csrf)
     foreign = await open_session(client, csrf, "06 22 33 44 55")
     async with client.app[appkeys.DB].begin() as db:
@@ -107,10 +107,13 @@ async def world(
     return World(client, ids, session["id"], session["invitations"][0]["id"], foreign["id"])
 
 
-def sign_in(client: Client, account_id: int, position: str | None = "PJSIP/1001") -> str:
-    """Put a console login of ``account_id`` in the client's cookies; its CSRF token."""
-    codec = client.app[appkeys.SESSIONS]
-    session = codec.new(account_id, position)
+async def sign_in(client: Client, account_id: int, position: str | None = "PJSIP/1001") -> str:
+    """Open a console login of ``account_id`` and put it in the client's cookies; its CSRF
+    token."""
+    codec = client.app[appkeys.LOGIN_COOKIES]
+    async with client.app[appkeys.DB].begin() as db:
+        login_id = await console_logins.open_login(db, account_id, codec.max_age)
+    session = codec.new(account_id, login_id, position)
     client.session.cookie_jar.clear()
     client.session.cookie_jar.update_cookies({COOKIE_NAME: codec.dumps(session)})
     return session.csrf_token
@@ -165,7 +168,7 @@ async def test_given_each_role_when_calling_each_console_route_then_only_the_rul
         assert rule.session == ("{session_id}" in path), (method, path)
         url = concrete(path, world)
         for name, role in ACCOUNTS.items():
-            csrf = sign_in(client, world.ids[name])
+            csrf = await sign_in(client, world.ids[name])
             response = await _call(client, method, url, {"X-CSRF-Token": csrf})
             if name == "ancien":
                 assert response.status == 401, (name, method, path)
@@ -178,7 +181,7 @@ async def test_given_each_role_when_calling_each_console_route_then_only_the_rul
         assert (await _call(client, method, url, {})).status == 401, (method, path)
     # Sign out last: it ends the login.
     for name in ("admin", "medecin"):
-        csrf = sign_in(client, world.ids[name])
+        csrf = await sign_in(client, world.ids[name])
         assert (await client.post("/console/logout", headers={"X-CSRF-Token": csrf})).status == 204
 
 
@@ -214,7 +217,7 @@ async def test_given_a_session_of_another_centre_then_it_is_answered_like_an_unk
     assert session_routes, "no route acts on a session?"
     for method, path, rule in session_routes:
         if rule.credential is Credential.CONSOLE:
-            headers = {"X-CSRF-Token": sign_in(client, world.ids["medecin"])}
+            headers = {"X-CSRF-Token": await sign_in(client, world.ids["medecin"])}
         else:
             client.session.cookie_jar.clear()
             headers = {"Authorization": "Bearer key-for-regulateur-0123456789"}
@@ -225,7 +228,7 @@ async def test_given_a_session_of_another_centre_then_it_is_answered_like_an_unk
         assert (foreign.status, await foreign.json()) == (unknown.status, await unknown.json())
         assert foreign.status == 404, (method, path)
     # And the history lists the centre's own sessions only.
-    sign_in(client, world.ids["medecin"])
+    await sign_in(client, world.ids["medecin"])
     history = await (await client.get("/console/api/sessions")).json()
     assert world.foreign_session_id not in {s["id"] for s in history["sessions"]}
     assert world.session_id in {s["id"] for s in history["sessions"]}
@@ -235,8 +238,8 @@ async def test_given_a_console_when_watching_another_centres_session_then_unknow
     world: World,
 ) -> None:
     client = world.client
-    sign_in(client, world.ids["medecin"])
-    async with client.ws_connect("/console/ws") as ws:
+    await sign_in(client, world.ids["medecin"])
+    async with client.ws_connect("/console/ws", origin=public_origin(client)) as ws:
         assert (await ws.receive_json(timeout=5))["type"] == "hello"
         replies = []
         for session_id in (world.foreign_session_id, "f" * 32):
@@ -259,9 +262,10 @@ async def _reply(ws: Any, kind: str) -> dict[str, Any]:
 
 async def test_given_an_admin_then_no_console_socket(world: World) -> None:
     client = world.client
-    sign_in(client, world.ids["admin"])
-    response = await client.get("/console/ws")
+    await sign_in(client, world.ids["admin"])
+    response = await client.get("/console/ws", headers={"Origin": public_origin(client)})
     assert response.status == 403
+    assert (await response.json())["error_id"] == "forbidden"
     assert REGULATING == SESSION_ROLES
 
 

@@ -8,12 +8,12 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from tests.store.conftest import NewDatabase
-from visioregul.integration import accounts, appkeys, audit
+from visioregul.integration import accounts, appkeys, audit, console_logins
 from visioregul.integration.app import create_app
 from visioregul.integration.sessions.services import Actor
 from visioregul.integration.settings import DatabaseSettings
 from visioregul.integration.store.models import Role
-from visioregul.integration.web.sessions import COOKIE_NAME
+from visioregul.integration.web.console_login import COOKIE_NAME
 
 from .conftest import CAD_KEY, PASSWORD, ClientFactory, login, make_settings
 from .helpers import detail, open_session
@@ -158,9 +158,11 @@ async def test_given_a_login_bound_to_a_position_the_account_lost_then_it_must_c
     async with client.app[appkeys.DB]() as db:
         account = await accounts.get_account_by_username(db, "regulateur")
     assert account is not None
-    codec = client.app[appkeys.SESSIONS]
+    codec = client.app[appkeys.LOGIN_COOKIES]
+    async with client.app[appkeys.DB].begin() as db:
+        login_id = await console_logins.open_login(db, account.id, codec.max_age)
     client.session.cookie_jar.update_cookies(
-        {COOKIE_NAME: codec.dumps(codec.new(account.id, "PJSIP/1003"))}
+        {COOKIE_NAME: codec.dumps(codec.new(account.id, login_id, "PJSIP/1003"))}
     )
     me = await (await client.get("/console/api/me")).json()
     assert me["position"] is None
