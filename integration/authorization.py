@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from .errors import DomainError
 from .sessions.errors import SessionNotFound
 from .sessions.models import Invitation, VisioSession
 from .store.models import Role
@@ -182,20 +183,18 @@ class Principal:
     """The id of the API key the request came with (its hash prefix), if any."""
 
 
-class NotAllowed(Exception):
-    """The principal may not do this; ``reason`` is a stable slug (``forbidden``...)."""
+class NotAllowed(DomainError):
+    """The principal may not do this (``forbidden``, or a more precise slug such as
+    ``position_not_allowed``)."""
 
-    def __init__(self, reason: str = "forbidden") -> None:
-        super().__init__(reason)
-        self.reason = reason
+    error_id = "forbidden"
 
 
 class ThirdPartyUnavailable(NotAllowed):
     """A third party cannot join a session yet: the invitation would send a link that cannot
     work."""
 
-    def __init__(self) -> None:
-        super().__init__("third_party_unavailable")
+    error_id = "third_party_unavailable"
 
 
 def check_role(rule: Rule, principal: Principal) -> None:

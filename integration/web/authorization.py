@@ -4,8 +4,8 @@ It finds the rule of the matched route (:data:`visioregul.integration.authorizat
 establishes who acts from the credential the rule names (console login or API key), checks the
 role and, for a route about one session, that the session is of the principal's centre. A route
 without a rule is refused (and logged): nothing is reachable by omission. Handlers find the
-principal in ``request[appkeys.PRINCIPAL]``. The policy's refusals become HTTP here:
-``NotAllowed`` is a 403 with its reason; ``SessionNotFound`` keeps its own mapping (404).
+principal in ``request[appkeys.PRINCIPAL]``. The policy's refusals (``NotAllowed``,
+``SessionNotFound``) are domain errors: the errors middleware maps them with the others.
 """
 
 from __future__ import annotations
@@ -66,14 +66,11 @@ async def authorization_middleware(request: web.Request, handler: Handler) -> we
     if rule is None:
         log.error("no authorization rule for %s %s: refused", request.method, resource.canonical)
         raise Forbidden()
-    try:
-        principal = await principal_of(request, rule)
-        if principal is not None:
-            check_role(rule, principal)
-            if rule.session:
-                async with request.app[appkeys.DB]() as db:
-                    await check_session(db, principal, request.match_info["session_id"])
-            request[appkeys.PRINCIPAL] = principal
-        return await handler(request)
-    except NotAllowed as refusal:
-        raise Forbidden(refusal.reason) from None
+    principal = await principal_of(request, rule)
+    if principal is not None:
+        check_role(rule, principal)
+        if rule.session:
+            async with request.app[appkeys.DB]() as db:
+                await check_session(db, principal, request.match_info["session_id"])
+        request[appkeys.PRINCIPAL] = principal
+    return await handler(request)

@@ -401,7 +401,7 @@ async def _pump(
                 data = None
             if not isinstance(data, dict):
                 data = {}
-            if not await _allowed(request, principal, connection, data):
+            if not await _allowed(request, principal, connection, video, data):
                 continue
             if data["type"] == "ping":
                 connection.send({"type": "pong"})
@@ -413,7 +413,11 @@ async def _pump(
 
 
 async def _allowed(
-    request: web.Request, principal: Principal, connection: Connection, data: dict[str, Any]
+    request: web.Request,
+    principal: Principal,
+    connection: Connection,
+    video: ConsoleVideo,
+    data: dict[str, Any],
 ) -> bool:
     """Apply the message's rule (``CONSOLE_SOCKET``); say why on the socket when refused.
 
@@ -437,8 +441,7 @@ async def _allowed(
         async with request.app[appkeys.DB]() as db:
             await check_session(db, principal, session_id)
     except (SessionNotFound, NotAllowed, Unauthorized):
-        connection.send(
-            {"type": "video.error", "session_id": session_id, "error_id": "session_not_found"}
-        )
+        # Answered exactly as an unknown session: nothing says it exists elsewhere.
+        video.refuse(session_id, SessionNotFound())
         return False
     return True

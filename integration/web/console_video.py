@@ -122,15 +122,19 @@ class ConsoleVideo:
             else:
                 await self._answer(message)
         except (MediaError, DomainError) as error:
-            body = error_body(error, self.catalogue, self.language)
-            self.connection.send(
-                {
-                    "type": "video.error",
-                    "session_id": message.session_id,
-                    "error_id": body["error_id"],
-                    "message": body["message"],
-                }
-            )
+            self.refuse(message.session_id, error)
+
+    def refuse(self, session_id: str, error: MediaError | DomainError) -> None:
+        """Tell the console that a video message about ``session_id`` was refused."""
+        body = error_body(error, self.catalogue, self.language)
+        self.connection.send(
+            {
+                "type": "video.error",
+                "session_id": session_id,
+                "error_id": body["error_id"],
+                "message": body["message"],
+            }
+        )
 
     async def close(self) -> None:
         """The socket closed: end every subscription."""

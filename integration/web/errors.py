@@ -14,6 +14,7 @@ from typing import Any
 
 from visioregul.media import MediaError
 
+from ..authorization import NotAllowed, ThirdPartyUnavailable
 from ..destinations import InvalidDestination
 from ..errors import RefusalError
 from ..sessions.errors import (
@@ -48,6 +49,8 @@ DOMAIN_STATUS: Mapping[type[RefusalError], int] = {
     TooManyInvitations: 429,
     InvalidDestination: 400,
     MediaError: 400,
+    NotAllowed: 403,
+    ThirdPartyUnavailable: 403,
 }
 """The HTTP status of each refusal of the domain; every class has its line (a test checks)."""
 

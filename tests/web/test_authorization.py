@@ -20,7 +20,7 @@ from pydantic import SecretStr
 from sqlalchemy import text
 
 from tests.store.conftest import NewDatabase
-from visioregul.integration import accounts, appkeys, console_logins
+from visioregul.integration import accounts, console_logins
 from visioregul.integration.app import create_app
 from visioregul.integration.authorization import (
     CAD_SOCKET,
@@ -35,6 +35,7 @@ from visioregul.integration.sessions.services import Actor
 from visioregul.integration.settings import ApiKey, ConsoleSettings, DatabaseSettings
 from visioregul.integration.store.models import Role
 from visioregul.integration.telephony.events import CallRinging
+from visioregul.integration.web import appkeys
 from visioregul.integration.web.console_login import COOKIE_NAME
 from visioregul.integration.web.console_video import VIDEO_TYPES
 from visioregul.patient_page import signalling

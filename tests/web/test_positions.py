@@ -8,11 +8,12 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from tests.store.conftest import NewDatabase
-from visioregul.integration import accounts, appkeys, audit, console_logins
+from visioregul.integration import accounts, audit, console_logins
 from visioregul.integration.app import create_app
 from visioregul.integration.sessions.services import Actor
 from visioregul.integration.settings import DatabaseSettings
 from visioregul.integration.store.models import Role
+from visioregul.integration.web import appkeys
 from visioregul.integration.web.console_login import COOKIE_NAME
 
 from .conftest import CAD_KEY, PASSWORD, ClientFactory, login, make_settings
