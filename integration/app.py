@@ -127,11 +127,9 @@ async def _store(app: web.Application) -> AsyncIterator[None]:
 
 
 def _declare_to_telephony(app: web.Application, positions: list[str]) -> None:
-    """Hand the declared positions to the telephony: the only desks a call may be at.
-
-    The one call site of the telephony's position directory
-    (``PositionDirectory(pattern, declared=()).declare(positions)``).
-    """
+    """Hand the declared positions (the store's) to the telephony's position directory: the only
+    desks a call may be at."""
+    app[appkeys.TELEPHONY].positions.declare(positions)
     log.info("declared positions: %s", ", ".join(positions) or "none")
 
 

@@ -164,20 +164,7 @@ class TelephonySettings(_Section):
     reconnect_min: float = Field(default=0.5, gt=0)
     """First delay before reconnecting to Asterisk, doubled on each failure up to the maximum."""
     reconnect_max: float = Field(default=10.0, gt=0)
-    position_pattern: str = "PJSIP/1[0-9]{3}"
-    """A regular expression every position (desk-phone endpoint) must match in full: trunks and
-    helper channels never do."""
     ami: AmiSettings = AmiSettings()
-
-    @field_validator("position_pattern")
-    @classmethod
-    def _valid_pattern(cls, value: str) -> str:
-        try:
-            re.compile(value)
-        except re.error as exc:
-            raise ValueError(f"not a regular expression: {exc}") from exc
-        return value
-
     ari: AriSettings = AriSettings()
 
     @field_validator("region")
