@@ -2,7 +2,7 @@
 
 One default centre is created and every existing account and session joins it.
 
-Revision ID: 0004_permissions
+Revision ID: 0006_permissions
 Revises: 0005_link_binding
 Create Date: 2026-12-05
 """
@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0004_permissions"
+revision: str = "0006_permissions"
 down_revision: str | Sequence[str] | None = "0005_link_binding"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
