@@ -7,9 +7,13 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from playwright.async_api import BrowserContext, Playwright, async_playwright
+from playwright.async_api import BrowserContext, Playwright, async_playwright, expect
 
 CHROMIUM = "/usr/bin/chromium"
+
+# A bound on each wait for the page, not a timing: two cores shared with Asterisk, the service and
+# several Chromium processes can take longer than Playwright's default 5 s to run a page's script.
+expect.set_options(timeout=15_000)
 
 
 @pytest.fixture
