@@ -94,6 +94,11 @@ class SessionService:
         )
         self.links = PatientLinks(self.db, self._journal)
 
+    def use_senders(self, senders: Senders) -> None:
+        """Send through ``senders`` from now on (the delivery part holds them too)."""
+        self.senders = senders
+        self._delivery.senders = senders
+
     # -- life cycle ----------------------------------------------------------------------------
 
     async def start(self) -> None:

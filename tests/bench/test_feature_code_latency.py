@@ -126,10 +126,7 @@ async def test_feature_code_latency(
             sms=timed,
             email=timed if service.senders.email is service.senders.sms else service.senders.email,
         )
-        # Every object of the service that holds the senders (its delivery part too).
-        for holder in (service, getattr(service, "_delivery", None)):
-            if holder is not None and hasattr(holder, "senders"):
-                holder.senders = senders
+        service.use_senders(senders)
         sms_ms: list[float] = []
         answer_ms: list[float] = []
         for serial in range(WARM_UP + PRESSES):

@@ -231,10 +231,10 @@ async def run_backend(backend: Backend, tmp_path: Path) -> Figures:
         service = app[appkeys.SESSION_SERVICE]
         timed = TimedSender(service.senders.sms)
         if service.senders.email is service.senders.sms:
-            service.senders = Senders(sms=timed, email=timed)
+            service.use_senders(Senders(sms=timed, email=timed))
         else:
             timed = TimedSender(service.senders.email)
-            service.senders = Senders(sms=service.senders.sms, email=timed)
+            service.use_senders(Senders(sms=service.senders.sms, email=timed))
 
         serial = 0
         for index in range(WARM_UP + INVITATIONS):
