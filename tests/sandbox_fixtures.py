@@ -13,6 +13,7 @@ import pytest
 import pytest_asyncio
 
 from tests.sandbox import SandboxAsterisk, SandboxNotInstalled, SandboxPorts
+from tests.sandbox.sipp import stop_leftovers
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
@@ -36,3 +37,16 @@ async def sandbox(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[San
         yield asterisk
     finally:
         await asterisk.stop()
+
+
+@pytest_asyncio.fixture(autouse=True)
+async def sandbox_isolation(request: pytest.FixtureRequest) -> AsyncIterator[None]:
+    """After a test that used the sandbox: its sipp still running are stopped and every channel
+    still up is hung up, so that a test that failed half-way cannot ring the next one's phones."""
+    yield
+    sandbox = request.node.funcargs.get("sandbox") if hasattr(request.node, "funcargs") else None
+    if not isinstance(sandbox, SandboxAsterisk):
+        return
+    await stop_leftovers()
+    if sandbox.is_running:
+        await sandbox.hang_up_everything()

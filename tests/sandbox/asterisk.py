@@ -398,6 +398,22 @@ class SandboxAsterisk:
             raise SandboxError(f"asterisk -rx {command!r} exited with {code}: {output.strip()}")
         return output
 
+    async def hang_up_everything(self, timeout: float = 10.0) -> int:
+        """Hang up every channel and wait until none is left; return how many there were.
+
+        Between tests: a call a failed test left up (a queue still ringing the desks, a parked
+        call) would otherwise ring the next test's phones.
+        """
+        count = _active_channels(await self.cli("core show channels count"))
+        if count:
+            await self.cli("channel request hangup all")
+        deadline = time.monotonic() + timeout
+        while _active_channels(await self.cli("core show channels count")):
+            if time.monotonic() >= deadline:
+                raise SandboxError(f"channels still up {timeout:.0f} s after hanging up all")
+            await asyncio.sleep(0.1)
+        return count
+
     def log_tail(self, lines: int = _LOG_TAIL_LINES) -> str:
         """The end of Asterisk's log and of its standard output, to explain a failure."""
         if self._work_dir is None:
@@ -547,3 +563,11 @@ def _render(template: str, values: Mapping[str, str]) -> str:
     if leftover:
         raise SandboxError(f"unknown placeholder {leftover.group()} in the sandbox configuration")
     return text
+
+
+def _active_channels(output: str) -> int:
+    """The count in ``core show channels count``'s "N active channel(s)" line."""
+    match = re.search(r"(\d+) active channels?", output)
+    if match is None:
+        raise SandboxError(f"unexpected 'core show channels count' output: {output.strip()!r}")
+    return int(match.group(1))

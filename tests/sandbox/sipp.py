@@ -19,6 +19,7 @@ import socket
 import subprocess
 import tempfile
 import time
+import weakref
 from pathlib import Path
 from types import TracebackType
 
@@ -31,6 +32,7 @@ __all__ = [
     "place_call",
     "start_far_end",
     "start_phone",
+    "stop_leftovers",
 ]
 
 logger = logging.getLogger(__name__)
@@ -51,6 +53,19 @@ DEFAULT_HOLD_FOR_MS = 2000
 
 class SippError(SandboxError):
     """sipp could not be started or did not come up."""
+
+
+_STARTED: weakref.WeakSet[SippProcess] = weakref.WeakSet()
+"""Every sipp started and not yet collected: what :func:`stop_leftovers` ends."""
+
+
+async def stop_leftovers() -> list[str]:
+    """Stop every sipp still running (a test that failed half-way leaves its phones behind, and
+    a phone left listening answers the next test's calls); return their names."""
+    running = [process for process in list(_STARTED) if process.returncode is None]
+    for process in running:
+        await process.stop()
+    return [process.name for process in running]
 
 
 class SippProcess:
@@ -75,6 +90,7 @@ class SippProcess:
         self._command = command
         self._log_dir = log_dir
         self._local_port = local_port
+        _STARTED.add(self)
 
     @property
     def name(self) -> str:
