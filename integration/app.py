@@ -28,13 +28,15 @@ from .retention import purge_retained
 from .sessions.feature_code import FeatureCode
 from .sessions.services import SessionService
 from .settings import Settings
+from .stills import Stills
+from .storage import DirectoryStorage
 from .store.db import create_engine, make_sessionmaker, upgrade
 from .telephony.pairing import Pairing
 from .telephony.positions import PositionDirectory
 from .telephony.registry import LiveCallRegistry
 from .telephony.service import Telephony
 from .video import RoomRegistry
-from .web import api, appkeys, console, sessions_http, twilio_callbacks
+from .web import api, appkeys, console, sessions_http, stills_http, twilio_callbacks
 from .web.authorization import authorization_middleware
 from .web.console_login import LiveConsoles, LoginCookieCodec, load_secret_key
 from .web.middleware import (
@@ -95,6 +97,7 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_routes(api.routes)
     app.router.add_routes(console.routes)
     app.router.add_routes(sessions_http.routes)
+    app.router.add_routes(stills_http.routes)
     app.router.add_routes(twilio_callbacks.routes)
     # Before the landing page: its ``/p/{token:.+}`` would take ``/p/<token>/ws`` too.
     app.router.add_routes(patient_signalling.routes)
@@ -137,12 +140,15 @@ async def _sessions(app: web.Application) -> AsyncIterator[None]:
     settings = app[appkeys.SETTINGS]
     telephony = app[appkeys.TELEPHONY]
     pairing = Pairing(settings.telephony.ami, telephony.source)
+    # Out of every served folder: files leave only through routes that check who asks.
+    storage = DirectoryStorage(settings.service.data_dir / "files")
     service = SessionService(
         db=app[appkeys.DB],
         settings=settings,
         senders=build_senders(settings.messaging, app[appkeys.DB]),
         registry=app[appkeys.REGISTRY],
         pairing=pairing,
+        storage=storage,
     )
     await service.start()
     service.listeners.append(app[appkeys.NOTIFIER].on_session)
@@ -155,6 +161,7 @@ async def _sessions(app: web.Application) -> AsyncIterator[None]:
     rooms.start()
     service.listeners.append(rooms.on_session)
     app[appkeys.ROOMS] = rooms
+    app[appkeys.STILLS] = Stills(service, rooms, storage)
     # The desk phone's key (shipped [visioregul-feature]): opens a session for the call and
     # answers on the regulator's channel.
     feature_code = FeatureCode(

@@ -15,6 +15,7 @@ from .login_throttle import LoginThrottle
 from .ratelimit import RateLimiter
 from .sessions.services import SessionService
 from .settings import Settings
+from .stills import Stills
 from .telephony.registry import LiveCallRegistry
 from .telephony.service import Telephony
 from .video import RoomRegistry
@@ -29,6 +30,7 @@ __all__ = [
     "ROOMS",
     "SESSION_SERVICE",
     "SETTINGS",
+    "STILLS",
     "TELEPHONY",
 ]
 
@@ -41,5 +43,7 @@ SESSION_SERVICE = web.AppKey("session_service", SessionService)
 LOGIN_LIMITER = web.AppKey("login_limiter", LoginThrottle)
 LINK_LIMITER = web.AppKey("link_limiter", RateLimiter)
 ROOMS = web.AppKey("rooms", RoomRegistry)
+STILLS = web.AppKey("stills", Stills)
+"""Screenshots of the sessions' videos."""
 PATIENT_SOCKETS = web.AppKey("patient_sockets", set[web.WebSocketResponse])
 """Open patient page WebSockets, closed with GOING_AWAY on shutdown."""

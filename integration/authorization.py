@@ -129,6 +129,10 @@ ROUTES: Mapping[tuple[str, str], Rule] = {
         "/console/api/sessions/{session_id}/invitations/{invitation_id}/retry",
     ): REGULATING_SESSION,
     ("POST", "/console/api/sessions/{session_id}/end"): REGULATING_SESSION,
+    # Screenshots of the patient's video: taken, listed and downloaded by the session's centre.
+    ("POST", "/console/api/sessions/{session_id}/stills"): REGULATING_SESSION,
+    ("GET", "/console/api/sessions/{session_id}/stills"): REGULATING_SESSION,
+    ("GET", "/console/api/sessions/{session_id}/stills/{still_id}"): REGULATING_SESSION,
     # The CAD: live calls for any key; sessions for a key acting for a regulator or doctor.
     ("GET", "/api/v1/calls"): CAD,
     ("GET", "/api/v1/calls/{call_id}"): CAD,

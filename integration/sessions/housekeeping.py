@@ -12,16 +12,22 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ..messaging import DeliveryStatus
 from ..settings import Settings
+from ..storage import FileStorage
 from ..store.models import utcnow
 from .delivery import InvitationDelivery
 from .journal import SYSTEM, SessionJournal
-from .models import Invitation, SessionEvent, VisioSession
+from .models import Invitation, SessionEvent, SessionFile, VisioSession
 from .paired_calls import PairedCalls
 from .state import FINAL_STATES, SessionFact
 
-__all__ = ["Housekeeping"]
+__all__ = ["Housekeeping", "session_files_prefix"]
 
 log = logging.getLogger(__name__)
+
+
+def session_files_prefix(session_id: str) -> str:
+    """The storage prefix of every file of a session: purging the session deletes it whole."""
+    return f"sessions/{session_id.lower()}"
 
 
 @dataclass(kw_only=True)
@@ -33,6 +39,8 @@ class Housekeeping:
     journal: SessionJournal
     delivery: InvitationDelivery
     paired_calls: PairedCalls
+    storage: FileStorage | None = None
+    """Where the sessions' files are (their rows go with the session, their bytes after it)."""
 
     async def recover(self, db: AsyncSession) -> None:
         """After a restart, in ``db``'s transaction: a send interrupted has lost its token
@@ -89,9 +97,15 @@ class Housekeeping:
                 await db.scalars(select(VisioSession.id).where(VisioSession.ended_at < horizon))
             )
             if ids:
+                await db.execute(delete(SessionFile).where(SessionFile.session_id.in_(ids)))
                 await db.execute(delete(SessionEvent).where(SessionEvent.session_id.in_(ids)))
                 await db.execute(delete(Invitation).where(Invitation.session_id.in_(ids)))
                 await db.execute(delete(VisioSession).where(VisioSession.id.in_(ids)))
+        if self.storage is not None:
+            # Once the rows are gone: a file never outlives its record's purge for long, and a
+            # purge that failed before committing keeps both.
+            for session_id in ids:
+                await self.storage.delete_prefix(session_files_prefix(session_id))
         if ids:
             log.info("retention: purged %d sessions ended before %s", len(ids), horizon.isoformat())
         return len(ids)

@@ -1,4 +1,4 @@
-"""The session domain's tables: sessions, their invitations and their event log."""
+"""The session domain's tables: sessions, their invitations, their event log and their files."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from ..store.models import DEFAULT_CENTRE_ID, Base, UTCDateTime, utcnow
 
-__all__ = ["Invitation", "SessionEvent", "VisioSession"]
+__all__ = ["Invitation", "SessionEvent", "SessionFile", "VisioSession"]
 
 
 class VisioSession(Base):
@@ -96,3 +96,25 @@ class SessionEvent(Base):
     details: Mapped[dict[str, Any]] = mapped_column(
         JSON().with_variant(JSONB(), "postgresql"), default=dict
     )
+
+
+class SessionFile(Base):
+    """A file kept with a session (a screenshot of the patient's video...); its bytes are in the
+    file storage under ``storage_key``, purged with the session."""
+
+    __tablename__ = "session_files"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    """Random hex id, in the file's URL."""
+    session_id: Mapped[str] = mapped_column(
+        ForeignKey("visio_sessions.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(16))
+    """``screenshot`` (a still the service took from the patient's video)."""
+    taken_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    taken_by: Mapped[str] = mapped_column(String(128))
+    """The actor who asked for it (account username)."""
+    content_type: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    """In bytes."""
+    storage_key: Mapped[str] = mapped_column(String(255), unique=True)

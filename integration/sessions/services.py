@@ -19,7 +19,7 @@ are written in the same transaction (:mod:`.journal`).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,7 +28,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from ..background import BackgroundTasks
 from ..messaging import DeliveryStatus, Senders
 from ..settings import Settings
-from ..store.models import utcnow
+from ..storage import FileStorage
+from ..store.models import Base, utcnow
 from ..telephony.pairing import Pairing
 from ..telephony.registry import CallUpdate, LiveCallRegistry
 from .delivery import InvitationDelivery
@@ -64,6 +65,8 @@ class SessionService:
     pairing: Pairing
     listeners: list[Callable[[SessionUpdate], None]] = field(default_factory=list)
     """Told of each committed event (the consoles' notifier, the video rooms, the CAD)."""
+    storage: FileStorage | None = None
+    """Where the sessions' files are kept (purged with their sessions)."""
     links: PatientLinks = field(init=False)
     """The links: checked, opened by a person's page, taken over, bound to a browser."""
     _background: BackgroundTasks = field(
@@ -91,6 +94,7 @@ class SessionService:
             journal=self._journal,
             delivery=self._delivery,
             paired_calls=self._paired_calls,
+            storage=self.storage,
         )
         self.links = PatientLinks(self.db, self._journal)
 
@@ -184,6 +188,21 @@ class SessionService:
         async with self._journal.transaction() as db:
             return await self._journal.append(db, session_id, actor, kind, details or {}, fact=fact)
 
+    async def record_with_rows(
+        self,
+        session_id: str,
+        actor: Actor,
+        kind: str,
+        details: dict[str, Any],
+        rows: Sequence[Base],
+    ) -> SessionEvent:
+        """Append an event to an open session with ``rows`` added in the same transaction (a
+        file's record and the event that says who kept it); ``SessionClosed`` once it ended."""
+        async with self._journal.transaction() as db:
+            await self._journal.open_row(db, session_id)
+            db.add_all(rows)
+            return await self._journal.append(db, session_id, actor, kind, details)
+
     async def end(
         self, session_id: str, actor: Actor, reason: str = "ended_by_regulator"
     ) -> SessionDetail:
@@ -206,7 +225,7 @@ class SessionService:
         return await self._housekeeping.expire_idle()
 
     async def purge(self) -> int:
-        """Delete sessions ended more than ``sessions.retention_days`` ago (and their rows)."""
+        """Delete sessions ended more than ``sessions.retention_days`` ago, rows and files."""
         return await self._housekeeping.purge()
 
     # -- reading (see :mod:`.history`) -----------------------------------------------------------

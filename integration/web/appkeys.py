@@ -15,6 +15,7 @@ from ..appkeys import (
     ROOMS,
     SESSION_SERVICE,
     SETTINGS,
+    STILLS,
     TELEPHONY,
 )
 from ..authorization import Principal
@@ -35,6 +36,7 @@ __all__ = [
     "ROOMS",
     "SESSION_SERVICE",
     "SETTINGS",
+    "STILLS",
     "TELEPHONY",
 ]
 

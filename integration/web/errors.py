@@ -26,6 +26,7 @@ from ..sessions.errors import (
     SessionNotFound,
     TooManyInvitations,
 )
+from ..stills import StillNotFound, StillUnavailable
 
 __all__ = [
     "DOMAIN_STATUS",
@@ -51,6 +52,8 @@ DOMAIN_STATUS: Mapping[type[RefusalError], int] = {
     MediaError: 400,
     NotAllowed: 403,
     ThirdPartyUnavailable: 403,
+    StillUnavailable: 409,
+    StillNotFound: 404,
 }
 """The HTTP status of each refusal of the domain; every class has its line (a test checks)."""
 

@@ -36,6 +36,7 @@ EXPECTED_TABLES = {
     "visio_sessions",
     "invitations",
     "session_events",
+    "session_files",
     "alembic_version",
 }
 
@@ -61,7 +62,7 @@ async def test_given_an_empty_database_when_upgrading_then_tables_exist_at_head(
     await upgrade(empty_url)
 
     assert await _run_sync(empty_url, _table_names) == EXPECTED_TABLES
-    assert head_revision() == "0006_permissions"
+    assert head_revision() == "0007_stills"
     assert await current_revision(empty_url) == head_revision()
 
 

@@ -73,6 +73,7 @@ class World:
     session_id: str
     invitation_id: str
     foreign_session_id: str
+    still_id: str
 
 
 @pytest.fixture
@@ -104,8 +105,11 @@ async def world(
         await db.execute(
             text("UPDATE visio_sessions SET centre_id = 2 WHERE id = :id"), {"id": foreign["id"]}
         )
+    still = await client.app[appkeys.STILLS].keep(session["id"], Actor("regulateur"), b"\xff\xd8")
     client.session.cookie_jar.clear()
-    return World(client, ids, session["id"], session["invitations"][0]["id"], foreign["id"])
+    return World(
+        client, ids, session["id"], session["invitations"][0]["id"], foreign["id"], still.id
+    )
 
 
 async def sign_in(client: Client, account_id: int, position: str | None = "PJSIP/1001") -> str:
@@ -125,6 +129,7 @@ def concrete(path: str, world: World, session_id: str | None = None) -> str:
     return (
         path.replace("{session_id}", session_id or world.session_id)
         .replace("{invitation_id}", world.invitation_id)
+        .replace("{still_id}", world.still_id)
         .replace("{call_id}", "no-such-call")
         .replace("{language}", "fr")
     )

@@ -1,0 +1,112 @@
+"""Where the sessions' files are kept (screenshots, later photos and documents): a small interface.
+
+The service stores and reads files by key only, through :class:`FileStorage`. The default,
+:class:`DirectoryStorage`, keeps them under the data directory (``service.data_dir/files``), out
+of any folder the web server serves: a file leaves the service only through a route that checks
+who asks. Several service instances need a store they all reach; it replaces this one behind the
+same protocol.
+
+Keys are relative paths of lowercase letters, digits, ``-``, ``_`` and ``.`` parts separated by
+``/`` (``sessions/<session id>/stills/<id>.jpg``), so that no key can leave the store's root; a key
+outside that shape is refused with :class:`ValueError` (a programming error, never user input).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import re
+import secrets
+import shutil
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+__all__ = ["DirectoryStorage", "FileNotStored", "FileStorage", "check_key"]
+
+_KEY = re.compile(r"^[a-z0-9_-][a-z0-9_.-]{0,127}(/[a-z0-9_-][a-z0-9_.-]{0,127}){0,7}$")
+"""Parts never start with a dot (no ``..``, no hidden files); at most 8 parts."""
+
+
+class FileNotStored(Exception):
+    """No file under this key (never stored, or deleted)."""
+
+
+def check_key(key: str) -> str:
+    """``key`` itself when it is a valid storage key; :class:`ValueError` otherwise."""
+    if not _KEY.fullmatch(key):
+        raise ValueError(f"invalid storage key {key!r}")
+    return key
+
+
+@runtime_checkable
+class FileStorage(Protocol):
+    """Files by key: what the service needs of any store."""
+
+    async def put(self, key: str, data: bytes) -> None:
+        """Store ``data`` under ``key`` (replacing what was there); done once this returns."""
+        ...
+
+    async def get(self, key: str) -> bytes:
+        """The bytes stored under ``key``; :class:`FileNotStored` when there are none."""
+        ...
+
+    async def delete(self, key: str) -> None:
+        """Forget ``key``; nothing happens when nothing is stored under it."""
+        ...
+
+    async def delete_prefix(self, prefix: str) -> None:
+        """Forget every key under ``prefix/`` (a purged session's files)."""
+        ...
+
+
+class DirectoryStorage:
+    """Files in a directory of the local disk: one file per key, written atomically."""
+
+    def __init__(self, root: Path) -> None:
+        """Keep files under ``root`` (created on the first write)."""
+        self.root = root
+
+    def path(self, key: str) -> Path:
+        """Where ``key`` is kept."""
+        return self.root.joinpath(*check_key(key).split("/"))
+
+    async def put(self, key: str, data: bytes) -> None:
+        """Store ``data`` under ``key``: written to a temporary file, synced, then renamed, so that
+        a crash never leaves half a file under the key."""
+        await asyncio.to_thread(self._put, self.path(key), data)
+
+    async def get(self, key: str) -> bytes:
+        """The bytes under ``key``; :class:`FileNotStored` when there are none."""
+        path = self.path(key)
+        try:
+            return await asyncio.to_thread(path.read_bytes)
+        except FileNotFoundError:
+            raise FileNotStored(key) from None
+
+    async def delete(self, key: str) -> None:
+        """Remove the file under ``key``, if any."""
+        path = self.path(key)
+        with contextlib.suppress(FileNotFoundError):
+            await asyncio.to_thread(path.unlink)
+
+    async def delete_prefix(self, prefix: str) -> None:
+        """Remove every file under ``prefix/``."""
+        await asyncio.to_thread(shutil.rmtree, self.path(prefix), True)
+
+    @staticmethod
+    def _put(path: Path, data: bytes) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+        try:
+            # Readable by the service's user only: these are health data.
+            descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with open(descriptor, "wb") as file:
+                file.write(data)
+                file.flush()
+                os.fsync(file.fileno())
+            os.replace(temporary, path)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                temporary.unlink()
+            raise
