@@ -130,7 +130,7 @@ export function goToLogin() {
  * @param {unknown} [body]
  * @returns {Promise<any>} the decoded JSON body, or null when there is none
  */
-async function request(method, path, body) {
+export async function request(method, path, body) {
   /** @type {Record<string, string>} */
   const headers = { Accept: 'application/json' };
   if (method !== 'GET') {

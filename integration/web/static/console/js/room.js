@@ -10,6 +10,7 @@
 
 import { ApiError, endSession, fetchSession, inviteToSession, retryInvitation } from './api.js';
 import { errorMessage } from './errors.js';
+import { StillGallery } from './gallery.js';
 import { applyTranslations, formatTime, t } from './i18n.js';
 import { RoomVideo } from './video.js';
 import {
@@ -107,6 +108,7 @@ export class Room {
       container: this.field('video'),
       element: /** @type {HTMLVideoElement} */ (this.field('video-feed')),
     });
+    this.gallery = new StillGallery(sessionId, this.field('stills'));
     this.wire();
   }
 
@@ -234,6 +236,7 @@ export class Room {
     }
 
     this.renderTimeline(session);
+    this.gallery.update(session, closed);
     if (this.options.onRender) {
       this.options.onRender(session);
     }

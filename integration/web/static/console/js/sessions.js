@@ -486,6 +486,8 @@ export function timelineLine(session, event) {
       return { text: t('timeline.video.live'), tone: 'good' };
     case 'video.lost':
       return { text: t('timeline.video.lost'), tone: 'failed' };
+    case 'still.taken':
+      return { text: t('timeline.still.taken', { actor }), tone: 'normal' };
     case 'session.ended': {
       const reason = details.reason;
       if (reason && reason !== 'ended_by_regulator' && has(`end.reason.${reason}`)) {
