@@ -182,6 +182,9 @@ class Relay:
     def next_keyframe(self) -> asyncio.Future[av.Packet]:
         """A future resolved with the next keyframe relayed (:class:`MediaError` if closed)."""
         future: asyncio.Future[av.Packet] = asyncio.get_running_loop().create_future()
+        # Waiters that gave up (a still's bounded wait while no keyframe came) leave the list
+        # here, or stalled video and repeated clicks would keep them all.
+        self._keyframe_waiters = [f for f in self._keyframe_waiters if not f.done()]
         self._keyframe_waiters.append(future)
         return future
 

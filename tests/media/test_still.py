@@ -71,3 +71,44 @@ async def test_given_capture_waiting_when_room_closes_then_media_error(lab: Lab)
     with pytest.raises(MediaError) as refused:
         await capture
     assert refused.value.error_id == "room_closed"
+
+
+async def test_given_a_console_watching_when_two_stills_are_asked_at_once_then_both_and_no_damage(
+    lab: Lab,
+) -> None:
+    """Two regulators click together while a console watches: each gets a JPEG of the relayed
+    stream at its size, and the console's picture is never damaged by the keyframe asked."""
+    room, _ = lab.room()
+    publisher = lab.publisher("VP8")
+    subscriber = lab.subscriber()
+    await subscriber.join(room, "console")
+    await publisher.publish(room)
+    await asyncio.wait_for(subscriber.first_frame.wait(), 10)
+    seen_before = len(subscriber.frames)
+
+    stills = await asyncio.gather(room.capture_still(timeout=5), room.capture_still(timeout=5))
+
+    for jpeg in stills:
+        (picture,) = av.CodecContext.create("mjpeg", "r").decode(av.Packet(jpeg))
+        assert (picture.width, picture.height) == (320, 240)
+        assert read_stamp(picture) is not None
+    await wait_until(lambda: len(subscriber.frames) > seen_before + 10, what="the console goes on")
+    assert subscriber.unreadable == 0
+
+
+async def test_given_stills_that_timed_out_then_their_waiters_are_not_kept(lab: Lab) -> None:
+    """Regression: each still that gave up waiting left its future in the relay until the next
+    keyframe, which never comes while the video is stalled."""
+    room, _ = lab.room()
+    publisher = lab.publisher("VP8")
+    await publisher.publish(room)
+    await wait_until(lambda: room.stats().frames_relayed > 0, what="video flowing")
+    setattr(publisher.sender, "_send_keyframe", lambda: None)  # noqa: B010 (the phone ignores)
+    relay = room._relay
+    for _ in range(3):
+        with pytest.raises(MediaError):
+            await room.capture_still(timeout=0.05)
+
+    relay.next_keyframe().cancel()
+
+    assert len(relay._keyframe_waiters) == 1
