@@ -24,6 +24,7 @@ from sqlalchemy import select
 from visioregul.media import MediaError
 
 from .errors import DomainError
+from .ratelimit import RateLimiter, RateLimitExceeded
 from .sessions.errors import SessionClosed
 from .sessions.housekeeping import session_files_prefix
 from .sessions.models import SessionFile
@@ -40,6 +41,7 @@ __all__ = [
     "StillNotFound",
     "StillUnavailable",
     "Stills",
+    "TooManyStills",
 ]
 
 log = logging.getLogger(__name__)
@@ -50,6 +52,9 @@ JPEG = "image/jpeg"
 STILL_TIMEOUT = 2.0
 """Seconds to wait for the publisher's keyframe: a phone answers a request within a few hundred
 milliseconds; past this the video is not flowing."""
+STILLS_PER_MINUTE = 30
+"""Per session: far more than a regulator clicks, few enough that a flood of requests cannot keep
+the decoder busy or fill the disk."""
 
 
 class StillUnavailable(DomainError):
@@ -57,6 +62,16 @@ class StillUnavailable(DomainError):
     relay found: ``no_publisher``, ``still_timeout``, ``still_failed``, ``room_closed``)."""
 
     error_id = "still_unavailable"
+
+
+class TooManyStills(DomainError):
+    """Screenshots asked too fast in one session; ``retry_after`` in seconds."""
+
+    error_id = "too_many_stills"
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(retry_after=retry_after)
+        self.retry_after = retry_after
 
 
 class StillNotFound(DomainError):
@@ -89,22 +104,28 @@ class Stills:
         storage: FileStorage,
         *,
         timeout: float = STILL_TIMEOUT,
+        per_minute: int = STILLS_PER_MINUTE,
     ) -> None:
         """Stills of ``service``'s sessions, from ``rooms``, kept in ``storage``."""
         self._service = service
         self._rooms = rooms
         self._storage = storage
         self._timeout = timeout
+        self._limiter = RateLimiter(per_minute, 60.0)
 
     async def take(self, session_id: str, actor: Actor) -> Still:
         """Take a screenshot of the session's video now, keep it, and log ``still.taken``.
 
-        Raises ``SessionNotFound``, ``SessionClosed``, or :class:`StillUnavailable` when no video
-        flows (within :data:`STILL_TIMEOUT`).
+        Raises ``SessionNotFound``, ``SessionClosed``, :class:`TooManyStills`, or
+        :class:`StillUnavailable` when no video flows (within :data:`STILL_TIMEOUT`).
         """
         detail = await self._service.get(session_id)
         if detail.session.state in FINAL_STATES:
             raise SessionClosed(state=detail.session.state)
+        try:
+            self._limiter.hit(session_id)
+        except RateLimitExceeded as exceeded:
+            raise TooManyStills(exceeded.retry_after) from None
         room = self._rooms.find(session_id)
         if room is None:
             raise StillUnavailable(reason="no_publisher")

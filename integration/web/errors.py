@@ -26,7 +26,7 @@ from ..sessions.errors import (
     SessionNotFound,
     TooManyInvitations,
 )
-from ..stills import StillNotFound, StillUnavailable
+from ..stills import StillNotFound, StillUnavailable, TooManyStills
 
 __all__ = [
     "DOMAIN_STATUS",
@@ -54,6 +54,7 @@ DOMAIN_STATUS: Mapping[type[RefusalError], int] = {
     ThirdPartyUnavailable: 403,
     StillUnavailable: 409,
     StillNotFound: 404,
+    TooManyStills: 429,
 }
 """The HTTP status of each refusal of the domain; every class has its line (a test checks)."""
 

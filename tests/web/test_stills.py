@@ -15,6 +15,9 @@ from sqlalchemy import func, select, text, update
 from tests.media.peers import read_stamp
 from visioregul.integration import appkeys
 from visioregul.integration.sessions.models import SessionFile, VisioSession
+from visioregul.integration.sessions.services import Actor
+from visioregul.integration.stills import Stills, StillUnavailable, TooManyStills
+from visioregul.integration.storage import DirectoryStorage
 from visioregul.integration.store.models import utcnow
 
 from .helpers import events_of, has_event, wait_detail
@@ -158,3 +161,24 @@ async def test_given_an_ended_session_then_no_new_still_and_its_files_go_at_the_
     assert not files.exists()
     async with client.app[appkeys.DB]() as db:
         assert await db.scalar(select(func.count()).select_from(SessionFile)) == 0
+
+
+async def test_given_stills_asked_in_a_flood_then_refused_past_the_limit_with_a_delay(
+    client: Client,
+) -> None:
+    session_id, _token, _csrf = await invite(client)
+    app = client.app
+    storage = DirectoryStorage(app[appkeys.SETTINGS].service.data_dir / "files")
+    stills = Stills(app[appkeys.SESSION_SERVICE], app[appkeys.ROOMS], storage, per_minute=2)
+
+    for _ in range(2):
+        with pytest.raises(StillUnavailable):
+            await stills.take(session_id, Actor("regulateur"))
+    with pytest.raises(TooManyStills) as refused:
+        await stills.take(session_id, Actor("regulateur"))
+
+    assert 1 <= refused.value.retry_after <= 60
+    catalogue = app[appkeys.CATALOGUE]
+    assert catalogue.get("fr", "error.too_many_stills", **refused.value.details) == (
+        f"Trop de captures d'un coup\u00a0: réessayez dans {refused.value.retry_after}\u00a0s."
+    )
