@@ -59,6 +59,13 @@ async def test_given_the_patients_video_when_the_regulator_takes_screenshots_the
     await expect(page.locator(".timeline-item[data-type='still.taken']")).to_have_count(2)
     await console.shot("stills-gallery")
 
+    # The visio ends: no more screenshots, the gallery stays for the record.
+    await room.locator("[data-field=end]").click()
+    await page.locator("#end-dialog").get_by_role("button", name="Terminer la visio").click()
+    await expect(room.locator("[data-field=state]")).to_have_text("Terminée")
+    await expect(take).to_be_hidden()
+    await expect(stills.locator(".still")).to_have_count(2)
+
     # The download link gives the JPEG under its dated name.
     async with page.expect_download() as download_info:
         await stills.locator(".still-download").first.click()
