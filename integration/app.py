@@ -27,6 +27,7 @@ from .ratelimit import RateLimiter
 from .retention import purge_retained
 from .sessions.feature_code import FeatureCode
 from .sessions.services import SessionService
+from .sessions.texts import TextMessages
 from .settings import Settings
 from .stills import Stills
 from .storage import DirectoryStorage
@@ -162,6 +163,9 @@ async def _sessions(app: web.Application) -> AsyncIterator[None]:
     service.listeners.append(rooms.on_session)
     app[appkeys.ROOMS] = rooms
     app[appkeys.STILLS] = Stills(service, rooms, storage)
+    texts = TextMessages(service, app[appkeys.CATALOGUE])
+    service.listeners.append(texts.on_session)
+    app[appkeys.TEXTS] = texts
     # The desk phone's key (shipped [visioregul-feature]): opens a session for the call and
     # answers on the regulator's channel.
     feature_code = FeatureCode(

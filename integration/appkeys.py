@@ -14,6 +14,7 @@ from .i18n import Catalogue
 from .login_throttle import LoginThrottle
 from .ratelimit import RateLimiter
 from .sessions.services import SessionService
+from .sessions.texts import TextMessages
 from .settings import Settings
 from .stills import Stills
 from .telephony.registry import LiveCallRegistry
@@ -32,6 +33,7 @@ __all__ = [
     "SETTINGS",
     "STILLS",
     "TELEPHONY",
+    "TEXTS",
 ]
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -45,5 +47,6 @@ LINK_LIMITER = web.AppKey("link_limiter", RateLimiter)
 ROOMS = web.AppKey("rooms", RoomRegistry)
 STILLS = web.AppKey("stills", Stills)
 """Screenshots of the sessions' videos."""
+TEXTS = web.AppKey("texts", TextMessages)
 PATIENT_SOCKETS = web.AppKey("patient_sockets", set[web.WebSocketResponse])
 """Open patient page WebSockets, closed with GOING_AWAY on shutdown."""

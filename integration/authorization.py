@@ -148,6 +148,8 @@ CONSOLE_SOCKET: Mapping[str, Rule] = {
     "watch": REGULATING_SESSION,
     "unwatch": REGULATING_SESSION,
     "video.answer": REGULATING_SESSION,
+    # A typed message to the patient of one of the centre's sessions.
+    "text.send": REGULATING_SESSION,
 }
 """Messages a console sends on ``/console/ws`` (the socket itself is for regulators and doctors,
 bound to their position: it hears that position's calls only)."""
@@ -157,6 +159,8 @@ PATIENT_SOCKET: Mapping[str, Rule] = {
     "offer": LINK,
     "end": LINK,
     "ping": LINK,
+    # The patient's typed answer, on their own session (a third party: nothing, for now).
+    "text": LINK,
 }
 """Messages the patient page sends on ``/p/<token>/ws``: each acts on the link's own session."""
 

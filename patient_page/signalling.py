@@ -12,6 +12,7 @@ Page -> service:
     ``{"type": "camera", "state": "allowed" | "denied" | "unavailable", "detail": str}``
     ``{"type": "offer", "sdp": str}`` (video only, sendonly; a new offer replaces the last)
     ``{"type": "end"}`` (the patient stops the video; the session goes on)
+    ``{"type": "text", "text": str}`` (the patient's typed answer, 500 characters at most)
     ``{"type": "ping"}``
 
 Service -> page:
@@ -24,6 +25,8 @@ Service -> page:
     ``{"type": "taken_over"}`` when another browser opened the link before this one's video
     was published (the socket then closes with code 4409; the page says so)
     ``{"type": "pong"}``
+    ``{"type": "text", "from": "regulator" | "patient", "text": str, "at": str}`` each typed
+    message of the session, both ways, once it is in the session's log
 """
 
 from __future__ import annotations
@@ -37,12 +40,14 @@ from aiohttp import WSCloseCode, web
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from visioregul.integration import appkeys
-from visioregul.integration.authorization import PATIENT_SOCKET, message_rule
+from visioregul.integration.authorization import PATIENT_SOCKET, NotAllowed, message_rule
 from visioregul.integration.errors import DomainError, RefusalError, error_body
 from visioregul.integration.language import browser_language
 from visioregul.integration.sessions.journal import Actor
 from visioregul.integration.sessions.links import LinkOpening
+from visioregul.integration.sessions.models import SessionEvent
 from visioregul.integration.sessions.state import SessionFact
+from visioregul.integration.sessions.texts import TEXT_SENT
 from visioregul.integration.video import SESSION_CLOSED
 from visioregul.media import MediaError, MediaEvent
 
@@ -95,6 +100,13 @@ class EndMessage(_Message):
     type: Literal["end"]
 
 
+class TextMessage(_Message):
+    """The patient's typed answer (cleaned and bounded by the session domain)."""
+
+    type: Literal["text"]
+    text: str = Field(max_length=2000)
+
+
 class PingMessage(_Message):
     """Keep-alive."""
 
@@ -102,7 +114,8 @@ class PingMessage(_Message):
 
 
 PatientMessage = Annotated[
-    CameraMessage | OfferMessage | EndMessage | PingMessage, Field(discriminator="type")
+    CameraMessage | OfferMessage | EndMessage | PingMessage | TextMessage,
+    Field(discriminator="type"),
 ]
 _ADAPTER: TypeAdapter[PatientMessage] = TypeAdapter(PatientMessage)
 
@@ -162,6 +175,9 @@ class _PatientConnection:
         stop_listening = self.rooms.listen(
             session_id, lambda kind, details: self._on_room(opening, kind)
         )
+        texts = self.request.app[appkeys.TEXTS]
+        texts.page_language(session_id, browser_language(self.request))
+        stop_texts = texts.listen(session_id, self._on_text)
         sockets = self.request.app[appkeys.PATIENT_SOCKETS]
         sockets.add(self.ws)
         log.info("patient page of session %s connected", session_id)
@@ -184,6 +200,7 @@ class _PatientConnection:
         finally:
             opening.release()
             stop_listening()
+            stop_texts()
             sockets.discard(self.ws)
             await asyncio.gather(*self.tasks, return_exceptions=True)
             log.info("patient page of session %s disconnected", session_id)
@@ -197,6 +214,21 @@ class _PatientConnection:
         if not self.ws.closed:
             await self.ws.send_json(message)
             await self.ws.close(code=code)
+
+    def _on_text(self, event: SessionEvent) -> None:
+        """A typed message of this session, either way, is in its log: show it on the page."""
+        side = "regulator" if event.type == TEXT_SENT else "patient"
+        message: dict[str, object] = {
+            "type": "text",
+            "from": side,
+            "text": str(event.details.get("text", "")),
+            "at": event.at.isoformat(),
+        }
+        self._later(self._send(message))
+
+    async def _send(self, message: dict[str, object]) -> None:
+        if not self.ws.closed and not self.gone.is_set():
+            await self.ws.send_json(message)
 
     def _on_taken_over(self) -> None:
         if not self.gone.is_set():
@@ -243,6 +275,11 @@ async def _handle(
                 await service.record(
                     session_id, actor, f"camera.{message.state}", {"detail": message.detail}
                 )
+            return None
+        if isinstance(message, TextMessage):
+            if actor.name != "patient":
+                raise NotAllowed()  # a third party writes nothing, for now
+            await request.app[appkeys.TEXTS].answer(session_id, actor, message.text)
             return None
         if isinstance(message, OfferMessage):
             answer = await rooms.room(session_id).publish(message.sdp, participant_id="patient")

@@ -17,6 +17,7 @@ from ..appkeys import (
     SETTINGS,
     STILLS,
     TELEPHONY,
+    TEXTS,
 )
 from ..authorization import Principal
 from .console_login import LiveConsoles, LoginCookieCodec
@@ -38,6 +39,7 @@ __all__ = [
     "SETTINGS",
     "STILLS",
     "TELEPHONY",
+    "TEXTS",
 ]
 
 NOTIFIER = web.AppKey("notifier", Notifier)

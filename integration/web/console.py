@@ -10,6 +10,7 @@ import asyncio
 import hmac
 import json
 import logging
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -23,13 +24,16 @@ from ..authorization import CONSOLE_SOCKET, NotAllowed, Principal, check_session
 from ..client_address import client_address
 from ..ratelimit import RateLimitExceeded
 from ..sessions.errors import SessionNotFound
+from ..sessions.journal import Actor
 from ..store.models import Account
 from ..telephony.facts import normalize_position
 from . import appkeys
 from .console_login import COOKIE_NAME, LoginCookie
 from .console_pages import STATIC_DIR, localized_page
+from .console_texts import TEXT_TYPES, ConsoleTexts
 from .console_video import VIDEO_TYPES, ConsoleVideo
 from .errors import CsrfError, InvalidRequest, NotFound, Unauthorized
+from .language import chosen_language
 from .notifier import Connection, send_queued
 from .schemas import PositionRequest, call_json, link_json
 
@@ -336,6 +340,15 @@ async def console_socket(request: web.Request) -> web.StreamResponse:
         connection,
         account.username,
     )
+    catalogue = request.app[appkeys.CATALOGUE]
+    texts = ConsoleTexts(
+        request.app[appkeys.TEXTS],
+        connection,
+        Actor(account.username, session.position),
+        catalogue,
+        chosen_language(request, catalogue.languages)
+        or catalogue.negotiate(request.headers.get("Accept-Language")),
+    )
     notifier.attach(connection)
     consoles = request.app[appkeys.CONSOLES]
     consoles.add(session.login_id, ws)
@@ -351,7 +364,7 @@ async def console_socket(request: web.Request) -> web.StreamResponse:
             }
         )
         principal = Principal(account.username, account.role, account.centre_id)
-        await _pump(request, principal, ws, connection, video)
+        await _pump(request, principal, ws, connection, video, texts)
     finally:
         watcher.cancel()
         await asyncio.gather(watcher, return_exceptions=True)
@@ -388,6 +401,7 @@ async def _pump(
     ws: web.WebSocketResponse,
     connection: Connection,
     video: ConsoleVideo,
+    texts: ConsoleTexts,
 ) -> None:
     """Send queued messages while reading the socket in this same handler task."""
     sender = asyncio.create_task(send_queued(ws, connection))
@@ -401,12 +415,15 @@ async def _pump(
                 data = None
             if not isinstance(data, dict):
                 data = {}
-            if not await _allowed(request, principal, connection, video, data):
+            refuse = texts.refuse if data.get("type") in TEXT_TYPES else video.refuse
+            if not await _allowed(request, principal, connection, refuse, data):
                 continue
             if data["type"] == "ping":
                 connection.send({"type": "pong"})
             elif data["type"] in VIDEO_TYPES:
                 await video.handle(data)
+            elif data["type"] in TEXT_TYPES:
+                await texts.handle(data)
     finally:
         sender.cancel()
         await asyncio.gather(sender, return_exceptions=True)
@@ -416,7 +433,7 @@ async def _allowed(
     request: web.Request,
     principal: Principal,
     connection: Connection,
-    video: ConsoleVideo,
+    refuse: Callable[[str, SessionNotFound], None],
     data: dict[str, Any],
 ) -> bool:
     """Apply the message's rule (``CONSOLE_SOCKET``); say why on the socket when refused.
@@ -442,6 +459,6 @@ async def _allowed(
             await check_session(db, principal, session_id)
     except (SessionNotFound, NotAllowed, Unauthorized):
         # Answered exactly as an unknown session: nothing says it exists elsewhere.
-        video.refuse(session_id, SessionNotFound())
+        refuse(session_id, SessionNotFound())
         return False
     return True

@@ -27,6 +27,7 @@ from ..sessions.errors import (
     TooManyInvitations,
 )
 from ..stills import StillNotFound, StillUnavailable, TooManyStills
+from ..sessions.texts import InvalidText, TooManyTexts
 
 __all__ = [
     "DOMAIN_STATUS",
@@ -55,6 +56,8 @@ DOMAIN_STATUS: Mapping[type[RefusalError], int] = {
     StillUnavailable: 409,
     StillNotFound: 404,
     TooManyStills: 429,
+    InvalidText: 400,
+    TooManyTexts: 429,
 }
 """The HTTP status of each refusal of the domain; every class has its line (a test checks)."""
 

@@ -37,6 +37,7 @@ from visioregul.integration.store.models import Role
 from visioregul.integration.telephony.events import CallRinging
 from visioregul.integration.web import appkeys
 from visioregul.integration.web.console_login import COOKIE_NAME
+from visioregul.integration.web.console_texts import TEXT_TYPES
 from visioregul.integration.web.console_video import VIDEO_TYPES
 from visioregul.patient_page import signalling
 
@@ -156,7 +157,7 @@ def test_every_route_of_the_app_has_a_rule_and_every_rule_a_route(tmp_path: Path
 
 
 def test_every_socket_message_type_has_a_rule() -> None:
-    assert set(CONSOLE_SOCKET) == VIDEO_TYPES | {"ping"}
+    assert set(CONSOLE_SOCKET) == VIDEO_TYPES | TEXT_TYPES | {"ping"}
     union = typing.get_args(typing.get_args(signalling.PatientMessage)[0])
     patient_types = {typing.get_args(m.model_fields["type"].annotation)[0] for m in union}
     assert set(PATIENT_SOCKET) == patient_types
@@ -254,6 +255,13 @@ async def test_given_a_console_when_watching_another_centres_session_then_unknow
             replies.append({**reply, "session_id": None})
         assert replies[0] == replies[1]
         assert replies[0]["error_id"] == "session_not_found"
+        texts = []
+        for session_id in (world.foreign_session_id, "f" * 32):
+            await ws.send_json({"type": "text.send", "session_id": session_id, "text": "allô"})
+            reply = await _reply(ws, "text.error")
+            texts.append({**reply, "session_id": None})
+        assert texts[0] == texts[1]
+        assert texts[0]["error_id"] == "session_not_found"
         await ws.send_json({"type": "no-such-type"})
         assert (await _reply(ws, "error"))["error_id"] == "invalid_message"
 
