@@ -15,6 +15,7 @@ import {
 } from './camera.js';
 import { Publisher } from './publisher.js';
 import { Signalling } from './signalling.js';
+import { TEXT_ERRORS, Texts } from './texts.js';
 import { ScreenAwake } from './wakelock.js';
 
 /** @typedef {'consent' | 'live' | 'denied' | 'unavailable' | 'left' | 'ended' | 'taken'} View */
@@ -105,6 +106,7 @@ class PatientPage {
       onRefused: () => this.finish(),
       onTakenOver: () => this.finish('taken'),
     });
+    this.texts = new Texts((message) => this.signalling.send(message), text);
   }
 
   start() {
@@ -378,7 +380,14 @@ class PatientPage {
           }
         }
         break;
+      case 'text':
+        this.texts.onText(message);
+        break;
       case 'error':
+        if (TEXT_ERRORS.has(message.error_id)) {
+          this.texts.onError(message);
+          break;
+        }
         console.warn('service refused a message', message.error_id);
         if (this.wanted && message.error_id !== 'invalid_message') {
           this.retryLater();
@@ -447,6 +456,7 @@ class PatientPage {
     this.ended = true;
     this.stopVideo();
     this.signalling.stop();
+    this.texts.close();
     this.show(view);
   }
 

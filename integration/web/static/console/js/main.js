@@ -28,8 +28,11 @@ import { OutboxPanel } from './outbox.js';
 import { rememberPosition } from './position.js';
 import { renderRecent } from './recent.js';
 import { Room } from './room.js';
+import { Alerts } from './notify.js';
 import { Router } from './router.js';
+import { displayDestination } from './sessions.js';
 import { ReconnectingSocket, socketUrl } from './socket.js';
+import { TextPanel } from './text.js';
 
 /** Key of the card shown when there is no call (manual invitation). */
 const MANUAL = '';
@@ -73,6 +76,9 @@ class Console {
     /** @type {HistoryView | null} created when first shown */
     this.history = null;
     this.outbox = new OutboxPanel();
+    this.alerts = new Alerts(byId('alerts'), () => this.setTitle());
+    /** @type {TextPanel | null} the open room's written messages */
+    this.texts = null;
     /** @type {import('./invite.js').InvitationHandlers} */
     this.invitationHandlers = {
       onOpened: (session) => this.enterRoom(session.id, session, 'call'),
@@ -184,7 +190,9 @@ class Console {
     this.room = room;
     this.setView('room');
     this.stage.replaceChildren(room.element);
-    this.roomSide.replaceChildren(room.side);
+    this.texts = new TextPanel(sessionId, (message) => this.socket.send(message));
+    this.roomSide.replaceChildren(this.texts.element, room.side);
+    this.texts.load();
     room.open(session);
     room.focus();
     this.setTitle();
@@ -230,6 +238,7 @@ class Console {
       this.room.close();
       this.room = null;
     }
+    this.texts = null;
     this.roomSide.replaceChildren();
   }
 
@@ -273,6 +282,10 @@ class Console {
         if (this.room && this.room.sessionId === message.session_id) {
           this.room.video.onMessage(message);
         }
+        break;
+      case 'text.accepted':
+      case 'text.error':
+        this.texts?.onMessage(message);
         break;
       case 'hello':
         this.setPosition(message.position ?? null);
@@ -322,6 +335,10 @@ class Console {
    */
   onSessionUpdated(message) {
     const sessionId = message.session && message.session.id;
+    this.texts?.onMessage(message);
+    if (message.event) {
+      this.alerts.onEvent(message.event, displayDestination((message.session && message.session.caller_number) || ''));
+    }
     if (this.room && this.room.sessionId === sessionId) {
       this.room.refresh();
     }
@@ -346,6 +363,12 @@ class Console {
 
   /** The page title for the current view. */
   setTitle() {
+    this.setPageTitle();
+    document.title = this.alerts.decorate(document.title);
+  }
+
+  /** @private */
+  setPageTitle() {
     if (this.view === 'room' && this.room) {
       const destination = this.room.destination();
       document.title = destination

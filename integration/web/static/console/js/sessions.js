@@ -476,6 +476,10 @@ export function timelineLine(session, event) {
       return { text: t('timeline.camera.denied', { detail: String(details.detail ?? '') }), tone: 'failed' };
     case 'camera.unavailable':
       return { text: t('timeline.camera.unavailable', { detail: String(details.detail ?? '') }), tone: 'failed' };
+    case 'text.sent':
+      return { text: t('timeline.text.sent', { actor, text: String(details.text ?? '') }), tone: 'normal' };
+    case 'text.received':
+      return { text: t('timeline.text.received', { text: String(details.text ?? '') }), tone: 'good' };
     case 'patient.left':
       return { text: t('timeline.patient.left'), tone: 'normal' };
     case 'video.viewer_joined':
