@@ -137,5 +137,9 @@ async def test_given_a_console_out_of_sight_then_it_alerts_and_the_patient_and_r
         await patient.get_by_label("Répondre par écrit au régulateur").fill(f"message {index}")
         await patient.get_by_role("button", name="Envoyer").click()
     await expect(patient.locator("#text-note")).to_contain_text("Trop de messages d'un coup")
+    # The refused answer is back in the field, to send again later.
+    await expect(patient.get_by_label("Répondre par écrit au régulateur")).to_have_value(
+        "message 9"
+    )
     await console.shot("text-patient-flood", patient)
     assert console.unexpected_problems() == []

@@ -35,6 +35,8 @@ export class Texts {
     this.input = /** @type {HTMLInputElement} */ (byId('text-input'));
     this.note = byId('text-note');
     this.input.maxLength = MAX_TEXT;
+    /** The last answer sent: back in the field if the service refuses it. */
+    this.lastSent = '';
     byId('text-close').addEventListener('click', () => {
       this.shown.hidden = true;
     });
@@ -45,6 +47,7 @@ export class Texts {
         return;
       }
       if (this.send({ type: 'text', text: answer })) {
+        this.lastSent = answer;
         this.input.value = '';
         this.say(this.text('text_sent'), 'sent');
       } else {
@@ -72,6 +75,9 @@ export class Texts {
    */
   onError(message) {
     this.say(String(message.message || message.error_id || ''), 'error');
+    if (!this.input.value) {
+      this.input.value = this.lastSent;
+    }
   }
 
   /** Nothing more to write: the video is over. */
