@@ -159,3 +159,26 @@ async def test_given_an_ended_session_then_no_message_goes_either_way(client: Cl
         error = await next_of(console, "text.error")
         assert error["error_id"] == "session_closed"
     assert events_of(await detail(client, session_id), "text.sent") == []
+
+
+async def test_given_an_english_page_then_instructions_are_written_in_english(
+    client: Client,
+) -> None:
+    """The ready-made instruction is written in the language of the patient's page, and the
+    log holds exactly what the patient read."""
+    session_id, token, _ = await invite(client)
+    assert (await client.get(f"/p/{token}")).status == 200
+    page = await client.ws_connect(
+        f"/p/{token}/ws",
+        origin=public_origin(client),
+        headers={"Accept-Language": "en-GB,en;q=0.9"},
+    )
+    await next_of(page, "welcome")
+    async with client.ws_connect("/console/ws", origin=public_origin(client)) as console:
+        await console.send_json(
+            {"type": "text.send", "session_id": session_id, "preset": "show_person"}
+        )
+        accepted = await next_of(console, "text.accepted")
+    assert accepted["event"]["details"] == {"text": "Show me the person", "preset": "show_person"}
+    assert (await next_of(page, "text"))["text"] == "Show me the person"
+    await page.close()
