@@ -96,7 +96,11 @@ async def test_given_a_console_out_of_sight_then_it_alerts_and_the_patient_and_r
     await expect(page).to_have_title(ROOM_TITLE)
     assert await page.evaluate("window.seenNotifications.length") == 1
 
-    # The regulator writes: the patient's page shows it large, over the video.
+    # No field to write in before the regulator writes: the page stays as it was.
+    await expect(patient.locator("#text-answer")).to_be_hidden()
+
+    # The regulator writes: the patient's page shows it large, over the video, and a field to
+    # answer appears.
     panel = page.locator("#room-side .text-panel")
     await panel.locator("textarea").fill("Êtes-vous en sécurité ? <répondez>")
     await panel.get_by_role("button", name="Envoyer").click()

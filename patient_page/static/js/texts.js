@@ -1,7 +1,8 @@
 /**
  * Written messages with the regulator, for a caller who cannot speak: the
  * regulator's newest message shown large over the page (dismissable, the next
- * one shows again), and a small field to answer in writing. Text is only ever
+ * one shows again), and, once the regulator has written, a small field to
+ * answer in writing. Text is only ever
  * set as `textContent`: what the other side typed is never interpreted.
  * @module texts
  */
@@ -37,6 +38,7 @@ export class Texts {
     this.input.maxLength = MAX_TEXT;
     /** The last answer sent: back in the field if the service refuses it. */
     this.lastSent = '';
+    this.closed = false;
     byId('text-close').addEventListener('click', () => {
       this.shown.hidden = true;
     });
@@ -66,6 +68,9 @@ export class Texts {
     }
     this.body.textContent = String(message.text ?? '');
     this.shown.hidden = false;
+    // The field to answer appears once the regulator has written: a caller who talks on the
+    // phone keeps the page as it was, the camera and "Terminer" in view.
+    this.form.hidden = this.closed;
     this.shown.scrollIntoView?.({ block: 'nearest' });
   }
 
@@ -82,6 +87,7 @@ export class Texts {
 
   /** Nothing more to write: the video is over. */
   close() {
+    this.closed = true;
     this.form.hidden = true;
   }
 

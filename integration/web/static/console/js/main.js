@@ -181,9 +181,12 @@ class Console {
       onBack: () => this.router.go({ name: from === 'history' ? 'history' : 'call' }),
       lineOf: (callId) => this.board.find(callId)?.line ?? null,
       send: (message) => this.socket.send(message),
-      onRender: () => {
+      onRender: (shown) => {
         if (this.room === room) {
           this.setTitle();
+          // Each reload of the session (live, or every few seconds) brings its messages too,
+          // for a console that is not at the session's position.
+          this.texts?.fromSession(shown);
         }
       },
     });
@@ -192,7 +195,6 @@ class Console {
     this.stage.replaceChildren(room.element);
     this.texts = new TextPanel(sessionId, (message) => this.socket.send(message));
     this.roomSide.replaceChildren(this.texts.element, room.side);
-    this.texts.load();
     room.open(session);
     room.focus();
     this.setTitle();

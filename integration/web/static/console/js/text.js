@@ -7,7 +7,6 @@
  * @module text
  */
 
-import { fetchSession } from './api.js';
 import { applyTranslations, formatTime, t } from './i18n.js';
 import { actorName } from './sessions.js';
 
@@ -87,15 +86,16 @@ export class TextPanel {
     });
   }
 
-  /** Show the messages already in the session's log. */
-  async load() {
-    try {
-      const session = await fetchSession(this.sessionId);
-      for (const event of session.timeline || []) {
-        this.add(/** @type {TextEvent} */ (event));
-      }
-    } catch {
-      // The room says the session cannot be shown; new messages still come.
+  /**
+   * Show the messages of the session's log (the room's latest read of the session).
+   * @param {{id?: string, timeline?: any[]} | null} session
+   */
+  fromSession(session) {
+    if (!session || session.id !== this.sessionId) {
+      return;
+    }
+    for (const event of session.timeline || []) {
+      this.add(/** @type {TextEvent} */ (event));
     }
   }
 
@@ -152,7 +152,10 @@ export class TextPanel {
     body.className = 'text-body';
     body.textContent = String((event.details || {}).text || '');
     item.append(meta, body);
-    this.list.append(item);
+    item.dataset.at = String(event.at || '');
+    // In the log's order, whichever way each arrived first (ISO times sort as text).
+    const later = [...this.list.children].find((other) => (/** @type {HTMLElement} */ (other).dataset.at || '') > item.dataset.at);
+    this.list.insertBefore(item, later || null);
     this.empty.hidden = true;
     item.scrollIntoView({ block: 'nearest' });
   }
