@@ -26,8 +26,8 @@ from ..sessions.errors import (
     SessionNotFound,
     TooManyInvitations,
 )
-from ..stills import StillNotFound, StillUnavailable, TooManyStills
 from ..sessions.texts import InvalidText, TooManyTexts
+from ..stills import StillNotFound, StillUnavailable, TooManyStills
 
 __all__ = [
     "DOMAIN_STATUS",
