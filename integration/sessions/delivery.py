@@ -172,6 +172,7 @@ class InvitationDelivery:
             row = await db.get(Invitation, invitation_id)
             if row is None:
                 return
+            await self.journal.locked(db, row.session_id)  # lock order: session, then invitation
             row.delivery_status = DeliveryStatus.FAILED
             row.error_code = error.provider_code or error.error_id
             row.error_message = str(error.message)[:255]
@@ -201,6 +202,10 @@ class InvitationDelivery:
             invitation = await db.get(Invitation, invitation_id)
             if invitation is None:
                 return
+            # Lock order: the session's row first, then its invitation, as the link's opening
+            # does; changing the invitation first (flushed before the session's lock) deadlocks
+            # with a link opened at that moment, on PostgreSQL.
+            session = await self.journal.locked(db, invitation.session_id)
             invitation.attempts += 1
             invitation.provider_id = provider_id
             invitation.delivery_status = status
@@ -211,7 +216,6 @@ class InvitationDelivery:
                 "provider_id": provider_id,
             }
             # Sent is sent, even to a session ended meanwhile: logged, without moving its state.
-            session = await self.journal.locked(db, invitation.session_id)
             closed = session.state in FINAL_STATES
             # The local outbox sends nothing: its message is "simulated", never "sent".
             simulated = status is DeliveryStatus.SIMULATED
@@ -256,6 +260,7 @@ class InvitationDelivery:
             current = DeliveryStatus(invitation.delivery_status)
             if status == current or _PROGRESS[status] < _PROGRESS[current]:
                 return True
+            await self.journal.locked(db, invitation.session_id)  # session, then invitation
             if status is DeliveryStatus.DELIVERED:
                 self.forget(invitation.id)
             invitation.delivery_status = status
