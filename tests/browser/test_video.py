@@ -258,6 +258,21 @@ async def test_given_the_camera_refused_then_instructions_then_retry_works(
     await console.shot("video-patient-denied", patient)
     timeline = page.locator("#room-side .timeline")
     await expect(timeline).to_contain_text("Caméra refusée sur le téléphone (NotAllowedError")
+    # The room says what happened and what to tell the caller, for the caller's browser.
+    room = page.locator("#stage .room")
+    await expect(room.locator("[data-field=state]")).to_have_text("Caméra refusée")
+    await expect(room.locator("[data-field=state]")).to_have_attribute("data-tone", "warning")
+    await expect(room.locator("[data-field=video-title]")).to_have_text(
+        "Le patient a refusé l'accès à sa caméra"
+    )
+    await expect(room.locator("[data-field=video-help]")).to_contain_text("Chrome\u00a0: toucher")
+    await expect(room.locator("[data-field=status]")).to_contain_text(
+        "Caméra refusée par le patient"
+    )
+    await expect(room.locator("[data-field=status]")).to_have_attribute("data-tone", "failed")
+    await page.bring_to_front()  # the patient's page is in front: the console would not paint
+    await console.shot("video-room-camera-denied")
+    await patient.bring_to_front()
 
     # The patient allows the camera in the settings, then "Réessayer".
     await patient.evaluate("window.__cameraRefused = false")
@@ -267,6 +282,16 @@ async def test_given_the_camera_refused_then_instructions_then_retry_works(
         "data-playing", "true", timeout=20000
     )
     await expect(timeline).to_contain_text("Caméra autorisée par le patient")
+    await expect(room.locator("[data-field=video-help]")).to_be_hidden()
+
+    # The regulator ends the visio while the video flows: the room shows the end, no black box.
+    await room.locator("[data-field=end]").click()
+    await page.locator("#end-dialog").get_by_role("button", name="Terminer la visio").click()
+    await expect(room.locator("[data-field=video]")).to_have_attribute("data-playing", "false")
+    await expect(room.locator("[data-field=video-title]")).to_have_text("Visio terminée")
+    await expect(room.locator("[data-field=video-feed]")).to_be_hidden()
+    await page.bring_to_front()
+    await console.shot("video-room-ended")
 
 
 async def test_given_the_page_reloaded_during_the_video_then_the_camera_resumes_without_a_tap(

@@ -7,6 +7,7 @@ import { callerNumberText, hintText, stateLabel, suggestedDestination } from '..
 import { parseRoute, routeHash } from '../../integration/web/static/console/js/router.js';
 import {
   actorName,
+  cameraProblem,
   currentStep,
   deliveryLine,
   displayDestination,
@@ -14,6 +15,7 @@ import {
   isClosed,
   invitationStatus,
   patientInvitation,
+  sessionChip,
   stateChip,
   thirdPartyInvitations,
   timelineLine,
@@ -157,6 +159,49 @@ describe('sessions', () => {
     const byNetwork = currentStep({ ...base, timeline: [left, live] });
     assert.notEqual(byPatient.step, byNetwork.step);
     assert.equal(byPatient.title, byNetwork.title);
+  });
+
+  test("a refused camera is the room's news, with the steps of the patient's browser", () => {
+    const opened = { type: 'link.opened', at: '2026-12-05T10:00:20Z', actor: 'patient', details: {} };
+    const denied = (family) => ({
+      type: 'camera.denied',
+      at: '2026-12-05T10:00:30Z',
+      actor: 'patient',
+      details: { detail: `NotAllowedError (${family})` },
+    });
+    const session = { state: 'link_opened', invitations: [invitation('patient')], timeline: [opened, denied('ios')] };
+    assert.deepEqual(cameraProblem(session), { kind: 'denied', family: 'ios', at: '2026-12-05T10:00:30Z' });
+    const chip = sessionChip(session);
+    assert.equal(chip.tone, 'warning');
+    assert.equal(chip.text, 'Caméra refusée');
+    const line = deliveryLine(session);
+    assert.equal(line.tone, 'failed');
+    assert.match(line.text, /^Caméra refusée par le patient à /);
+    const step = currentStep(session);
+    assert.equal(step.title, "Le patient a refusé l'accès à sa caméra");
+    assert.match(step.help || '', /^iPhone/);
+    assert.match(currentStep({ ...session, timeline: [denied('samsung')] }).help || '', /^Samsung Internet/);
+    assert.match(currentStep({ ...session, timeline: [denied('firefox')] }).help || '', /^Firefox/);
+    assert.match(currentStep({ ...session, timeline: [denied('chrome')] }).help || '', /^Chrome/);
+    assert.match(currentStep({ ...session, timeline: [denied('weird')] }).help || '', /réglages de son navigateur/);
+    // Allowed since: no more news; the video's line again.
+    const allowed = { type: 'camera.allowed', at: '2026-12-05T10:01:00Z', actor: 'patient', details: {} };
+    assert.equal(cameraProblem({ ...session, timeline: [denied('ios'), allowed] }), null);
+    assert.equal(cameraProblem({ ...session, state: 'ended' }), null);
+  });
+
+  test('a lost video is never shown over a good link line', () => {
+    const live = { type: 'video.live', at: '2026-12-05T10:00:31Z', actor: 'patient', details: {} };
+    const lost = { type: 'video.lost', at: '2026-12-05T10:02:00Z', actor: 'system', details: {} };
+    const left = { type: 'patient.left', at: '2026-12-05T10:02:00Z', actor: 'patient', details: {} };
+    const patient = invitation('patient', { opened_at: '2026-12-05T10:00:20Z' });
+    const base = { state: 'video_lost', invitations: [patient] };
+    const byNetwork = deliveryLine({ ...base, timeline: [live, lost] });
+    assert.equal(byNetwork.tone, 'failed');
+    assert.match(byNetwork.text, /^Vidéo du patient interrompue à /);
+    const byPatient = deliveryLine({ ...base, timeline: [live, left] });
+    assert.notEqual(byPatient.tone, 'good');
+    assert.match(byPatient.text, /^Le patient a arrêté la vidéo à /);
   });
 
   test('an outbox invitation is simulated, never sent or delivered', () => {

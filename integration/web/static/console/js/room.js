@@ -25,7 +25,7 @@ import {
   isClosed,
   openedLine,
   patientInvitation,
-  stateChip,
+  sessionChip,
   thirdPartyInvitations,
   timelineLine,
 } from './sessions.js';
@@ -192,7 +192,7 @@ export class Room {
     this.element.dataset.closed = String(closed);
 
     this.field('title').textContent = destination ? t('room.title', { destination }) : t('room.title.none');
-    const chip = stateChip(session.state);
+    const chip = sessionChip(session);
     const stateElement = this.field('state');
     stateElement.textContent = chip.text;
     stateElement.dataset.tone = chip.tone;
@@ -211,6 +211,9 @@ export class Room {
     video.dataset.state = session.state;
     this.field('video-title').textContent = step.title;
     this.field('video-step').textContent = step.step;
+    const help = this.field('video-help');
+    help.textContent = step.help || '';
+    help.hidden = !step.help;
 
     const line = deliveryLine(session);
     const status = this.field('status');

@@ -244,6 +244,56 @@ export function invitationStatus(session, invitation) {
   }
 }
 
+/** Browser families whose camera settings the console can explain (the patient page's). */
+const BROWSER_FAMILIES = ['ios', 'samsung', 'firefox', 'chrome'];
+
+/**
+ * @typedef {object} CameraProblem
+ * @property {'denied' | 'unavailable'} kind refused by the patient, or the camera would not start
+ * @property {string} family the patient's browser (`ios`, `chrome`... or `other`)
+ * @property {string} at when the page said so
+ */
+
+/**
+ * The patient's camera trouble, when the latest word of the page about its camera is a refusal
+ * or a failure and no video came since.
+ * @param {Session} session
+ * @returns {CameraProblem | null}
+ */
+export function cameraProblem(session) {
+  if (['video_live', 'camera_allowed', 'ended', 'expired'].includes(session.state)) {
+    return null;
+  }
+  const events = session.timeline || [];
+  for (let i = events.length - 1; i >= 0; i -= 1) {
+    const event = events[i];
+    if (event.type === 'camera.allowed' || event.type === 'video.live') {
+      return null;
+    }
+    if (event.type === 'camera.denied' || event.type === 'camera.unavailable') {
+      // The page writes the browser's family after the error's name: "NotAllowedError (chrome)".
+      const detail = String((event.details || {}).detail ?? '');
+      const match = /\((\w+)\)\s*$/.exec(detail);
+      const family = match && BROWSER_FAMILIES.includes(match[1]) ? match[1] : 'other';
+      return { kind: event.type === 'camera.denied' ? 'denied' : 'unavailable', family, at: event.at };
+    }
+  }
+  return null;
+}
+
+/**
+ * The room's state chip: the session's state, drawn as a warning while the camera is refused.
+ * @param {Session} session
+ * @returns {{text: string, tone: 'progress' | 'good' | 'warning' | 'closed'}}
+ */
+export function sessionChip(session) {
+  const problem = cameraProblem(session);
+  if (problem) {
+    return { text: t(`session.state.camera_${problem.kind}`), tone: 'warning' };
+  }
+  return stateChip(session.state);
+}
+
 /**
  * The room's status line: the patient link's delivery, or the end of the session.
  * @param {Session} session
@@ -257,6 +307,21 @@ export function deliveryLine(session) {
     return { text: t('room.status.expired', { time: formatTime(session.ended_at) }), tone: 'closed', failed: false };
   }
   // Once the patient acts, the latest step matters more than the link's: say it, with its time.
+  const problem = cameraProblem(session);
+  if (problem) {
+    return { text: t(`room.status.camera_${problem.kind}`, { time: formatTime(problem.at) }), tone: 'failed', failed: false };
+  }
+  if (session.state === 'video_lost') {
+    const last = lastEventOf(session, ['patient.left', 'video.lost']);
+    if (last) {
+      const left = last.type === 'patient.left';
+      return {
+        text: t(left ? 'room.status.left' : 'room.status.lost', { time: formatTime(last.at) }),
+        tone: left ? 'progress' : 'failed',
+        failed: false,
+      };
+    }
+  }
   const step = LATEST_STEP[session.state];
   const event = step ? lastEvent(session, step.event) : undefined;
   if (step && event) {
@@ -276,6 +341,15 @@ const LATEST_STEP = {
 };
 
 /**
+ * The newest timeline event of one of `types`.
+ * @param {Session} session
+ * @param {string[]} types
+ */
+function lastEventOf(session, types) {
+  return [...(session.timeline || [])].reverse().find((event) => types.includes(event.type));
+}
+
+/**
  * The newest timeline event of type `type`.
  * @param {Session} session
  * @param {string} type
@@ -285,11 +359,23 @@ function lastEvent(session, type) {
 }
 
 /**
- * The placeholder's two lines: what the room waits for, and the current step.
+ * The placeholder's lines: what the room waits for, the current step, and the steps the
+ * regulator reads out to the patient when the camera is refused.
  * @param {Session} session
- * @returns {{title: string, step: string}}
+ * @returns {{title: string, step: string, help?: string}}
  */
 export function currentStep(session) {
+  const problem = cameraProblem(session);
+  if (problem && problem.kind === 'denied') {
+    return {
+      title: t('room.video.camera_denied'),
+      step: t('room.step.camera_denied'),
+      help: t(`room.camera_help.${problem.family}`),
+    };
+  }
+  if (problem) {
+    return { title: t('room.video.camera_unavailable'), step: t('room.step.camera_unavailable') };
+  }
   switch (session.state) {
     case 'ended':
       return { title: t('room.video.ended'), step: t('room.step.closed') };

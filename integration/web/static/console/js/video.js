@@ -103,6 +103,8 @@ export class RoomVideo {
     window.clearInterval(this.staleTimer);
     this.options.send({ type: 'unwatch', session_id: this.sessionId });
     this.closePeer();
+    this.options.element.srcObject = null;
+    this.lastFrameAt = 0;
     this.setPlaying(false);
   }
 
@@ -186,6 +188,10 @@ export class RoomVideo {
 
   /** @private */
   onFrame() {
+    if (!this.active) {
+      // A frame decoded before the stop must not bring a dead picture back.
+      return;
+    }
     this.lastFrameAt = performance.now();
     this.retries = 0;
     this.setPlaying(true);
