@@ -292,6 +292,11 @@ async def test_given_the_camera_refused_then_instructions_then_retry_works(
     await expect(room.locator("[data-field=video-feed]")).to_be_hidden()
     await page.bring_to_front()
     await console.shot("video-room-ended")
+    # Back on the card: the visio is said over, with no way back into it.
+    await room.locator("[data-field=back]").click()
+    card = page.locator("#stage .call-card")
+    await expect(card.locator("[data-field=result]")).to_contain_text("Visio terminée à")
+    await expect(card.get_by_role("button", name="Retourner dans la visio")).to_have_count(0)
 
 
 async def test_given_the_page_reloaded_during_the_video_then_the_camera_resumes_without_a_tap(

@@ -188,6 +188,14 @@ export class CallCard {
     this.invitation.prefill(suggestedDestination(call));
   }
 
+  /**
+   * A session moved: the card's line about it follows.
+   * @param {import('./api.js').Session} session
+   */
+  followSession(session) {
+    this.invitation.follow(session);
+  }
+
   /** Put the keyboard focus in the invitation field. */
   focus() {
     this.invitation.focus();

@@ -9,7 +9,7 @@
 import { ApiError, createInvitation } from './api.js';
 import { errorMessage } from './errors.js';
 import { formatTime, t } from './i18n.js';
-import { displayDestination, patientInvitation } from './sessions.js';
+import { displayDestination, isClosed, patientInvitation } from './sessions.js';
 
 /**
  * @typedef {object} InvitationHandlers
@@ -36,6 +36,8 @@ export class InvitationForm {
     this.dirty = false;
     this.pending = false;
     this.prefilled = '';
+    /** The session opened from this form, whose line the card keeps. */
+    this.sessionId = '';
 
     form.addEventListener('submit', (event) => {
       event.preventDefault();
@@ -103,6 +105,7 @@ export class InvitationForm {
    * @param {import('./api.js').Session} session
    */
   showOpened(session) {
+    this.sessionId = session.id;
     const invitation = patientInvitation(session);
     const destination = displayDestination(invitation ? invitation.destination : this.input.value.trim());
     const main = document.createElement('p');
@@ -114,6 +117,22 @@ export class InvitationForm {
     rejoin.textContent = t('invite.rejoin');
     rejoin.addEventListener('click', () => this.handlers.onRejoin(session.id));
     this.result.replaceChildren(main, rejoin);
+  }
+
+  /**
+   * A session moved: once the one opened here is over, the card says so and no longer
+   * offers the way back into it.
+   * @param {import('./api.js').Session} session
+   */
+  follow(session) {
+    if (session.id !== this.sessionId || !isClosed(session)) {
+      return;
+    }
+    const main = document.createElement('p');
+    main.className = 'invite-result-main';
+    main.dataset.closed = 'true';
+    main.textContent = t('invite.ended', { time: formatTime(session.ended_at) });
+    this.result.replaceChildren(main);
   }
 
   /**

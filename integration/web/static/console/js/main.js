@@ -344,6 +344,11 @@ class Console {
     if (this.room && this.room.sessionId === sessionId) {
       this.room.refresh();
     }
+    if (message.session) {
+      for (const card of this.cards.values()) {
+        card.followSession(message.session);
+      }
+    }
     if (this.view === 'history') {
       this.history?.refreshSoon();
     }
