@@ -183,6 +183,19 @@ async def test_given_the_patient_turns_the_camera_on_then_both_consoles_see_the_
     )
     await console.shot("video-patient-live", patient)
     await console.shot("video-room-live")
+    # The picture has the room's space at 1280x720, and goes full screen on demand.
+    box = await feed(page).bounding_box()
+    assert box is not None and box["height"] >= 340, box
+    await page.bring_to_front()
+    fullscreen = room.get_by_role("button", name="Plein écran")
+    await fullscreen.click()
+    leave = room.get_by_role("button", name="Quitter le plein écran")
+    await expect(leave).to_have_attribute("aria-pressed", "true")
+    assert await video_area.evaluate("(area) => document.fullscreenElement === area")
+    await console.shot("video-room-fullscreen", full_page=False)
+    await leave.click()
+    await expect(fullscreen).to_have_attribute("aria-pressed", "false")
+    assert await video_area.evaluate("() => document.fullscreenElement === null")
 
     # The video is published: the link is the phone's browser's now, any other is refused.
     await in_app.reload()

@@ -85,6 +85,7 @@ export class Room {
     this.formMode = null;
     this.timelineCount = -1;
     this.othersKey = '';
+    this.onFullscreenChange = () => this.renderFullscreen();
 
     this.element = cloneTemplate('room-template');
     this.side = cloneTemplate('room-side-template');
@@ -134,6 +135,10 @@ export class Room {
   /** Stop following the session (leaving the room ends nothing). */
   close() {
     this.closed = true;
+    document.removeEventListener('fullscreenchange', this.onFullscreenChange);
+    if (document.fullscreenElement === this.field('video')) {
+      document.exitFullscreen().catch(() => {});
+    }
     this.video.stop();
     window.clearInterval(this.pollTimer);
     this.pollTimer = 0;
@@ -236,6 +241,9 @@ export class Room {
     if (closed) {
       this.closeForm(false);
       this.video.stop();
+      if (document.fullscreenElement === video) {
+        document.exitFullscreen().catch(() => {});
+      }
     }
 
     this.renderTimeline(session);
@@ -355,6 +363,8 @@ export class Room {
     this.field('resend').addEventListener('click', () => this.openForm('resend'));
     this.field('third-party').addEventListener('click', () => this.openForm('third_party'));
     this.field('end').addEventListener('click', () => this.end());
+    this.field('fullscreen').addEventListener('click', () => this.toggleFullscreen());
+    document.addEventListener('fullscreenchange', this.onFullscreenChange);
     this.field('form-cancel').addEventListener('click', () => this.closeForm(true));
     const form = /** @type {HTMLFormElement} */ (this.part('form'));
     form.addEventListener('submit', (event) => {
@@ -368,6 +378,31 @@ export class Room {
       }
     });
     this.field('form-input').addEventListener('input', () => this.showFormError(''));
+  }
+
+  /**
+   * The video over the whole screen, or back in the room (Escape also leaves it).
+   * @private
+   */
+  async toggleFullscreen() {
+    const video = this.field('video');
+    try {
+      if (document.fullscreenElement === video) {
+        await document.exitFullscreen();
+      } else {
+        await video.requestFullscreen();
+      }
+    } catch (error) {
+      console.warn('full screen refused', error);
+    }
+  }
+
+  /** @private */
+  renderFullscreen() {
+    const button = this.field('fullscreen');
+    const full = document.fullscreenElement === this.field('video');
+    button.setAttribute('aria-pressed', String(full));
+    button.textContent = t(full ? 'room.fullscreen.leave' : 'room.fullscreen');
   }
 
   /**
