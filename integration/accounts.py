@@ -236,6 +236,16 @@ async def get_account(session: AsyncSession, account_id: int) -> Account | None:
     return await session.get(Account, account_id)
 
 
+async def display_names(session: AsyncSession, usernames: Sequence[str]) -> dict[str, str]:
+    """The display names of those of ``usernames`` that are accounts, by username."""
+    if not usernames:
+        return {}
+    result = await session.execute(
+        select(Account.username, Account.display_name).where(Account.username.in_(set(usernames)))
+    )
+    return {username: display_name for username, display_name in result.tuples()}
+
+
 async def get_account_by_username(session: AsyncSession, username: str) -> Account | None:
     """The account named ``username`` (case-insensitively), if any."""
     try:

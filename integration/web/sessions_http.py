@@ -158,9 +158,20 @@ async def console_history(request: web.Request) -> web.Response:
 
 @routes.get("/console/api/sessions/{session_id}")
 async def console_get(request: web.Request) -> web.Response:
-    """One session with its timeline (to rejoin it or review it)."""
+    """One session with its timeline (to rejoin it or review it), and the display names of the
+    people it names (``people``: username to display name), for the regulator to read."""
     await _console_actor(request, unsafe=False)
-    return await _get(request)
+    detail = await request.app[appkeys.SESSION_SERVICE].get(request.match_info["session_id"])
+    body = _detail(detail)
+    named = {detail.session.created_by, detail.session.ended_by or ""}
+    for event in detail.events or ():
+        named.add(event.actor)
+        viewer = (event.details or {}).get("viewer")
+        if isinstance(viewer, str):
+            named.add(viewer)
+    async with request.app[appkeys.DB]() as db:
+        body["people"] = await accounts.display_names(db, sorted(name for name in named if name))
+    return web.json_response(body)
 
 
 @routes.post("/console/api/sessions/{session_id}/invitations")

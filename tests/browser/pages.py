@@ -87,10 +87,11 @@ async def log_in(
     *,
     username: str = "regulateur",
     position: str = "1001",
+    display_name: str | None = None,
 ) -> ConsolePage:
     """A console page, logged in, then at ``position`` chosen in the console's select (the
     account may take every declared position: it is given none)."""
-    await add_account(client, username)
+    await add_account(client, username, display_name)
     base = str(client.make_url("/")).rstrip("/")
     page = await browser.new_page()
     console = ConsolePage(page, base, artifacts)

@@ -209,7 +209,14 @@ async def test_given_the_patient_turns_the_camera_on_then_both_consoles_see_the_
         await in_app_view.close()
 
     # Another regulator (the doctor) opens the same session: the same video.
-    doctor = await log_in(second_browser, client, artifacts, username="medecin", position="1002")
+    doctor = await log_in(
+        second_browser,
+        client,
+        artifacts,
+        username="medecin",
+        position="1002",
+        display_name="Dr Anne Martin",
+    )
     sessions: Any = await (await page.request.get(f"{console.base}/console/api/sessions")).json()
     session_id = sessions["sessions"][0]["id"]
     await doctor.page.goto(f"{doctor.base}/console#/session/{session_id}")
@@ -228,7 +235,12 @@ async def test_given_the_patient_turns_the_camera_on_then_both_consoles_see_the_
     await expect(timeline).to_contain_text("Caméra autorisée par le patient")
     await expect(timeline).to_contain_text("Vidéo du patient reçue")
     await expect(timeline).to_contain_text("Le patient a arrêté la vidéo")
-    await expect(timeline).to_contain_text("medecin regarde la visio")
+    # People by their names; the regulator's own watching is not news in their own timeline.
+    await expect(timeline).to_contain_text("Dr Anne Martin regarde la visio")
+    await expect(timeline).not_to_contain_text("regulateur regarde la visio")
+    doctor_timeline = doctor.page.locator("#room-side .timeline")
+    await expect(doctor_timeline).to_contain_text("regulateur regarde la visio")
+    await expect(doctor_timeline).not_to_contain_text("Dr Anne Martin regarde la visio")
     await expect(video_area).to_have_attribute("data-playing", "false", timeout=10000)
     await expect(room.locator("[data-field=video-step]")).to_contain_text(
         "Le patient a arrêté la vidéo."

@@ -90,11 +90,13 @@ async def wait_link_up(client: Client, timeout: float = 15.0) -> None:
     await until(lambda: status.state is LinkState.UP, timeout, f"{status.name} link up ({status})")
 
 
-async def add_account(client: Client, username: str = "regulateur") -> None:
-    """A console account for the tests."""
+async def add_account(
+    client: Client, username: str = "regulateur", display_name: str | None = None
+) -> None:
+    """A console account for the tests (its display name its login unless given)."""
     async with client.app[appkeys.DB].begin() as db:
         await accounts.ensure_account(
-            db, username, PASSWORD, display_name=username, role=Role.REGULATOR
+            db, username, PASSWORD, display_name=display_name or username, role=Role.REGULATOR
         )
 
 

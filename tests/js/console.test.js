@@ -19,6 +19,7 @@ import {
   stateChip,
   thirdPartyInvitations,
   timelineLine,
+  visibleTimeline,
 } from '../../integration/web/static/console/js/sessions.js';
 import { useCatalogue } from './catalogue.js';
 
@@ -202,6 +203,26 @@ describe('sessions', () => {
     const byPatient = deliveryLine({ ...base, timeline: [live, left] });
     assert.notEqual(byPatient.tone, 'good');
     assert.match(byPatient.text, /^Le patient a arrêté la vidéo à /);
+  });
+
+  test('people by their display names; my own watching left out of my timeline', () => {
+    const joined = (viewer) => ({
+      type: 'video.viewer_joined',
+      at: '2026-12-05T10:00:40Z',
+      actor: 'system',
+      details: { viewer, viewer_id: `${viewer}:x` },
+    });
+    const session = {
+      state: 'video_live',
+      created_by: 'mdupont',
+      invitations: [],
+      people: { mdupont: 'Marie Dupont', medecin: 'Dr Anne Martin' },
+      timeline: [joined('mdupont'), joined('medecin'), joined('inconnu')],
+    };
+    assert.equal(actorName('mdupont', session.people), 'Marie Dupont');
+    assert.equal(actorName('toString', session.people), 'toString');
+    const mine = visibleTimeline(session, 'mdupont').map((event) => timelineLine(session, event).text);
+    assert.deepEqual(mine, ['Dr Anne Martin regarde la visio', 'inconnu regarde la visio']);
   });
 
   test('an outbox invitation is simulated, never sent or delivered', () => {

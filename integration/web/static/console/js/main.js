@@ -69,6 +69,8 @@ class Console {
     this.roomSide = byId('room-side');
     this.callNotice = byId('call-notice');
     this.lastSessionCheck = 0;
+    /** The signed-in account's login. */
+    this.username = '';
     /** @type {'call' | 'room' | 'history'} what the main area shows */
     this.view = 'call';
     /** @type {Room | null} */
@@ -116,6 +118,7 @@ class Console {
    * @param {import('./api.js').Me} me
    */
   start(me) {
+    this.username = me.account.username;
     renderAccount(me.account);
     this.setPosition(me.position);
     setUpLogout();
@@ -181,6 +184,7 @@ class Console {
       onBack: () => this.router.go({ name: from === 'history' ? 'history' : 'call' }),
       lineOf: (callId) => this.board.find(callId)?.line ?? null,
       send: (message) => this.socket.send(message),
+      self: this.username,
       onRender: (shown) => {
         if (this.room === room) {
           this.setTitle();

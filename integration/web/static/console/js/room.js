@@ -28,6 +28,7 @@ import {
   sessionChip,
   thirdPartyInvitations,
   timelineLine,
+  visibleTimeline,
 } from './sessions.js';
 
 /** @typedef {import('./api.js').Session} Session */
@@ -61,6 +62,7 @@ const FORM_MODES = {
  * @property {(callId: string) => string | null} lineOf the line of a call the console knows
  * @property {(session: Session) => void} [onRender] called after each render (page title)
  * @property {(message: object) => boolean} send a message on the console's WebSocket
+ * @property {string} self the signed-in regulator's login (their own watching is not news to them)
  */
 
 let nextId = 0;
@@ -314,7 +316,7 @@ export class Room {
    * @param {Session} session
    */
   renderTimeline(session) {
-    const events = session.timeline || [];
+    const events = visibleTimeline(session, this.options.self);
     if (events.length === this.timelineCount) {
       return;
     }

@@ -104,18 +104,37 @@ export function editableDestination(value) {
 }
 
 /**
- * Who did something, in words: a regulator's login, the CAD, the service.
+ * Who did something, in words: a regulator's display name (their login when unknown), the
+ * CAD, the service.
  * @param {string} actor as the timeline records it
+ * @param {Record<string, string>} [people] display names by login (the session's `people`)
  * @returns {string}
  */
-export function actorName(actor) {
+export function actorName(actor, people = {}) {
   if (actor.startsWith('cad:')) {
     return t('actor.cad', { name: actor.split(':').slice(2).join(':') || 'cad' });
   }
   if (['system', 'asterisk', 'gateway', 'patient', 'third_party'].includes(actor)) {
     return t(`actor.${actor}`);
   }
-  return actor;
+  return Object.hasOwn(people, actor) ? people[actor] : actor;
+}
+
+/**
+ * The timeline as the regulator reads it: their own coming and going to the video is left out.
+ * @param {Session} session
+ * @param {string} self the signed-in regulator's login
+ * @returns {SessionEvent[]}
+ */
+export function visibleTimeline(session, self) {
+  return (session.timeline || []).filter(
+    (event) =>
+      !(
+        (event.type === 'video.viewer_joined' || event.type === 'video.viewer_left') &&
+        event.details &&
+        event.details.viewer === self
+      ),
+  );
 }
 
 /**
@@ -473,7 +492,7 @@ export function openedLine(session) {
   const params = {
     time: formatTime(session.created_at),
     date: formatDate(session.created_at),
-    actor: actorName(session.created_by),
+    actor: actorName(session.created_by, session.people),
   };
   const today = formatDate(new Date().toISOString()) === params.date;
   const opened = t(today ? 'room.opened.today' : 'room.opened.other_day', params);
@@ -501,7 +520,8 @@ export function timelineLine(session, event) {
   const channel = (details.channel || (invitation && invitation.channel)) === 'email' ? 'email' : 'sms';
   const destination = displayDestination(details.destination || (invitation && invitation.destination) || '');
   const role = (details.role || (invitation && invitation.role)) === 'third_party' ? 'third_party' : 'patient';
-  const actor = actorName(event.actor || '');
+  const actor = actorName(event.actor || '', session.people);
+  const viewer = actorName(String(details.viewer ?? ''), session.people);
   switch (event.type) {
     case 'session.created':
       return { text: t('timeline.session.created', { actor }), tone: 'normal' };
@@ -569,9 +589,9 @@ export function timelineLine(session, event) {
     case 'patient.left':
       return { text: t('timeline.patient.left'), tone: 'normal' };
     case 'video.viewer_joined':
-      return { text: t('timeline.video.viewer_joined', { viewer: String(details.viewer ?? '') }), tone: 'muted' };
+      return { text: t('timeline.video.viewer_joined', { viewer }), tone: 'muted' };
     case 'video.viewer_left':
-      return { text: t('timeline.video.viewer_left', { viewer: String(details.viewer ?? '') }), tone: 'muted' };
+      return { text: t('timeline.video.viewer_left', { viewer }), tone: 'muted' };
     case 'video.live':
       return { text: t('timeline.video.live'), tone: 'good' };
     case 'video.lost':
