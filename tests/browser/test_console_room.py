@@ -110,7 +110,16 @@ async def test_given_an_email_that_cannot_leave_then_the_regulator_retries_and_c
     resend_field = form.get_by_label("Numéro de mobile ou adresse e‑mail du patient")
     await expect(resend_field).to_have_value("06 98 76 54 32")
     await form.locator("[data-field=form-submit]").click()
+    # Confirmed where the regulator looks: under the buttons, read out.
+    sent = room.locator("[data-field=sent]")
+    await expect(sent).to_contain_text("Nouveau lien créé à")
+    await expect(sent).to_contain_text("pour le 06 98 76 54 32 (SMS)")
+    await expect(sent).to_be_focused()
     await expect(timeline.locator("[data-type='invitation.revoked']")).to_have_count(2)
+    # The timeline reads newest first: the latest step is the first line.
+    items = timeline.locator(".timeline-item")
+    await expect(items.last).to_have_attribute("data-type", "session.created")
+    await expect(items.first).not_to_have_attribute("data-type", "session.created")
     await expect(outbox.locator(".outbox-item", has_text="+33698765432")).to_have_count(2)
     old = await browser.new_page()
     await old.goto(old_href)

@@ -338,12 +338,12 @@ export class Room {
       return item;
     });
     const list = this.timeline;
-    const first = list.childElementCount === 0;
-    const atEnd = list.scrollHeight - list.scrollTop - list.clientHeight < 8;
-    list.replaceChildren(...items);
-    if (first || atEnd) {
-      // Follow the newest line, unless the regulator scrolled back to read older ones.
-      list.scrollTop = list.scrollHeight;
+    const atTop = list.scrollTop < 8;
+    // Newest first: the latest step is the first line read, without scrolling.
+    list.replaceChildren(...items.reverse());
+    if (atTop) {
+      // Keep the newest line in sight, unless the regulator scrolled down to read older ones.
+      list.scrollTop = 0;
     }
     const empty = /** @type {HTMLElement} */ (this.side.querySelector('[data-field="timeline-empty"]'));
     empty.hidden = items.length > 0;
@@ -424,7 +424,12 @@ export class Room {
       await retryInvitation(this.session.id, invitation.id);
       this.showError('');
       await this.refresh();
-      this.field('status').focus();
+      this.showSent(
+        t('room.sent.retry', {
+          destination: displayDestination(invitation.destination),
+          time: formatTime(new Date().toISOString()),
+        }),
+      );
     } catch (error) {
       this.showError(errorMessage(error));
     } finally {
@@ -459,6 +464,7 @@ export class Room {
     }
     form.dataset.mode = mode;
     form.hidden = false;
+    this.field('sent').hidden = true;
     for (const button of this.element.querySelectorAll('[data-opens-form]')) {
       button.setAttribute('aria-expanded', String(button === this.openerOf(mode)));
     }
@@ -530,10 +536,16 @@ export class Room {
     submit.disabled = true;
     submit.textContent = t('room.form.pending');
     try {
-      await inviteToSession(session.id, destination, FORM_MODES[mode].role);
+      const invitation = await inviteToSession(session.id, destination, FORM_MODES[mode].role);
       this.closeForm(false);
       await this.refresh();
-      this.field('status').focus();
+      this.showSent(
+        t(mode === 'resend' ? 'room.sent.resend' : 'room.sent.new', {
+          destination: displayDestination(invitation.destination),
+          channel: channelName(invitation.channel),
+          time: formatTime(invitation.created_at),
+        }),
+      );
     } catch (error) {
       this.showFormError(errorMessage(error));
       input.focus();
@@ -583,6 +595,18 @@ export class Room {
       error.textContent = message;
     }
     error.hidden = !message;
+  }
+
+  /**
+   * Confirm a link just sent, under the buttons, and read it out.
+   * @private
+   * @param {string} message
+   */
+  showSent(message) {
+    const sent = this.field('sent');
+    sent.textContent = message;
+    sent.hidden = false;
+    sent.focus();
   }
 
   /**
