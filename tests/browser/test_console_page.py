@@ -162,10 +162,11 @@ async def test_given_a_15_call_then_the_regulator_invites_enters_the_room_and_en
     await room.locator("[data-field=back]").click()
     await expect(history).to_be_visible()
 
-    # Back to the call card: the call has ended; the visio line leads back into the room.
+    # Back to the call card: the call has ended, and so has the visio (no way back into it).
     await history.locator("[data-field=back]").click()
     await expect(card.locator("[data-field=state]")).to_contain_text("Terminé", timeout=10000)
-    await expect(card.locator("[data-field=result]")).to_contain_text("Visio ouverte à")
+    await expect(card.locator("[data-field=result]")).to_contain_text("Visio terminée à")
+    await expect(card.get_by_role("button", name="Retourner dans la visio")).to_have_count(0)
     await console.shot("console-ended")
 
     assert console.unexpected_problems(400) == []
