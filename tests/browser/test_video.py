@@ -461,6 +461,14 @@ PHONE_BROWSERS = {
 }
 """User agents of the phones' browsers the page supports, as they send them."""
 
+BROWSER_NAMES = {
+    "ios": "iPhone",
+    "chrome": "Chrome",
+    "samsung": "Samsung Internet",
+    "firefox": "Firefox",
+}
+"""How the room's instructions name each browser."""
+
 
 @pytest.mark.parametrize("family", sorted(PHONE_BROWSERS))
 async def test_given_the_camera_refused_then_the_instructions_of_the_patients_browser(
@@ -487,6 +495,9 @@ async def test_given_the_camera_refused_then_the_instructions_of_the_patients_br
     # The regulator learns which browser refused, to guide the patient by voice.
     timeline = page.locator("#room-side .timeline")
     await expect(timeline).to_contain_text(f"NotAllowedError ({family})")
+    # The room shows the regulator the steps of that very browser, to read out.
+    help_text = page.locator("#stage .room [data-field=video-help]")
+    await expect(help_text).to_contain_text(BROWSER_NAMES[family])
 
 
 FITS_ON_SCREEN = """() => {
@@ -500,13 +511,25 @@ FITS_ON_SCREEN = """() => {
 }"""
 
 
+START_ON_SCREEN = """() => {
+  const start = document.getElementById('start').getBoundingClientRect();
+  return { bottom: start.bottom, height: start.height, viewport: window.innerHeight };
+}"""
+
+
 async def test_given_the_phone_turned_or_small_then_the_video_and_terminer_fit_on_screen(
     browser: BrowserContext, aiohttp_client: Any, tmp_path: Path, artifacts: Path
 ) -> None:
     console, link = await invite_by_sms(browser, aiohttp_client, tmp_path, artifacts)
     page = console.page
 
-    patient = await open_link(browser, link)
+    # On the smallest phones (320x568), "Activer la caméra" is there without scrolling.
+    patient = await open_link(browser, link, size=(320, 568))
+    await expect(patient.get_by_role("button", name="Activer la caméra")).to_be_enabled()
+    start = await patient.evaluate(START_ON_SCREEN)
+    assert start["height"] > 0 and start["bottom"] <= start["viewport"], start
+    await console.shot("video-patient-consent-320x568", patient, full_page=False)
+    await patient.set_viewport_size({"width": 390, "height": 844})
     await camera_on(patient)
 
     # Upright, turned sideways, and the smallest phones still sold (320x568).
