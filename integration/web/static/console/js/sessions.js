@@ -226,8 +226,10 @@ function invitationFailure(session, invitation) {
 export function invitationStatus(session, invitation) {
   const channel = invitation.channel === 'email' ? 'email' : 'sms';
   if (invitation.opened_at) {
-    const key = invitation.role === 'patient' ? 'room.status.opened' : 'room.status.opened.third_party';
-    return { text: t(key, { time: formatTime(invitation.opened_at) }), tone: 'good', failed: false };
+    const patient = invitation.role === 'patient';
+    const key = patient ? 'room.status.opened' : 'room.status.opened.third_party';
+    // A third party's opening is no success while they cannot join: not drawn as one.
+    return { text: t(key, { time: formatTime(invitation.opened_at) }), tone: patient ? 'good' : 'failed', failed: false };
   }
   switch (invitation.delivery_status) {
     case 'delivered': {
@@ -553,7 +555,7 @@ export function timelineLine(session, event) {
       return { text: t('timeline.invitation.retried', { destination, actor }), tone: 'normal' };
     case 'link.opened': {
       const again = details.first === false ? 'reopened' : 'opened';
-      return { text: t(`timeline.link.${again}.${role}`), tone: 'good' };
+      return { text: t(`timeline.link.${again}.${role}`), tone: role === 'patient' ? 'good' : 'muted' };
     }
     case 'link.taken_over':
       return { text: t(`timeline.link.taken_over.${role}`), tone: 'normal' };
