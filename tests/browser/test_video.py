@@ -247,7 +247,24 @@ async def test_given_the_patient_turns_the_camera_on_then_both_consoles_see_the_
     await expect(room.locator("[data-field=video-step]")).to_contain_text(
         "Le patient a arrêté la vidéo."
     )
+    # One status: the latest step, never a green link line under a stopped video.
+    await expect(room.locator("[data-field=status]")).to_contain_text(
+        "Le patient a arrêté la vidéo à"
+    )
+    await expect(room.locator("[data-field=status]")).not_to_have_attribute("data-tone", "good")
     await console.shot("video-room-after")
+
+    # The regulator ends the visio: every console watching shows it ended, no black box.
+    await room.locator("[data-field=end]").click()
+    await page.locator("#end-dialog").get_by_role("button", name="Terminer la visio").click()
+    for console_page in (page, doctor.page):
+        ended = console_page.locator("#stage .room")
+        await expect(ended.locator("[data-field=video-title]")).to_have_text(
+            "Visio terminée", timeout=15000
+        )
+        await expect(ended.locator("[data-field=video-feed]")).to_be_hidden()
+    await doctor.page.bring_to_front()
+    await doctor.shot("video-room-doctor-ended")
     assert not problems, problems
     assert not console.unexpected_problems(), console.problems
     assert not doctor.unexpected_problems(), doctor.problems

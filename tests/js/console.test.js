@@ -159,7 +159,8 @@ describe('sessions', () => {
     const byPatient = currentStep({ ...base, timeline: [live, left] });
     const byNetwork = currentStep({ ...base, timeline: [left, live] });
     assert.notEqual(byPatient.step, byNetwork.step);
-    assert.equal(byPatient.title, byNetwork.title);
+    assert.equal(byPatient.title, 'Vidéo arrêtée par le patient');
+    assert.equal(byNetwork.title, 'Vidéo du patient interrompue');
   });
 
   test("a refused camera is the room's news, with the steps of the patient's browser", () => {
@@ -200,7 +201,8 @@ describe('sessions', () => {
     const byNetwork = deliveryLine({ ...base, timeline: [live, lost] });
     assert.equal(byNetwork.tone, 'failed');
     assert.match(byNetwork.text, /^Vidéo du patient interrompue à /);
-    const byPatient = deliveryLine({ ...base, timeline: [live, left] });
+    // The relay's loss that follows the patient's own stop is still the patient's stop.
+    const byPatient = deliveryLine({ ...base, timeline: [live, left, lost] });
     assert.notEqual(byPatient.tone, 'good');
     assert.match(byPatient.text, /^Le patient a arrêté la vidéo à /);
   });

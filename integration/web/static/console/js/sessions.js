@@ -333,11 +333,13 @@ export function deliveryLine(session) {
     return { text: t(`room.status.camera_${problem.kind}`, { time: formatTime(problem.at) }), tone: 'failed', failed: false };
   }
   if (session.state === 'video_lost') {
-    const last = lastEventOf(session, ['patient.left', 'video.lost']);
-    if (last) {
-      const left = last.type === 'patient.left';
+    // As the placeholder tells it: the patient's own stop since the last video, or a loss.
+    const last = lastEventOf(session, ['patient.left', 'video.live']);
+    const left = last !== undefined && last.type === 'patient.left';
+    const event = left ? last : lastEvent(session, 'video.lost');
+    if (event) {
       return {
-        text: t(left ? 'room.status.left' : 'room.status.lost', { time: formatTime(last.at) }),
+        text: t(left ? 'room.status.left' : 'room.status.lost', { time: formatTime(event.at) }),
         tone: left ? 'progress' : 'failed',
         failed: false,
       };
@@ -411,7 +413,10 @@ export function currentStep(session) {
       const events = session.timeline || [];
       const last = [...events].reverse().find((event) => event.type === 'patient.left' || event.type === 'video.live');
       const left = last !== undefined && last.type === 'patient.left';
-      return { title: t('room.video.lost'), step: t(left ? 'room.step.left' : 'room.step.lost') };
+      return {
+        title: t(left ? 'room.video.left' : 'room.video.lost'),
+        step: t(left ? 'room.step.left' : 'room.step.lost'),
+      };
     }
     case 'link_opened':
       return { title: t('room.video.waiting'), step: t('room.step.opened') };
