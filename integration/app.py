@@ -26,6 +26,7 @@ from .positions import declare_positions
 from .ratelimit import RateLimiter
 from .retention import purge_retained
 from .sessions.feature_code import FeatureCode
+from .sessions.remote_control import RemoteControl
 from .sessions.services import SessionService
 from .sessions.texts import TextMessages
 from .settings import Settings
@@ -166,6 +167,7 @@ async def _sessions(app: web.Application) -> AsyncIterator[None]:
     texts = TextMessages(service, app[appkeys.CATALOGUE])
     service.listeners.append(texts.on_session)
     app[appkeys.TEXTS] = texts
+    app[appkeys.REMOTE_CONTROL] = RemoteControl(service.record)
     # The desk phone's key (shipped [visioregul-feature]): opens a session for the call and
     # answers on the regulator's channel.
     feature_code = FeatureCode(

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from .i18n import Catalogue
 from .login_throttle import LoginThrottle
 from .ratelimit import RateLimiter
+from .sessions.remote_control import RemoteControl
 from .sessions.services import SessionService
 from .sessions.texts import TextMessages
 from .settings import Settings
@@ -28,6 +29,7 @@ __all__ = [
     "LOGIN_LIMITER",
     "PATIENT_SOCKETS",
     "REGISTRY",
+    "REMOTE_CONTROL",
     "ROOMS",
     "SESSION_SERVICE",
     "SETTINGS",
@@ -48,5 +50,7 @@ ROOMS = web.AppKey("rooms", RoomRegistry)
 STILLS = web.AppKey("stills", Stills)
 """Screenshots of the sessions' videos."""
 TEXTS = web.AppKey("texts", TextMessages)
+REMOTE_CONTROL = web.AppKey("remote_control", RemoteControl)
+"""The patient pages' camera states and the regulators' commands in flight."""
 PATIENT_SOCKETS = web.AppKey("patient_sockets", set[web.WebSocketResponse])
 """Open patient page WebSockets, closed with GOING_AWAY on shutdown."""

@@ -150,6 +150,8 @@ CONSOLE_SOCKET: Mapping[str, Rule] = {
     "video.answer": REGULATING_SESSION,
     # A typed message to the patient of one of the centre's sessions.
     "text.send": REGULATING_SESSION,
+    # Remote control of the caller's camera: regulators and doctors of the session's centre.
+    "command": REGULATING_SESSION,
 }
 """Messages a console sends on ``/console/ws`` (the socket itself is for regulators and doctors,
 bound to their position: it hears that position's calls only)."""
@@ -161,6 +163,9 @@ PATIENT_SOCKET: Mapping[str, Rule] = {
     "ping": LINK,
     # The patient's typed answer, on their own session (a third party: nothing, for now).
     "text": LINK,
+    # The page's camera and its answers to commands (a page never sends a command).
+    "camera.state": LINK,
+    "command.result": LINK,
 }
 """Messages the patient page sends on ``/p/<token>/ws``: each acts on the link's own session."""
 

@@ -14,6 +14,10 @@ Page -> service:
     ``{"type": "end"}`` (the patient stops the video; the session goes on)
     ``{"type": "text", "text": str}`` (the patient's typed answer, 500 characters at most)
     ``{"type": "ping"}``
+    ``{"type": "camera.state", "state": {...}}`` what the camera can do and how it is set, when
+    it starts and after each change (``remote_control.CameraState``)
+    ``{"type": "command.result", "id": str, "ok": bool, "state": {...}, "error": str}`` the
+    answer to a regulator's command
 
 Service -> page:
     ``{"type": "welcome", "v": 1, "ice_servers": [...]}`` once connected (``v``: the
@@ -27,6 +31,8 @@ Service -> page:
     ``{"type": "pong"}``
     ``{"type": "text", "from": "regulator" | "patient", "text": str, "at": str}`` each typed
     message of the session, both ways, once it is in the session's log
+    ``{"type": "command", "v": 1, "id": str, "name": "switch_camera" | "torch" | "zoom",
+    "value": ...}`` a regulator's command; the page answers with ``command.result``
 """
 
 from __future__ import annotations
@@ -46,6 +52,7 @@ from visioregul.integration.language import browser_language
 from visioregul.integration.sessions.journal import Actor
 from visioregul.integration.sessions.links import LinkOpening
 from visioregul.integration.sessions.models import SessionEvent
+from visioregul.integration.sessions.remote_control import CameraState, CommandOutcome
 from visioregul.integration.sessions.state import SessionFact
 from visioregul.integration.sessions.texts import TEXT_SENT
 from visioregul.integration.video import SESSION_CLOSED
@@ -113,8 +120,31 @@ class PingMessage(_Message):
     type: Literal["ping"]
 
 
+class CameraStateMessage(_Message):
+    """What the camera can do and how it is set."""
+
+    type: Literal["camera.state"]
+    state: CameraState
+
+
+class CommandResultMessage(_Message):
+    """The page's answer to a regulator's command."""
+
+    type: Literal["command.result"]
+    id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
+    ok: bool
+    state: CameraState | None = None
+    error: str = Field(default="", max_length=64, pattern=r"^[a-z_]*$")
+
+
 PatientMessage = Annotated[
-    CameraMessage | OfferMessage | EndMessage | PingMessage | TextMessage,
+    CameraMessage
+    | OfferMessage
+    | EndMessage
+    | PingMessage
+    | TextMessage
+    | CameraStateMessage
+    | CommandResultMessage,
     Field(discriminator="type"),
 ]
 _ADAPTER: TypeAdapter[PatientMessage] = TypeAdapter(PatientMessage)
@@ -180,6 +210,7 @@ class _PatientConnection:
         stop_texts = texts.listen(session_id, self._on_text)
         sockets = self.request.app[appkeys.PATIENT_SOCKETS]
         sockets.add(self.ws)
+        detach_remote = self.request.app[appkeys.REMOTE_CONTROL].attach(session_id, self._send)
         log.info("patient page of session %s connected", session_id)
         try:
             await self.ws.send_json(
@@ -199,6 +230,7 @@ class _PatientConnection:
                     await self.ws.send_json(reply)
         finally:
             opening.release()
+            detach_remote()
             stop_listening()
             stop_texts()
             sockets.discard(self.ws)
@@ -209,6 +241,12 @@ class _PatientConnection:
         task = asyncio.create_task(coroutine)
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
+
+    async def _send(self, message: dict[str, object]) -> None:
+        """A regulator's command to this page (ConnectionError when the page is gone)."""
+        if self.ws.closed or self.gone.is_set():
+            raise ConnectionError("the patient page is gone")
+        await self.ws.send_json(message)
 
     async def _say(self, message: dict[str, object], code: int) -> None:
         if not self.ws.closed:
@@ -280,6 +318,13 @@ async def _handle(
             if actor.name != "patient":
                 raise NotAllowed()  # a third party writes nothing, for now
             await request.app[appkeys.TEXTS].answer(session_id, actor, message.text)
+            return None
+        if isinstance(message, CameraStateMessage):
+            request.app[appkeys.REMOTE_CONTROL].report(session_id, message.state)
+            return None
+        if isinstance(message, CommandResultMessage):
+            outcome = CommandOutcome(message.ok, message.state, message.error)
+            request.app[appkeys.REMOTE_CONTROL].answer(session_id, message.id, outcome)
             return None
         if isinstance(message, OfferMessage):
             answer = await rooms.room(session_id).publish(message.sdp, participant_id="patient")

@@ -30,6 +30,7 @@ from ..telephony.facts import normalize_position
 from . import appkeys
 from .console_login import COOKIE_NAME, LoginCookie
 from .console_pages import STATIC_DIR, localized_page
+from .console_remote import REMOTE_TYPES, ConsoleRemote
 from .console_texts import TEXT_TYPES, ConsoleTexts
 from .console_video import VIDEO_TYPES, ConsoleVideo
 from .errors import CsrfError, InvalidRequest, NotFound, Unauthorized
@@ -349,6 +350,13 @@ async def console_socket(request: web.Request) -> web.StreamResponse:
         chosen_language(request, catalogue.languages)
         or catalogue.negotiate(request.headers.get("Accept-Language")),
     )
+    remote = ConsoleRemote(
+        request.app[appkeys.REMOTE_CONTROL],
+        connection,
+        Actor(account.username, session.position),
+        catalogue,
+        texts.language,
+    )
     notifier.attach(connection)
     consoles = request.app[appkeys.CONSOLES]
     consoles.add(session.login_id, ws)
@@ -364,13 +372,14 @@ async def console_socket(request: web.Request) -> web.StreamResponse:
             }
         )
         principal = Principal(account.username, account.role, account.centre_id)
-        await _pump(request, principal, ws, connection, video, texts)
+        await _pump(request, principal, ws, connection, video, texts, remote)
     finally:
         watcher.cancel()
         await asyncio.gather(watcher, return_exceptions=True)
         consoles.discard(session.login_id, ws)
         notifier.detach(connection)
         await video.close()
+        await remote.close()
         log.info("console of %s detached from %s", account.username, session.position)
     return ws
 
@@ -402,6 +411,7 @@ async def _pump(
     connection: Connection,
     video: ConsoleVideo,
     texts: ConsoleTexts,
+    remote: ConsoleRemote,
 ) -> None:
     """Send queued messages while reading the socket in this same handler task."""
     sender = asyncio.create_task(send_queued(ws, connection))
@@ -422,8 +432,11 @@ async def _pump(
                 connection.send({"type": "pong"})
             elif data["type"] in VIDEO_TYPES:
                 await video.handle(data)
+                remote.observe(data)
             elif data["type"] in TEXT_TYPES:
                 await texts.handle(data)
+            elif data["type"] in REMOTE_TYPES:
+                remote.handle(data)
     finally:
         sender.cancel()
         await asyncio.gather(sender, return_exceptions=True)

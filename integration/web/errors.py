@@ -26,6 +26,12 @@ from ..sessions.errors import (
     SessionNotFound,
     TooManyInvitations,
 )
+from ..sessions.remote_control import (
+    CommandFlood,
+    PhoneAbsent,
+    PhoneNoAnswer,
+    RemoteUnavailable,
+)
 from ..sessions.texts import InvalidText, TooManyTexts
 from ..stills import StillNotFound, StillUnavailable, TooManyStills
 
@@ -58,6 +64,10 @@ DOMAIN_STATUS: Mapping[type[RefusalError], int] = {
     TooManyStills: 429,
     InvalidText: 400,
     TooManyTexts: 429,
+    RemoteUnavailable: 409,
+    PhoneAbsent: 409,
+    PhoneNoAnswer: 409,
+    CommandFlood: 429,
 }
 """The HTTP status of each refusal of the domain; every class has its line (a test checks)."""
 

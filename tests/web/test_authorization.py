@@ -37,6 +37,7 @@ from visioregul.integration.store.models import Role
 from visioregul.integration.telephony.events import CallRinging
 from visioregul.integration.web import appkeys
 from visioregul.integration.web.console_login import COOKIE_NAME
+from visioregul.integration.web.console_remote import REMOTE_TYPES
 from visioregul.integration.web.console_texts import TEXT_TYPES
 from visioregul.integration.web.console_video import VIDEO_TYPES
 from visioregul.patient_page import signalling
@@ -157,7 +158,7 @@ def test_every_route_of_the_app_has_a_rule_and_every_rule_a_route(tmp_path: Path
 
 
 def test_every_socket_message_type_has_a_rule() -> None:
-    assert set(CONSOLE_SOCKET) == VIDEO_TYPES | TEXT_TYPES | {"ping"}
+    assert set(CONSOLE_SOCKET) == VIDEO_TYPES | TEXT_TYPES | REMOTE_TYPES | {"ping"}
     union = typing.get_args(typing.get_args(signalling.PatientMessage)[0])
     patient_types = {typing.get_args(m.model_fields["type"].annotation)[0] for m in union}
     assert set(PATIENT_SOCKET) == patient_types
@@ -264,6 +265,10 @@ async def test_given_a_console_when_watching_another_centres_session_then_unknow
         assert texts[0]["error_id"] == "session_not_found"
         await ws.send_json({"type": "no-such-type"})
         assert (await _reply(ws, "error"))["error_id"] == "invalid_message"
+        # A command to the caller's camera of another centre's session: unknown, never sent.
+        command = {"type": "command", "v": 1, "id": "c", "name": "torch", "value": True}
+        await ws.send_json(command | {"session_id": world.foreign_session_id})
+        assert (await _reply(ws, "video.error"))["error_id"] == "session_not_found"
 
 
 async def _reply(ws: Any, kind: str) -> dict[str, Any]:
