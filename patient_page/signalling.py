@@ -210,7 +210,9 @@ class _PatientConnection:
         stop_texts = texts.listen(session_id, self._on_text)
         sockets = self.request.app[appkeys.PATIENT_SOCKETS]
         sockets.add(self.ws)
-        detach_remote = self.request.app[appkeys.REMOTE_CONTROL].attach(session_id, self._send)
+        detach_remote = self.request.app[appkeys.REMOTE_CONTROL].attach(
+            session_id, self._send_command
+        )
         log.info("patient page of session %s connected", session_id)
         try:
             await self.ws.send_json(
@@ -242,7 +244,7 @@ class _PatientConnection:
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 
-    async def _send(self, message: dict[str, object]) -> None:
+    async def _send_command(self, message: dict[str, object]) -> None:
         """A regulator's command to this page (ConnectionError when the page is gone)."""
         if self.ws.closed or self.gone.is_set():
             raise ConnectionError("the patient page is gone")

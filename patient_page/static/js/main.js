@@ -14,6 +14,7 @@ import {
   openCamera,
 } from './camera.js';
 import { Publisher } from './publisher.js';
+import { RemoteCamera } from './remote.js';
 import { Signalling } from './signalling.js';
 import { TEXT_ERRORS, Texts } from './texts.js';
 import { ScreenAwake } from './wakelock.js';
@@ -96,6 +97,13 @@ class PatientPage {
     /** @type {object[]} messages waiting for the socket */
     this.pending = [];
     this.awake = new ScreenAwake();
+    this.remote = new RemoteCamera({
+      send: (message) => this.send(message),
+      track: () => (this.stream ? this.stream.getVideoTracks()[0] || null : null),
+      switchCamera: () => this.switchCamera(),
+      countCameras,
+      text,
+    });
     this.signalling = new Signalling({
       onMessage: (message) => this.onMessage(message),
       onDrop: () => {
@@ -119,6 +127,7 @@ class PatientPage {
     }
     byId('end').addEventListener('click', () => this.stop());
     this.switchButton.addEventListener('click', () => this.switchCamera());
+    this.remote.start();
     // Here again after the link went on in another browser: a new page load opens it here
     // (or gets the refusal once the other browser sends its video).
     byId('take-back').addEventListener('click', () => window.location.reload());
@@ -214,6 +223,7 @@ class PatientPage {
     const stream = /** @type {MediaStream} */ (this.stream);
     this.preview.srcObject = stream;
     this.preview.play().catch(() => {});
+    this.remote.report();
     const track = stream.getVideoTracks()[0];
     track.addEventListener('ended', () => {
       // The phone took the camera back (the patient went to the phone app, another app).
@@ -398,6 +408,9 @@ class PatientPage {
         break;
       case 'taken_over':
         this.finish('taken');
+        break;
+      case 'command':
+        this.remote.onCommand(message);
         break;
       default:
         break;

@@ -293,6 +293,12 @@ class Console {
       case 'text.error':
         this.texts?.onMessage(message);
         break;
+      case 'camera.state':
+      case 'command.result':
+        if (this.room && this.room.sessionId === message.session_id) {
+          this.room.remote.onMessage(message);
+        }
+        break;
       case 'hello':
         this.setPosition(message.position ?? null);
         this.board.reset(message.position ?? null, Array.isArray(message.calls) ? message.calls : []);

@@ -12,6 +12,7 @@ import { ApiError, endSession, fetchSession, inviteToSession, retryInvitation } 
 import { errorMessage } from './errors.js';
 import { StillGallery } from './gallery.js';
 import { applyTranslations, formatTime, t } from './i18n.js';
+import { RemoteBar } from './remote.js';
 import { RoomVideo } from './video.js';
 import {
   callLine,
@@ -112,6 +113,7 @@ export class Room {
       element: /** @type {HTMLVideoElement} */ (this.field('video-feed')),
     });
     this.gallery = new StillGallery(sessionId, this.field('stills'));
+    this.remote = new RemoteBar(sessionId, this.field('remote'), options.send);
     this.wire();
   }
 
@@ -142,6 +144,7 @@ export class Room {
       document.exitFullscreen().catch(() => {});
     }
     this.video.stop();
+    this.remote.stop();
     window.clearInterval(this.pollTimer);
     this.pollTimer = 0;
   }
@@ -246,6 +249,7 @@ export class Room {
       if (document.fullscreenElement === video) {
         document.exitFullscreen().catch(() => {});
       }
+      this.remote.end();
     }
 
     this.renderTimeline(session);
