@@ -67,7 +67,7 @@ class ConsoleRemote:
     def observe(self, data: Mapping[str, Any]) -> None:
         """A ``watch``/``unwatch`` the console sent (already allowed): follow the camera too."""
         session_id = data.get("session_id")
-        if not isinstance(session_id, str):
+        if data.get("type") not in ("watch", "unwatch") or not isinstance(session_id, str):
             return
         unfollow = self._follows.pop(session_id, None)
         if unfollow is not None:

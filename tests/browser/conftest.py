@@ -39,9 +39,11 @@ async def launch(
     timezone_id: str | None = None,
     *,
     language: str = "fr-FR",
+    cameras: int = 1,
 ) -> BrowserContext:
     """A Chromium with a fake camera, French (or ``language``), 1280x720, its profile in
-    ``profile``; its clock in ``timezone_id`` when given (else the machine's)."""
+    ``profile``; its clock in ``timezone_id`` when given (else the machine's); ``cameras`` fake
+    cameras (a phone has two)."""
     return await playwright.chromium.launch_persistent_context(
         timezone_id=timezone_id,
         user_data_dir=str(profile),
@@ -54,7 +56,7 @@ async def launch(
             "--headless=new",
             "--no-sandbox",
             "--disable-gpu",
-            "--use-fake-device-for-media-stream",
+            f"--use-fake-device-for-media-stream=device-count={cameras}",
             "--use-fake-ui-for-media-stream",
             "--disable-background-networking",
             "--disable-component-update",

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
-import { PendingCommands, controlsFor } from '../../integration/web/static/console/js/remote.js';
+import { PendingCommands, controlsFor, remoteTimelineLine } from '../../integration/web/static/console/js/remote.js';
 import { describeCamera, notice, refusal } from '../../patient_page/static/js/remote.js';
 
 const FULL = { cameras: 2, facing_mode: 'user', torch: false, zoom: { min: 1, max: 5, step: 0.1, value: 1 } };
@@ -147,5 +147,13 @@ describe('the patient page', () => {
     });
     assert.deepEqual(notice(FULL, 'zoom', 3).undo, { name: 'zoom', value: 1 });
     assert.equal(notice(FULL, 'switch_camera', null).key, 'remote-switch');
+  });
+});
+
+describe('the timeline', () => {
+  test('remote-control events have their lines; others are left to the timeline', () => {
+    assert.equal(remoteTimelineLine({ type: 'video.live' }, 'Dr Martin'), null);
+    assert.equal(remoteTimelineLine({ type: 'command.result', details: { name: 'torch', ok: true } }, 'x').tone, 'good');
+    assert.equal(remoteTimelineLine({ type: 'command.timeout', details: { name: 'zoom' } }, 'x').tone, 'failed');
   });
 });

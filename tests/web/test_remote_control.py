@@ -63,6 +63,11 @@ async def test_given_a_reporting_page_when_the_torch_is_lit_then_page_and_consol
             "connected": False,
             "state": None,
         }
+        # The console's other video messages leave the camera followed.
+        await console.send_json(
+            {"type": "video.answer", "session_id": session_id, "viewer_id": "x", "sdp": "v=0"}
+        )
+        await next_of(console, "video.error")
         page = await open_page(client, token)
         await page.send_json({"type": "camera.state", "state": STATE})
         reported = await next_of(console, "camera.state")

@@ -110,6 +110,35 @@ export class PendingCommands {
   }
 }
 
+/**
+ * The timeline's line of a remote-control event; null for another event.
+ * @param {{ type: string, details?: Record<string, any> }} event
+ * @param {string} actor who sent the command (display name)
+ * @returns {{ text: string, tone: 'normal' | 'good' | 'failed' | 'muted' } | null}
+ */
+export function remoteTimelineLine(event, actor) {
+  const details = event.details || {};
+  const name = ['switch_camera', 'torch', 'zoom'].includes(details.name) ? details.name : 'other';
+  const what = name === 'torch' ? `torch_${details.value ? 'on' : 'off'}` : name;
+  const command = t(`timeline.remote.command.${what}`, { value: String(details.value ?? '') });
+  switch (event.type) {
+    case 'command.sent':
+      return { text: t('timeline.remote.sent', { actor, command }), tone: 'normal' };
+    case 'command.result':
+      return details.ok
+        ? { text: t('timeline.remote.done', { command }), tone: 'good' }
+        : { text: t('timeline.remote.failed', { command }), tone: 'failed' };
+    case 'command.refused':
+      return { text: t(`timeline.remote.refused.${details.error === 'absent' ? 'absent' : 'unavailable'}`, { command }), tone: 'failed' };
+    case 'command.timeout':
+      return { text: t('timeline.remote.timeout', { command }), tone: 'failed' };
+    case 'camera.changed':
+      return { text: t('timeline.remote.changed'), tone: 'muted' };
+    default:
+      return null;
+  }
+}
+
 /** What the bar says after a command succeeded (catalogue key). */
 const DONE = {
   switch_camera: 'remote.done.switch',
@@ -160,6 +189,9 @@ export class RemoteBar {
    */
   onMessage(message) {
     if (message.type === 'camera.state') {
+      if (this.connected && !message.connected) {
+        this.say('', 'ok'); // the last result was about a page that is gone
+      }
       this.connected = Boolean(message.connected);
       this.state = message.state || null;
       if (this.connected && !this.ended) {

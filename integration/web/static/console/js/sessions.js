@@ -6,6 +6,7 @@
  */
 
 import { formatDate, formatTime, has, t } from './i18n.js';
+import { remoteTimelineLine } from './remote.js';
 
 /** @typedef {import('./api.js').Session} Session */
 /** @typedef {import('./api.js').Invitation} Invitation */
@@ -615,6 +616,6 @@ export function timelineLine(session, event) {
     case 'session.expired':
       return { text: t('timeline.session.expired'), tone: 'muted' };
     default:
-      return { text: t('timeline.unknown', { type: String(event.type) }), tone: 'muted' };
+      return remoteTimelineLine(event, actor) || { text: t('timeline.unknown', { type: String(event.type) }), tone: 'muted' };
   }
 }
