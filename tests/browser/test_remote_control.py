@@ -127,9 +127,13 @@ async def test_given_a_live_video_when_the_regulator_lights_zooms_and_switches_t
         }
         await expect(notice).to_contain_text("Le régulateur a changé le zoom.")
 
-        # Switch camera: the page reopens its camera, the video goes on.
+        # Switch camera: the page opens the other camera of the list, the video goes on.
+        device_of = "() => document.querySelector('#preview').srcObject.getVideoTracks()[0]"
+        device_of += ".getSettings().deviceId"
+        before = await patient.evaluate(device_of)
         await switch.click()
         await expect(result).to_have_text("Caméra changée.")
+        assert await patient.evaluate(device_of) != before
         await expect(notice).to_contain_text("Le régulateur a changé de caméra.")
         await expect(patient.locator("#status")).to_have_text("Le régulateur vous voit")
 

@@ -8,11 +8,12 @@
 
 /**
  * Open the camera facing `facing` (a preference: a phone with one camera
- * gives that one).
+ * gives that one), or exactly the camera `deviceId` when given.
  * @param {Facing} facing
+ * @param {string} [deviceId]
  * @returns {Promise<MediaStream>}
  */
-export async function openCamera(facing) {
+export async function openCamera(facing, deviceId) {
   if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
     const error = new Error('no mediaDevices (not a secure context, or an old browser)');
     error.name = 'NotSupportedError';
@@ -20,7 +21,7 @@ export async function openCamera(facing) {
   }
   return navigator.mediaDevices.getUserMedia({
     video: {
-      facingMode: { ideal: facing },
+      ...(deviceId ? { deviceId: { exact: deviceId } } : { facingMode: { ideal: facing } }),
       width: { ideal: 1280 },
       height: { ideal: 720 },
       frameRate: { ideal: 30, max: 30 },
@@ -41,6 +42,30 @@ export async function cameraGranted() {
     return status.state === 'granted';
   } catch {
     return false;
+  }
+}
+
+/**
+ * The camera after `current` in the browser's list, for cameras that do not
+ * say which way they face (desktop webcams): switching by facing would open
+ * the same one again. Empty when the track says its facing, or there is no other.
+ * @param {MediaStreamTrack | undefined} track
+ * @returns {Promise<string>}
+ */
+export async function nextCameraId(track) {
+  const settings = track ? track.getSettings() : {};
+  if (settings.facingMode) {
+    return '';
+  }
+  try {
+    const devices = await navigator.mediaDevices.enumerateDevices();
+    const ids = devices.filter((device) => device.kind === 'videoinput').map((device) => device.deviceId);
+    if (ids.length < 2) {
+      return '';
+    }
+    return ids[(ids.indexOf(settings.deviceId || '') + 1) % ids.length];
+  } catch {
+    return '';
   }
 }
 

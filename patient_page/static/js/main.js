@@ -11,6 +11,7 @@ import {
   countCameras,
   failureDetail,
   failureKind,
+  nextCameraId,
   openCamera,
 } from './camera.js';
 import { Publisher } from './publisher.js';
@@ -425,11 +426,12 @@ class PatientPage {
     this.switchButton.disabled = true;
     const previous = this.facing;
     this.facing = previous === 'environment' ? 'user' : 'environment';
+    const nextId = await nextCameraId(this.stream.getVideoTracks()[0]);
     // Many phones cannot open a second camera while one is open: stop it first.
     this.stream.getTracks().forEach((track) => track.stop());
     let stream;
     try {
-      stream = await openCamera(this.facing);
+      stream = await openCamera(this.facing, nextId);
     } catch {
       this.facing = previous;
       try {
