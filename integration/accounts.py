@@ -243,7 +243,7 @@ async def display_names(session: AsyncSession, usernames: Sequence[str]) -> dict
     result = await session.execute(
         select(Account.username, Account.display_name).where(Account.username.in_(set(usernames)))
     )
-    return {username: display_name for username, display_name in result.tuples()}
+    return {username: display_name for username, display_name in result.all()}
 
 
 async def get_account_by_username(session: AsyncSession, username: str) -> Account | None:
