@@ -18,6 +18,7 @@ import contextlib
 import ctypes
 import logging
 import os
+import random
 import re
 import shutil
 import signal
@@ -90,23 +91,33 @@ class SandboxPorts:
 
     @classmethod
     def pick_free(cls, positions: tuple[str, ...] = ("1001", "1002", "1003")) -> SandboxPorts:
-        """Ports free on 127.0.0.1 right now, chosen by the kernel, all different.
+        """Ports free on 127.0.0.1 right now, all different, below the kernel's ephemeral range.
 
         Lets a test run's sandbox live beside a demo's, or another Asterisk, on the default ports.
+        A phone listens only while its test runs: a port from the ephemeral range could be handed
+        meanwhile to any client socket (an ICE candidate, a DNS query), which would then take the
+        phone's calls; ports below that range are never handed out by the kernel.
         """
         with contextlib.ExitStack() as probes:
+            candidates = list(range(_FIXED_PORTS_FROM, _ephemeral_low()))
+            random.shuffle(candidates)
+
+            def bind(kind: socket.SocketKind, host: str) -> int:
+                while candidates:
+                    port = candidates.pop()
+                    sock = probes.enter_context(socket.socket(socket.AF_INET, kind))
+                    try:
+                        sock.bind((host, port))
+                    except OSError:
+                        continue
+                    return port
+                raise SandboxError("no free port below the ephemeral range")
 
             def probe(kind: socket.SocketKind) -> int:
-                sock = probes.enter_context(socket.socket(socket.AF_INET, kind))
-                sock.bind((HOST, 0))
-                port: int = sock.getsockname()[1]
-                return port
+                return bind(kind, HOST)
 
             def probe_trunk() -> int:
-                sock = probes.enter_context(socket.socket(socket.AF_INET, socket.SOCK_DGRAM))
-                sock.bind(("127.0.0.2", 0))
-                port: int = sock.getsockname()[1]
-                return port
+                return bind(socket.SOCK_DGRAM, "127.0.0.2")
 
             return cls(
                 sip=probe(socket.SOCK_DGRAM),
@@ -571,3 +582,16 @@ def _active_channels(output: str) -> int:
     if match is None:
         raise SandboxError(f"unexpected 'core show channels count' output: {output.strip()!r}")
     return int(match.group(1))
+
+
+_FIXED_PORTS_FROM = 20000
+"""Sandbox ports are picked from here up to the kernel's ephemeral range."""
+
+
+def _ephemeral_low() -> int:
+    """The first port of the kernel's ephemeral range (32768 when it cannot be read)."""
+    try:
+        text = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text()
+        return max(_FIXED_PORTS_FROM + 1000, int(text.split()[0]))
+    except (OSError, ValueError, IndexError):
+        return 32768
