@@ -135,6 +135,9 @@ async def test_given_a_15_call_then_the_regulator_invites_enters_the_room_and_en
     await expect(room.locator("[data-field=status]")).to_contain_text("Visio terminée à")
     await expect(room.locator("[data-part=actions]")).to_be_hidden()
     await expect(timeline).to_contain_text("Visio terminée par regulateur")
+    # Nothing written would reach the patient any more: the room no longer offers to write.
+    await expect(page.locator(".text-form")).to_be_hidden()
+    await expect(page.locator(".text-presets")).to_be_hidden()
     await console.shot("room-ended")
 
     # The patient's link no longer opens (the refusal page is a 404).

@@ -58,6 +58,8 @@ export class TextPanel {
     this.input = /** @type {HTMLTextAreaElement} */ (this.element.querySelector('[data-field="text-input"]'));
     this.error = /** @type {HTMLElement} */ (this.element.querySelector('[data-field="text-error"]'));
     const presets = /** @type {HTMLElement} */ (this.element.querySelector('[data-field="text-presets"]'));
+    /** What writes to the patient: hidden once the visio has ended (nothing would reach them). */
+    this.writing = [this.form, presets, /** @type {HTMLElement} */ (this.element.querySelector('.text-presets-title'))];
     this.input.maxLength = MAX_TEXT;
     presets.replaceChildren(
       ...PRESETS.map((preset) => {
@@ -88,11 +90,15 @@ export class TextPanel {
 
   /**
    * Show the messages of the session's log (the room's latest read of the session).
-   * @param {{id?: string, timeline?: any[]} | null} session
+   * @param {{id?: string, state?: string, timeline?: any[]} | null} session
    */
   fromSession(session) {
     if (!session || session.id !== this.sessionId) {
       return;
+    }
+    const closed = session.state === 'ended' || session.state === 'expired';
+    for (const element of this.writing) {
+      element.hidden = closed;
     }
     for (const event of session.timeline || []) {
       this.add(/** @type {TextEvent} */ (event));
