@@ -47,6 +47,7 @@ from .web.middleware import (
     websocket_origin_middleware,
 )
 from .web.notifier import Notifier
+from .web.schemas import cad_payload
 from .web.server_log import install_malformed_request_filter
 
 __all__ = ["create_app"]
@@ -154,7 +155,7 @@ async def _sessions(app: web.Application) -> AsyncIterator[None]:
     )
     await service.start()
     service.listeners.append(app[appkeys.NOTIFIER].on_session)
-    webhooks = WebhookDispatcher(settings.webhooks)
+    webhooks = WebhookDispatcher(settings.webhooks, cad_payload)
     await webhooks.start()
     service.listeners.append(webhooks.on_session)
     unsubscribe = app[appkeys.REGISTRY].subscribe(service.on_call)

@@ -16,6 +16,7 @@ import json
 import logging
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,7 +24,6 @@ import aiohttp
 
 from .sessions.services import SessionUpdate
 from .settings import WebhookSettings
-from .web.schemas import event_json, session_json
 
 __all__ = ["WebhookDispatcher", "sign"]
 
@@ -49,8 +49,12 @@ class _Target:
 class WebhookDispatcher:
     """Listens to session updates and delivers them to every configured URL."""
 
-    def __init__(self, settings: WebhookSettings) -> None:
+    def __init__(
+        self, settings: WebhookSettings, payload: Callable[[SessionUpdate], dict[str, Any]]
+    ) -> None:
+        """``payload`` gives the JSON posted for one session event (the API's own form)."""
         self.settings = settings
+        self.payload = payload
         self._targets = [_Target(url, deque(maxlen=settings.queue_size)) for url in settings.urls]
         self._tasks: list[asyncio.Task[None]] = []
         self._http: aiohttp.ClientSession | None = None
@@ -98,16 +102,6 @@ class WebhookDispatcher:
                     )
             target.queue.append(body)
             target.wakeup.set()
-
-    @staticmethod
-    def payload(update: SessionUpdate) -> dict[str, Any]:
-        """The JSON posted for one session event."""
-        return {
-            "id": update.event.id,
-            "session_id": update.session.id,
-            "event": event_json(update.event),
-            "session": session_json(update.session),
-        }
 
     async def _worker(self, target: _Target) -> None:
         while True:

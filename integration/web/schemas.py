@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..sessions.models import Invitation, SessionEvent, VisioSession
+from ..sessions.services import SessionUpdate
 from ..telephony.link import LinkStatus
 from ..telephony.registry import LiveCall
 
@@ -18,6 +19,7 @@ __all__ = [
     "InviteRequest",
     "PositionRequest",
     "SessionRequest",
+    "cad_payload",
     "call_json",
     "event_json",
     "invitation_json",
@@ -149,3 +151,13 @@ class EndRequest(_Strict):
     reason: Literal["ended_by_regulator", "patient_unreachable", "duplicate", "other"] = (
         "ended_by_regulator"
     )
+
+
+def cad_payload(update: SessionUpdate) -> dict[str, Any]:
+    """The JSON posted to the CAD's webhooks for one session event."""
+    return {
+        "id": update.event.id,
+        "session_id": update.session.id,
+        "event": event_json(update.event),
+        "session": session_json(update.session),
+    }
