@@ -25,6 +25,7 @@ from .messaging import build_senders
 from .positions import declare_positions
 from .ratelimit import RateLimiter
 from .retention import purge_retained
+from .screen_share import ScreenShares
 from .sessions.feature_code import FeatureCode
 from .sessions.remote_control import RemoteControl
 from .sessions.services import SessionService
@@ -164,6 +165,9 @@ async def _sessions(app: web.Application) -> AsyncIterator[None]:
     rooms.start()
     service.listeners.append(rooms.on_session)
     app[appkeys.ROOMS] = rooms
+    screens = ScreenShares(service, rooms.ice_servers)
+    service.listeners.append(screens.on_session)
+    app[appkeys.SCREEN_SHARES] = screens
     app[appkeys.STILLS] = Stills(service, rooms, storage)
     texts = TextMessages(service, app[appkeys.CATALOGUE])
     service.listeners.append(texts.on_session)
@@ -189,6 +193,7 @@ async def _sessions(app: web.Application) -> AsyncIterator[None]:
     unsubscribe_feature_code()
     await feature_code.close()
     unsubscribe()
+    await screens.close()
     await rooms.close()
     await service.close()
     await webhooks.close()

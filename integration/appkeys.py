@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from .i18n import Catalogue
 from .login_throttle import LoginThrottle
 from .ratelimit import RateLimiter
+from .screen_share import ScreenShares
 from .sessions.remote_control import RemoteControl
 from .sessions.services import SessionService
 from .sessions.texts import TextMessages
@@ -31,6 +32,7 @@ __all__ = [
     "REGISTRY",
     "REMOTE_CONTROL",
     "ROOMS",
+    "SCREEN_SHARES",
     "SESSION_SERVICE",
     "SETTINGS",
     "STILLS",
@@ -50,6 +52,8 @@ ROOMS = web.AppKey("rooms", RoomRegistry)
 STILLS = web.AppKey("stills", Stills)
 """Screenshots of the sessions' videos."""
 TEXTS = web.AppKey("texts", TextMessages)
+SCREEN_SHARES = web.AppKey("screen_shares", ScreenShares)
+"""The regulators' screens shared with the patients."""
 REMOTE_CONTROL = web.AppKey("remote_control", RemoteControl)
 """The patient pages' camera states and the regulators' commands in flight."""
 PATIENT_SOCKETS = web.AppKey("patient_sockets", set[web.WebSocketResponse])

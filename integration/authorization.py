@@ -152,6 +152,10 @@ CONSOLE_SOCKET: Mapping[str, Rule] = {
     "text.send": REGULATING_SESSION,
     # Remote control of the caller's camera: regulators and doctors of the session's centre.
     "command": REGULATING_SESSION,
+    # Sharing the regulator's screen with the patient: regulators and doctors of the centre.
+    "screen.prepare": REGULATING_SESSION,
+    "screen.start": REGULATING_SESSION,
+    "screen.stop": REGULATING_SESSION,
 }
 """Messages a console sends on ``/console/ws`` (the socket itself is for regulators and doctors,
 bound to their position: it hears that position's calls only)."""
@@ -166,6 +170,9 @@ PATIENT_SOCKET: Mapping[str, Rule] = {
     # The page's camera and its answers to commands (a page never sends a command).
     "camera.state": LINK,
     "command.result": LINK,
+    # The regulator's shared screen: the page only receives it (a page never shares).
+    "screen.watch": LINK,
+    "screen.answer": LINK,
 }
 """Messages the patient page sends on ``/p/<token>/ws``: each acts on the link's own session."""
 

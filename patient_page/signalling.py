@@ -33,6 +33,8 @@ Service -> page:
     message of the session, both ways, once it is in the session's log
     ``{"type": "command", "v": 1, "id": str, "name": "switch_camera" | "torch" | "zoom",
     "value": ...}`` a regulator's command; the page answers with ``command.result``
+
+The regulator's shared screen (``screen.*`` both ways) is described in :mod:`.screen`.
 """
 
 from __future__ import annotations
@@ -59,6 +61,7 @@ from visioregul.integration.video import SESSION_CLOSED
 from visioregul.media import MediaError, MediaEvent
 
 from .http import DEVICE_COOKIE
+from .screen import PatientScreen, ScreenMessage, decode_screen
 
 __all__ = ["CLOSE_TAKEN_OVER", "CLOSE_UNAUTHORIZED", "PROTOCOL_VERSION", "decode", "routes"]
 
@@ -213,6 +216,9 @@ class _PatientConnection:
         detach_remote = self.request.app[appkeys.REMOTE_CONTROL].attach(
             session_id, self._send_command
         )
+        screen = PatientScreen(
+            self.request.app[appkeys.SCREEN_SHARES], session_id, opening.role, self._send
+        )
         log.info("patient page of session %s connected", session_id)
         try:
             await self.ws.send_json(
@@ -222,10 +228,17 @@ class _PatientConnection:
                     "ice_servers": self.rooms.browser_ice_servers(f"patient-{session_id}"),
                 }
             )
+            screen.greet()
             async for message in self.ws:
                 if message.type is not web.WSMsgType.TEXT or self.gone.is_set():
                     continue
-                reply = await _handle(self.request, session_id, Actor(opening.role), message.data)
+                shown = decode_screen(message.data)
+                if shown is not None:
+                    reply = await _handle_screen(self.request, screen, shown)
+                else:
+                    reply = await _handle(
+                        self.request, session_id, Actor(opening.role), message.data
+                    )
                 if reply is not None and reply.get("type") == "answer":
                     self.published = True
                 if reply is not None and not self.ws.closed:
@@ -235,6 +248,7 @@ class _PatientConnection:
             detach_remote()
             stop_listening()
             stop_texts()
+            await screen.close()
             sockets.discard(self.ws)
             await asyncio.gather(*self.tasks, return_exceptions=True)
             log.info("patient page of session %s disconnected", session_id)
@@ -339,6 +353,19 @@ async def _handle(
         return None
     except (DomainError, MediaError) as error:
         log.info("session %s: patient's message refused: %s", session_id, error)
+        return _error(request, error)
+
+
+async def _handle_screen(
+    request: web.Request, screen: PatientScreen, message: ScreenMessage
+) -> dict[str, object] | None:
+    """Act on one of the page's messages about the regulator's shared screen."""
+    if message_rule(PATIENT_SOCKET, message.type) is None:
+        return _error(request, DomainError("invalid_message"))
+    try:
+        return await screen.handle(message)
+    except (DomainError, MediaError) as error:
+        log.info("session %s: screen message refused: %s", screen.session_id, error)
         return _error(request, error)
 
 

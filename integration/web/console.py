@@ -31,6 +31,7 @@ from . import appkeys
 from .console_login import COOKIE_NAME, LoginCookie
 from .console_pages import STATIC_DIR, localized_page
 from .console_remote import REMOTE_TYPES, ConsoleRemote
+from .console_screen import SCREEN_TYPES, ConsoleScreen
 from .console_texts import TEXT_TYPES, ConsoleTexts
 from .console_video import VIDEO_TYPES, ConsoleVideo
 from .errors import CsrfError, InvalidRequest, NotFound, Unauthorized
@@ -357,6 +358,13 @@ async def console_socket(request: web.Request) -> web.StreamResponse:
         catalogue,
         texts.language,
     )
+    screen = ConsoleScreen(
+        request.app[appkeys.SCREEN_SHARES],
+        connection,
+        Actor(account.username, session.position),
+        catalogue,
+        texts.language,
+    )
     notifier.attach(connection)
     consoles = request.app[appkeys.CONSOLES]
     consoles.add(session.login_id, ws)
@@ -372,7 +380,7 @@ async def console_socket(request: web.Request) -> web.StreamResponse:
             }
         )
         principal = Principal(account.username, account.role, account.centre_id)
-        await _pump(request, principal, ws, connection, video, texts, remote)
+        await _pump(request, principal, ws, connection, video, texts, remote, screen)
     finally:
         watcher.cancel()
         await asyncio.gather(watcher, return_exceptions=True)
@@ -380,6 +388,7 @@ async def console_socket(request: web.Request) -> web.StreamResponse:
         notifier.detach(connection)
         await video.close()
         await remote.close()
+        await screen.close()
         log.info("console of %s detached from %s", account.username, session.position)
     return ws
 
@@ -412,6 +421,7 @@ async def _pump(
     video: ConsoleVideo,
     texts: ConsoleTexts,
     remote: ConsoleRemote,
+    screen: ConsoleScreen,
 ) -> None:
     """Send queued messages while reading the socket in this same handler task."""
     sender = asyncio.create_task(send_queued(ws, connection))
@@ -426,6 +436,8 @@ async def _pump(
             if not isinstance(data, dict):
                 data = {}
             refuse = texts.refuse if data.get("type") in TEXT_TYPES else video.refuse
+            if data.get("type") in SCREEN_TYPES:
+                refuse = screen.refuse
             if not await _allowed(request, principal, connection, refuse, data):
                 continue
             if data["type"] == "ping":
@@ -437,6 +449,8 @@ async def _pump(
                 await texts.handle(data)
             elif data["type"] in REMOTE_TYPES:
                 remote.handle(data)
+            elif data["type"] in SCREEN_TYPES:
+                await screen.handle(data)
     finally:
         sender.cancel()
         await asyncio.gather(sender, return_exceptions=True)

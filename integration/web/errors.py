@@ -17,6 +17,7 @@ from visioregul.media import MediaError
 from ..authorization import NotAllowed, ThirdPartyUnavailable
 from ..destinations import InvalidDestination
 from ..errors import RefusalError
+from ..screen_share import ScreenShareBusy, ScreenShareInactive
 from ..sessions.errors import (
     CallNotFound,
     IllegalFact,
@@ -68,6 +69,8 @@ DOMAIN_STATUS: Mapping[type[RefusalError], int] = {
     PhoneAbsent: 409,
     PhoneNoAnswer: 409,
     CommandFlood: 429,
+    ScreenShareBusy: 409,
+    ScreenShareInactive: 409,
 }
 """The HTTP status of each refusal of the domain; every class has its line (a test checks)."""
 

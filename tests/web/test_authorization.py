@@ -38,9 +38,10 @@ from visioregul.integration.telephony.events import CallRinging
 from visioregul.integration.web import appkeys
 from visioregul.integration.web.console_login import COOKIE_NAME
 from visioregul.integration.web.console_remote import REMOTE_TYPES
+from visioregul.integration.web.console_screen import SCREEN_TYPES
 from visioregul.integration.web.console_texts import TEXT_TYPES
 from visioregul.integration.web.console_video import VIDEO_TYPES
-from visioregul.patient_page import signalling
+from visioregul.patient_page import screen, signalling
 
 from .conftest import PASSWORD, ClientFactory, make_settings, public_origin
 from .helpers import open_session
@@ -158,8 +159,11 @@ def test_every_route_of_the_app_has_a_rule_and_every_rule_a_route(tmp_path: Path
 
 
 def test_every_socket_message_type_has_a_rule() -> None:
-    assert set(CONSOLE_SOCKET) == VIDEO_TYPES | TEXT_TYPES | REMOTE_TYPES | {"ping"}
-    union = typing.get_args(typing.get_args(signalling.PatientMessage)[0])
+    assert set(CONSOLE_SOCKET) == VIDEO_TYPES | TEXT_TYPES | REMOTE_TYPES | SCREEN_TYPES | {"ping"}
+    union = [
+        *typing.get_args(typing.get_args(signalling.PatientMessage)[0]),
+        *typing.get_args(typing.get_args(screen.ScreenMessage)[0]),
+    ]
     patient_types = {typing.get_args(m.model_fields["type"].annotation)[0] for m in union}
     assert set(PATIENT_SOCKET) == patient_types
     assert all(rule.credential is Credential.LINK for rule in PATIENT_SOCKET.values())
@@ -269,6 +273,15 @@ async def test_given_a_console_when_watching_another_centres_session_then_unknow
         command = {"type": "command", "v": 1, "id": "c", "name": "torch", "value": True}
         await ws.send_json(command | {"session_id": world.foreign_session_id})
         assert (await _reply(ws, "video.error"))["error_id"] == "session_not_found"
+        # Sharing a screen with another centre's patient: unknown, nothing shared.
+        for kind in ("screen.prepare", "screen.stop"):
+            await ws.send_json({"type": kind, "session_id": world.foreign_session_id})
+            assert (await _reply(ws, "screen.error"))["error_id"] == "session_not_found"
+        await ws.send_json(
+            {"type": "screen.start", "session_id": world.foreign_session_id, "sdp": "v=0"}
+        )
+        assert (await _reply(ws, "screen.error"))["error_id"] == "session_not_found"
+        assert not client.app[appkeys.SCREEN_SHARES].active(world.foreign_session_id)
 
 
 async def _reply(ws: Any, kind: str) -> dict[str, Any]:
