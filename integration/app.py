@@ -39,7 +39,15 @@ from .telephony.positions import PositionDirectory
 from .telephony.registry import LiveCallRegistry
 from .telephony.service import Telephony
 from .video import RoomRegistry
-from .web import api, appkeys, console, sessions_http, stills_http, twilio_callbacks
+from .web import (
+    api,
+    appkeys,
+    console,
+    console_pages,
+    sessions_http,
+    stills_http,
+    twilio_callbacks,
+)
 from .web.authorization import authorization_middleware
 from .web.console_login import LiveConsoles, LoginCookieCodec, load_secret_key
 from .web.middleware import (
@@ -100,6 +108,7 @@ def create_app(settings: Settings) -> web.Application:
 
     app.router.add_routes(api.routes)
     app.router.add_routes(console.routes)
+    app.router.add_routes(console_pages.routes)
     app.router.add_routes(sessions_http.routes)
     app.router.add_routes(stills_http.routes)
     app.router.add_routes(twilio_callbacks.routes)

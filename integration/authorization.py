@@ -129,6 +129,8 @@ ROUTES: Mapping[tuple[str, str], Rule] = {
         "/console/api/sessions/{session_id}/invitations/{invitation_id}/retry",
     ): REGULATING_SESSION,
     ("POST", "/console/api/sessions/{session_id}/end"): REGULATING_SESSION,
+    # The patient's video in a separate window: as the room, for the session's centre only.
+    ("GET", "/console/sessions/{session_id}/video"): REGULATING_SESSION,
     # Screenshots of the patient's video: taken, listed and downloaded by the session's centre.
     ("POST", "/console/api/sessions/{session_id}/stills"): REGULATING_SESSION,
     ("GET", "/console/api/sessions/{session_id}/stills"): REGULATING_SESSION,

@@ -23,7 +23,9 @@ from .. import appkeys
 from .language import LANGUAGE_COOKIE, LANGUAGE_COOKIE_PATH
 from .middleware import request_language
 
-__all__ = ["STATIC_DIR", "localized_page", "render_page"]
+__all__ = ["STATIC_DIR", "localized_page", "render_page", "routes"]
+
+routes = web.RouteTableDef()
 
 STATIC_DIR = Path(__file__).with_name("static") / "console"
 _CHOICE_MAX_AGE = 365 * 24 * 3600
@@ -108,3 +110,10 @@ def localized_page(request: web.Request, name: str) -> web.StreamResponse:
         charset="utf-8",
         headers={"Content-Language": language, "Vary": "Accept-Language, Cookie"},
     )
+
+
+@routes.get("/console/sessions/{session_id}/video")
+async def video_window(request: web.Request) -> web.StreamResponse:
+    """The patient's video alone, in a separate window of the console (the room's « Fenêtre
+    séparée »); the page watches the session over its own console socket."""
+    return localized_page(request, "video-window.html")

@@ -16,6 +16,7 @@ import {
 } from './camera.js';
 import { Publisher } from './publisher.js';
 import { RemoteCamera } from './remote.js';
+import { SharedScreen } from './screen.js';
 import { Signalling } from './signalling.js';
 import { TEXT_ERRORS, Texts } from './texts.js';
 import { ScreenAwake } from './wakelock.js';
@@ -116,6 +117,12 @@ class PatientPage {
       onTakenOver: () => this.finish('taken'),
     });
     this.texts = new Texts((message) => this.signalling.send(message), text);
+    this.screen = new SharedScreen(
+      (message) => this.signalling.send(message),
+      this.app,
+      byId('screen-share'),
+      /** @type {HTMLVideoElement} */ (byId('screen-feed')),
+    );
   }
 
   start() {
@@ -375,6 +382,7 @@ class PatientPage {
     switch (message.type) {
       case 'welcome':
         this.iceServers = Array.isArray(message.ice_servers) ? message.ice_servers : [];
+        this.screen.reset();
         for (const waiting of this.pending.splice(0)) {
           this.signalling.send(waiting);
         }
@@ -399,6 +407,9 @@ class PatientPage {
           this.texts.onError(message);
           break;
         }
+        if (this.screen.onError(message.error_id)) {
+          break;
+        }
         console.warn('service refused a message', message.error_id);
         if (this.wanted && message.error_id !== 'invalid_message') {
           this.retryLater();
@@ -412,6 +423,12 @@ class PatientPage {
         break;
       case 'command':
         this.remote.onCommand(message);
+        break;
+      case 'screen.started':
+      case 'screen.offer':
+      case 'screen.left':
+      case 'screen.stopped':
+        this.screen.onMessage(message);
         break;
       default:
         break;
@@ -472,6 +489,7 @@ class PatientPage {
     this.stopVideo();
     this.signalling.stop();
     this.texts.close();
+    this.screen.stop();
     this.show(view);
   }
 

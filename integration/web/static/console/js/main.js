@@ -293,6 +293,14 @@ class Console {
       case 'text.error':
         this.texts?.onMessage(message);
         break;
+      case 'screen.ready':
+      case 'screen.answer':
+      case 'screen.stopped':
+      case 'screen.error':
+        if (this.room && this.room.sessionId === message.session_id) {
+          this.room.screen.onMessage(message);
+        }
+        break;
       case 'camera.state':
       case 'command.result':
         if (this.room && this.room.sessionId === message.session_id) {

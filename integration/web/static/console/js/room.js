@@ -12,7 +12,9 @@ import { ApiError, endSession, fetchSession, inviteToSession, retryInvitation } 
 import { errorMessage } from './errors.js';
 import { StillGallery } from './gallery.js';
 import { applyTranslations, formatTime, t } from './i18n.js';
+import { PopOut } from './popout.js';
 import { RemoteBar } from './remote.js';
+import { ScreenShare } from './screenshare.js';
 import { RoomVideo } from './video.js';
 import {
   callLine,
@@ -114,6 +116,8 @@ export class Room {
     });
     this.gallery = new StillGallery(sessionId, this.field('stills'));
     this.remote = new RemoteBar(sessionId, this.field('remote'), options.send);
+    this.screen = new ScreenShare(sessionId, this.field('tools'), options.send);
+    this.popout = new PopOut(sessionId, this.field('tools'), /** @type {HTMLVideoElement} */ (this.field('video-feed')));
     this.wire();
   }
 
@@ -145,6 +149,8 @@ export class Room {
     }
     this.video.stop();
     this.remote.stop();
+    this.screen.close();
+    this.popout.close();
     window.clearInterval(this.pollTimer);
     this.pollTimer = 0;
   }
@@ -235,6 +241,7 @@ export class Room {
     this.renderThirdParties(session, closed);
 
     this.part('actions').hidden = closed;
+    this.field('tools').hidden = closed;
     const failure = this.part('failure');
     failure.hidden = closed || !line.failed;
     if (patient && line.failed) {
@@ -250,6 +257,8 @@ export class Room {
         document.exitFullscreen().catch(() => {});
       }
       this.remote.end();
+      this.screen.end();
+      this.popout.close();
     }
 
     this.renderTimeline(session);

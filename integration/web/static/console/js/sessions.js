@@ -7,6 +7,7 @@
 
 import { formatDate, formatTime, has, t } from './i18n.js';
 import { remoteTimelineLine } from './remote.js';
+import { screenTimelineLine } from './screenshare.js';
 
 /** @typedef {import('./api.js').Session} Session */
 /** @typedef {import('./api.js').Invitation} Invitation */
@@ -616,6 +617,6 @@ export function timelineLine(session, event) {
     case 'session.expired':
       return { text: t('timeline.session.expired'), tone: 'muted' };
     default:
-      return remoteTimelineLine(event, actor) || { text: t('timeline.unknown', { type: String(event.type) }), tone: 'muted' };
+      return remoteTimelineLine(event, actor) || screenTimelineLine(event, actor) || { text: t('timeline.unknown', { type: String(event.type) }), tone: 'muted' };
   }
 }
