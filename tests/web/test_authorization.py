@@ -62,9 +62,9 @@ REGULATING = {Role.REGULATOR, Role.DOCTOR}
 
 def _for_regulating(path: str) -> bool:
     """Whether a route shows or changes calls, sessions or videos (regulators and doctors only)."""
-    return path.startswith(("/console/ws", "/console/api/sessions", "/console/api/outbox")) or (
-        path.startswith("/api/v1/sessions")
-    )
+    return path.startswith(
+        ("/console/ws", "/console/api/sessions", "/console/api/outbox", "/console/sessions")
+    ) or (path.startswith("/api/v1/sessions"))
 
 
 @dataclass

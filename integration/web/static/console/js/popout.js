@@ -91,6 +91,8 @@ export class PopOut {
     this.pipWindow = null;
     /** @type {{ parent: Node, next: Node | null } | null} */
     this.home = null;
+    /** @type {HTMLElement | null} the room's note while the video is away */
+    this.note = null;
     this.status = this.part('status');
     const pip = /** @type {HTMLButtonElement} */ (this.part('pip'));
     pip.hidden = !canPictureInPicture();
@@ -129,12 +131,20 @@ export class PopOut {
     style.textContent =
       'html,body{margin:0;height:100%;background:#000}video{display:block;width:100%;height:100%;object-fit:contain}';
     pip.document.head.append(style);
+    const container = /** @type {HTMLElement} */ (video.parentElement);
     pip.document.body.append(video);
     video.play().catch(() => {});
+    // In the room, where the picture was: where it went (not a black box).
+    const note = document.createElement('p');
+    note.className = 'room-video-pip';
+    note.textContent = t('popout.pip.active');
+    container.append(note);
+    container.dataset.pip = 'true';
+    this.note = note;
     pip.addEventListener('pagehide', () => this.putBack());
     this.bar.dataset.pip = 'true';
     this.part('pip').textContent = t('popout.pip.back');
-    this.say(t('popout.pip.active'));
+    this.say('');
   }
 
   /** Close the Picture-in-Picture window (the video comes back). */
@@ -158,6 +168,11 @@ export class PopOut {
     if (home) {
       home.parent.insertBefore(this.video, home.next);
       this.video.play().catch(() => {});
+      /** @type {HTMLElement} */ (home.parent).dataset.pip = 'false';
+    }
+    if (this.note) {
+      this.note.remove();
+      this.note = null;
     }
     this.bar.dataset.pip = 'false';
     this.part('pip').textContent = t('popout.pip');
