@@ -65,6 +65,15 @@ async def test_given_a_live_visio_when_popping_out_then_a_second_window_stays_li
     await expect(tools.locator("[data-popout=status]")).to_be_hidden()
     await expect(room.locator(".room-video-pip")).to_have_count(0)
 
+    # The patient stops the video, then sends it again: the window waits, then shows it again.
+    await patient.get_by_role("button", name="Terminer").click()
+    await expect(popup.locator("#popout-status")).to_have_text("En attente de la vidéo du patient…")
+    await expect(popup.locator("#popout-video")).to_have_attribute("data-playing", "false")
+    await console.shot("popout-window-waiting", popup)
+    await patient.locator("[data-view-name=left] [data-action=retry]").click()
+    await expect(popup.locator("#popout-status")).to_have_text("Vidéo en direct")
+    assert await feed.evaluate(COUNT_FRAMES, 10) >= 10
+
     # The visio ends: the separate window says so, and stops.
     await page.bring_to_front()
     await room.locator("[data-field=end]").click()

@@ -109,7 +109,11 @@ class Console {
           this.outbox.refreshSoon();
         }
       },
-      onDisconnect: () => this.checkSession(),
+      onDisconnect: () => {
+        // The service ends a socket's screen share when the socket drops.
+        this.room?.screen.lost();
+        this.checkSession();
+      },
     });
   }
 

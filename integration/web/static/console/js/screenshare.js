@@ -240,6 +240,14 @@ export class ScreenShare {
     this.say(t('screen.stopped'), 'done');
   }
 
+  /** The console's socket dropped: the service ended the share with it. */
+  lost() {
+    if (this.state !== 'idle') {
+      this.teardown();
+      this.say(t('screen.stopped.connection_lost'), 'error');
+    }
+  }
+
   /** The session ended: no more sharing in this room. */
   end() {
     this.ended = true;
@@ -306,7 +314,7 @@ export class ScreenShare {
     this.pc = pc;
     preferVp8(pc.addTransceiver(track, { direction: 'sendonly' }));
     pc.addEventListener('connectionstatechange', () => {
-      if (this.pc === pc && pc.connectionState === 'failed') {
+      if (this.pc === pc && (pc.connectionState === 'failed' || pc.connectionState === 'closed')) {
         this.stop();
         this.say(t('screen.stopped.connection_lost'), 'error');
       }
