@@ -19,6 +19,8 @@ Decisions:
   rights: the account must be an enabled regulator or doctor, or the key can do nothing. A key
   naming no account (a plain key) reads live calls and their events only.
 - **Third parties** cannot join a session yet: inviting one is refused with a clear reason.
+- A **screen** is shared by regulators and doctors of the session's centre only; the pages of a
+  link (patient, third party) only receive it: they have no message that shares.
 
 The policy raises domain exceptions (:class:`NotAllowed`, ``SessionNotFound``); web maps them.
 """
