@@ -216,3 +216,45 @@ async def test_given_bad_input_then_each_is_refused_and_nothing_is_shared(
     assert not client.app[appkeys.SCREEN_SHARES].active(session_id)
     assert "screen.started" not in event_types(await detail(client, session_id))
     await page.close()
+
+
+async def test_given_a_session_then_its_video_window_is_a_console_page_in_the_readers_language(
+    client: Client,
+) -> None:
+    session_id, token, _csrf = await invite(client)
+    response = await client.get(f"/console/sessions/{session_id}/video")
+    assert response.status == 200
+    assert response.headers["Content-Type"].startswith("text/html")
+    page = await response.text()
+    assert '<html lang="fr">' in page
+    assert ">En attente de la vidéo du patient…</p>" in page
+    english = await client.get(
+        f"/console/sessions/{session_id}/video", headers={"Accept-Language": "en"}
+    )
+    assert ">Waiting for the patient's video…</p>" in await english.text()
+    # The patient's page carries the shared screen's label, hidden until a screen comes.
+    patient_page = await (await client.get(f"/p/{token}")).text()
+    assert '<section class="screen-share" id="screen-share"' in patient_page
+    assert "Écran partagé par le régulateur" in patient_page
+
+
+async def test_given_a_share_when_its_connection_is_lost_then_it_ends_and_says_so(
+    client: Client,
+) -> None:
+    session_id, token, _csrf = await invite(client)
+    page = await open_page(client, token)
+    async with client.ws_connect("/console/ws", origin=public_origin(client)) as console:
+        pc, _ = await share(console, session_id)
+        await next_of(page, "screen.started")
+        await wait_until(lambda: pc.connectionState == "connected", what="the share connected")
+        # The console's browser drops the connection without a word on the socket.
+        await close_peer_connection(pc)
+        assert (await next_of(console, "screen.stopped"))["reason"] == "connection_lost"
+        assert (await next_of(page, "screen.stopped")) == {"type": "screen.stopped"}
+        body = await wait_detail(
+            client, session_id, lambda b: "screen.stopped" in event_types(b), "screen.stopped"
+        )
+        assert [e["details"] for e in body["timeline"] if e["type"] == "screen.stopped"] == [
+            {"reason": "connection_lost"}
+        ]
+    await page.close()
