@@ -90,6 +90,12 @@ async def test_given_a_live_visio_when_the_regulator_shares_then_the_patient_see
     )
     await patient.bring_to_front()
     await console.shot("screen-share-patient", patient)
+    # On a small phone too, the screen comes first and "Terminer" stays within reach.
+    await patient.set_viewport_size({"width": 320, "height": 568})
+    await expect(patient.locator("#screen-share")).to_be_in_viewport()
+    await expect(patient.get_by_role("button", name="Terminer")).to_be_in_viewport(ratio=1)
+    await console.shot("screen-share-patient-small", patient, full_page=False)
+    await patient.set_viewport_size({"width": 390, "height": 844})
     await page.bring_to_front()
     await console.shot("screen-share-regulator")
 
