@@ -14,11 +14,14 @@ from collections.abc import AsyncIterator
 from aiohttp import WSCloseCode, web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from visioregul.media import NetworkTestPeers, rtc_configuration
 from visioregul.patient_page import http as patient_http
 from visioregul.patient_page import signalling as patient_signalling
+from visioregul.patient_page import testpage as patient_testpage
 
 from . import accounts
 from .cad_webhooks import WebhookDispatcher
+from .geocoding import ReverseGeocoder
 from .i18n import load_catalogue
 from .login_throttle import LoginThrottle
 from .messaging import build_senders
@@ -27,6 +30,7 @@ from .ratelimit import RateLimiter
 from .retention import purge_retained
 from .screen_share import ScreenShares
 from .sessions.feature_code import FeatureCode
+from .sessions.location import Locator
 from .sessions.remote_control import RemoteControl
 from .sessions.services import SessionService
 from .sessions.texts import TextMessages
@@ -98,6 +102,8 @@ def create_app(settings: Settings) -> web.Application:
         max_delay=settings.console.login_max_delay,
     )
     app[appkeys.LINK_LIMITER] = RateLimiter(30, 60)
+    # A whole test run makes two requests; a page reloaded a few times stays well within.
+    app[appkeys.TEST_LIMITER] = RateLimiter(12, 60)
 
     app.cleanup_ctx.append(_store)
     app.cleanup_ctx.append(_sessions)
@@ -114,6 +120,7 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_routes(twilio_callbacks.routes)
     # Before the landing page: its ``/p/{token:.+}`` would take ``/p/<token>/ws`` too.
     app.router.add_routes(patient_signalling.routes)
+    app.router.add_routes(patient_testpage.routes)
     app.router.add_routes(patient_http.routes)
     app.router.add_static("/console/static", console.STATIC_DIR, follow_symlinks=False)
     app.router.add_static("/patient/static", patient_http.STATIC_DIR, follow_symlinks=False)
@@ -177,11 +184,24 @@ async def _sessions(app: web.Application) -> AsyncIterator[None]:
     screens = ScreenShares(service, rooms.ice_servers)
     service.listeners.append(screens.on_session)
     app[appkeys.SCREEN_SHARES] = screens
+    app[appkeys.TEST_PEERS] = NetworkTestPeers(
+        lambda: rtc_configuration(rooms.ice_servers("network-test")), max_duration=15.0
+    )
     app[appkeys.STILLS] = Stills(service, rooms, storage)
     texts = TextMessages(service, app[appkeys.CATALOGUE])
     service.listeners.append(texts.on_session)
     app[appkeys.TEXTS] = texts
     app[appkeys.REMOTE_CONTROL] = RemoteControl(service.record)
+    geocoder = ReverseGeocoder(settings.geocoding)
+    app[appkeys.LOCATOR] = Locator(
+        service.record,
+        service.record_with_rows,
+        geocoder,
+        timeout=settings.location.answer_timeout,
+        follow_interval=settings.location.follow_interval,
+        follow_distance=settings.location.follow_distance,
+        imprecise_above=settings.location.imprecise_above,
+    )
     # The desk phone's key (shipped [visioregul-feature]): opens a session for the call and
     # answers on the regulator's channel.
     feature_code = FeatureCode(
@@ -203,7 +223,9 @@ async def _sessions(app: web.Application) -> AsyncIterator[None]:
     await feature_code.close()
     unsubscribe()
     await screens.close()
+    await app[appkeys.TEST_PEERS].close()
     await rooms.close()
+    await geocoder.close()
     await service.close()
     await webhooks.close()
 

@@ -10,10 +10,13 @@ from __future__ import annotations
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from visioregul.media import NetworkTestPeers
+
 from .i18n import Catalogue
 from .login_throttle import LoginThrottle
 from .ratelimit import RateLimiter
 from .screen_share import ScreenShares
+from .sessions.location import Locator
 from .sessions.remote_control import RemoteControl
 from .sessions.services import SessionService
 from .sessions.texts import TextMessages
@@ -27,6 +30,7 @@ __all__ = [
     "CATALOGUE",
     "DB",
     "LINK_LIMITER",
+    "LOCATOR",
     "LOGIN_LIMITER",
     "PATIENT_SOCKETS",
     "REGISTRY",
@@ -37,6 +41,8 @@ __all__ = [
     "SETTINGS",
     "STILLS",
     "TELEPHONY",
+    "TEST_LIMITER",
+    "TEST_PEERS",
     "TEXTS",
 ]
 
@@ -49,12 +55,18 @@ SESSION_SERVICE = web.AppKey("session_service", SessionService)
 LOGIN_LIMITER = web.AppKey("login_limiter", LoginThrottle)
 LINK_LIMITER = web.AppKey("link_limiter", RateLimiter)
 ROOMS = web.AppKey("rooms", RoomRegistry)
+TEST_PEERS = web.AppKey("test_peers", NetworkTestPeers)
+"""The technical test page's throw-away peers."""
+TEST_LIMITER = web.AppKey("test_limiter", RateLimiter)
+"""Test page requests per client address."""
 STILLS = web.AppKey("stills", Stills)
 """Screenshots of the sessions' videos."""
 TEXTS = web.AppKey("texts", TextMessages)
 SCREEN_SHARES = web.AppKey("screen_shares", ScreenShares)
 """The regulators' screens shared with the patients."""
 REMOTE_CONTROL = web.AppKey("remote_control", RemoteControl)
+LOCATOR = web.AppKey("locator", Locator)
+"""Requests for the caller's position, and follows in progress."""
 """The patient pages' camera states and the regulators' commands in flight."""
 PATIENT_SOCKETS = web.AppKey("patient_sockets", set[web.WebSocketResponse])
 """Open patient page WebSockets, closed with GOING_AWAY on shutdown."""

@@ -110,10 +110,17 @@ ROUTES: Mapping[tuple[str, str], Rule] = {
     ("GET", "/console/static"): PUBLIC,
     ("GET", "/patient/static"): PUBLIC,
     ("GET", "/healthz"): PUBLIC,
+    # The technical test page and its throw-away peer: before any session, for anyone (the
+    # offer is rate-limited per address and the peer closes after a few seconds).
+    ("GET", "/test"): PUBLIC,
+    ("POST", "/test/offer"): PUBLIC,
     ("GET", "/api/v1/openapi.yaml"): PUBLIC,
     # The patient's link is the credential of its page and its socket.
     ("GET", "/p/{token}"): LINK,
     ("GET", "/p/{token}/ws"): LINK,
+    # The test page opened from a link: its result joins the link's session.
+    ("GET", "/p/{token}/test"): LINK,
+    ("POST", "/p/{token}/test/result"): LINK,
     ("POST", "/webhooks/twilio/status"): TWILIO,
     # Any enabled account: who am I, which position, sign out.
     ("GET", "/console/api/me"): SIGNED_IN,
@@ -160,6 +167,9 @@ CONSOLE_SOCKET: Mapping[str, Rule] = {
     "screen.prepare": REGULATING_SESSION,
     "screen.start": REGULATING_SESSION,
     "screen.stop": REGULATING_SESSION,
+    # The caller's position: asked (and followed) by regulators and doctors of the centre.
+    "location.ask": REGULATING_SESSION,
+    "location.stop": REGULATING_SESSION,
 }
 """Messages a console sends on ``/console/ws`` (the socket itself is for regulators and doctors,
 bound to their position: it hears that position's calls only)."""
@@ -177,6 +187,11 @@ PATIENT_SOCKET: Mapping[str, Rule] = {
     # The regulator's shared screen: the page only receives it (a page never shares).
     "screen.watch": LINK,
     "screen.answer": LINK,
+    # The caller's position: an answer to a request, a fix while the patient lets the regulator
+    # follow, the patient stopping it (a fix nobody asked for is refused by the domain).
+    "location.result": LINK,
+    "location.update": LINK,
+    "location.stopped": LINK,
 }
 """Messages the patient page sends on ``/p/<token>/ws``: each acts on the link's own session."""
 

@@ -40,6 +40,8 @@ __all__ = [
     "AuditSettings",
     "ConsoleSettings",
     "DatabaseSettings",
+    "GeocodingSettings",
+    "LocationSettings",
     "MessagingSettings",
     "ServiceSettings",
     "SessionSettings",
@@ -327,6 +329,44 @@ class VideoSettings(_Section):
         return value
 
 
+class GeocodingSettings(_Section):
+    """Reverse geocoding of the caller's position (the address shown to the regulator).
+
+    On, the caller's coordinates leave the centre for the provider (no other data goes with
+    them); off, the regulator sees the coordinates and the map links only.
+    """
+
+    enabled: bool = True
+    url: str = "https://data.geopf.fr/geocodage/reverse"
+    """The reverse endpoint: ``lon``, ``lat``, ``limit=1`` (and ``index``), GeoJSON back."""
+    index: str = "address"
+    """The provider's ``index`` parameter; empty: not sent."""
+    timeout: float = Field(default=3.0, gt=0, le=30)
+    """Seconds; past them the coordinates are shown alone."""
+    per_second: int = Field(default=20, ge=1, le=49)
+    """Requests a second at most (the national provider allows 50 from one address)."""
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"{value!r} must start with http:// or https://")
+        return value
+
+
+class LocationSettings(_Section):
+    """The caller's position, asked by the regulator."""
+
+    imprecise_above: float = Field(default=500.0, gt=0, le=100_000)
+    """Metres: a fix less accurate than this is shown as « position imprécise »."""
+    answer_timeout: float = Field(default=60.0, ge=5, le=600)
+    """Seconds the service waits for the phone's answer (the patient reads, then agrees)."""
+    follow_interval: float = Field(default=10.0, ge=1, le=600)
+    """While following: at most one fix kept per this many seconds..."""
+    follow_distance: float = Field(default=20.0, ge=0, le=10_000)
+    """...unless the phone moved at least this many metres."""
+
+
 class Settings(BaseSettings):
     """All of the service's settings."""
 
@@ -346,6 +386,8 @@ class Settings(BaseSettings):
     messaging: MessagingSettings = MessagingSettings()
     webhooks: WebhookSettings = WebhookSettings()
     video: VideoSettings = VideoSettings()
+    geocoding: GeocodingSettings = GeocodingSettings()
+    location: LocationSettings = LocationSettings()
 
     @model_validator(mode="after")
     def _time_zone_of_the_region(self) -> Settings:

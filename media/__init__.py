@@ -11,6 +11,7 @@ from .codecs import CodecPolicy, VideoCodec
 from .errors import MediaError
 from .events import EventCallback, MediaEvent
 from .ice import browser_ice_servers, ice_servers, rtc_configuration, turn_credentials
+from .network_test import NetworkTestPeers
 from .room import Room, RoomStats
 from .still import keyframe_to_jpeg
 
@@ -19,6 +20,7 @@ __all__ = [
     "EventCallback",
     "MediaError",
     "MediaEvent",
+    "NetworkTestPeers",
     "Room",
     "RoomStats",
     "VideoCodec",

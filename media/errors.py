@@ -17,7 +17,7 @@ class MediaError(Exception):
     Error ids: ``invalid_sdp``, ``audio_refused``, ``unsupported_media``, ``no_video``,
     ``too_many_video``, ``wrong_direction``, ``codec_unsupported``, ``negotiation_timeout``,
     ``unknown_subscriber``, ``invalid_state``, ``no_publisher``, ``still_timeout``,
-    ``still_failed``, ``room_closed``.
+    ``still_failed``, ``room_closed``, ``test_busy``.
     """
 
     def __init__(self, error_id: str, message: str | None = None, **details: Any) -> None:

@@ -18,6 +18,9 @@ Page -> service:
     it starts and after each change (``remote_control.CameraState``)
     ``{"type": "command.result", "id": str, "ok": bool, "state": {...}, "error": str}`` the
     answer to a regulator's command
+    ``{"type": "location.result", "id": str, "fix": {...} | null, "error": str, "follow": bool}``
+    the answer to a position request; ``location.update`` (``fix``) while followed;
+    ``location.stopped`` when the patient stops sharing (see ``sessions.location``)
 
 Service -> page:
     ``{"type": "welcome", "v": 1, "ice_servers": [...]}`` once connected (``v``: the
@@ -33,6 +36,8 @@ Service -> page:
     message of the session, both ways, once it is in the session's log
     ``{"type": "command", "v": 1, "id": str, "name": "switch_camera" | "torch" | "zoom",
     "value": ...}`` a regulator's command; the page answers with ``command.result``
+    ``{"type": "location.ask", "v": 1, "id": str, "follow": bool}`` a position request;
+    ``{"type": "location.stop", "v": 1}`` the regulator stopped following
 
 The regulator's shared screen (``screen.*`` both ways) is described in :mod:`.screen`.
 """
@@ -45,7 +50,7 @@ from collections.abc import Coroutine
 from typing import Annotated, Any, Final, Literal
 
 from aiohttp import WSCloseCode, web
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, TypeAdapter, ValidationError
 
 from visioregul.integration import appkeys
 from visioregul.integration.authorization import PATIENT_SOCKET, NotAllowed, message_rule
@@ -53,6 +58,7 @@ from visioregul.integration.errors import DomainError, RefusalError, error_body
 from visioregul.integration.language import browser_language
 from visioregul.integration.sessions.journal import Actor
 from visioregul.integration.sessions.links import LinkOpening
+from visioregul.integration.sessions.location import LocationUnasked
 from visioregul.integration.sessions.models import SessionEvent
 from visioregul.integration.sessions.remote_control import CameraState, CommandOutcome
 from visioregul.integration.sessions.state import SessionFact
@@ -140,6 +146,31 @@ class CommandResultMessage(_Message):
     error: str = Field(default="", max_length=64, pattern=r"^[a-z_]*$")
 
 
+class LocationResultMessage(_Message):
+    """The page's answer to a position request: a fix, or why there is none."""
+
+    type: Literal["location.result"]
+    id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
+    fix: dict[str, JsonValue] | None = Field(default=None, max_length=8)
+    """Checked by the domain (absurd values get ``invalid_location``)."""
+    error: str = Field(default="", max_length=32, pattern=r"^[a-z_]*$")
+    follow: bool = False
+    """The patient agreed to be followed."""
+
+
+class LocationUpdateMessage(_Message):
+    """A fix while the patient lets the regulator follow."""
+
+    type: Literal["location.update"]
+    fix: dict[str, JsonValue] = Field(max_length=8)
+
+
+class LocationStoppedMessage(_Message):
+    """The patient stopped sharing their position."""
+
+    type: Literal["location.stopped"]
+
+
 PatientMessage = Annotated[
     CameraMessage
     | OfferMessage
@@ -147,7 +178,10 @@ PatientMessage = Annotated[
     | PingMessage
     | TextMessage
     | CameraStateMessage
-    | CommandResultMessage,
+    | CommandResultMessage
+    | LocationResultMessage
+    | LocationUpdateMessage
+    | LocationStoppedMessage,
     Field(discriminator="type"),
 ]
 _ADAPTER: TypeAdapter[PatientMessage] = TypeAdapter(PatientMessage)
@@ -219,6 +253,7 @@ class _PatientConnection:
         screen = PatientScreen(
             self.request.app[appkeys.SCREEN_SHARES], session_id, opening.role, self._send
         )
+        detach_location = self.request.app[appkeys.LOCATOR].attach(session_id, self._send_command)
         log.info("patient page of session %s connected", session_id)
         try:
             await self.ws.send_json(
@@ -246,6 +281,7 @@ class _PatientConnection:
         finally:
             opening.release()
             detach_remote()
+            detach_location()
             stop_listening()
             stop_texts()
             await screen.close()
@@ -341,6 +377,24 @@ async def _handle(
         if isinstance(message, CommandResultMessage):
             outcome = CommandOutcome(message.ok, message.state, message.error)
             request.app[appkeys.REMOTE_CONTROL].answer(session_id, message.id, outcome)
+            return None
+        if isinstance(message, LocationResultMessage | LocationUpdateMessage):
+            if actor.name != "patient":
+                raise LocationUnasked()  # only the patient's phone is located
+            locator = request.app[appkeys.LOCATOR]
+            if isinstance(message, LocationResultMessage):
+                locator.answer(
+                    session_id,
+                    message.id,
+                    fix=message.fix,
+                    error=message.error,
+                    follow=message.follow,
+                )
+            else:
+                await locator.update(session_id, message.fix)
+            return None
+        if isinstance(message, LocationStoppedMessage):
+            await request.app[appkeys.LOCATOR].patient_stopped(session_id, actor)
             return None
         if isinstance(message, OfferMessage):
             answer = await rooms.room(session_id).publish(message.sdp, participant_id="patient")

@@ -16,6 +16,7 @@ from ..storage import FileStorage
 from ..store.models import utcnow
 from .delivery import InvitationDelivery
 from .journal import SYSTEM, SessionJournal
+from .location import SessionLocation
 from .models import Invitation, SessionEvent, SessionFile, VisioSession
 from .paired_calls import PairedCalls
 from .state import FINAL_STATES, SessionFact
@@ -98,6 +99,7 @@ class Housekeeping:
             )
             if ids:
                 await db.execute(delete(SessionFile).where(SessionFile.session_id.in_(ids)))
+                await db.execute(delete(SessionLocation).where(SessionLocation.session_id.in_(ids)))
                 await db.execute(delete(SessionEvent).where(SessionEvent.session_id.in_(ids)))
                 await db.execute(delete(Invitation).where(Invitation.session_id.in_(ids)))
                 await db.execute(delete(VisioSession).where(VisioSession.id.in_(ids)))

@@ -9,6 +9,7 @@ from ..appkeys import (
     CATALOGUE,
     DB,
     LINK_LIMITER,
+    LOCATOR,
     LOGIN_LIMITER,
     PATIENT_SOCKETS,
     REGISTRY,
@@ -19,6 +20,8 @@ from ..appkeys import (
     SETTINGS,
     STILLS,
     TELEPHONY,
+    TEST_LIMITER,
+    TEST_PEERS,
     TEXTS,
 )
 from ..authorization import Principal
@@ -30,6 +33,7 @@ __all__ = [
     "CONSOLES",
     "DB",
     "LINK_LIMITER",
+    "LOCATOR",
     "LOGIN_COOKIES",
     "LOGIN_LIMITER",
     "NOTIFIER",
@@ -43,6 +47,8 @@ __all__ = [
     "SETTINGS",
     "STILLS",
     "TELEPHONY",
+    "TEST_LIMITER",
+    "TEST_PEERS",
     "TEXTS",
 ]
 

@@ -28,6 +28,7 @@ from ..sessions.journal import Actor
 from ..store.models import Account
 from ..telephony.facts import normalize_position
 from . import appkeys
+from .console_location import LOCATION_TYPES, ConsoleLocation
 from .console_login import COOKIE_NAME, LoginCookie
 from .console_pages import STATIC_DIR, localized_page
 from .console_remote import REMOTE_TYPES, ConsoleRemote
@@ -365,6 +366,13 @@ async def console_socket(request: web.Request) -> web.StreamResponse:
         catalogue,
         texts.language,
     )
+    location = ConsoleLocation(
+        request.app[appkeys.LOCATOR],
+        connection,
+        Actor(account.username, session.position),
+        catalogue,
+        texts.language,
+    )
     notifier.attach(connection)
     consoles = request.app[appkeys.CONSOLES]
     consoles.add(session.login_id, ws)
@@ -380,7 +388,7 @@ async def console_socket(request: web.Request) -> web.StreamResponse:
             }
         )
         principal = Principal(account.username, account.role, account.centre_id)
-        await _pump(request, principal, ws, connection, video, texts, remote, screen)
+        await _pump(request, principal, ws, connection, video, texts, remote, screen, location)
     finally:
         watcher.cancel()
         await asyncio.gather(watcher, return_exceptions=True)
@@ -389,6 +397,7 @@ async def console_socket(request: web.Request) -> web.StreamResponse:
         await video.close()
         await remote.close()
         await screen.close()
+        await location.close()
         log.info("console of %s detached from %s", account.username, session.position)
     return ws
 
@@ -422,6 +431,7 @@ async def _pump(
     texts: ConsoleTexts,
     remote: ConsoleRemote,
     screen: ConsoleScreen,
+    location: ConsoleLocation,
 ) -> None:
     """Send queued messages while reading the socket in this same handler task."""
     sender = asyncio.create_task(send_queued(ws, connection))
@@ -451,6 +461,8 @@ async def _pump(
                 remote.handle(data)
             elif data["type"] in SCREEN_TYPES:
                 await screen.handle(data)
+            elif data["type"] in LOCATION_TYPES:
+                location.handle(data)
     finally:
         sender.cancel()
         await asyncio.gather(sender, return_exceptions=True)

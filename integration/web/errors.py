@@ -27,6 +27,13 @@ from ..sessions.errors import (
     SessionNotFound,
     TooManyInvitations,
 )
+from ..sessions.location import (
+    InvalidLocation,
+    LocationFlood,
+    LocationNoAnswer,
+    LocationPhoneGone,
+    LocationUnasked,
+)
 from ..sessions.remote_control import (
     CommandFlood,
     PhoneAbsent,
@@ -71,6 +78,11 @@ DOMAIN_STATUS: Mapping[type[RefusalError], int] = {
     CommandFlood: 429,
     ScreenShareBusy: 409,
     ScreenShareInactive: 409,
+    InvalidLocation: 400,
+    LocationPhoneGone: 409,
+    LocationNoAnswer: 409,
+    LocationFlood: 429,
+    LocationUnasked: 409,
 }
 """The HTTP status of each refusal of the domain; every class has its line (a test checks)."""
 

@@ -126,9 +126,14 @@ def _secure(request: web.Request, response: web.StreamResponse) -> None:
     headers.setdefault("X-Frame-Options", "DENY")
     headers.setdefault("Referrer-Policy", "no-referrer")
     headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
-    # The patient's page (``/p/<token>``) alone may use the camera, never the microphone.
-    camera = "(self)" if request.path.startswith("/p/") else "()"
-    headers.setdefault("Permissions-Policy", f"camera={camera}, microphone=(), geolocation=()")
+    # The patient's page (``/p/<token>``) alone may use the camera and the position (asked by
+    # the regulator), never the microphone.
+    patient = "(self)" if request.path.startswith("/p/") else "()"
+    # The technical test page checks the camera too, before any session.
+    camera = "(self)" if request.path.startswith("/p/") or request.path == "/test" else "()"
+    headers.setdefault(
+        "Permissions-Policy", f"camera={camera}, microphone=(), geolocation={patient}"
+    )
     if request.app[appkeys.SETTINGS].service.public_url.startswith("https://"):
         headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
     if not request.path.startswith("/console/static/"):

@@ -36,6 +36,7 @@ from visioregul.integration.settings import ApiKey, ConsoleSettings, DatabaseSet
 from visioregul.integration.store.models import Role
 from visioregul.integration.telephony.events import CallRinging
 from visioregul.integration.web import appkeys
+from visioregul.integration.web.console_location import LOCATION_TYPES
 from visioregul.integration.web.console_login import COOKIE_NAME
 from visioregul.integration.web.console_remote import REMOTE_TYPES
 from visioregul.integration.web.console_screen import SCREEN_TYPES
@@ -159,7 +160,9 @@ def test_every_route_of_the_app_has_a_rule_and_every_rule_a_route(tmp_path: Path
 
 
 def test_every_socket_message_type_has_a_rule() -> None:
-    assert set(CONSOLE_SOCKET) == VIDEO_TYPES | TEXT_TYPES | REMOTE_TYPES | SCREEN_TYPES | {"ping"}
+    assert set(CONSOLE_SOCKET) == (
+        VIDEO_TYPES | TEXT_TYPES | REMOTE_TYPES | SCREEN_TYPES | LOCATION_TYPES | {"ping"}
+    )
     union = [
         *typing.get_args(typing.get_args(signalling.PatientMessage)[0]),
         *typing.get_args(typing.get_args(screen.ScreenMessage)[0]),

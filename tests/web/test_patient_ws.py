@@ -35,7 +35,7 @@ def loopback_ice(monkeypatch: pytest.MonkeyPatch) -> None:
 async def test_given_the_patient_page_then_only_it_may_use_the_camera(client: Client) -> None:
     _, token, _ = await invite(client)
     page = await client.get(f"/p/{token}")
-    assert page.headers["Permissions-Policy"] == "camera=(self), microphone=(), geolocation=()"
+    assert page.headers["Permissions-Policy"] == "camera=(self), microphone=(), geolocation=(self)"
     assert "getUserMedia" not in await page.text()  # scripts are files, never inline
     console = await client.get("/console")
     assert console.headers["Permissions-Policy"] == "camera=(), microphone=(), geolocation=()"

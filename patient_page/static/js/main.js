@@ -14,6 +14,7 @@ import {
   nextCameraId,
   openCamera,
 } from './camera.js';
+import { PatientLocation } from './location.js';
 import { Publisher } from './publisher.js';
 import { RemoteCamera } from './remote.js';
 import { SharedScreen } from './screen.js';
@@ -106,6 +107,11 @@ class PatientPage {
       countCameras,
       text,
     });
+    this.location = new PatientLocation({
+      send: (message) => this.send(message),
+      text,
+      geolocation: 'geolocation' in navigator ? navigator.geolocation : undefined,
+    });
     this.signalling = new Signalling({
       onMessage: (message) => this.onMessage(message),
       onDrop: () => {
@@ -136,6 +142,9 @@ class PatientPage {
     byId('end').addEventListener('click', () => this.stop());
     this.switchButton.addEventListener('click', () => this.switchCamera());
     this.remote.start();
+    this.location.start();
+    // The test page opened from this link sends its result to the session.
+    /** @type {HTMLAnchorElement} */ (byId('test-link')).href = `${window.location.pathname}/test`;
     // Here again after the link went on in another browser: a new page load opens it here
     // (or gets the refusal once the other browser sends its video).
     byId('take-back').addEventListener('click', () => window.location.reload());
@@ -430,6 +439,12 @@ class PatientPage {
       case 'screen.stopped':
         this.screen.onMessage(message);
         break;
+      case 'location.ask':
+        this.location.onAsk(message);
+        break;
+      case 'location.stop':
+        this.location.onStop();
+        break;
       default:
         break;
     }
@@ -486,6 +501,7 @@ class PatientPage {
   finish(view = 'ended') {
     remember(null);
     this.ended = true;
+    this.location.stopFollowing();
     this.stopVideo();
     this.signalling.stop();
     this.texts.close();

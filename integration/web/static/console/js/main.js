@@ -311,6 +311,12 @@ class Console {
           this.room.remote.onMessage(message);
         }
         break;
+      case 'location.result':
+      case 'location.stopped':
+        if (this.room && this.room.sessionId === message.session_id) {
+          this.room.location.onMessage(message);
+        }
+        break;
       case 'hello':
         this.setPosition(message.position ?? null);
         this.board.reset(message.position ?? null, Array.isArray(message.calls) ? message.calls : []);

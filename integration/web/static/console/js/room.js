@@ -13,6 +13,7 @@ import { errorMessage } from './errors.js';
 import { StillGallery } from './gallery.js';
 import { applyTranslations, formatTime, t } from './i18n.js';
 import { PopOut } from './popout.js';
+import { LocationPanel } from './location.js';
 import { RemoteBar } from './remote.js';
 import { ScreenShare } from './screenshare.js';
 import { RoomVideo } from './video.js';
@@ -118,6 +119,7 @@ export class Room {
     this.remote = new RemoteBar(sessionId, this.field('remote'), options.send);
     this.screen = new ScreenShare(sessionId, this.field('tools'), options.send);
     this.popout = new PopOut(sessionId, this.field('tools'), /** @type {HTMLVideoElement} */ (this.field('video-feed')));
+    this.location = new LocationPanel(sessionId, this.field('location'), options.send);
     this.wire();
   }
 
@@ -151,6 +153,7 @@ export class Room {
     this.remote.stop();
     this.screen.close();
     this.popout.close();
+    this.location.stop();
     window.clearInterval(this.pollTimer);
     this.pollTimer = 0;
   }
@@ -263,6 +266,7 @@ export class Room {
 
     this.renderTimeline(session);
     this.gallery.update(session, closed);
+    this.location.update(session, closed);
     if (this.options.onRender) {
       this.options.onRender(session);
     }

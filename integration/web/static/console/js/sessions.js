@@ -6,8 +6,10 @@
  */
 
 import { formatDate, formatTime, has, t } from './i18n.js';
+import { locationTimelineLine } from './location.js';
 import { remoteTimelineLine } from './remote.js';
 import { screenTimelineLine } from './screenshare.js';
+import { testResultLine } from './testresult.js';
 
 /** @typedef {import('./api.js').Session} Session */
 /** @typedef {import('./api.js').Invitation} Invitation */
@@ -617,6 +619,11 @@ export function timelineLine(session, event) {
     case 'session.expired':
       return { text: t('timeline.session.expired'), tone: 'muted' };
     default:
-      return remoteTimelineLine(event, actor) || screenTimelineLine(event, actor) || { text: t('timeline.unknown', { type: String(event.type) }), tone: 'muted' };
+      return (
+        remoteTimelineLine(event, actor) ||
+        screenTimelineLine(event, actor) ||
+        locationTimelineLine(event, actor) ||
+        testResultLine(event) || { text: t('timeline.unknown', { type: String(event.type) }), tone: 'muted' }
+      );
   }
 }
