@@ -15,12 +15,14 @@ from aiohttp import WSCloseCode, web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from visioregul.media import NetworkTestPeers, rtc_configuration
+from visioregul.patient_page import documents as patient_documents
 from visioregul.patient_page import http as patient_http
 from visioregul.patient_page import signalling as patient_signalling
 from visioregul.patient_page import testpage as patient_testpage
 
 from . import accounts
 from .cad_webhooks import WebhookDispatcher
+from .documents import Documents
 from .geocoding import ReverseGeocoder
 from .i18n import load_catalogue
 from .login_throttle import LoginThrottle
@@ -48,6 +50,7 @@ from .web import (
     appkeys,
     console,
     console_pages,
+    documents_http,
     sessions_http,
     stills_http,
     twilio_callbacks,
@@ -117,10 +120,12 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_routes(console_pages.routes)
     app.router.add_routes(sessions_http.routes)
     app.router.add_routes(stills_http.routes)
+    app.router.add_routes(documents_http.routes)
     app.router.add_routes(twilio_callbacks.routes)
     # Before the landing page: its ``/p/{token:.+}`` would take ``/p/<token>/ws`` too.
     app.router.add_routes(patient_signalling.routes)
     app.router.add_routes(patient_testpage.routes)
+    app.router.add_routes(patient_documents.routes)
     app.router.add_routes(patient_http.routes)
     app.router.add_static("/console/static", console.STATIC_DIR, follow_symlinks=False)
     app.router.add_static("/patient/static", patient_http.STATIC_DIR, follow_symlinks=False)
@@ -188,6 +193,7 @@ async def _sessions(app: web.Application) -> AsyncIterator[None]:
         lambda: rtc_configuration(rooms.ice_servers("network-test")), max_duration=15.0
     )
     app[appkeys.STILLS] = Stills(service, rooms, storage)
+    app[appkeys.DOCUMENTS] = Documents(service, storage, settings.documents)
     texts = TextMessages(service, app[appkeys.CATALOGUE])
     service.listeners.append(texts.on_session)
     app[appkeys.TEXTS] = texts

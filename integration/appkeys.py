@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from visioregul.media import NetworkTestPeers
 
+from .documents import Documents
 from .i18n import Catalogue
 from .login_throttle import LoginThrottle
 from .ratelimit import RateLimiter
@@ -29,6 +30,7 @@ from .video import RoomRegistry
 __all__ = [
     "CATALOGUE",
     "DB",
+    "DOCUMENTS",
     "LINK_LIMITER",
     "LOCATOR",
     "LOGIN_LIMITER",
@@ -64,6 +66,8 @@ STILLS = web.AppKey("stills", Stills)
 TEXTS = web.AppKey("texts", TextMessages)
 SCREEN_SHARES = web.AppKey("screen_shares", ScreenShares)
 """The regulators' screens shared with the patients."""
+DOCUMENTS = web.AppKey("documents", Documents)
+"""Documents and photos exchanged in the sessions, both ways."""
 REMOTE_CONTROL = web.AppKey("remote_control", RemoteControl)
 LOCATOR = web.AppKey("locator", Locator)
 """Requests for the caller's position, and follows in progress."""

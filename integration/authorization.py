@@ -144,6 +144,14 @@ ROUTES: Mapping[tuple[str, str], Rule] = {
     ("POST", "/console/api/sessions/{session_id}/stills"): REGULATING_SESSION,
     ("GET", "/console/api/sessions/{session_id}/stills"): REGULATING_SESSION,
     ("GET", "/console/api/sessions/{session_id}/stills/{still_id}"): REGULATING_SESSION,
+    # Documents and photos, both ways: the session's centre sends, lists and downloads them; the
+    # patient's link (with its browser's key) sends, lists and downloads its own session's.
+    ("POST", "/console/api/sessions/{session_id}/documents"): REGULATING_SESSION,
+    ("GET", "/console/api/sessions/{session_id}/documents"): REGULATING_SESSION,
+    ("GET", "/console/api/sessions/{session_id}/documents/{document_id}"): REGULATING_SESSION,
+    ("POST", "/p/{token}/documents"): LINK,
+    ("GET", "/p/{token}/documents"): LINK,
+    ("GET", "/p/{token}/documents/{document_id}"): LINK,
     # The CAD: live calls for any key; sessions for a key acting for a regulator or doctor.
     ("GET", "/api/v1/calls"): CAD,
     ("GET", "/api/v1/calls/{call_id}"): CAD,

@@ -229,6 +229,17 @@ class SessionSettings(_Section):
     outbox's messages this many days after they were stored."""
 
 
+class DocumentSettings(_Section):
+    """Documents and photos exchanged in a session (both ways)."""
+
+    max_file_mb: float = Field(default=20, gt=0, le=1024)
+    """The largest file one may send, in megabytes (10^6 bytes)."""
+    max_session_mb: float = Field(default=200, gt=0, le=100_000)
+    """All the documents and photos of one session together, in megabytes."""
+    per_minute: int = Field(default=30, ge=1, le=10_000)
+    """Files one side of a session may send in a minute: a flood is refused."""
+
+
 class AuditSettings(_Section):
     """The audit log (logins, account changes, API use)."""
 
@@ -382,6 +393,7 @@ class Settings(BaseSettings):
     telephony: TelephonySettings = TelephonySettings()
     console: ConsoleSettings = ConsoleSettings()
     sessions: SessionSettings = SessionSettings()
+    documents: DocumentSettings = DocumentSettings()
     audit: AuditSettings = AuditSettings()
     messaging: MessagingSettings = MessagingSettings()
     webhooks: WebhookSettings = WebhookSettings()

@@ -19,8 +19,9 @@ import os
 import re
 import secrets
 import shutil
+from collections.abc import AsyncIterable, AsyncIterator
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import BinaryIO, Protocol, runtime_checkable
 
 __all__ = ["DirectoryStorage", "FileNotStored", "FileStorage", "check_key"]
 
@@ -53,6 +54,16 @@ class FileStorage(Protocol):
 
     async def delete(self, key: str) -> None:
         """Forget ``key``; nothing happens when nothing is stored under it."""
+        ...
+
+    async def write(self, key: str, chunks: AsyncIterable[bytes]) -> int:
+        """Store the bytes ``chunks`` yields under ``key``, never holding them all in memory;
+        return how many. If ``chunks`` raises, nothing is stored and the error propagates."""
+        ...
+
+    def read(self, key: str, chunk_size: int = 256 * 1024) -> AsyncIterator[bytes]:
+        """The bytes under ``key``, chunk by chunk; :class:`FileNotStored` when there are none
+        (raised by the first step)."""
         ...
 
     async def delete_prefix(self, prefix: str) -> None:
@@ -93,6 +104,53 @@ class DirectoryStorage:
     async def delete_prefix(self, prefix: str) -> None:
         """Remove every file under ``prefix/``."""
         await asyncio.to_thread(shutil.rmtree, self.path(prefix), True)
+
+    async def write(self, key: str, chunks: AsyncIterable[bytes]) -> int:
+        """Store what ``chunks`` yields under ``key``: appended chunk by chunk to a temporary
+        file, synced, then renamed; if ``chunks`` raises, the temporary file goes and nothing is
+        stored."""
+        path = self.path(key)
+        temporary, file = await asyncio.to_thread(self._open_temporary, path)
+        size = 0
+        try:
+            try:
+                async for chunk in chunks:
+                    await asyncio.to_thread(file.write, chunk)
+                    size += len(chunk)
+                await asyncio.to_thread(self._sync, file)
+            finally:
+                file.close()
+            await asyncio.to_thread(os.replace, temporary, path)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                temporary.unlink()
+            raise
+        return size
+
+    async def read(self, key: str, chunk_size: int = 256 * 1024) -> AsyncIterator[bytes]:
+        """The file under ``key``, ``chunk_size`` bytes at a time."""
+        path = self.path(key)
+        try:
+            file = await asyncio.to_thread(path.open, "rb")
+        except FileNotFoundError:
+            raise FileNotStored(key) from None
+        try:
+            while chunk := await asyncio.to_thread(file.read, chunk_size):
+                yield chunk
+        finally:
+            file.close()
+
+    @staticmethod
+    def _open_temporary(path: Path) -> tuple[Path, BinaryIO]:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        return temporary, open(descriptor, "wb")
+
+    @staticmethod
+    def _sync(file: BinaryIO) -> None:
+        file.flush()
+        os.fsync(file.fileno())
 
     @staticmethod
     def _put(path: Path, data: bytes) -> None:

@@ -34,8 +34,11 @@ Service -> page:
     ``{"type": "pong"}``
     ``{"type": "text", "from": "regulator" | "patient", "text": str, "at": str}`` each typed
     message of the session, both ways, once it is in the session's log
-    ``{"type": "command", "v": 1, "id": str, "name": "switch_camera" | "torch" | "zoom",
-    "value": ...}`` a regulator's command; the page answers with ``command.result``
+    ``{"type": "command", "v": 1, "id": str, "name": "switch_camera" | "torch" | "zoom" |
+    "photo", "value": ...}`` a regulator's command; the page answers with ``command.result``
+    (for ``photo``, once taken; the photo itself goes over HTTP, ``POST /p/<token>/documents``)
+    ``{"type": "document", "document": {...}}`` a document or photo of the session, either way,
+    once it is kept (the page lists and downloads them over HTTP)
     ``{"type": "location.ask", "v": 1, "id": str, "follow": bool}`` a position request;
     ``{"type": "location.stop", "v": 1}`` the regulator stopped following
 
@@ -54,6 +57,7 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue, TypeAdapter, Valid
 
 from visioregul.integration import appkeys
 from visioregul.integration.authorization import PATIENT_SOCKET, NotAllowed, message_rule
+from visioregul.integration.documents import Document
 from visioregul.integration.errors import DomainError, RefusalError, error_body
 from visioregul.integration.language import browser_language
 from visioregul.integration.sessions.journal import Actor
@@ -66,6 +70,7 @@ from visioregul.integration.sessions.texts import TEXT_SENT
 from visioregul.integration.video import SESSION_CLOSED
 from visioregul.media import MediaError, MediaEvent
 
+from .documents import page_json
 from .http import DEVICE_COOKIE
 from .screen import PatientScreen, ScreenMessage, decode_screen
 
@@ -245,6 +250,7 @@ class _PatientConnection:
         texts = self.request.app[appkeys.TEXTS]
         texts.page_language(session_id, browser_language(self.request))
         stop_texts = texts.listen(session_id, self._on_text)
+        stop_documents = self.request.app[appkeys.DOCUMENTS].listen(session_id, self._on_document)
         sockets = self.request.app[appkeys.PATIENT_SOCKETS]
         sockets.add(self.ws)
         detach_remote = self.request.app[appkeys.REMOTE_CONTROL].attach(
@@ -285,6 +291,7 @@ class _PatientConnection:
             stop_listening()
             stop_texts()
             await screen.close()
+            stop_documents()
             sockets.discard(self.ws)
             await asyncio.gather(*self.tasks, return_exceptions=True)
             log.info("patient page of session %s disconnected", session_id)
@@ -315,6 +322,11 @@ class _PatientConnection:
             "at": event.at.isoformat(),
         }
         self._later(self._send(message))
+
+    def _on_document(self, document: Document) -> None:
+        """A document of this session is kept, either way: the page lists it."""
+        body = page_json(self.request.match_info["token"], document)
+        self._later(self._send({"type": "document", "document": body}))
 
     async def _send(self, message: dict[str, object]) -> None:
         if not self.ws.closed and not self.gone.is_set():

@@ -110,7 +110,8 @@ class SessionFile(Base):
         ForeignKey("visio_sessions.id", ondelete="CASCADE"), index=True
     )
     kind: Mapped[str] = mapped_column(String(16))
-    """``screenshot`` (a still the service took from the patient's video)."""
+    """``screenshot`` (a still the service took from the patient's video), ``document`` (sent
+    by either side), ``photo`` (a full-resolution photo the regulator asked the phone for)."""
     taken_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     taken_by: Mapped[str] = mapped_column(String(128))
     """The actor who asked for it (account username)."""
@@ -118,3 +119,7 @@ class SessionFile(Base):
     size: Mapped[int] = mapped_column(Integer)
     """In bytes."""
     storage_key: Mapped[str] = mapped_column(String(255), unique=True)
+    direction: Mapped[str | None] = mapped_column(String(16), default=None)
+    """A document's or photo's way: ``to_patient`` or ``from_patient`` (None for a screenshot)."""
+    name: Mapped[str | None] = mapped_column(String(255), default=None)
+    """A document's cleaned name, as its sender gave it (None for a screenshot)."""

@@ -1,4 +1,8 @@
-"""Remote control of the caller's camera: switch camera, torch, zoom.
+"""Remote control of the caller's camera: switch camera, torch, zoom, and "Photo HD".
+
+``photo`` asks the page for a full-resolution photo: the page answers as soon as it has taken it,
+then uploads it over HTTP (never over the socket) to the session's documents, naming the
+command's id (:mod:`visioregul.integration.documents`).
 
 The patient page reports what its camera can do and how it is set (:class:`CameraState`) when the
 camera starts and after each change; the service keeps the latest per session, in memory, and
@@ -41,8 +45,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-CommandName = Literal["switch_camera", "torch", "zoom"]
-COMMAND_NAMES: tuple[str, ...] = ("switch_camera", "torch", "zoom")
+CommandName = Literal["switch_camera", "torch", "zoom", "photo"]
+COMMAND_NAMES: tuple[str, ...] = ("switch_camera", "torch", "zoom", "photo")
 PROTOCOL_VERSION = 1
 """Version of the command messages (``"v": 1``)."""
 
@@ -77,6 +81,8 @@ class CameraState(BaseModel):
             return self.torch is None
         if name == "zoom":
             return self.zoom is None or self.zoom.max <= self.zoom.min
+        if name == "photo":
+            return False  # any running camera takes a photo (uploaded over HTTP by the page)
         return self.cameras < 2
 
 
@@ -271,4 +277,6 @@ def _in_range(state: CameraState, name: str, value: Any) -> bool:
         zoom = state.zoom
         number = isinstance(value, int | float) and not isinstance(value, bool)
         return zoom is not None and number and zoom.min <= value <= zoom.max
+    if name == "photo":
+        return value is None
     return value is None or value in ("user", "environment")

@@ -8,6 +8,7 @@ from aiohttp import web
 from ..appkeys import (
     CATALOGUE,
     DB,
+    DOCUMENTS,
     LINK_LIMITER,
     LOCATOR,
     LOGIN_LIMITER,
@@ -32,6 +33,7 @@ __all__ = [
     "CATALOGUE",
     "CONSOLES",
     "DB",
+    "DOCUMENTS",
     "LINK_LIMITER",
     "LOCATOR",
     "LOGIN_COOKIES",

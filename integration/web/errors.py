@@ -16,6 +16,15 @@ from visioregul.media import MediaError
 
 from ..authorization import NotAllowed, ThirdPartyUnavailable
 from ..destinations import InvalidDestination
+from ..documents import (
+    DocumentEmpty,
+    DocumentLinkRefused,
+    DocumentNotFound,
+    DocumentTooLarge,
+    DocumentTypeRefused,
+    SessionFilesFull,
+    TooManyDocuments,
+)
 from ..errors import RefusalError
 from ..screen_share import ScreenShareBusy, ScreenShareInactive
 from ..sessions.errors import (
@@ -83,6 +92,13 @@ DOMAIN_STATUS: Mapping[type[RefusalError], int] = {
     LocationNoAnswer: 409,
     LocationFlood: 429,
     LocationUnasked: 409,
+    DocumentTooLarge: 413,
+    SessionFilesFull: 413,
+    DocumentTypeRefused: 415,
+    DocumentEmpty: 400,
+    DocumentNotFound: 404,
+    DocumentLinkRefused: 404,
+    TooManyDocuments: 429,
 }
 """The HTTP status of each refusal of the domain; every class has its line (a test checks)."""
 

@@ -8,6 +8,7 @@ regulator, a doctor, an admin, a disabled account, nobody, and CAD keys acting f
 from __future__ import annotations
 
 import typing
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -78,6 +79,7 @@ class World:
     invitation_id: str
     foreign_session_id: str
     still_id: str
+    document_id: str
 
 
 @pytest.fixture
@@ -110,10 +112,27 @@ async def world(
             text("UPDATE visio_sessions SET centre_id = 2 WHERE id = :id"), {"id": foreign["id"]}
         )
     still = await client.app[appkeys.STILLS].keep(session["id"], Actor("regulateur"), b"\xff\xd8")
+    document = await client.app[appkeys.DOCUMENTS].receive(
+        session["id"],
+        Actor("regulateur"),
+        direction="to_patient",
+        name="plan.pdf",
+        chunks=_chunks(b"%PDF-1.7\n%%EOF\n"),
+    )
     client.session.cookie_jar.clear()
     return World(
-        client, ids, session["id"], session["invitations"][0]["id"], foreign["id"], still.id
+        client,
+        ids,
+        session["id"],
+        session["invitations"][0]["id"],
+        foreign["id"],
+        still.id,
+        document.id,
     )
+
+
+async def _chunks(data: bytes) -> AsyncIterator[bytes]:
+    yield data
 
 
 async def sign_in(client: Client, account_id: int, position: str | None = "PJSIP/1001") -> str:
@@ -134,6 +153,7 @@ def concrete(path: str, world: World, session_id: str | None = None) -> str:
         path.replace("{session_id}", session_id or world.session_id)
         .replace("{invitation_id}", world.invitation_id)
         .replace("{still_id}", world.still_id)
+        .replace("{document_id}", world.document_id)
         .replace("{call_id}", "no-such-call")
         .replace("{language}", "fr")
     )

@@ -1,0 +1,154 @@
+"""Documents and photos over HTTP, the patient page's side: ``/p/<token>/documents``.
+
+Authenticated like the page itself, by the link and its browser's key cookie (scoped to the
+link's path, it comes along); a link that is not valid for this browser (unknown, expired, ended
+session, bound to another browser) gets one refusal whatever the reason.
+
+- ``POST /p/{token}/documents``: a file or photo from the phone (the body is the file, ``?name=``
+  its name; ``kind=photo&command=<id>`` for the photo the regulator asked for);
+- ``GET /p/{token}/documents``: what was sent to the patient and what they sent, newest first;
+- ``GET /p/{token}/documents/{doc}``: one of them (``?inline=1`` opens an image or a PDF in the
+  browser, sandboxed; else an attachment).
+
+Refusals are JSON (``error_id``, ``message`` in the browser's language), with the same statuses
+as the console's routes.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from aiohttp import web
+
+from visioregul.integration import appkeys
+from visioregul.integration.documents import (
+    DOCUMENT,
+    FROM_PATIENT,
+    PHOTO,
+    Document,
+    DocumentEmpty,
+    DocumentLinkRefused,
+    DocumentNotFound,
+    DocumentTooLarge,
+    DocumentTypeRefused,
+    SessionFilesFull,
+    TooManyDocuments,
+)
+from visioregul.integration.downloads import (
+    DOCUMENT_ID,
+    body_chunks,
+    document_json,
+    stream_document,
+    upload_name,
+)
+from visioregul.integration.errors import DomainError, error_body
+from visioregul.integration.language import browser_language
+from visioregul.integration.sessions.errors import SessionClosed, SessionNotFound
+from visioregul.integration.sessions.links import LinkAccess
+from visioregul.integration.sessions.services import Actor
+
+from .http import DEVICE_COOKIE
+
+__all__ = ["page_json", "routes"]
+
+routes = web.RouteTableDef()
+
+_COMMAND_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+_STATUS: Mapping[type[DomainError], int] = {
+    DocumentTooLarge: 413,
+    SessionFilesFull: 413,
+    DocumentTypeRefused: 415,
+    DocumentEmpty: 400,
+    DocumentNotFound: 404,
+    DocumentLinkRefused: 404,
+    TooManyDocuments: 429,
+    SessionClosed: 404,
+    SessionNotFound: 404,
+}
+"""The statuses of the console's table (``web/errors.py``) for what these routes raise; an ended
+session is a refused link here (the page's link no longer works)."""
+
+
+def page_json(token: str, document: Document) -> dict[str, Any]:
+    """A document as the patient's page gets it: its URL under the link, and no regulator's
+    name."""
+    body = document_json(document, f"/p/{token}/documents/{document.id}")
+    body["sent_by"] = "patient" if document.direction == FROM_PATIENT else "regulator"
+    return body
+
+
+async def _link(request: web.Request) -> LinkAccess:
+    access = await request.app[appkeys.SESSION_SERVICE].links.check(
+        request.match_info["token"], request.cookies.get(DEVICE_COOKIE)
+    )
+    if access is None or access.role != "patient":
+        raise DocumentLinkRefused()
+    return access
+
+
+def _refusal(request: web.Request, error: DomainError) -> web.Response:
+    if isinstance(error, SessionClosed | SessionNotFound):
+        error = DocumentLinkRefused()
+    body = error_body(error, request.app[appkeys.CATALOGUE], browser_language(request))
+    status = next((code for cls, code in _STATUS.items() if isinstance(error, cls)), 400)
+    response = web.json_response(body, status=status)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@routes.post("/p/{token}/documents")
+async def receive_from_patient(request: web.Request) -> web.Response:
+    """A file or photo from the patient's phone."""
+    token = request.match_info["token"]
+    try:
+        access = await _link(request)
+        kind = request.query.get("kind", DOCUMENT)
+        command = request.query.get("command", "")
+        if kind not in (DOCUMENT, PHOTO) or (command and not _COMMAND_ID.fullmatch(command)):
+            raise DomainError("invalid_request")
+        documents = request.app[appkeys.DOCUMENTS]
+        await documents.check_open(access.session_id, FROM_PATIENT, request.content_length)
+        document = await documents.receive(
+            access.session_id,
+            Actor(access.role),
+            direction=FROM_PATIENT,
+            name=upload_name(request),
+            chunks=body_chunks(request),
+            kind=kind,
+            details={"command_id": command} if command else None,
+        )
+    except DomainError as error:
+        return _refusal(request, error)
+    return web.json_response(page_json(token, document), status=201)
+
+
+@routes.get("/p/{token}/documents")
+async def list_for_patient(request: web.Request) -> web.Response:
+    """What was sent to the patient and what they sent, newest first."""
+    token = request.match_info["token"]
+    try:
+        access = await _link(request)
+        documents = await request.app[appkeys.DOCUMENTS].list(access.session_id)
+    except DomainError as error:
+        return _refusal(request, error)
+    response = web.json_response({"documents": [page_json(token, item) for item in documents]})
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@routes.get("/p/{token}/documents/{document_id}")
+async def download_for_patient(request: web.Request) -> web.StreamResponse:
+    """One of the session's documents (``?inline=1`` to open an image or a PDF)."""
+    try:
+        access = await _link(request)
+        document_id = request.match_info["document_id"]
+        if not DOCUMENT_ID.fullmatch(document_id):
+            raise DocumentNotFound()
+        document, chunks = await request.app[appkeys.DOCUMENTS].read(access.session_id, document_id)
+    except DomainError as error:
+        return _refusal(request, error)
+    return await stream_document(
+        request, document, chunks, inline=request.query.get("inline") == "1"
+    )
