@@ -11,7 +11,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from aiohttp import web
+from aiohttp import ClientResponse, web
 from sqlalchemy import func, select, update
 
 from tests.store.conftest import NewDatabase
@@ -53,7 +53,9 @@ def _stored(client: Client) -> list[Path]:
     return [path for path in root.rglob("*") if path.is_file()] if root.exists() else []
 
 
-async def _send(client: Client, session_id: str, csrf: str, name: str, body: bytes) -> web.Response:
+async def _send(
+    client: Client, session_id: str, csrf: str, name: str, body: bytes
+) -> ClientResponse:
     return await client.post(
         f"/console/api/sessions/{session_id}/documents?name={quote(name)}",
         data=body,
@@ -63,7 +65,7 @@ async def _send(client: Client, session_id: str, csrf: str, name: str, body: byt
 
 async def _upload(
     client: Client, token: str, name: str, body: object, query: str = ""
-) -> web.Response:
+) -> ClientResponse:
     return await client.post(
         f"/p/{token}/documents?name={quote(name)}{query}",
         data=body,
