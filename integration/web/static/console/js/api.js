@@ -120,6 +120,14 @@ export function setCsrfToken(token) {
   csrfToken = token || '';
 }
 
+/**
+ * The CSRF token, for a request `request` cannot make (an upload with its progress).
+ * @returns {string}
+ */
+export function currentCsrfToken() {
+  return csrfToken;
+}
+
 /** Leave for the login page (session missing or expired). */
 export function goToLogin() {
   window.location.assign(LOGIN_URL);

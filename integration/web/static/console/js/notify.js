@@ -27,6 +27,10 @@ export const ALERT_KINDS = [
   { kind: 'video_live', matches: (event) => event.type === 'video.live' },
   { kind: 'video_lost', matches: (event) => event.type === 'video.lost' },
   { kind: 'text_received', matches: (event) => event.type === 'text.received' },
+  {
+    kind: 'document_received',
+    matches: (event) => event.type === 'document.received' || event.type === 'photo.taken',
+  },
 ];
 
 /** localStorage key of the kinds turned off. */

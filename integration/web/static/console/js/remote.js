@@ -118,7 +118,7 @@ export class PendingCommands {
  */
 export function remoteTimelineLine(event, actor) {
   const details = event.details || {};
-  const name = ['switch_camera', 'torch', 'zoom'].includes(details.name) ? details.name : 'other';
+  const name = ['switch_camera', 'torch', 'zoom', 'photo'].includes(details.name) ? details.name : 'other';
   const what = name === 'torch' ? `torch_${details.value ? 'on' : 'off'}` : name;
   const command = t(`timeline.remote.command.${what}`, { value: String(details.value ?? '') });
   switch (event.type) {
@@ -145,6 +145,7 @@ const DONE = {
   torch_on: 'remote.done.torch_on',
   torch_off: 'remote.done.torch_off',
   zoom: 'remote.done.zoom',
+  photo: 'remote.done.photo',
 };
 
 /** The bar of one room. */
@@ -238,7 +239,16 @@ export class RemoteBar {
       if (result.state) {
         this.state = result.state;
       }
-      const key = name === 'torch' ? (value ? DONE.torch_on : DONE.torch_off) : name === 'zoom' ? DONE.zoom : DONE.switch_camera;
+      const key =
+        name === 'torch'
+          ? value
+            ? DONE.torch_on
+            : DONE.torch_off
+          : name === 'zoom'
+            ? DONE.zoom
+            : name === 'photo'
+              ? DONE.photo
+              : DONE.switch_camera;
       this.say(t(key, { value: String(value) }), 'ok');
     } else {
       const text = result.message || t(`error.${result.error_id || 'phone_no_answer'}`);

@@ -10,6 +10,7 @@
 
 import { ApiError, endSession, fetchSession, inviteToSession, retryInvitation } from './api.js';
 import { errorMessage } from './errors.js';
+import { DocumentPanel } from './documents.js';
 import { StillGallery } from './gallery.js';
 import { applyTranslations, formatTime, t } from './i18n.js';
 import { PopOut } from './popout.js';
@@ -120,6 +121,9 @@ export class Room {
     this.screen = new ScreenShare(sessionId, this.field('tools'), options.send);
     this.popout = new PopOut(sessionId, this.field('tools'), /** @type {HTMLVideoElement} */ (this.field('video-feed')));
     this.location = new LocationPanel(sessionId, this.field('location'), options.send);
+    this.documents = new DocumentPanel(sessionId, this.field('documents'), {
+      photo: () => this.remote.command('photo', null),
+    });
     this.wire();
   }
 
@@ -267,6 +271,7 @@ export class Room {
     this.renderTimeline(session);
     this.gallery.update(session, closed);
     this.location.update(session, closed);
+    this.documents.update(session, closed);
     if (this.options.onRender) {
       this.options.onRender(session);
     }

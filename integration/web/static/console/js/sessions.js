@@ -6,6 +6,7 @@
  */
 
 import { formatDate, formatTime, has, t } from './i18n.js';
+import { documentTimelineLine } from './documents.js';
 import { locationTimelineLine } from './location.js';
 import { remoteTimelineLine } from './remote.js';
 import { screenTimelineLine } from './screenshare.js';
@@ -623,6 +624,7 @@ export function timelineLine(session, event) {
         remoteTimelineLine(event, actor) ||
         screenTimelineLine(event, actor) ||
         locationTimelineLine(event, actor) ||
+        documentTimelineLine(event, actor) ||
         testResultLine(event) || { text: t('timeline.unknown', { type: String(event.type) }), tone: 'muted' }
       );
   }
