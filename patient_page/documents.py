@@ -133,7 +133,12 @@ async def list_for_patient(request: web.Request) -> web.Response:
         documents = await request.app[appkeys.DOCUMENTS].list(access.session_id)
     except DomainError as error:
         return _refusal(request, error)
-    response = web.json_response({"documents": [page_json(token, item) for item in documents]})
+    response = web.json_response(
+        {
+            "documents": [page_json(token, item) for item in documents],
+            "max_file_bytes": request.app[appkeys.DOCUMENTS].max_file,
+        }
+    )
     response.headers["Cache-Control"] = "no-store"
     return response
 

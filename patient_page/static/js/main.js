@@ -14,6 +14,7 @@ import {
   nextCameraId,
   openCamera,
 } from './camera.js';
+import { PatientDocuments } from './documents.js';
 import { PatientLocation } from './location.js';
 import { Publisher } from './publisher.js';
 import { RemoteCamera } from './remote.js';
@@ -129,6 +130,11 @@ class PatientPage {
       byId('screen-share'),
       /** @type {HTMLVideoElement} */ (byId('screen-feed')),
     );
+    this.documents = new PatientDocuments({
+      send: (message) => this.send(message),
+      track: () => (this.stream ? this.stream.getVideoTracks()[0] || null : null),
+      text,
+    });
   }
 
   start() {
@@ -145,6 +151,8 @@ class PatientPage {
     this.location.start();
     // The test page opened from this link sends its result to the session.
     /** @type {HTMLAnchorElement} */ (byId('test-link')).href = `${window.location.pathname}/test`;
+    // Photos and files go even when the camera never starts: the way left when video cannot pass.
+    this.documents.start();
     // Here again after the link went on in another browser: a new page load opens it here
     // (or gets the refusal once the other browser sends its video).
     byId('take-back').addEventListener('click', () => window.location.reload());
@@ -431,7 +439,14 @@ class PatientPage {
         this.finish('taken');
         break;
       case 'command':
-        this.remote.onCommand(message);
+        if (message.name === 'photo') {
+          this.documents.onPhotoCommand(message);
+        } else {
+          this.remote.onCommand(message);
+        }
+        break;
+      case 'document':
+        this.documents.onDocument(message.document);
         break;
       case 'screen.started':
       case 'screen.offer':
@@ -506,6 +521,7 @@ class PatientPage {
     this.signalling.stop();
     this.texts.close();
     this.screen.stop();
+    this.documents.end();
     this.show(view);
   }
 
