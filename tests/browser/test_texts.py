@@ -62,8 +62,8 @@ async def test_given_a_console_out_of_sight_then_it_alerts_and_the_patient_and_r
     # The alerts' settings: one switch per kind, all on at first.
     await page.get_by_role("button", name="Alertes").click()
     kinds = page.locator("#alerts-panel input[type=checkbox]")
-    await expect(kinds).to_have_count(4)
-    for index in range(4):
+    await expect(kinds).to_have_count(5)
+    for index in range(5):
         await expect(kinds.nth(index)).to_be_checked()
     await console.shot("alerts-settings")
     await page.get_by_role("button", name="Alertes").click()
