@@ -9,6 +9,7 @@ reaches the room at the camera's own resolution.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -187,3 +188,60 @@ async def test_given_documents_both_ways_and_an_hd_photo_then_each_side_sees_the
 
     await patient.close()
     assert console.unexpected_problems() == []
+
+
+NO_IMAGE_CAPTURE = "delete window.ImageCapture;"
+
+
+async def test_given_no_image_capture_then_photo_hd_is_the_live_frame_at_the_tracks_size(
+    browser: BrowserContext,
+    second_browser: BrowserContext,
+    aiohttp_client: Any,
+    tmp_path: Path,
+    artifacts: Path,
+) -> None:
+    """A browser without ImageCapture (Safari, Firefox): the photo is the camera's current frame,
+    at the track's own resolution; without a camera the command is refused in words."""
+    client = await start_service(aiohttp_client, settings(tmp_path), tmp_path)
+    console = await log_in(browser, client, artifacts)
+    page = console.page
+    card = page.locator("#stage .call-card")
+    await card.locator(".invite-input").fill("06 12 34 56 78")
+    await card.locator("[data-field=submit]").click()
+    room = page.locator("#stage .room")
+    documents = room.locator("[data-field=documents]")
+    link = await patient_link(page, console.base)
+    patient = await open_link(second_browser, link, NO_IMAGE_CAPTURE)
+
+    # No camera yet: nothing to photograph, said plainly.
+    await expect(page.locator("#room-side .timeline")).to_contain_text("Lien ouvert par le patient")
+    await documents.get_by_role("button", name="Photo HD").click()
+    await expect(documents.locator("[data-field=document-status]")).to_have_text(
+        f"Non disponible sur ce téléphone{NBSP}: la commande n'a pas été envoyée."
+    )
+    await expect(page.locator("#room-side .timeline")).to_contain_text(
+        f"prendre une photo HD{NBSP}: non disponible sur ce téléphone"
+    )
+
+    await camera_on(patient)
+    await expect(room.locator("[data-field=video]")).to_have_attribute("data-playing", "true")
+    await documents.get_by_role("button", name="Photo HD").click()
+    photo = documents.locator(".document[data-direction=from_patient]")
+    await expect(photo).to_have_count(1)
+    await expect(documents.locator("[data-field=document-status]")).to_have_text(
+        f"Photo prise par le téléphone{NBSP}: envoi en cours…"
+    )
+    image = photo.locator(".document-image")
+    await expect(image).to_have_js_property("complete", True)
+    size = await image.evaluate("(image) => [image.naturalWidth, image.naturalHeight]")
+    track = await patient.evaluate(
+        """() => {
+          const settings = document.getElementById('preview').srcObject
+            .getVideoTracks()[0].getSettings();
+          return [settings.width, settings.height];
+        }"""
+    )
+    assert size == track
+    await expect(photo.locator(".document-name")).to_have_text(re.compile(r"^photo-hd-.*\.jpg$"))
+    await patient.close()
+    assert console.unexpected_problems(409) == []

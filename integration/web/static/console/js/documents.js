@@ -151,7 +151,8 @@ export class DocumentPanel {
   /**
    * @param {string} sessionId
    * @param {HTMLElement} element
-   * @param {{ photo: () => Promise<void> }} hooks "Photo HD" (a command to the phone)
+   * @param {{ photo: () => Promise<import('./remote.js').CommandResult | null> }} hooks "Photo HD"
+   *   (a command to the phone, its result)
    */
   constructor(sessionId, element, hooks) {
     this.sessionId = sessionId;
@@ -173,7 +174,7 @@ export class DocumentPanel {
       this.input.value = '';
       this.sendAll(files);
     });
-    this.photoButton.addEventListener('click', () => this.hooks.photo());
+    this.photoButton.addEventListener('click', () => this.photo());
   }
 
   /**
@@ -198,6 +199,22 @@ export class DocumentPanel {
     if (count !== this.loadedFor) {
       this.loadedFor = count;
       this.load();
+    }
+  }
+
+  /** "Photo HD": the phone takes it and sends it; the list shows it once it arrived. */
+  async photo() {
+    this.photoButton.disabled = true;
+    this.say(t('remote.sending'), 'normal');
+    try {
+      const result = await this.hooks.photo();
+      if (result && result.ok) {
+        this.say(t('remote.done.photo'), 'good');
+      } else if (result) {
+        this.say(result.message || t(`error.${result.error_id || 'phone_no_answer'}`), 'failed');
+      }
+    } finally {
+      this.photoButton.disabled = false;
     }
   }
 

@@ -217,13 +217,14 @@ export class RemoteBar {
   }
 
   /**
-   * Send one command and show its result.
+   * Send one command and show its result (also returned; null when another is in flight).
    * @param {string} name
    * @param {unknown} value
+   * @returns {Promise<CommandResult | null>}
    */
   async command(name, value) {
     if (this.busy) {
-      return;
+      return null;
     }
     const id = this.pending.nextId();
     const waiting = this.pending.wait(id, name);
@@ -255,6 +256,7 @@ export class RemoteBar {
       this.say(text, 'error');
     }
     this.render();
+    return result;
   }
 
   /**
