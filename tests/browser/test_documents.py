@@ -229,7 +229,7 @@ async def test_given_no_image_capture_then_photo_hd_is_the_live_frame_at_the_tra
     photo = documents.locator(".document[data-direction=from_patient]")
     await expect(photo).to_have_count(1)
     await expect(documents.locator("[data-field=document-status]")).to_have_text(
-        f"Photo prise par le téléphone{NBSP}: envoi en cours…"
+        "Photo HD reçue du téléphone."
     )
     image = photo.locator(".document-image")
     await expect(image).to_have_js_property("complete", True)

@@ -169,6 +169,9 @@ export class DocumentPanel {
     /** The number of document events the list was loaded for; -1: never loaded. */
     this.loadedFor = -1;
     this.busy = false;
+    /** Photos listed when "Photo HD" was answered (-1: none awaited): the next one is told. */
+    this.photosBefore = -1;
+    this.photos = 0;
     this.input.addEventListener('change', () => {
       const files = Array.from(this.input.files || []);
       this.input.value = '';
@@ -209,6 +212,7 @@ export class DocumentPanel {
     try {
       const result = await this.hooks.photo();
       if (result && result.ok) {
+        this.photosBefore = this.photos;
         this.say(t('remote.done.photo'), 'good');
       } else if (result) {
         this.say(result.message || t(`error.${result.error_id || 'phone_no_answer'}`), 'failed');
@@ -298,6 +302,11 @@ export class DocumentPanel {
       return item;
     });
     this.list.replaceChildren(...items);
+    this.photos = documents.filter((document) => document.kind === 'photo').length;
+    if (this.photosBefore >= 0 && this.photos > this.photosBefore) {
+      this.photosBefore = -1;
+      this.say(t('documents.photo.received'), 'good');
+    }
     this.list.hidden = items.length === 0;
     this.empty.hidden = items.length > 0;
   }
