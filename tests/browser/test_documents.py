@@ -245,3 +245,59 @@ async def test_given_no_image_capture_then_photo_hd_is_the_live_frame_at_the_tra
     await expect(photo.locator(".document-name")).to_have_text(re.compile(r"^photo-hd-.*\.jpg$"))
     await patient.close()
     assert console.unexpected_problems(409) == []
+
+
+async def test_given_a_weak_network_then_the_patients_upload_is_tried_again_and_arrives(
+    browser: BrowserContext,
+    second_browser: BrowserContext,
+    aiohttp_client: Any,
+    tmp_path: Path,
+    artifacts: Path,
+) -> None:
+    """The first try is cut by the network: the page says so, tries again by itself, and the
+    photo arrives; a file of a refused type gets the service's words and can be removed."""
+    client = await start_service(aiohttp_client, settings(tmp_path), tmp_path)
+    console = await log_in(browser, client, artifacts)
+    page = console.page
+    maker = await browser.new_page()
+    files = await _files(maker, tmp_path)
+    await maker.close()
+    card = page.locator("#stage .call-card")
+    await card.locator(".invite-input").fill("06 12 34 56 78")
+    await card.locator("[data-field=submit]").click()
+    documents = page.locator("#stage .room [data-field=documents]")
+    link = await patient_link(page, console.base)
+    patient = await open_link(second_browser, link)
+    cut: list[str] = []
+
+    async def cut_first(route: Any) -> None:
+        if route.request.method == "POST" and not cut:
+            cut.append(route.request.url)
+            await route.abort("connectionreset")
+        else:
+            await route.continue_()
+
+    await patient.route("**/documents?*", cut_first)
+    await patient.locator("#document-file").set_input_files(str(files["plaie.jpg"]))
+    upload = patient.locator(".upload").first
+    await expect(upload.locator(".upload-status")).to_have_text(
+        "Réseau faible, nouvel essai dans un instant…"
+    )
+    await console.shot("documents-patient-retrying", patient)
+    await expect(upload.locator(".upload-status")).to_have_text("Envoyé au régulateur.")
+    assert len(cut) == 1
+    await expect(documents.locator(".document[data-direction=from_patient]")).to_have_count(1)
+
+    svg = tmp_path / "schema.svg"
+    svg.write_text('<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>')
+    await patient.locator("#document-file").set_input_files(str(svg))
+    refused = patient.locator(".upload").first
+    await expect(refused.locator(".upload-status")).to_have_text(
+        f"Ce type de fichier n'est pas accepté{NBSP}: seulement des photos (JPEG, PNG, WebP, "
+        "HEIC) et des PDF. Rien n'a été enregistré."
+    )
+    await console.shot("documents-patient-refused", patient)
+    await refused.get_by_role("button", name="Retirer").click()
+    await expect(patient.locator(".upload")).to_have_count(1)
+    await expect(documents.locator(".document")).to_have_count(1)
+    await patient.close()
