@@ -21,9 +21,10 @@ from visioregul.integration.sessions.models import SessionFile, VisioSession
 from visioregul.integration.settings import DatabaseSettings, DocumentSettings
 from visioregul.integration.store.models import utcnow
 
-from .conftest import make_settings
+from .conftest import make_settings, public_origin
 from .helpers import events_of, has_event, wait_detail
 from .patient import Client, invite, open_page, receive
+from .test_remote_control import STATE, command, next_of
 
 pytestmark = [pytest.mark.timeout(60)]
 
@@ -367,3 +368,42 @@ async def test_given_an_ended_session_past_retention_then_its_documents_are_purg
     assert _stored(client) == []
     async with client.app[appkeys.DB]() as db:
         assert await db.scalar(select(func.count()).select_from(SessionFile)) == 0
+
+
+async def test_given_photo_hd_asked_then_the_page_answers_and_its_upload_names_the_command(
+    client: Client,
+) -> None:
+    session_id, token, _csrf = await invite(client)
+    async with client.ws_connect("/console/ws", origin=public_origin(client)) as console:
+        await console.send_json({"type": "watch", "session_id": session_id})
+        page = await open_page(client, token)
+        await page.send_json({"type": "camera.state", "state": STATE})
+        reported = await next_of(console, "camera.state")
+        while reported["state"] is None:
+            reported = await next_of(console, "camera.state")
+
+        # A value is no photo's: refused before anything reaches the phone.
+        await console.send_json(command(session_id, "p0", "photo", 3))
+        refused = await next_of(console, "command.result")
+        assert (refused["ok"], refused["error_id"]) == (False, "remote_unavailable")
+
+        await console.send_json(command(session_id, "p1", "photo"))
+        asked = await next_of(page, "command")
+        assert asked == {"type": "command", "v": 1, "id": "p1", "name": "photo", "value": None}
+        await page.send_json({"type": "command.result", "id": "p1", "ok": True})
+        result = await next_of(console, "command.result")
+        assert (result["name"], result["ok"]) == ("photo", True)
+
+        response = await _upload(client, token, "photo-hd.jpg", JPEG, "&kind=photo&command=p1")
+        assert response.status == 201, await response.text()
+        told = await next_of(page, "document")
+        assert (told["document"]["kind"], told["document"]["direction"]) == (
+            "photo",
+            "from_patient",
+        )
+        await page.close()
+
+    body = await wait_detail(client, session_id, has_event("photo.taken"), "photo.taken")
+    (taken,) = events_of(body, "photo.taken")
+    assert taken["details"]["command_id"] == "p1"
+    assert [e["details"]["name"] for e in events_of(body, "command.sent")] == ["photo"]
