@@ -21,6 +21,9 @@ Decisions:
 - **Third parties** cannot join a session yet: inviting one is refused with a clear reason.
 - A **screen** is shared by regulators and doctors of the session's centre only; the pages of a
   link (patient, third party) only receive it: they have no message that shares.
+- **Documents and photos** of a session: the session's centre sends, lists and downloads them;
+  the patient's link (with its browser's key) sends, lists and downloads its own session's, and
+  sees no regulator's name.
 
 The policy raises domain exceptions (:class:`NotAllowed`, ``SessionNotFound``); web maps them.
 """

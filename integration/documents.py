@@ -165,13 +165,15 @@ class Documents:
 
     async def check_open(self, session_id: str, direction: Direction, size: int | None) -> None:
         """Refuse an upload before reading it: ``SessionNotFound``, ``SessionClosed``,
-        :class:`TooManyDocuments`, or :class:`DocumentTooLarge` when its announced ``size`` is
-        already too large."""
+        :class:`TooManyDocuments`, or :class:`DocumentTooLarge` (:class:`SessionFilesFull`) when
+        its announced ``size`` is already too large for a file (for what the session has left)."""
         detail = await self._service.get(session_id)
         if detail.session.state in FINAL_STATES:
             raise SessionClosed(state=detail.session.state)
         if size is not None and size > self.max_file:
             raise DocumentTooLarge(limit_mb=self._megabytes(self.max_file))
+        if size is not None and size > self.max_session - await self._session_total(session_id):
+            raise SessionFilesFull(limit_mb=self._megabytes(self.max_session))
         try:
             self._limiter.hit(f"{session_id}\x00{direction}")
         except RateLimitExceeded as exceeded:
