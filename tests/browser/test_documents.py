@@ -155,7 +155,13 @@ async def test_given_documents_both_ways_and_an_hd_photo_then_each_side_sees_the
     # "Photo HD": the camera on, the phone takes a full-resolution photo and sends it.
     await camera_on(patient)
     await expect(room.locator("[data-field=video]")).to_have_attribute("data-playing", "true")
+    # While the video runs, an empty documents block leaves the screen to the video.
+    await expect(patient.locator("#documents")).to_be_hidden()
     await documents.get_by_role("button", name="Photo HD").click()
+    await expect(patient.locator("#document-notice")).to_have_text(
+        "Le régulateur a pris une photo avec votre caméra."
+    )
+    await expect(patient.locator("#documents")).to_be_visible()
     photo = documents.locator(".document[data-direction=from_patient]").first
     await expect(documents.locator(".document[data-direction=from_patient]")).to_have_count(2)
     await expect(photo.locator(".document-caption")).to_contain_text("Photo HD reçue à")
@@ -225,7 +231,13 @@ async def test_given_no_image_capture_then_photo_hd_is_the_live_frame_at_the_tra
 
     await camera_on(patient)
     await expect(room.locator("[data-field=video]")).to_have_attribute("data-playing", "true")
+    # While the video runs, an empty documents block leaves the screen to the video.
+    await expect(patient.locator("#documents")).to_be_hidden()
     await documents.get_by_role("button", name="Photo HD").click()
+    await expect(patient.locator("#document-notice")).to_have_text(
+        "Le régulateur a pris une photo avec votre caméra."
+    )
+    await expect(patient.locator("#documents")).to_be_visible()
     photo = documents.locator(".document[data-direction=from_patient]")
     await expect(photo).to_have_count(1)
     await expect(documents.locator("[data-field=document-status]")).to_have_text(

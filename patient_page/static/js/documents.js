@@ -6,7 +6,9 @@
  * itself after a network failure, and keeps its file until it is sent or the
  * patient removes it. A huge photo is made smaller on the phone only when it
  * is over the limit. The regulator's documents appear in a list, to open or
- * save; "Photo HD" (the regulator's command) takes a full-resolution photo
+ * save (while the video runs, the block shows only once it has something, so
+ * that the video and "Terminer" keep the whole screen); "Photo HD" (the
+ * regulator's command) takes a full-resolution photo
  * (`ImageCapture.takePhoto()` where it exists, else the best frame of the
  * live camera) and sends it the same way. Uploads go over HTTP, never the socket.
  * @module documents
@@ -342,6 +344,7 @@ export class PatientDocuments {
     /** @type {Upload} */
     const upload = { file, name, kind, command, attempt: 0, item };
     this.uploads.prepend(item);
+    this.markFilled();
     this.send(upload);
   }
 
@@ -418,7 +421,10 @@ export class PatientDocuments {
       remove.type = 'button';
       remove.className = 'button button-secondary upload-action';
       remove.textContent = this.hooks.text('document-remove');
-      remove.addEventListener('click', () => item.remove());
+      remove.addEventListener('click', () => {
+        item.remove();
+        this.markFilled();
+      });
       parts.push(remove);
     }
     item.replaceChildren(...parts);
@@ -459,9 +465,16 @@ export class PatientDocuments {
     line.append(name, from, open, save);
     this.received.prepend(line);
     this.receivedBox.hidden = false;
+    this.markFilled();
     if (fresh && item.direction === 'to_patient') {
       this.say(this.hooks.text('document-new'));
     }
+  }
+
+  /** @private Whether the block has anything to show (the live view hides it otherwise). */
+  markFilled() {
+    const filled = this.uploads.children.length > 0 || this.received.children.length > 0;
+    this.section.dataset.empty = String(!filled);
   }
 
   /**
@@ -471,6 +484,9 @@ export class PatientDocuments {
   say(message) {
     this.notice.textContent = message;
     this.notice.hidden = !message;
+    if (message) {
+      this.section.dataset.empty = 'false';
+    }
   }
 }
 
