@@ -11,7 +11,7 @@ import {
   retryDelay,
   shouldShrink,
   uploadUrl,
-} from '../../patient_page/static/js/documents.js';
+} from '../../patient_page/static/js/uploads.js';
 
 describe('patient documents', () => {
   test('uploads go under the link, the name encoded, a photo naming its command', () => {
