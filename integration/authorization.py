@@ -18,12 +18,16 @@ Decisions:
 - A CAD **API key** acts for the account it names (``console.api_keys``), within that account's
   rights: the account must be an enabled regulator or doctor, or the key can do nothing. A key
   naming no account (a plain key) reads live calls and their events only.
-- **Third parties** cannot join a session yet: inviting one is refused with a clear reason.
 - A **screen** is shared by regulators and doctors of the session's centre only; the pages of a
   link (patient, third party) only receive it: they have no message that shares.
 - **Documents and photos** of a session: the session's centre sends, lists and downloads them;
   the patient's link (with its browser's key) sends, lists and downloads its own session's, and
   sees no regulator's name.
+- On the patient page's socket, the link's **role** decides too (:data:`LINK_ROLES`): the patient
+  sends its camera, its camera's state, its answers to commands and its texts; a **third party**
+  sends its own camera and may watch the patient's video only when the regulator allowed it for
+  that invitation (checked by the socket); a third party never answers a command nor writes, and
+  the patient watches nobody.
 
 The policy raises domain exceptions (:class:`NotAllowed`, ``SessionNotFound``); web maps them.
 """
@@ -39,12 +43,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from .errors import DomainError
 from .sessions.errors import SessionNotFound
-from .sessions.models import Invitation, VisioSession
+from .sessions.models import VisioSession
 from .store.models import Role
 
 __all__ = [
     "CAD_SOCKET",
     "CONSOLE_SOCKET",
+    "LINK_ROLES",
     "PATIENT_SOCKET",
     "ROUTES",
     "SESSION_ROLES",
@@ -52,9 +57,7 @@ __all__ = [
     "NotAllowed",
     "Principal",
     "Rule",
-    "ThirdPartyUnavailable",
-    "check_invitation_role",
-    "check_retry",
+    "check_link_role",
     "check_role",
     "check_session",
     "message_rule",
@@ -203,8 +206,32 @@ PATIENT_SOCKET: Mapping[str, Rule] = {
     "location.result": LINK,
     "location.update": LINK,
     "location.stopped": LINK,
+    # A third party allowed to see the patient watches the patient's video.
+    "watch": LINK,
+    "video.answer": LINK,
 }
 """Messages the patient page sends on ``/p/<token>/ws``: each acts on the link's own session."""
+
+LINK_ROLES: Mapping[str, frozenset[str]] = {
+    "camera": frozenset({"patient", "third_party"}),
+    "offer": frozenset({"patient", "third_party"}),
+    "end": frozenset({"patient", "third_party"}),
+    "ping": frozenset({"patient", "third_party"}),
+    "text": frozenset({"patient"}),
+    "camera.state": frozenset({"patient"}),
+    "command.result": frozenset({"patient"}),
+    # Only a third party watches (and only if its invitation allows it); the patient sees no one.
+    "watch": frozenset({"third_party"}),
+    "video.answer": frozenset({"third_party"}),
+    # The shared screen is shown on every link's page (its own module checks the role).
+    "screen.watch": frozenset({"patient", "third_party"}),
+    "screen.answer": frozenset({"patient", "third_party"}),
+    # Only the patient's phone is located.
+    "location.result": frozenset({"patient"}),
+    "location.update": frozenset({"patient"}),
+    "location.stopped": frozenset({"patient"}),
+}
+"""Which link roles may send each message of :data:`PATIENT_SOCKET`."""
 
 CAD_SOCKET: Mapping[str, Rule] = {}
 """Messages the CAD sends on ``/api/v1/events``: none, the stream is one-way (anything received is
@@ -240,13 +267,6 @@ class NotAllowed(DomainError):
     error_id = "forbidden"
 
 
-class ThirdPartyUnavailable(NotAllowed):
-    """A third party cannot join a session yet: the invitation would send a link that cannot
-    work."""
-
-    error_id = "third_party_unavailable"
-
-
 def check_role(rule: Rule, principal: Principal) -> None:
     """Raise :class:`NotAllowed` unless ``principal``'s role is one ``rule`` allows (a key acting
     for an account that is not a regulator or doctor is allowed nothing)."""
@@ -264,18 +284,7 @@ async def check_session(db: AsyncSession, principal: Principal, session_id: str)
         raise SessionNotFound()
 
 
-async def check_retry(db: AsyncSession, session_id: str, invitation_id: str) -> None:
-    """Raise :class:`ThirdPartyUnavailable` for sending a third party's link again."""
-    role = await db.scalar(
-        select(Invitation.role).where(
-            Invitation.id == invitation_id, Invitation.session_id == session_id
-        )
-    )
-    if role is not None:
-        check_invitation_role(role)
-
-
-def check_invitation_role(role: str) -> None:
-    """Raise :class:`ThirdPartyUnavailable` for a third party (patients only, for now)."""
-    if role != "patient":
-        raise ThirdPartyUnavailable()
+def check_link_role(message_type: str, role: str) -> None:
+    """Raise :class:`NotAllowed` unless a link of ``role`` may send ``message_type``."""
+    if role not in LINK_ROLES.get(message_type, frozenset()):
+        raise NotAllowed()

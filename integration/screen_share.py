@@ -212,7 +212,8 @@ class ScreenShares:
         share = self._shares.get(session_id)
         if share is None:
             raise ScreenShareInactive()
-        return await share.room.subscribe(viewer_id)
+        # The share's room has one publisher, the console that shares (under the sharer's name).
+        return await share.room.subscribe(viewer_id, publisher_id=share.sharer.name)
 
     async def answer(self, session_id: str, viewer_id: str, answer_sdp: str) -> None:
         """A page's ``recvonly`` answer to :meth:`watch`'s offer."""

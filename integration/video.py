@@ -4,9 +4,13 @@ A room is created when the patient's page or a console first needs it, and close
 session ends or expires, or when the service stops. What a room reports becomes the session's
 log (recorded in order by one background task, never blocking the media):
 
-- the first frame of a publication: ``video.live`` (fact ``VIDEO_LIVE``);
-- the publisher gone or failed while live: ``video.lost`` (fact ``VIDEO_LOST``);
-- a console's subscription up / gone: ``video.viewer_joined`` / ``video.viewer_left``.
+- the first frame of the patient's publication: ``video.live`` (fact ``VIDEO_LIVE``);
+- the patient's publisher gone or failed while live: ``video.lost`` (fact ``VIDEO_LOST``);
+- a third party's camera live / lost: ``third_party.video_live`` / ``third_party.video_lost``
+  (no state change: the session follows the patient);
+- a subscription to the patient's video up / gone (a console, or a third party allowed to see):
+  ``video.viewer_joined`` / ``video.viewer_left``. A console's subscriptions to third parties'
+  cameras are not logged: they come and go with those cameras.
 
 Parties that hold a room (the patient's socket, the consoles' sockets) listen to a session's
 media events with :meth:`RoomRegistry.listen`; they also hear ``session_closed`` when the
@@ -34,7 +38,7 @@ from .sessions.services import SYSTEM, Actor, SessionService, SessionUpdate
 from .sessions.state import SessionFact
 from .settings import VideoSettings
 
-__all__ = ["SESSION_CLOSED", "RoomListener", "RoomRegistry"]
+__all__ = ["PATIENT_FEED", "SESSION_CLOSED", "THIRD_PARTY_PREFIX", "RoomListener", "RoomRegistry"]
 
 log = logging.getLogger(__name__)
 
@@ -46,19 +50,36 @@ RoomListener = Callable[[str, Mapping[str, object]], None]
 
 _CLOSING_EVENTS = frozenset({"session.ended", "session.expired"})
 _PATIENT = Actor("patient")
+_THIRD_PARTY = Actor("third_party")
+PATIENT_FEED = "patient"
+"""The patient's participant id in a room."""
+THIRD_PARTY_PREFIX = "third_party:"
+"""A third party's participant id is this and its invitation's id."""
 
 
 @dataclass
 class _Entry:
     room: Room
     live: bool = False
+    third_parties_live: set[str] = field(default_factory=set)
+    """Third parties' participant ids whose camera reached the relay."""
     viewers: set[str] = field(default_factory=set)
     """Subscribers that got connected (each leaves the log once)."""
 
 
 def _viewer(viewer_id: str) -> dict[str, Any]:
-    """A viewer's log details: consoles name their subscriptions ``<username>:<random>``."""
+    """A viewer's log details: consoles name their subscriptions ``<username>:<random>``, a
+    third party's page ``third_party:<invitation id>:<random>``."""
+    if viewer_id.startswith(THIRD_PARTY_PREFIX):
+        invitation_id = viewer_id.split(":")[1]
+        return {"viewer_id": viewer_id, "viewer": "third_party", "invitation_id": invitation_id}
     return {"viewer_id": viewer_id, "viewer": viewer_id.rpartition(":")[0] or viewer_id}
+
+
+def _third_party(participant_id: object) -> str | None:
+    """The invitation id of a third party's participant id, or None (the patient)."""
+    text = str(participant_id or "")
+    return text[len(THIRD_PARTY_PREFIX) :] if text.startswith(THIRD_PARTY_PREFIX) else None
 
 
 _CLOSED_REMEMBERED = 10_000
@@ -186,6 +207,15 @@ class RoomRegistry:
     def _log_event(
         self, session_id: str, entry: _Entry, kind: str, details: Mapping[str, object]
     ) -> None:
+        invitation_id = _third_party(details.get("participant_id"))
+        if invitation_id is not None:
+            self._log_third_party(session_id, entry, kind, details, invitation_id)
+            return
+        if (
+            kind in (MediaEvent.SUBSCRIBER_CONNECTED, MediaEvent.SUBSCRIBER_LEFT)
+            and details.get("publisher_id", PATIENT_FEED) != PATIENT_FEED
+        ):
+            return  # a console's picture of a third party: it follows that third party's camera
         if kind == MediaEvent.FIRST_FRAME:
             if not entry.live:
                 entry.live = True
@@ -212,6 +242,36 @@ class RoomRegistry:
                     SYSTEM,
                     "video.viewer_left",
                     {**_viewer(viewer), "reason": reason},
+                    None,
+                )
+
+    def _log_third_party(
+        self,
+        session_id: str,
+        entry: _Entry,
+        kind: str,
+        details: Mapping[str, object],
+        invitation_id: str,
+    ) -> None:
+        participant_id = str(details.get("participant_id"))
+        facts = {"invitation_id": invitation_id}
+        if kind == MediaEvent.FIRST_FRAME and participant_id not in entry.third_parties_live:
+            entry.third_parties_live.add(participant_id)
+            self._record(session_id, _THIRD_PARTY, "third_party.video_live", facts, None)
+        elif kind in (MediaEvent.PUBLISHER_DISCONNECTED, MediaEvent.PUBLISHER_FAILED):
+            reason = str(details.get("reason", "failed"))
+            if (
+                reason in ("replaced", "room_closed")
+                or participant_id not in entry.third_parties_live
+            ):
+                return
+            entry.third_parties_live.discard(participant_id)
+            if reason != "unpublished":  # leaving by themselves is logged as third_party.left
+                self._record(
+                    session_id,
+                    SYSTEM,
+                    "third_party.video_lost",
+                    {**facts, "reason": reason},
                     None,
                 )
 

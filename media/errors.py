@@ -15,7 +15,8 @@ class MediaError(Exception):
     offered, ...).
 
     Error ids: ``invalid_sdp``, ``audio_refused``, ``unsupported_media``, ``no_video``,
-    ``too_many_video``, ``wrong_direction``, ``codec_unsupported``, ``negotiation_timeout``,
+    ``too_many_video``, ``wrong_direction``, ``codec_unsupported``, ``codec_mismatch`` (a second
+    publisher without the room's codec), ``negotiation_timeout``,
     ``unknown_subscriber``, ``invalid_state``, ``no_publisher``, ``still_timeout``,
     ``still_failed``, ``room_closed``, ``test_busy``.
     """

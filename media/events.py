@@ -11,14 +11,15 @@ __all__ = ["EventCallback", "MediaEvent"]
 class MediaEvent(StrEnum):
     """Kinds of event passed to a room's ``on_event(kind, details)``.
 
-    Every ``details`` mapping has ``room_id``; publisher events add ``participant_id``, subscriber
-    events ``subscriber_id``.
+    Every ``details`` mapping has ``room_id``; publisher events add ``participant_id`` (whose
+    camera: a room has one publisher per participant), subscriber events ``subscriber_id`` and
+    ``publisher_id`` (whose video the subscription receives).
     """
 
     PUBLISHER_CONNECTED = "publisher_connected"
-    """The publisher's peer connection is up (ICE and DTLS done)."""
+    """A publisher's peer connection is up (ICE and DTLS done): its video may be subscribed."""
     PUBLISHER_DISCONNECTED = "publisher_disconnected"
-    """The publisher left; ``reason``: ``closed``, ``stream_ended``, ``replaced``,
+    """A publisher left (the others go on); ``reason``: ``closed``, ``stream_ended``, ``replaced``,
     ``unpublished`` or ``room_closed``."""
     PUBLISHER_FAILED = "publisher_failed"
     """ICE or DTLS failed on the publisher's connection; the publisher is dropped."""

@@ -1,9 +1,10 @@
-"""The room's publisher slot: the patient's connection, its stream into the relay, and the
+"""A publisher slot: one participant's connection, its stream into its relay, and the
 keyframe requests routed to it.
 
-One publisher at a time: a new :meth:`PublisherSlot.publish` replaces the current one (the
-patient reloaded the page or changed network), and subscribers resume on the new stream's first
-keyframe. aiortc 1.16 cannot restart ICE, so a reconnecting publisher always gets a new peer.
+A room has one slot per publishing participant (:mod:`.feeds`). One publisher per slot at a time:
+a new :meth:`PublisherSlot.publish` replaces the current one (the patient reloaded the page or
+changed network), and that slot's subscribers resume on the new stream's first keyframe. aiortc
+1.16 cannot restart ICE, so a reconnecting publisher always gets a new peer.
 """
 
 from __future__ import annotations
@@ -51,9 +52,22 @@ class Publisher:
 
 
 def publisher_codec(
-    policy: CodecPolicy, current: VideoCodec | None, video: MediaSection
+    policy: CodecPolicy, current: VideoCodec | None, video: MediaSection, *, fixed: bool = False
 ) -> VideoCodec:
-    """The codec to receive an offered video section in; :class:`MediaError` when none fits."""
+    """The codec to receive an offered video section in; :class:`MediaError` when none fits.
+
+    ``fixed``: other participants publish already, so the room's codec cannot change: an offer
+    without it is refused (``codec_mismatch``) rather than dropping everybody else's viewers.
+    """
+    if fixed and current is not None:
+        if current not in video.codecs:
+            raise MediaError(
+                "codec_mismatch",
+                f"the room relays {current}, which the offer does not send",
+                offered=list(video.codecs),
+                room_codec=current,
+            )
+        return current
     if policy == "auto":
         codec = choose_codec(video.codecs, "auto")
     else:
@@ -79,13 +93,16 @@ class PublisherSlot:
         *,
         max_delay: float,
         on_codec: Callable[[VideoCodec], None],
+        codec_fixed: Callable[[], bool] = lambda: False,
     ) -> None:
-        """``on_codec`` is told each new publisher's codec before its stream is relayed."""
+        """``on_codec`` is told each new publisher's codec before its stream is relayed;
+        ``codec_fixed()`` says whether other slots publish (the room's codec must then stay)."""
         self._context = context
         self._relay = relay
         self._keyframes = keyframes
         self._max_delay = max_delay
         self._on_codec = on_codec
+        self._codec_fixed = codec_fixed
         self.current: Publisher | None = None
 
     async def publish(self, offer_sdp: str, participant_id: str) -> str:
@@ -93,9 +110,10 @@ class PublisherSlot:
         context = self._context
         context.check_open()
         video = single_video(parse_media(offer_sdp), directions=("sendonly", "sendrecv"))
-        codec = publisher_codec(context.policy, context.codec, video)
         async with context.lock:
             context.check_open()
+            # Under the lock: another participant's publication may have set the codec meanwhile.
+            codec = publisher_codec(context.policy, context.codec, video, fixed=self._codec_fixed())
             started_at = asyncio.get_running_loop().time()
             pc = RTCPeerConnection(context.configuration)
             pc.on("connectionstatechange", functools.partial(self._on_state, pc))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 __all__ = ["RoomStats"]
 
@@ -33,3 +33,5 @@ class RoomStats:
     """Keyframe requests from every source, before rate limiting."""
     keyframes_sent: int
     """Picture loss indications actually sent to publishers."""
+    publishers: Mapping[str, str] = field(default_factory=dict)
+    """Every current publisher's participant id to its ``connectionState``."""

@@ -1,17 +1,19 @@
-"""The room's subscribers: the consoles that receive the publisher's video.
+"""The room's subscribers: the consoles that receive the publishers' video.
 
-A subscriber is offered by the server (``sendonly`` video, the room's codec only) and answers
-``recvonly`` through :meth:`Subscribers.accept_answer`, which keeps the codec choice on the
-server; a console may instead offer ``recvonly`` video itself and get the answer. Each gets a
-:class:`~.relay.RelayTrack` of the publisher's encoded frames, and its keyframe requests go to the
-relay.
+Each subscriber receives one publisher's video (:mod:`.feeds`): a console that shows several
+publishers holds one subscription per publisher. A subscriber is offered by the server
+(``sendonly`` video, the room's codec only) and answers ``recvonly`` through
+:meth:`Subscribers.accept_answer`, which keeps the codec choice on the server; a console may
+instead offer ``recvonly`` video itself and get the answer. Each gets a
+:class:`~.relay.RelayTrack` of its publisher's encoded frames, and its keyframe requests go to
+that publisher's relay.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from aiortc import RTCPeerConnection, RTCSessionDescription
@@ -34,6 +36,8 @@ class Subscriber:
     """One subscriber's connection and its track of relayed frames."""
 
     subscriber_id: str
+    publisher_id: str
+    """Whose video it receives."""
     pc: RTCPeerConnection
     track: RelayTrack
     codec: VideoCodec
@@ -60,9 +64,12 @@ def subscriber_codec(current: VideoCodec | None, offered: MediaSection | None) -
 class Subscribers:
     """The subscribers of one room, by id, in order of arrival."""
 
-    def __init__(self, context: RoomContext, relay: Relay) -> None:
+    def __init__(
+        self, context: RoomContext, *, on_left: Callable[[str], None] = lambda _: None
+    ) -> None:
+        """``on_left(publisher_id)`` is told each time a subscriber of that publisher leaves."""
         self._context = context
-        self._relay = relay
+        self._on_left = on_left
         self._by_id: dict[str, Subscriber] = {}
 
     @property
@@ -74,8 +81,25 @@ class Subscribers:
         """Subscriber id to ``connectionState``."""
         return {s.subscriber_id: s.pc.connectionState for s in self._by_id.values()}
 
-    async def subscribe(self, subscriber_id: str, offer_sdp: str | None) -> str:
-        """Add a subscriber (or reset one with the same id); returns an SDP to send it."""
+    def publisher_of(self, subscriber_id: str) -> str | None:
+        """Whose video ``subscriber_id`` receives."""
+        subscriber = self._by_id.get(subscriber_id)
+        return subscriber.publisher_id if subscriber else None
+
+    def watching(self, publisher_id: str) -> int:
+        """How many subscribers receive ``publisher_id``'s video."""
+        return sum(s.publisher_id == publisher_id for s in self._by_id.values())
+
+    async def subscribe(
+        self,
+        subscriber_id: str,
+        offer_sdp: str | None,
+        *,
+        publisher_id: str,
+        relay: Callable[[], Relay],
+    ) -> str:
+        """Add a subscriber of ``publisher_id``'s video (or reset one with the same id); returns
+        an SDP to send it. ``relay()`` gives that publisher's relay (made on demand)."""
         context = self._context
         context.check_open()
         offered: MediaSection | None = None
@@ -86,12 +110,13 @@ class Subscribers:
             codec = subscriber_codec(context.codec, offered)
             pc = RTCPeerConnection(context.configuration)
             pc.on("connectionstatechange", functools.partial(self._on_state, subscriber_id, pc))
-            track = self._relay.subscribe()
+            source = relay()
+            track = source.subscribe()
             transceiver = pc.addTransceiver(track, direction="sendonly")
             transceiver.setCodecPreferences(codec_preferences(codec))
             forward_keyframe_requests(
                 transceiver.sender,
-                functools.partial(self._relay.request_keyframe, "subscriber_request"),
+                functools.partial(source.request_keyframe, "subscriber_request"),
             )
 
             async def negotiate() -> None:
@@ -113,13 +138,18 @@ class Subscribers:
                 self.remove(previous, "replaced")
             self._by_id[subscriber_id] = Subscriber(
                 subscriber_id=subscriber_id,
+                publisher_id=publisher_id,
                 pc=pc,
                 track=track,
                 codec=codec,
                 awaiting_answer=offer_sdp is None,
             )
             logger.info(
-                "room %s: subscriber %s negotiating %s", context.room_id, subscriber_id, codec
+                "room %s: subscriber %s of %s negotiating %s",
+                context.room_id,
+                subscriber_id,
+                publisher_id,
+                codec,
             )
             return str(pc.localDescription.sdp)
 
@@ -185,8 +215,12 @@ class Subscribers:
         if close:
             self._context.spawn(close_peer_connection(subscriber.pc))
         self._context.emit(
-            MediaEvent.SUBSCRIBER_LEFT, subscriber_id=subscriber.subscriber_id, reason=reason
+            MediaEvent.SUBSCRIBER_LEFT,
+            subscriber_id=subscriber.subscriber_id,
+            publisher_id=subscriber.publisher_id,
+            reason=reason,
         )
+        self._on_left(subscriber.publisher_id)
 
     def _on_state(self, subscriber_id: str, pc: RTCPeerConnection) -> None:
         subscriber = self._by_id.get(subscriber_id)
@@ -196,6 +230,10 @@ class Subscribers:
         logger.info("room %s: subscriber %s %s", self._context.room_id, subscriber_id, state)
         if state == "connected" and not subscriber.connected:
             subscriber.connected = True
-            self._context.emit(MediaEvent.SUBSCRIBER_CONNECTED, subscriber_id=subscriber_id)
+            self._context.emit(
+                MediaEvent.SUBSCRIBER_CONNECTED,
+                subscriber_id=subscriber_id,
+                publisher_id=subscriber.publisher_id,
+            )
         elif state in ("failed", "closed"):
             self.remove(subscriber, state)

@@ -68,10 +68,9 @@ async def open_link(request: web.Request) -> web.StreamResponse:
     if access is None:
         await _sleep_until(started + _REFUSAL_FLOOR)
         return _render(request, "link-refused.html", 404)
-    if access.role != "patient":
-        # Third parties cannot join a visio yet: said plainly, and their page opens nothing.
-        return _render(request, "link-third-party.html", 200)
-    response = _render(request, "link-opened.html", 200)
+    # A third party's page runs the same script with its own wording (its camera, no commands).
+    page = "link-opened.html" if access.role == "patient" else "link-third-party.html"
+    response = _render(request, page, 200)
     if device_key is None or not DEVICE_KEY_PATTERN.fullmatch(device_key):
         response.set_cookie(
             DEVICE_COOKIE,

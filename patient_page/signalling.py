@@ -1,5 +1,11 @@
 """The patient page's WebSocket, ``/p/<token>/ws``: consent facts and the video's offer/answer.
 
+The same socket serves a third party's page (a relative, a doctor on the way), with the link's
+role deciding what it may send (:data:`~visioregul.integration.authorization.LINK_ROLES`): a third
+party publishes its own camera under its own participant id (``third_party:<invitation id>``),
+never answers a command nor writes, and watches the patient's video only when the regulator
+allowed it for that invitation. Its leaving (``end``) is in the session's log.
+
 The socket is authenticated by the link itself: its token and the key cookie that ``/p/<token>``
 gave the browser (the cookie is scoped to the link's path, so it comes along). Connecting opens
 the link in this browser (``link.opened``, or ``link.taken_over`` from another browser, which is
@@ -21,10 +27,13 @@ Page -> service:
     ``{"type": "location.result", "id": str, "fix": {...} | null, "error": str, "follow": bool}``
     the answer to a position request; ``location.update`` (``fix``) while followed;
     ``location.stopped`` when the patient stops sharing (see ``sessions.location``)
+    ``{"type": "watch"}`` a third party allowed to see the patient asks for the patient's video;
+    ``{"type": "video.answer", "viewer_id": str, "sdp": str}`` its answer to ``video.offer``
 
 Service -> page:
-    ``{"type": "welcome", "v": 1, "ice_servers": [...]}`` once connected (``v``: the
-    protocol's version; messages from the page may carry it too, another version is refused)
+    ``{"type": "welcome", "v": 1, "ice_servers": [...], "role": "patient" | "third_party",
+    "sees_patient": bool}`` once connected (``v``: the protocol's version; messages from the page
+    may carry it too, another version is refused; ``sees_patient``: a third party may watch)
     ``{"type": "answer", "sdp": str}``
     ``{"type": "error", "error_id": str, "message": str}`` (``invalid_message``,
     ``audio_refused``, ``invalid_sdp``...; the socket stays open)
@@ -39,6 +48,8 @@ Service -> page:
     (for ``photo``, once taken; the photo itself goes over HTTP, ``POST /p/<token>/documents``)
     ``{"type": "document", "document": {...}}`` a document or photo of the session, either way,
     once it is kept (the page lists and downloads them over HTTP)
+    ``{"type": "video.offer", "viewer_id", "sdp", "ice_servers"}`` / ``{"type": "video.left",
+    "viewer_id", "reason"}`` the patient's video for a third party that watches
     ``{"type": "location.ask", "v": 1, "id": str, "follow": bool}`` a position request;
     ``{"type": "location.stop", "v": 1}`` the regulator stopped following
 
@@ -49,19 +60,24 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from typing import Annotated, Any, Final, Literal
 
 from aiohttp import WSCloseCode, web
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, TypeAdapter, ValidationError
 
 from visioregul.integration import appkeys
-from visioregul.integration.authorization import PATIENT_SOCKET, NotAllowed, message_rule
+from visioregul.integration.authorization import (
+    PATIENT_SOCKET,
+    NotAllowed,
+    check_link_role,
+    message_rule,
+)
 from visioregul.integration.documents import Document
 from visioregul.integration.errors import DomainError, RefusalError, error_body
 from visioregul.integration.language import browser_language
 from visioregul.integration.sessions.journal import Actor
-from visioregul.integration.sessions.links import LinkOpening
+from visioregul.integration.sessions.links import PATIENT, THIRD_PARTY, LinkOpening
 from visioregul.integration.sessions.location import LocationUnasked
 from visioregul.integration.sessions.models import SessionEvent
 from visioregul.integration.sessions.remote_control import CameraState, CommandOutcome
@@ -73,6 +89,7 @@ from visioregul.media import MediaError, MediaEvent
 from .documents import page_json
 from .http import DEVICE_COOKIE
 from .screen import PatientScreen, ScreenMessage, decode_screen
+from .watching import PatientWatch
 
 __all__ = ["CLOSE_TAKEN_OVER", "CLOSE_UNAUTHORIZED", "PROTOCOL_VERSION", "decode", "routes"]
 
@@ -176,8 +193,24 @@ class LocationStoppedMessage(_Message):
     type: Literal["location.stopped"]
 
 
+class WatchMessage(_Message):
+    """A third party asks for the patient's video."""
+
+    type: Literal["watch"]
+
+
+class VideoAnswerMessage(_Message):
+    """A third party's answer to the service's ``video.offer``."""
+
+    type: Literal["video.answer"]
+    viewer_id: str = Field(min_length=1, max_length=128)
+    sdp: str = Field(min_length=1, max_length=_MAX_MESSAGE)
+
+
 PatientMessage = Annotated[
     CameraMessage
+    | WatchMessage
+    | VideoAnswerMessage
     | OfferMessage
     | EndMessage
     | PingMessage
@@ -222,51 +255,86 @@ class _PatientConnection:
         self.gone = asyncio.Event()
         """Set when the session ended or another browser took the link: say so, then close."""
         self.published = False
-        """This socket's offer was answered: the room's next first frame is this browser's."""
+        """This socket's offer was answered: its participant's next first frame is this
+        browser's."""
         self.binding = False
         self.tasks: set[asyncio.Task[None]] = set()
+        self.opening: LinkOpening | None = None
+        self.participant_id = PATIENT
+        """Whose camera this page publishes: the patient, or ``third_party:<invitation id>``."""
+        self.watch: PatientWatch | None = None
+        """A third party's subscription to the patient's video."""
+
+    @property
+    def role(self) -> str:
+        """The link's role (``patient`` or ``third_party``)."""
+        return self.opening.role if self.opening else PATIENT
 
     async def run(self) -> None:
         """Open the link, then serve the page until either side closes."""
         opening = await self.service.links.open(
             self.request.match_info["token"],
             self.request.cookies.get(DEVICE_COOKIE),
-            role="patient",
+            role=None,
             on_taken_over=self._on_taken_over,
         )
         if opening is None:
             await self.ws.close(code=CLOSE_UNAUTHORIZED)
             return
+        self.opening = opening
         session_id = opening.session_id
+        third_party = opening.role == THIRD_PARTY
+        if third_party:
+            self.participant_id = f"{THIRD_PARTY}:{opening.invitation_id}"
+            self.watch = PatientWatch(
+                self.rooms, session_id, opening.invitation_id, self._send, self._later
+            )
         if opening.taken_over:
-            # The browser left behind may be sending already: its video is not the patient's
-            # any more, and its first frame must not bind the link to it.
+            # The browser left behind may be sending already: its video is not this link's any
+            # more, and its first frame must not bind the link to it.
             room = self.rooms.find(session_id)
             if room is not None:
-                await room.unpublish()
+                await room.unpublish(self.participant_id)
         stop_listening = self.rooms.listen(
-            session_id, lambda kind, details: self._on_room(opening, kind)
+            session_id, lambda kind, details: self._on_room(opening, kind, details)
         )
         texts = self.request.app[appkeys.TEXTS]
-        texts.page_language(session_id, browser_language(self.request))
-        stop_texts = texts.listen(session_id, self._on_text)
-        stop_documents = self.request.app[appkeys.DOCUMENTS].listen(session_id, self._on_document)
+        stop_texts: Callable[[], None] = lambda: None  # noqa: E731
+        stop_documents: Callable[[], None] = lambda: None  # noqa: E731
+        detach_remote: Callable[[], None] = lambda: None  # noqa: E731
+        if not third_party:
+            # Texts, documents and commands are the patient's: a third party's phone is never
+            # controlled.
+            texts.page_language(session_id, browser_language(self.request))
+            stop_texts = texts.listen(session_id, self._on_text)
+            stop_documents = self.request.app[appkeys.DOCUMENTS].listen(
+                session_id, self._on_document
+            )
+            detach_remote = self.request.app[appkeys.REMOTE_CONTROL].attach(
+                session_id, self._send_command
+            )
         sockets = self.request.app[appkeys.PATIENT_SOCKETS]
         sockets.add(self.ws)
-        detach_remote = self.request.app[appkeys.REMOTE_CONTROL].attach(
-            session_id, self._send_command
-        )
         screen = PatientScreen(
             self.request.app[appkeys.SCREEN_SHARES], session_id, opening.role, self._send
         )
-        detach_location = self.request.app[appkeys.LOCATOR].attach(session_id, self._send_command)
-        log.info("patient page of session %s connected", session_id)
+        detach_location: Callable[[], None] = lambda: None  # noqa: E731
+        if not third_party:
+            # Only the patient's phone is located.
+            detach_location = self.request.app[appkeys.LOCATOR].attach(
+                session_id, self._send_command
+            )
+        log.info("%s page of session %s connected", opening.role, session_id)
         try:
             await self.ws.send_json(
                 {
                     "type": "welcome",
                     "v": PROTOCOL_VERSION,
-                    "ice_servers": self.rooms.browser_ice_servers(f"patient-{session_id}"),
+                    "ice_servers": self.rooms.browser_ice_servers(
+                        f"{self.participant_id}-{session_id}"
+                    ),
+                    "role": opening.role,
+                    "sees_patient": opening.sees_patient,
                 }
             )
             screen.greet()
@@ -277,9 +345,7 @@ class _PatientConnection:
                 if shown is not None:
                     reply = await _handle_screen(self.request, screen, shown)
                 else:
-                    reply = await _handle(
-                        self.request, session_id, Actor(opening.role), message.data
-                    )
+                    reply = await _handle(self, session_id, message.data)
                 if reply is not None and reply.get("type") == "answer":
                     self.published = True
                 if reply is not None and not self.ws.closed:
@@ -293,8 +359,10 @@ class _PatientConnection:
             await screen.close()
             stop_documents()
             sockets.discard(self.ws)
+            if self.watch is not None:
+                await asyncio.gather(self.watch.stop(), return_exceptions=True)
             await asyncio.gather(*self.tasks, return_exceptions=True)
-            log.info("patient page of session %s disconnected", session_id)
+            log.info("%s page of session %s disconnected", opening.role, session_id)
 
     def _later(self, coroutine: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(coroutine)
@@ -337,11 +405,16 @@ class _PatientConnection:
             self.gone.set()
             self._later(self._say({"type": "taken_over"}, CLOSE_TAKEN_OVER))
 
-    def _on_room(self, opening: LinkOpening, kind: str) -> None:
+    def _on_room(self, opening: LinkOpening, kind: str, details: Mapping[str, object]) -> None:
         if kind == SESSION_CLOSED and not self.gone.is_set():
             self.gone.set()
             self._later(self._say({"type": "ended"}, WSCloseCode.OK))
-        elif kind == MediaEvent.FIRST_FRAME and self.published and not self.binding:
+        elif (
+            kind == MediaEvent.FIRST_FRAME
+            and details.get("participant_id") == self.participant_id
+            and self.published
+            and not self.binding
+        ):
             self.binding = True
             self._later(self._bind(opening))
 
@@ -356,20 +429,32 @@ class _PatientConnection:
 
 
 async def _handle(
-    request: web.Request, session_id: str, actor: Actor, text: str
+    connection: _PatientConnection, session_id: str, text: str
 ) -> dict[str, object] | None:
     """Act on one message; the reply to send, if any."""
+    request = connection.request
     message = decode(text)
     # The link opened the socket for its session alone; a type without a rule is refused.
     if message is None or message_rule(PATIENT_SOCKET, message.type) is None:
         return _error(request, DomainError("invalid_message"))
     service = request.app[appkeys.SESSION_SERVICE]
     rooms = request.app[appkeys.ROOMS]
+    role = connection.role
+    actor = Actor(role)
+    opening = connection.opening
+    assert opening is not None
     try:
+        check_link_role(message.type, role)
         if isinstance(message, PingMessage):
             return {"type": "pong"}
         if isinstance(message, CameraMessage):
-            if message.state == "allowed":
+            if role == THIRD_PARTY:
+                # A third party's camera says nothing of the patient's: no state change.
+                details = {"invitation_id": opening.invitation_id, "state": message.state}
+                if message.detail:
+                    details["detail"] = message.detail
+                await service.record(session_id, actor, "third_party.camera", details)
+            elif message.state == "allowed":
                 await service.record(
                     session_id, actor, "camera.allowed", {}, fact=SessionFact.CAMERA_ALLOWED
                 )
@@ -379,8 +464,6 @@ async def _handle(
                 )
             return None
         if isinstance(message, TextMessage):
-            if actor.name != "patient":
-                raise NotAllowed()  # a third party writes nothing, for now
             await request.app[appkeys.TEXTS].answer(session_id, actor, message.text)
             return None
         if isinstance(message, CameraStateMessage):
@@ -409,16 +492,35 @@ async def _handle(
             await request.app[appkeys.LOCATOR].patient_stopped(session_id, actor)
             return None
         if isinstance(message, OfferMessage):
-            answer = await rooms.room(session_id).publish(message.sdp, participant_id="patient")
+            answer = await rooms.room(session_id).publish(
+                message.sdp, participant_id=connection.participant_id
+            )
             return {"type": "answer", "sdp": answer}
-        # EndMessage: the patient leaves; only the regulator ends the session.
-        await service.record(session_id, actor, "patient.left", {})
+        if isinstance(message, WatchMessage):
+            if not opening.sees_patient or connection.watch is None:
+                raise NotAllowed()  # the regulator did not allow this third party to see
+            await connection.watch.watch()
+            return None
+        if isinstance(message, VideoAnswerMessage):
+            if connection.watch is None:
+                raise NotAllowed()
+            await connection.watch.answer(message.viewer_id, message.sdp)
+            return None
+        # EndMessage: the patient or a third party leaves; only the regulator ends the session.
+        if role == THIRD_PARTY:
+            await service.record(
+                session_id, actor, "third_party.left", {"invitation_id": opening.invitation_id}
+            )
+            if connection.watch is not None:
+                await connection.watch.stop()
+        else:
+            await service.record(session_id, actor, "patient.left", {})
         room = rooms.find(session_id)
         if room is not None:
-            await room.unpublish()
+            await room.unpublish(connection.participant_id)
         return None
     except (DomainError, MediaError) as error:
-        log.info("session %s: patient's message refused: %s", session_id, error)
+        log.info("session %s: %s's message refused: %s", session_id, role, error)
         return _error(request, error)
 
 

@@ -33,6 +33,8 @@ from .tokens import TOKEN_PATTERN, hash_token
 
 __all__ = [
     "DEVICE_KEY_PATTERN",
+    "PATIENT",
+    "THIRD_PARTY",
     "LinkAccess",
     "LinkOpening",
     "PatientLinks",
@@ -78,6 +80,8 @@ class LinkOpening:
     """The browser's key: :meth:`PatientLinks.bind` takes it back."""
     taken_over: bool
     """Another browser held the link before this one."""
+    sees_patient: bool
+    """A third party's link that may watch the patient's video (the regulator allowed it)."""
     release: Callable[[], None]
     """Call when the browser's socket is gone: it is no longer told of a takeover."""
 
@@ -119,12 +123,13 @@ class PatientLinks:
         token: str,
         device_key: str | None,
         *,
-        role: str,
+        role: str | None,
         on_taken_over: Callable[[], None],
     ) -> LinkOpening | None:
         """Open the link in ``device_key``'s browser (its page's socket connects), or None.
 
-        ``link.opened`` the first time; ``link.taken_over`` when another browser held it (that
+        ``role``: the role the page expects (None: the link's own). ``link.opened`` the first
+        time; ``link.taken_over`` when another browser held it (that
         browser's ``on_taken_over`` is called); nothing when the same browser comes back. A
         refusal of a known link is logged as ``link.refused`` (a person's page asked).
         """
@@ -134,7 +139,7 @@ class PatientLinks:
             session = await self.journal.locked(db, invitation.session_id) if invitation else None
             now = utcnow()
             reason = _refusal(invitation, session, device_hash, now)
-            if reason is None and invitation is not None and invitation.role != role:
+            if reason is None and invitation is not None and role not in (None, invitation.role):
                 reason = "role"
             if reason is not None or device_hash is None:
                 reason = reason or "no_key"
@@ -174,6 +179,7 @@ class PatientLinks:
             invitation.role,
             device_key,
             taken_over,
+            bool(invitation.sees_patient) and invitation.role == THIRD_PARTY,
             lambda: self._release(invitation.id, holder),
         )
 

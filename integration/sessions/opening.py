@@ -115,15 +115,21 @@ class SessionOpening:
         *,
         role: str = PATIENT,
         language: str = "fr",
+        sees_patient: bool = False,
     ) -> Invitation:
-        """Send a new invitation; a new patient link revokes the previous patient links."""
+        """Send a new invitation; a new patient link revokes the previous patient links.
+
+        ``sees_patient``: a third party may watch the patient's video (the regulator allowed it).
+        """
         if role not in (PATIENT, THIRD_PARTY):
             raise InvalidRole(detail="role")
         target = parse_invitation_destination(destination, self.settings.telephony.region)
         self._check_limits(actor, target)
         async with self.journal.transaction() as db:
             session = await self.journal.open_row(db, session_id)
-            invitation, token, _ = await self._new_invitation(db, session, actor, target, role)
+            invitation, token, _ = await self._new_invitation(
+                db, session, actor, target, role, sees_patient=sees_patient and role == THIRD_PARTY
+            )
         self.delivery.start(invitation, token, language)
         return invitation
 
@@ -195,6 +201,7 @@ class SessionOpening:
         role: str,
         *,
         revoke_previous: bool = True,
+        sees_patient: bool = False,
     ) -> tuple[Invitation, str, SessionEvent]:
         """A new invitation (a patient's revokes the previous patient links), its token, and its
         ``invitation.created`` event."""
@@ -226,6 +233,7 @@ class SessionOpening:
             expires_at=now + timedelta(seconds=self.settings.sessions.link_ttl),
             delivery_status=DeliveryStatus.PENDING,
             attempts=0,
+            sees_patient=sees_patient,
         )
         db.add(invitation)
         self.delivery.remember(invitation.id, token)
@@ -240,6 +248,7 @@ class SessionOpening:
                 "channel": invitation.channel,
                 "destination": target.value,
                 "expires_at": invitation.expires_at.isoformat(),
+                **({"sees_patient": True} if sees_patient else {}),
             },
         )
         return invitation, token, event

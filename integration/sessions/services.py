@@ -143,10 +143,17 @@ class SessionService:
         *,
         role: str = PATIENT,
         language: str = "fr",
+        sees_patient: bool = False,
     ) -> Invitation:
-        """Send a new invitation; a new patient link revokes the previous patient links."""
+        """Send a new invitation; a new patient link revokes the previous patient links; a third
+        party ``sees_patient`` when the regulator allowed it."""
         return await self._opening.invite(
-            session_id, actor, destination, role=role, language=language
+            session_id,
+            actor,
+            destination,
+            role=role,
+            language=language,
+            sees_patient=sees_patient,
         )
 
     async def retry(

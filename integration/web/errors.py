@@ -14,7 +14,7 @@ from typing import Any
 
 from visioregul.media import MediaError
 
-from ..authorization import NotAllowed, ThirdPartyUnavailable
+from ..authorization import NotAllowed
 from ..destinations import InvalidDestination
 from ..documents import (
     DocumentEmpty,
@@ -75,7 +75,6 @@ DOMAIN_STATUS: Mapping[type[RefusalError], int] = {
     InvalidDestination: 400,
     MediaError: 400,
     NotAllowed: 403,
-    ThirdPartyUnavailable: 403,
     StillUnavailable: 409,
     StillNotFound: 404,
     TooManyStills: 429,

@@ -111,6 +111,7 @@ def invitation_json(invitation: Invitation) -> dict[str, Any]:
         "delivery_status": invitation.delivery_status,
         "error_code": invitation.error_code,
         "error_message": invitation.error_message,
+        "sees_patient": bool(invitation.sees_patient),
     }
 
 
@@ -143,6 +144,8 @@ class InviteRequest(_Strict):
 
     destination: str = Field(max_length=254)
     role: Literal["patient", "third_party"] = "patient"
+    sees_patient: bool = False
+    """A third party may watch the patient's video (ignored for the patient's own link)."""
 
 
 class EndRequest(_Strict):

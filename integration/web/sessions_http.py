@@ -15,7 +15,7 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from .. import accounts
-from ..authorization import NotAllowed, check_invitation_role, check_retry
+from ..authorization import NotAllowed
 from ..messaging import recent_outbox
 from ..sessions.services import Actor, SessionDetail, SessionFilter
 from ..sessions.state import FINAL_STATES, SessionState
@@ -179,23 +179,21 @@ async def console_invite(request: web.Request) -> web.Response:
     """A new link for the patient (revokes the previous one) or for a third party."""
     actor = await _console_actor(request, unsafe=True)
     body = await _parse(request, InviteRequest)
-    check_invitation_role(body.role)
     invitation = await request.app[appkeys.SESSION_SERVICE].invite(
         request.match_info["session_id"],
         actor,
         body.destination,
         role=body.role,
         language=request_language(request),
+        sees_patient=body.sees_patient,
     )
     return web.json_response(invitation_json(invitation), status=201)
 
 
 @routes.post("/console/api/sessions/{session_id}/invitations/{invitation_id}/retry")
 async def console_retry(request: web.Request) -> web.Response:
-    """Send a failed invitation again (a patient's: third parties cannot join yet)."""
+    """Send a failed invitation again (the patient's or a third party's)."""
     actor = await _console_actor(request, unsafe=True)
-    async with request.app[appkeys.DB]() as db:
-        await check_retry(db, request.match_info["session_id"], request.match_info["invitation_id"])
     invitation = await request.app[appkeys.SESSION_SERVICE].retry(
         request.match_info["session_id"],
         request.match_info["invitation_id"],

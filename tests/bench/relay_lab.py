@@ -312,9 +312,11 @@ class PacketPublisher:
         transceiver = self.pc.addTransceiver(self.track, direction="sendonly")
         transceiver.setCodecPreferences(codec_preferences("VP8"))
 
-    async def publish(self, relay: RelayProcess, room: str) -> None:
+    async def publish(self, relay: RelayProcess, room: str, participant: str = "patient") -> None:
         await self.pc.setLocalDescription(await self.pc.createOffer())
-        reply = await relay.request("publish", room=room, sdp=self.pc.localDescription.sdp)
+        reply = await relay.request(
+            "publish", room=room, sdp=self.pc.localDescription.sdp, participant=participant
+        )
         await self.pc.setRemoteDescription(RTCSessionDescription(sdp=reply["sdp"], type="answer"))
 
     async def close(self) -> None:
@@ -331,8 +333,12 @@ class CountingViewer:
         self.first_frame = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
-    async def join(self, relay: RelayProcess, room: str, subscriber: str) -> None:
-        reply = await relay.request("subscribe", room=room, subscriber=subscriber)
+    async def join(
+        self, relay: RelayProcess, room: str, subscriber: str, publisher: str | None = None
+    ) -> None:
+        """Subscribe to the room's video (``publisher``'s, in a room of several)."""
+        fields = {} if publisher is None else {"publisher": publisher}
+        reply = await relay.request("subscribe", room=room, subscriber=subscriber, **fields)
         await self.pc.setRemoteDescription(RTCSessionDescription(sdp=reply["sdp"], type="offer"))
         receiver = self.pc.getTransceivers()[0].receiver
         install_passthrough(receiver, "VP8", on_keyframe_needed=lambda reason: None)

@@ -117,9 +117,18 @@ class RelayServer:
     async def handle(self, request: dict[str, Any]) -> dict[str, Any]:
         op = request["op"]
         if op == "publish":
-            return {"sdp": await self.room(request["room"]).publish(request["sdp"])}
+            participant = str(request.get("participant", "patient"))
+            target = self.room(request["room"])
+            return {"sdp": await target.publish(request["sdp"], participant_id=participant)}
         if op == "subscribe":
-            return {"sdp": await self.room(request["room"]).subscribe(request["subscriber"])}
+            source = self.room(request["room"])
+            publisher = request.get("publisher")
+            if publisher is not None:
+                # One publisher's video in a room of several (the pass-through room only).
+                assert isinstance(source, Room), "several publishers: pass-through rooms only"
+                sdp = await source.subscribe(request["subscriber"], publisher_id=str(publisher))
+                return {"sdp": sdp}
+            return {"sdp": await source.subscribe(request["subscriber"])}
         if op == "answer":
             await self.room(request["room"]).accept_answer(request["subscriber"], request["sdp"])
             return {}

@@ -18,9 +18,7 @@ import pytest
 from playwright.async_api import BrowserContext, Locator, Page, Playwright, expect
 
 from tests.web.patient import fetch_like_robots
-from visioregul.integration.sessions.journal import Actor
 from visioregul.integration.settings import DatabaseSettings, Settings, TelephonySettings
-from visioregul.integration.web import appkeys
 
 from .conftest import launch
 from .pages import ConsolePage, log_in, start_service, watch
@@ -268,54 +266,6 @@ async def test_given_the_patient_turns_the_camera_on_then_both_consoles_see_the_
     assert not problems, problems
     assert not console.unexpected_problems(), console.problems
     assert not doctor.unexpected_problems(), doctor.problems
-
-
-async def test_given_an_older_third_party_link_then_its_page_says_it_cannot_join_yet(
-    browser: BrowserContext,
-    second_browser: BrowserContext,
-    aiohttp_client: Any,
-    tmp_path: Path,
-    artifacts: Path,
-) -> None:
-    """Third parties cannot publish yet (new invitations are refused): a link sent before
-    that says so plainly, during a live visio, and the room does not call it a good opening."""
-    client = await start_service(aiohttp_client, settings(tmp_path), tmp_path)
-    console = await log_in(browser, client, artifacts)
-    page = console.page
-    card = page.locator("#stage .call-card")
-    await card.locator(".invite-input").fill("06 12 34 56 78")
-    await card.locator("[data-field=submit]").click()
-    patient = await open_link(browser, await patient_link(page, console.base))
-    await camera_on(patient)
-    room = page.locator("#stage .room")
-    await expect(room.locator("[data-field=video]")).to_have_attribute(
-        "data-playing", "true", timeout=20000
-    )
-
-    # A third party's link from before, straight from the domain (the API refuses them now).
-    sessions: Any = await (await page.request.get(f"{console.base}/console/api/sessions")).json()
-    session_id = sessions["sessions"][0]["id"]
-    await client.app[appkeys.SESSION_SERVICE].invite(
-        session_id, Actor("regulateur", "PJSIP/1001"), "06 98 76 54 32", role="third_party"
-    )
-    third_link = await patient_link(page, console.base)
-    third = await open_link(second_browser, third_link)
-    await expect(third.locator("h1")).to_have_text(
-        "Ce lien ne permet pas encore de rejoindre la visio."
-    )
-    await expect(third.locator(".keep")).to_contain_text("dites au régulateur")
-    await expect(third.get_by_role("button")).to_have_count(0)
-    await console.shot("video-third-party-not-yet", third)
-
-    # The patient's video goes on; the room never says the third party joined.
-    await page.bring_to_front()
-    await expect(room.locator("[data-field=video]")).to_have_attribute("data-playing", "true")
-    others = room.locator("[data-field=others]")
-    await expect(others).to_contain_text("06 98 76 54 32")
-    await expect(others).not_to_contain_text("lien ouvert")
-    timeline = page.locator("#room-side .timeline")
-    await expect(timeline).not_to_contain_text("Lien ouvert par la tierce personne")
-    await console.shot("video-room-third-party")
 
 
 DENY_CAMERA = """(() => {

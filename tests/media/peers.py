@@ -175,15 +175,25 @@ class Subscriber:
         """The last frame number read."""
         return self.frames[-1].counter if self.frames else None
 
-    async def join(self, room: Room, subscriber_id: str, *, console_offers: bool = False) -> None:
-        """Subscribe: the server offers (default) or the console does."""
+    async def join(
+        self,
+        room: Room,
+        subscriber_id: str,
+        *,
+        console_offers: bool = False,
+        publisher_id: str = "patient",
+    ) -> None:
+        """Subscribe to ``publisher_id``'s video: the server offers (default) or the console
+        does."""
         if console_offers:
             self.pc.addTransceiver("video", direction="recvonly")
             await self.pc.setLocalDescription(await self.pc.createOffer())
-            answer = await room.subscribe(subscriber_id, self.pc.localDescription.sdp)
+            answer = await room.subscribe(
+                subscriber_id, self.pc.localDescription.sdp, publisher_id=publisher_id
+            )
             await self.pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
         else:
-            offer = await room.subscribe(subscriber_id)
+            offer = await room.subscribe(subscriber_id, publisher_id=publisher_id)
             await self.pc.setRemoteDescription(RTCSessionDescription(sdp=offer, type="offer"))
             await self.pc.setLocalDescription(await self.pc.createAnswer())
             await room.accept_answer(subscriber_id, self.pc.localDescription.sdp)

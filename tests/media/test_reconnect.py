@@ -74,7 +74,12 @@ async def test_given_vp8_subscriber_when_h264_only_publisher_comes_then_it_must_
 
     assert room.codec == "H264"
     assert events.of(MediaEvent.SUBSCRIBER_LEFT) == [
-        {"room_id": room.room_id, "subscriber_id": "regulator", "reason": "codec_changed"}
+        {
+            "room_id": room.room_id,
+            "subscriber_id": "regulator",
+            "publisher_id": "patient",
+            "reason": "codec_changed",
+        }
     ]
     again = lab.subscriber()
     await again.join(room, "regulator")

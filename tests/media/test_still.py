@@ -104,7 +104,7 @@ async def test_given_stills_that_timed_out_then_their_waiters_are_not_kept(lab: 
     await publisher.publish(room)
     await wait_until(lambda: room.stats().frames_relayed > 0, what="video flowing")
     setattr(publisher.sender, "_send_keyframe", lambda: None)  # noqa: B010 (the phone ignores)
-    relay = room._relay
+    relay = room._feeds["patient"].relay
     for _ in range(3):
         with pytest.raises(MediaError):
             await room.capture_still(timeout=0.05)

@@ -56,6 +56,7 @@ MEDIA_ERROR_IDS = (
     "too_many_video",
     "wrong_direction",
     "codec_unsupported",
+    "codec_mismatch",
     "negotiation_timeout",
     "unknown_subscriber",
     "invalid_state",

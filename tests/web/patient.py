@@ -47,14 +47,22 @@ async def invite(client: Client) -> tuple[str, str, str]:
     return session_id, link.group(1), csrf
 
 
-async def open_page(client: Client, token: str) -> ClientWebSocketResponse:
+async def open_page(
+    client: Client, token: str, *, role: str = "patient", sees_patient: bool = False
+) -> ClientWebSocketResponse:
     """Fetch the link's page (which gives the browser its key cookie), then open its socket
-    as the page's script does; read the welcome."""
+    as the page's script does; read the welcome (for a link of ``role``)."""
     page = await client.get(f"/p/{token}")
     assert page.status == 200
     ws = await client.ws_connect(f"/p/{token}/ws", origin=public_origin(client))
     welcome = await receive(ws)
-    assert welcome == {"type": "welcome", "v": 1, "ice_servers": []}
+    assert welcome == {
+        "type": "welcome",
+        "v": 1,
+        "ice_servers": [],
+        "role": role,
+        "sees_patient": sees_patient,
+    }
     return ws
 
 

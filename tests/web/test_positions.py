@@ -1,4 +1,4 @@
-"""Positions are declared, an account takes only its own, and third parties are not invited yet."""
+"""Positions are declared, and an account takes only its own."""
 
 from __future__ import annotations
 
@@ -10,14 +10,12 @@ from aiohttp.test_utils import TestClient
 from tests.store.conftest import NewDatabase
 from visioregul.integration import accounts, audit, console_logins
 from visioregul.integration.app import create_app
-from visioregul.integration.sessions.services import Actor
 from visioregul.integration.settings import DatabaseSettings
 from visioregul.integration.store.models import Role
 from visioregul.integration.web import appkeys
 from visioregul.integration.web.console_login import COOKIE_NAME
 
 from .conftest import CAD_KEY, PASSWORD, ClientFactory, login, make_settings
-from .helpers import detail, open_session
 
 Client = TestClient[web.Request, web.Application]
 
@@ -94,29 +92,6 @@ async def test_given_an_account_given_no_position_then_it_may_take_any_declared_
     assert (await response.json())["position"] == "PJSIP/1007"
 
 
-async def test_given_a_third_party_invitation_then_refused_with_a_reason_and_nothing_sent(
-    client: Client,
-) -> None:
-    csrf = await login(client)
-    session = await open_session(client, csrf)
-    response = await client.post(
-        f"/console/api/sessions/{session['id']}/invitations",
-        json={"destination": "06 55 44 33 22", "role": "third_party"},
-        headers={"X-CSRF-Token": csrf},
-    )
-    assert response.status == 403
-    body = await response.json()
-    assert body["error_id"] == "third_party_unavailable"
-    assert body["message"] == (
-        "Les tierces personnes ne peuvent pas encore rejoindre une visio\u00a0: "
-        "aucun lien n'a été envoyé."
-    )
-    after = await detail(client, session["id"])
-    assert [invitation["role"] for invitation in after["invitations"]] == ["patient"]
-    outbox = await (await client.get("/console/api/outbox")).json()
-    assert "+33655443322" not in {message["to"] for message in outbox["messages"]}
-
-
 async def test_given_a_cad_key_then_it_opens_sessions_at_its_regulators_positions_only(
     client: Client,
 ) -> None:
@@ -133,24 +108,6 @@ async def test_given_a_cad_key_then_it_opens_sessions_at_its_regulators_position
     )
     assert response.status == 201
     assert (await response.json())["created_by"].endswith(":regulateur")
-
-
-async def test_given_a_third_party_invitation_from_before_then_it_is_not_sent_again(
-    client: Client,
-) -> None:
-    """Retrying a third party's link (one sent before they were refused) is refused too."""
-    csrf = await login(client)
-    session = await open_session(client, csrf)
-    service = client.app[appkeys.SESSION_SERVICE]
-    invitation = await service.invite(
-        session["id"], Actor("regulateur"), "06 55 44 33 22", role="third_party"
-    )
-    response = await client.post(
-        f"/console/api/sessions/{session['id']}/invitations/{invitation.id}/retry",
-        headers={"X-CSRF-Token": csrf},
-    )
-    assert response.status == 403
-    assert (await response.json())["error_id"] == "third_party_unavailable"
 
 
 async def test_given_a_login_bound_to_a_position_the_account_lost_then_it_must_choose_again(

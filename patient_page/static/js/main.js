@@ -2,6 +2,10 @@
  * The patient's page: consent, the camera, the video sent to the SAMU
  * regulator, and what to do when the camera is refused. Video only: the
  * voice stays on the phone call; the microphone is never asked for.
+ *
+ * A third party's link runs this page too (`data-role="third_party"`): its
+ * own camera, its own wording, no remote control of its phone, and the
+ * patient's video when the regulator allowed it.
  * @module main
  */
 
@@ -22,6 +26,7 @@ import { SharedScreen } from './screen.js';
 import { Signalling } from './signalling.js';
 import { TEXT_ERRORS, Texts } from './texts.js';
 import { ScreenAwake } from './wakelock.js';
+import { PatientVideo } from './watch.js';
 
 /** @typedef {'consent' | 'live' | 'denied' | 'unavailable' | 'left' | 'ended' | 'taken'} View */
 
@@ -78,6 +83,10 @@ function remembered() {
 class PatientPage {
   constructor() {
     this.app = byId('app');
+    /** A third party's page: its phone is never controlled, it may watch the patient. */
+    this.thirdParty = this.app.dataset.role === 'third_party';
+    /** The regulator allowed this third party to see the patient (from the welcome). */
+    this.seesPatient = false;
     this.preview = /** @type {HTMLVideoElement} */ (byId('preview'));
     this.status = byId('status');
     this.switchButton = /** @type {HTMLButtonElement} */ (byId('switch'));
@@ -102,7 +111,8 @@ class PatientPage {
     this.pending = [];
     this.awake = new ScreenAwake();
     this.remote = new RemoteCamera({
-      send: (message) => this.send(message),
+      // A third party's camera is not the regulator's to control: nothing is reported.
+      send: (message) => (this.thirdParty ? undefined : this.send(message)),
       track: () => (this.stream ? this.stream.getVideoTracks()[0] || null : null),
       switchCamera: () => this.switchCamera(),
       countCameras,
@@ -135,6 +145,14 @@ class PatientPage {
       track: () => (this.stream ? this.stream.getVideoTracks()[0] || null : null),
       text,
     });
+    const watch = document.getElementById('watch');
+    this.patientVideo = watch
+      ? new PatientVideo({
+          send: (message) => this.signalling.send(message),
+          section: watch,
+          element: /** @type {HTMLVideoElement} */ (byId('watch-video')),
+        })
+      : null;
   }
 
   start() {
@@ -241,6 +259,14 @@ class PatientPage {
       this.switchButton.hidden = count < 2;
     });
     this.publish();
+    this.watchPatient();
+  }
+
+  /** A third party allowed to see the patient watches while its camera is on. */
+  watchPatient() {
+    if (this.patientVideo && this.seesPatient && this.wanted && !this.patientVideo.active) {
+      this.patientVideo.watch();
+    }
   }
 
   /** @private */
@@ -403,8 +429,20 @@ class PatientPage {
         for (const waiting of this.pending.splice(0)) {
           this.signalling.send(waiting);
         }
+        this.seesPatient = message.sees_patient === true;
         // A new socket: a new offer replaces the old publication on the service.
         this.publish();
+        if (this.patientVideo && this.patientVideo.active) {
+          this.patientVideo.watch(); // a new socket: the old subscription went with the old one
+        } else {
+          this.watchPatient();
+        }
+        break;
+      case 'video.offer':
+      case 'video.left':
+        if (this.patientVideo) {
+          await this.patientVideo.onMessage(message);
+        }
         break;
       case 'answer':
         if (this.publisher) {
@@ -504,6 +542,9 @@ class PatientPage {
   stop() {
     remember(null);
     this.send({ type: 'end' });
+    if (this.patientVideo) {
+      this.patientVideo.stop();
+    }
     this.stopVideo();
     this.show('left');
   }
@@ -517,6 +558,9 @@ class PatientPage {
     remember(null);
     this.ended = true;
     this.location.stopFollowing();
+    if (this.patientVideo) {
+      this.patientVideo.stop();
+    }
     this.stopVideo();
     this.signalling.stop();
     this.texts.close();

@@ -29,6 +29,7 @@ export const LOGIN_URL = '/console/login';
  * @typedef {object} Invitation
  * @property {string} id
  * @property {'patient' | 'third_party'} role
+ * @property {boolean} [sees_patient] a third party may watch the patient's video
  * @property {'sms' | 'email'} channel
  * @property {string} destination E.164 number or e-mail address
  * @property {string} created_at
@@ -260,8 +261,9 @@ export async function fetchHistory(query) {
  * @param {'patient' | 'third_party'} role
  * @returns {Promise<Invitation>}
  */
-export async function inviteToSession(sessionId, destination, role) {
-  return request('POST', `${sessionPath(sessionId)}/invitations`, { destination, role });
+export async function inviteToSession(sessionId, destination, role, seesPatient = false) {
+  const body = role === 'third_party' ? { destination, role, sees_patient: seesPatient } : { destination, role };
+  return request('POST', `${sessionPath(sessionId)}/invitations`, body);
 }
 
 /**

@@ -17,6 +17,7 @@ import { PopOut } from './popout.js';
 import { LocationPanel } from './location.js';
 import { RemoteBar } from './remote.js';
 import { ScreenShare } from './screenshare.js';
+import { PATIENT, VideoLayout } from './thumbnails.js';
 import { RoomVideo } from './video.js';
 import {
   callLine,
@@ -111,10 +112,19 @@ export class Room {
     this.timeline.setAttribute('aria-labelledby', this.sideTitle.id);
     this.field('title').textContent = t('room.title.none');
     this.field('back').textContent = t(options.from === 'history' ? 'room.back.history' : 'room.back.call');
+    const main = /** @type {HTMLVideoElement} */ (this.field('video-feed'));
     this.video = new RoomVideo(sessionId, {
       send: options.send,
       container: this.field('video'),
-      element: /** @type {HTMLVideoElement} */ (this.field('video-feed')),
+      element: main,
+      layout: new VideoLayout({
+        container: this.field('video'),
+        main,
+        name: this.field('video-name'),
+        list: this.field('thumbs'),
+        toggle: /** @type {HTMLButtonElement} */ (this.field('thumbs-layout')),
+        labelOf: (id) => this.cameraName(id),
+      }),
     });
     this.gallery = new StillGallery(sessionId, this.field('stills'));
     this.remote = new RemoteBar(sessionId, this.field('remote'), options.send);
@@ -246,6 +256,7 @@ export class Room {
     status.dataset.tone = line.tone;
 
     this.renderThirdParties(session, closed);
+    this.video.relabel();
 
     this.part('actions').hidden = closed;
     this.field('tools').hidden = closed;
@@ -290,6 +301,22 @@ export class Room {
   }
 
   /**
+   * The name under a camera's picture: "Patient", or the third party's number or address.
+   * @param {string} id the publisher's id
+   * @returns {string}
+   */
+  cameraName(id) {
+    if (id === PATIENT) {
+      return t('video.name.patient');
+    }
+    const invitationId = id.startsWith('third_party:') ? id.slice('third_party:'.length) : '';
+    const invitation = this.session && this.session.invitations.find((item) => item.id === invitationId);
+    return invitation
+      ? t('video.name.third_party', { destination: displayDestination(invitation.destination) })
+      : t('video.name.third_party.unknown');
+  }
+
+  /**
    * @private
    * @param {Session} session
    * @param {boolean} closed
@@ -300,7 +327,7 @@ export class Room {
     // Redraw only on change: a poll must not take the focus off a button.
     const key = JSON.stringify([
       closed,
-      invitations.map((invitation) => [invitation.id, invitationStatus(session, invitation).text]),
+      invitations.map((invitation) => [invitation.id, invitation.sees_patient, invitationStatus(session, invitation).text]),
     ]);
     if (key === this.othersKey) {
       return;
@@ -312,7 +339,7 @@ export class Room {
       const status = invitationStatus(session, invitation);
       item.dataset.tone = status.tone;
       const text = document.createElement('span');
-      text.textContent = t('room.third_party.line', {
+      text.textContent = t(invitation.sees_patient ? 'room.third_party.line.sees' : 'room.third_party.line', {
         destination: displayDestination(invitation.destination),
         channel: channelName(invitation.channel),
         status: status.text,
@@ -475,6 +502,8 @@ export class Room {
       this.field('form-label').textContent = t(settings.label);
       this.field('form-note').textContent = t(settings.note);
       input.inputMode = settings.inputMode;
+      this.field('form-sees').hidden = mode !== 'third_party';
+      /** @type {HTMLInputElement} */ (this.field('form-sees-input')).checked = false;
       if (mode === 'resend' && patient) {
         input.value = editableDestination(patient.destination);
       } else if (mode === 'sms' && this.session && this.session.caller_number) {
@@ -558,7 +587,8 @@ export class Room {
     submit.disabled = true;
     submit.textContent = t('room.form.pending');
     try {
-      const invitation = await inviteToSession(session.id, destination, FORM_MODES[mode].role);
+      const sees = /** @type {HTMLInputElement} */ (this.field('form-sees-input')).checked;
+      const invitation = await inviteToSession(session.id, destination, FORM_MODES[mode].role, sees);
       this.closeForm(false);
       await this.refresh();
       this.showSent(

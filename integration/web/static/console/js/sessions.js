@@ -8,6 +8,7 @@
 import { formatDate, formatTime, has, t } from './i18n.js';
 import { documentTimelineLine } from './documents.js';
 import { locationTimelineLine } from './location.js';
+import { participantTimelineLine } from './participants.js';
 import { remoteTimelineLine } from './remote.js';
 import { screenTimelineLine } from './screenshare.js';
 import { testResultLine } from './testresult.js';
@@ -233,8 +234,7 @@ export function invitationStatus(session, invitation) {
   if (invitation.opened_at) {
     const patient = invitation.role === 'patient';
     const key = patient ? 'room.status.opened' : 'room.status.opened.third_party';
-    // A third party's opening is no success while they cannot join: not drawn as one.
-    return { text: t(key, { time: formatTime(invitation.opened_at) }), tone: patient ? 'good' : 'failed', failed: false };
+    return { text: t(key, { time: formatTime(invitation.opened_at) }), tone: 'good', failed: false };
   }
   switch (invitation.delivery_status) {
     case 'delivered': {
@@ -625,6 +625,7 @@ export function timelineLine(session, event) {
         screenTimelineLine(event, actor) ||
         locationTimelineLine(event, actor) ||
         documentTimelineLine(event, actor) ||
+        participantTimelineLine(event, destination) ||
         testResultLine(event) || { text: t('timeline.unknown', { type: String(event.type) }), tone: 'muted' }
       );
   }

@@ -1,10 +1,15 @@
 /**
- * The patient's video in a room: the console asks to watch over its
- * WebSocket, the service offers send-only video, the console answers, and the
- * frames are drawn in a muted `<video>` in place of the waiting text. A lost
- * subscription is asked for again with a growing delay.
+ * The room's videos in a console: the console asks to watch over its
+ * WebSocket, the service offers each camera of the room (the patient's, each
+ * third party's) as its own send-only connection, the console answers, and the
+ * frames are drawn in muted `<video>` elements: the main picture in place of
+ * the waiting text, the others as thumbnails (see `thumbnails.js`). A lost
+ * subscription is asked for again with a growing delay; a third party's camera
+ * that goes away takes its thumbnail with it.
  * @module video
  */
+
+import { PATIENT, PatientOnly } from './thumbnails.js';
 
 /** Delays before watching again after a failure (then the last one). */
 const RETRY_DELAYS_MS = [500, 1000, 2000, 4000, 8000];
@@ -17,7 +22,24 @@ const STALE_MS = 2500;
  * @typedef {object} VideoOptions
  * @property {(message: object) => boolean} send a message on the console's socket
  * @property {HTMLElement} container the room's video area (`data-playing` is set on it)
- * @property {HTMLVideoElement} element where the frames are drawn
+ * @property {HTMLVideoElement} element where the main picture's frames are drawn
+ * @property {import('./thumbnails.js').VideoLayout | import('./thumbnails.js').PatientOnly} [layout]
+ *   the main picture and the thumbnails (without it: the patient's picture alone, other cameras
+ *   are not answered)
+ */
+
+/**
+ * One camera of the room, as this console receives it.
+ * @typedef {object} Feed
+ * @property {string} id the publisher's id
+ * @property {RTCPeerConnection | null} pc
+ * @property {string} viewerId
+ * @property {MediaStream | null} stream
+ * @property {boolean} playing
+ * @property {number} lastFrameAt
+ * @property {number} framesDecoded
+ * @property {number} retries
+ * @property {number} retryTimer
  */
 
 /**
@@ -45,7 +67,7 @@ function gatheringComplete(pc) {
   });
 }
 
-/** One session's video in one console. */
+/** One session's videos in one console. */
 export class RoomVideo {
   /**
    * @param {string} sessionId
@@ -54,37 +76,50 @@ export class RoomVideo {
   constructor(sessionId, options) {
     this.sessionId = sessionId;
     this.options = options;
-    /** @type {RTCPeerConnection | null} */
-    this.pc = null;
-    this.viewerId = '';
+    this.layout = options.layout || new PatientOnly(options.element);
+    /** Only the patient's camera is shown (no layout for thumbnails). */
+    this.patientOnly = !options.layout;
+    /** @type {Map<string, Feed>} the cameras, in order of arrival */
+    this.feeds = new Map();
     this.active = false;
     this.retries = 0;
     this.retryTimer = 0;
     this.staleTimer = 0;
-    this.lastFrameAt = 0;
-    this.framesDecoded = 0;
     const video = options.element;
     video.muted = true;
     video.playsInline = true;
     video.autoplay = true;
     // The element is not displayed until frames come, and a video that is not
     // displayed presents no frame: the first one is seen by 'loadeddata', and
-    // the flow is followed from the receiver's statistics.
-    video.addEventListener('loadeddata', () => this.onFrame());
+    // the flow is followed from the receivers' statistics.
+    video.addEventListener('loadeddata', () => this.onMainFrame());
     if ('requestVideoFrameCallback' in video) {
       const onFrame = () => {
-        this.onFrame();
+        this.onMainFrame();
         video.requestVideoFrameCallback(onFrame);
       };
       video.requestVideoFrameCallback(onFrame);
     }
   }
 
-  /** Start watching (again); the service sends an offer. */
+  /** The viewer id of the patient's subscription ('' before the offer). */
+  get viewerId() {
+    const patient = this.feeds.get('patient');
+    return patient ? patient.viewerId : '';
+  }
+
+  /** Draw the pictures again (their names may have changed with the session). */
+  relabel() {
+    if (this.active) {
+      this.render();
+    }
+  }
+
+  /** Start watching (again); the service sends an offer per camera. */
   watch() {
     window.clearTimeout(this.retryTimer);
     this.active = true;
-    this.closePeer();
+    this.closeAll();
     if (!this.options.send({ type: 'watch', session_id: this.sessionId })) {
       // The socket is down: it calls `watch()` again once it is back.
       return;
@@ -102,9 +137,8 @@ export class RoomVideo {
     window.clearTimeout(this.retryTimer);
     window.clearInterval(this.staleTimer);
     this.options.send({ type: 'unwatch', session_id: this.sessionId });
-    this.closePeer();
+    this.closeAll();
     this.options.element.srcObject = null;
-    this.lastFrameAt = 0;
     this.setPlaying(false);
   }
 
@@ -116,15 +150,22 @@ export class RoomVideo {
     if (!this.active) {
       return;
     }
+    const publisherId = String(message.publisher_id || 'patient');
+    if (this.patientOnly && publisherId !== PATIENT) {
+      return; // another camera: not shown here
+    }
     if (message.type === 'video.offer') {
-      await this.answer(message);
+      await this.answer(publisherId, message);
     } else if (message.type === 'video.left') {
-      if (message.viewer_id === this.viewerId || !this.viewerId) {
-        this.closePeer();
-        if (message.reason === 'session_closed') {
-          this.stop();
+      const feed = this.feeds.get(publisherId);
+      if (message.reason === 'session_closed') {
+        this.stop();
+      } else if (feed && (feed.viewerId === message.viewer_id || !feed.viewerId)) {
+        if (message.reason === 'publisher_left') {
+          // A third party's camera went: its picture goes (it is offered again if it returns).
+          this.remove(feed);
         } else {
-          this.retryLater();
+          this.retryFeed(feed);
         }
       }
     } else if (message.type === 'video.error') {
@@ -138,87 +179,182 @@ export class RoomVideo {
 
   /**
    * @private
+   * @param {string} publisherId
    * @param {any} message
    */
-  async answer(message) {
-    this.closePeer();
+  async answer(publisherId, message) {
+    const feed = this.feed(publisherId);
+    this.closePeer(feed);
     const pc = new RTCPeerConnection({ iceServers: Array.isArray(message.ice_servers) ? message.ice_servers : [] });
-    this.pc = pc;
-    this.viewerId = String(message.viewer_id);
+    feed.pc = pc;
+    feed.viewerId = String(message.viewer_id);
     pc.addEventListener('track', (event) => {
-      const stream = event.streams[0] || new MediaStream([event.track]);
-      this.options.element.srcObject = stream;
-      this.options.element.play().catch(() => {});
+      feed.stream = event.streams[0] || new MediaStream([event.track]);
+      this.render();
     });
     pc.addEventListener('connectionstatechange', () => {
-      if (this.pc === pc && pc.connectionState === 'failed') {
-        this.retryLater();
+      if (feed.pc === pc && pc.connectionState === 'failed') {
+        this.retryFeed(feed);
       }
     });
+    this.render();
     try {
       await pc.setRemoteDescription({ type: 'offer', sdp: String(message.sdp) });
       await pc.setLocalDescription(await pc.createAnswer());
       await gatheringComplete(pc);
-      if (this.pc !== pc) {
+      if (feed.pc !== pc) {
         return;
       }
       this.options.send({
         type: 'video.answer',
         session_id: this.sessionId,
-        viewer_id: this.viewerId,
+        viewer_id: feed.viewerId,
         sdp: /** @type {RTCSessionDescription} */ (pc.localDescription).sdp,
       });
     } catch (error) {
       console.warn('video offer could not be answered', error);
-      this.retryLater();
+      this.retryFeed(feed);
     }
   }
 
-  /** @private */
+  /**
+   * The feed of a camera, made on its first offer.
+   * @private
+   * @param {string} id
+   * @returns {Feed}
+   */
+  feed(id) {
+    let feed = this.feeds.get(id);
+    if (!feed) {
+      feed = {
+        id,
+        pc: null,
+        viewerId: '',
+        stream: null,
+        playing: false,
+        lastFrameAt: 0,
+        framesDecoded: 0,
+        retries: 0,
+        retryTimer: 0,
+      };
+      this.feeds.set(id, feed);
+    }
+    return feed;
+  }
+
+  /**
+   * Ask for every camera again, later.
+   * @private
+   */
   retryLater() {
     if (!this.active) {
       return;
     }
-    this.closePeer();
+    this.closeAll();
     window.clearTimeout(this.retryTimer);
     const delay = RETRY_DELAYS_MS[Math.min(this.retries, RETRY_DELAYS_MS.length - 1)];
     this.retries += 1;
     this.retryTimer = window.setTimeout(() => this.watch(), delay);
   }
 
+  /**
+   * Ask for one camera again, later (the others go on).
+   * @private
+   * @param {Feed} feed
+   */
+  retryFeed(feed) {
+    if (!this.active) {
+      return;
+    }
+    this.closePeer(feed);
+    feed.viewerId = '';
+    window.clearTimeout(feed.retryTimer);
+    const delay = RETRY_DELAYS_MS[Math.min(feed.retries, RETRY_DELAYS_MS.length - 1)];
+    feed.retries += 1;
+    feed.retryTimer = window.setTimeout(() => {
+      if (this.active && this.feeds.get(feed.id) === feed) {
+        this.options.send({ type: 'watch', session_id: this.sessionId, publisher_id: feed.id });
+      }
+    }, delay);
+  }
+
+  /**
+   * @private
+   * @param {Feed} feed
+   */
+  remove(feed) {
+    this.closePeer(feed);
+    window.clearTimeout(feed.retryTimer);
+    this.feeds.delete(feed.id);
+    this.render();
+  }
+
   /** @private */
-  onFrame() {
+  onMainFrame() {
     if (!this.active) {
       // A frame decoded before the stop must not bring a dead picture back.
       return;
     }
-    this.lastFrameAt = performance.now();
+    const feed = this.feeds.get(this.layout.mainId);
+    if (feed) {
+      this.onFrame(feed);
+    }
+  }
+
+  /**
+   * @private
+   * @param {Feed} feed
+   */
+  onFrame(feed) {
+    feed.lastFrameAt = performance.now();
+    feed.retries = 0;
     this.retries = 0;
-    this.setPlaying(true);
+    if (!feed.playing) {
+      feed.playing = true;
+      this.render();
+    }
   }
 
   /** @private */
   async checkStale() {
-    const pc = this.pc;
-    if (pc) {
-      try {
-        const stats = await pc.getStats();
-        stats.forEach((report) => {
-          if (report.type === 'inbound-rtp' && report.kind === 'video') {
-            const decoded = Number(report.framesDecoded || 0);
-            if (decoded > this.framesDecoded) {
-              this.onFrame();
+    for (const feed of [...this.feeds.values()]) {
+      const pc = feed.pc;
+      if (pc) {
+        try {
+          const stats = await pc.getStats();
+          stats.forEach((report) => {
+            if (report.type === 'inbound-rtp' && report.kind === 'video') {
+              const decoded = Number(report.framesDecoded || 0);
+              if (decoded > feed.framesDecoded && this.active) {
+                this.onFrame(feed);
+              }
+              feed.framesDecoded = decoded;
             }
-            this.framesDecoded = decoded;
-          }
-        });
-      } catch {
-        // closed meanwhile
+          });
+        } catch {
+          // closed meanwhile
+        }
+      }
+      if (feed.playing && feed.lastFrameAt && performance.now() - feed.lastFrameAt > STALE_MS) {
+        feed.playing = false;
+        this.render();
       }
     }
-    if (this.lastFrameAt && performance.now() - this.lastFrameAt > STALE_MS) {
-      this.setPlaying(false);
-    }
+  }
+
+  /**
+   * Draw the main picture and the thumbnails.
+   * @private
+   */
+  render() {
+    const pictures = [...this.feeds.values()].map((feed) => ({
+      id: feed.id,
+      stream: feed.stream,
+      playing: feed.playing,
+    }));
+    const main = this.layout.render(pictures);
+    const feed = this.feeds.get(main);
+    this.setPlaying(Boolean(this.active && feed && feed.playing));
   }
 
   /**
@@ -233,10 +369,23 @@ export class RoomVideo {
   }
 
   /** @private */
-  closePeer() {
-    const pc = this.pc;
-    this.pc = null;
-    this.framesDecoded = 0;
+  closeAll() {
+    for (const feed of this.feeds.values()) {
+      this.closePeer(feed);
+      window.clearTimeout(feed.retryTimer);
+    }
+    this.feeds.clear();
+    this.layout.clear();
+  }
+
+  /**
+   * @private
+   * @param {Feed} feed
+   */
+  closePeer(feed) {
+    const pc = feed.pc;
+    feed.pc = null;
+    feed.framesDecoded = 0;
     if (pc) {
       pc.getTransceivers().forEach((transceiver) => {
         try {
