@@ -26,7 +26,6 @@ import { SharedScreen } from './screen.js';
 import { Signalling } from './signalling.js';
 import { TEXT_ERRORS, Texts } from './texts.js';
 import { ScreenAwake } from './wakelock.js';
-import { PatientVideo } from './watch.js';
 
 /** @typedef {'consent' | 'live' | 'denied' | 'unavailable' | 'left' | 'ended' | 'taken'} View */
 
@@ -140,19 +139,29 @@ class PatientPage {
       byId('screen-share'),
       /** @type {HTMLVideoElement} */ (byId('screen-feed')),
     );
-    this.documents = new PatientDocuments({
-      send: (message) => this.send(message),
-      track: () => (this.stream ? this.stream.getVideoTracks()[0] || null : null),
-      text,
-    });
+    // A third party's page has no documents: they are the patient's.
+    this.documents = document.getElementById('documents')
+      ? new PatientDocuments({
+          send: (message) => this.send(message),
+          track: () => (this.stream ? this.stream.getVideoTracks()[0] || null : null),
+          text,
+        })
+      : null;
+    /** @type {import('./watch.js').PatientVideo | null} */
+    this.patientVideo = null;
     const watch = document.getElementById('watch');
-    this.patientVideo = watch
-      ? new PatientVideo({
+    if (watch) {
+      // Only a third party's page watches: the patient's page does not load this code, which
+      // keeps it small on a weak network.
+      import('./watch.js').then(({ PatientVideo }) => {
+        this.patientVideo = new PatientVideo({
           send: (message) => this.signalling.send(message),
           section: watch,
           element: /** @type {HTMLVideoElement} */ (byId('watch-video')),
-        })
-      : null;
+        });
+        this.watchPatient();
+      });
+    }
   }
 
   start() {
@@ -170,7 +179,7 @@ class PatientPage {
     // The test page opened from this link sends its result to the session.
     /** @type {HTMLAnchorElement} */ (byId('test-link')).href = `${window.location.pathname}/test`;
     // Photos and files go even when the camera never starts: the way left when video cannot pass.
-    this.documents.start();
+    this.documents?.start();
     // Here again after the link went on in another browser: a new page load opens it here
     // (or gets the refusal once the other browser sends its video).
     byId('take-back').addEventListener('click', () => window.location.reload());
@@ -478,13 +487,13 @@ class PatientPage {
         break;
       case 'command':
         if (message.name === 'photo') {
-          this.documents.onPhotoCommand(message);
+          this.documents?.onPhotoCommand(message);
         } else {
           this.remote.onCommand(message);
         }
         break;
       case 'document':
-        this.documents.onDocument(message.document);
+        this.documents?.onDocument(message.document);
         break;
       case 'screen.started':
       case 'screen.offer':
@@ -565,7 +574,7 @@ class PatientPage {
     this.signalling.stop();
     this.texts.close();
     this.screen.stop();
-    this.documents.end();
+    this.documents?.end();
     this.show(view);
   }
 
