@@ -34,7 +34,7 @@ function preferVp8(transceiver) {
  * @param {RTCPeerConnection} pc
  * @returns {Promise<void>}
  */
-function gatheringComplete(pc) {
+export function gatheringComplete(pc) {
   if (pc.iceGatheringState === 'complete') {
     return Promise.resolve();
   }

@@ -7,8 +7,8 @@
  * @module screen
  */
 
-/** Longest wait for ICE candidates before the answer goes with what it has. */
-const GATHERING_TIMEOUT_MS = 4000;
+import { gatheringComplete } from './publisher.js';
+
 /** Delays before watching again after a lost subscription (then the last one). */
 export const RETRY_DELAYS_MS = [500, 1000, 2000, 4000];
 
@@ -19,31 +19,6 @@ export const RETRY_DELAYS_MS = [500, 1000, 2000, 4000];
  */
 export function retryDelay(attempt) {
   return RETRY_DELAYS_MS[Math.min(Math.max(attempt, 0), RETRY_DELAYS_MS.length - 1)];
-}
-
-/**
- * Resolve once `pc` has gathered its candidates (or after a while).
- * @param {RTCPeerConnection} pc
- * @returns {Promise<void>}
- */
-function gatheringComplete(pc) {
-  if (pc.iceGatheringState === 'complete') {
-    return Promise.resolve();
-  }
-  return new Promise((resolve) => {
-    const timer = window.setTimeout(done, GATHERING_TIMEOUT_MS);
-    function done() {
-      window.clearTimeout(timer);
-      pc.removeEventListener('icegatheringstatechange', check);
-      resolve();
-    }
-    function check() {
-      if (pc.iceGatheringState === 'complete') {
-        done();
-      }
-    }
-    pc.addEventListener('icegatheringstatechange', check);
-  });
 }
 
 /** The shared screen's part of the page. */

@@ -6,10 +6,10 @@
  * @module watch
  */
 
+import { gatheringComplete } from './publisher.js';
+
 /** Delays before asking again after a failure (then the last one). */
 const RETRY_DELAYS_MS = [500, 1000, 2000, 4000, 8000];
-/** Longest wait for ICE candidates before the answer goes with what it has. */
-const GATHERING_TIMEOUT_MS = 4000;
 
 /**
  * @typedef {object} WatchOptions
@@ -17,31 +17,6 @@ const GATHERING_TIMEOUT_MS = 4000;
  * @property {HTMLElement} section shown while watching (`data-playing` once frames come)
  * @property {HTMLVideoElement} element where the frames are drawn
  */
-
-/**
- * Resolve once `pc` has gathered its candidates (or after a while).
- * @param {RTCPeerConnection} pc
- * @returns {Promise<void>}
- */
-function gatheringComplete(pc) {
-  if (pc.iceGatheringState === 'complete') {
-    return Promise.resolve();
-  }
-  return new Promise((resolve) => {
-    const timer = window.setTimeout(done, GATHERING_TIMEOUT_MS);
-    function done() {
-      window.clearTimeout(timer);
-      pc.removeEventListener('icegatheringstatechange', check);
-      resolve();
-    }
-    function check() {
-      if (pc.iceGatheringState === 'complete') {
-        done();
-      }
-    }
-    pc.addEventListener('icegatheringstatechange', check);
-  });
-}
 
 /** The patient's video, watched by a third party. */
 export class PatientVideo {

@@ -9,9 +9,8 @@
  */
 
 import { t } from './i18n.js';
+import { gatheringComplete } from './video.js';
 
-/** Longest wait for ICE candidates before the offer goes with what it has. */
-const GATHERING_TIMEOUT_MS = 4000;
 /** Longest wait for the service to confirm a stop before the connection is closed anyway. */
 const STOP_CONFIRM_MS = 3000;
 
@@ -82,31 +81,6 @@ export function screenTimelineLine(event, actor) {
  */
 export function canShareScreen(nav = globalThis.navigator) {
   return Boolean(nav && nav.mediaDevices && typeof nav.mediaDevices.getDisplayMedia === 'function');
-}
-
-/**
- * Resolve once `pc` has gathered its candidates (or after a while).
- * @param {RTCPeerConnection} pc
- * @returns {Promise<void>}
- */
-function gatheringComplete(pc) {
-  if (pc.iceGatheringState === 'complete') {
-    return Promise.resolve();
-  }
-  return new Promise((resolve) => {
-    const timer = window.setTimeout(done, GATHERING_TIMEOUT_MS);
-    function done() {
-      window.clearTimeout(timer);
-      pc.removeEventListener('icegatheringstatechange', check);
-      resolve();
-    }
-    function check() {
-      if (pc.iceGatheringState === 'complete') {
-        done();
-      }
-    }
-    pc.addEventListener('icegatheringstatechange', check);
-  });
 }
 
 /**

@@ -47,7 +47,7 @@ const STALE_MS = 2500;
  * @param {RTCPeerConnection} pc
  * @returns {Promise<void>}
  */
-function gatheringComplete(pc) {
+export function gatheringComplete(pc) {
   if (pc.iceGatheringState === 'complete') {
     return Promise.resolve();
   }
