@@ -8,6 +8,9 @@ log (recorded in order by one background task, never blocking the media):
 - the patient's publisher gone or failed while live: ``video.lost`` (fact ``VIDEO_LOST``);
 - a third party's camera live / lost: ``third_party.video_live`` / ``third_party.video_lost``
   (no state change: the session follows the patient);
+- the patient's publisher connected but sending no frame for 2 s: ``video.stalled`` (the picture
+  is frozen), then ``video.resumed`` with ``stalled_ms`` when frames come again (or the page's
+  new connection sends its first frame);
 - a subscription to the patient's video up / gone (a console, or a third party allowed to see):
   ``video.viewer_joined`` / ``video.viewer_left``. A console's subscriptions to third parties'
   cameras are not logged: they come and go with those cameras.
@@ -30,6 +33,7 @@ from typing import Any
 from aiortc import RTCIceServer
 
 from visioregul.media import MediaError, MediaEvent, Room, browser_ice_servers, ice_servers
+from visioregul.media.stall import STALL_AFTER
 
 from .background import BackgroundTasks
 from .errors import DomainError
@@ -65,6 +69,8 @@ class _Entry:
     """Third parties' participant ids whose camera reached the relay."""
     viewers: set[str] = field(default_factory=set)
     """Subscribers that got connected (each leaves the log once)."""
+    stalled_at: float | None = None
+    """Loop time of the last frame before the patient's picture froze, while it is frozen."""
 
 
 def _viewer(viewer_id: str) -> dict[str, Any]:
@@ -216,7 +222,11 @@ class RoomRegistry:
             and details.get("publisher_id", PATIENT_FEED) != PATIENT_FEED
         ):
             return  # a console's picture of a third party: it follows that third party's camera
-        if kind == MediaEvent.FIRST_FRAME:
+        if kind in (MediaEvent.PUBLISHER_STALLED, MediaEvent.PUBLISHER_RESUMED):
+            self._log_stall(session_id, entry, kind, details)
+        elif kind == MediaEvent.FIRST_FRAME:
+            if entry.stalled_at is not None:  # a new connection ends the stall of the old one
+                self._log_stall(session_id, entry, MediaEvent.PUBLISHER_RESUMED, details)
             if not entry.live:
                 entry.live = True
                 facts = {k: details[k] for k in ("codec", "width", "height") if k in details}
@@ -225,6 +235,7 @@ class RoomRegistry:
             reason = str(details.get("reason", "failed"))
             if entry.live and reason not in ("replaced", "room_closed"):
                 entry.live = False
+                entry.stalled_at = None  # the loss says more than the stall
                 self._record(
                     session_id, SYSTEM, "video.lost", {"reason": reason}, SessionFact.VIDEO_LOST
                 )
@@ -244,6 +255,24 @@ class RoomRegistry:
                     {**_viewer(viewer), "reason": reason},
                     None,
                 )
+
+    def _log_stall(
+        self, session_id: str, entry: _Entry, kind: str, details: Mapping[str, object]
+    ) -> None:
+        now = asyncio.get_running_loop().time()
+        facts: dict[str, Any] = {"participant_id": str(details.get("participant_id", ""))}
+        if kind == MediaEvent.PUBLISHER_STALLED:
+            if entry.stalled_at is None:
+                entry.stalled_at = now - STALL_AFTER
+                self._record(session_id, SYSTEM, "video.stalled", facts, None)
+        elif entry.stalled_at is not None:
+            stalled_ms = details.get("stalled_ms")
+            if not isinstance(stalled_ms, int):
+                stalled_ms = round((now - entry.stalled_at) * 1000)
+            entry.stalled_at = None
+            self._record(
+                session_id, SYSTEM, "video.resumed", {**facts, "stalled_ms": stalled_ms}, None
+            )
 
     def _log_third_party(
         self,

@@ -26,6 +26,11 @@ class MediaEvent(StrEnum):
     FIRST_FRAME = "first_frame"
     """The first keyframe of a publication reached the relay; ``codec``, ``elapsed_ms`` since
     ``publish()``, and ``width``/``height`` when the bitstream tells them (VP8)."""
+    PUBLISHER_STALLED = "publisher_stalled"
+    """A connected publisher sent no frame for 2 s (:mod:`.stall`): its viewers' picture is
+    frozen."""
+    PUBLISHER_RESUMED = "publisher_resumed"
+    """Frames again from a stalled publisher; ``stalled_ms``: how long the picture stood still."""
     SUBSCRIBER_CONNECTED = "subscriber_connected"
     """A subscriber's peer connection is up."""
     SUBSCRIBER_LEFT = "subscriber_left"

@@ -31,6 +31,7 @@ from .passthrough import (
 )
 from .relay import Relay
 from .sdp import MediaSection, parse_media, single_video
+from .stall import StallWatch
 
 __all__ = ["Publisher", "PublisherSlot", "publisher_codec"]
 
@@ -49,6 +50,8 @@ class Publisher:
     started_at: float
     """Loop time when its offer arrived (the first frame's delay is measured from it)."""
     connected: bool = False
+    stall: StallWatch | None = None
+    """Watches its frames once connected (a frozen picture is reported)."""
 
 
 def publisher_codec(
@@ -191,6 +194,8 @@ class PublisherSlot:
 
     def drop(self, publisher: Publisher, *, close: bool = True) -> None:
         """Stop relaying ``publisher`` (when current) and close its connection in the background."""
+        if publisher.stall is not None:
+            publisher.stall.stop()
         if self.current is publisher:
             self.current = None
             self._relay.detach()
@@ -225,6 +230,7 @@ class PublisherSlot:
                 participant_id=publisher.participant_id,
                 codec=publisher.codec,
             )
+            publisher.stall = self._watch_stalls(publisher)
         elif state == "failed":
             self.drop(publisher)
             context.emit(MediaEvent.PUBLISHER_FAILED, participant_id=publisher.participant_id)
@@ -235,6 +241,18 @@ class PublisherSlot:
                 participant_id=publisher.participant_id,
                 reason="closed",
             )
+
+    def _watch_stalls(self, publisher: Publisher) -> StallWatch:
+        relay, emit, who = self._relay, self._context.emit, publisher.participant_id
+        watch = StallWatch(
+            lambda: relay.frames_in,
+            on_stalled=lambda: emit(MediaEvent.PUBLISHER_STALLED, participant_id=who),
+            on_resumed=lambda ms: emit(
+                MediaEvent.PUBLISHER_RESUMED, participant_id=who, stalled_ms=ms
+            ),
+        )
+        watch.start()
+        return watch
 
     def _on_first_frame(self, publisher: Publisher, packet: av.Packet) -> None:
         elapsed = asyncio.get_running_loop().time() - publisher.started_at

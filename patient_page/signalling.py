@@ -410,6 +410,13 @@ class _PatientConnection:
             self.gone.set()
             self._later(self._say({"type": "ended"}, WSCloseCode.OK))
         elif (
+            kind in (MediaEvent.PUBLISHER_STALLED, MediaEvent.PUBLISHER_RESUMED)
+            and details.get("participant_id") == self.participant_id
+        ):
+            # Its own picture froze (or moves again): the page stops saying it is seen.
+            stalled = kind == MediaEvent.PUBLISHER_STALLED
+            self._later(self._send({"type": "video_stalled" if stalled else "video_resumed"}))
+        elif (
             kind == MediaEvent.FIRST_FRAME
             and details.get("participant_id") == self.participant_id
             and self.published

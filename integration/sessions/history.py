@@ -14,8 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from .errors import SessionNotFound
 from .models import Invitation, SessionEvent, VisioSession
+from .outcome import OUTCOME_EVENTS, Outcome, session_outcome
 
-__all__ = ["SessionDetail", "SessionFilter", "find_sessions", "read_session"]
+__all__ = ["SessionDetail", "SessionFilter", "find_sessions", "read_session", "session_outcomes"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,3 +112,24 @@ async def find_sessions(
             for invitation in rows:
                 invitations[invitation.session_id].append(invitation)
         return [(session, invitations[session.id]) for session in sessions], int(total)
+
+
+async def session_outcomes(
+    sessionmaker: async_sessionmaker[AsyncSession], session_ids: Sequence[str]
+) -> dict[str, Outcome]:
+    """The outcome of each session (a history page): only the events outcomes read are loaded."""
+    if not session_ids:
+        return {}
+    events: dict[str, list[SessionEvent]] = {session_id: [] for session_id in session_ids}
+    async with sessionmaker() as db:
+        rows = await db.scalars(
+            select(SessionEvent)
+            .where(
+                SessionEvent.session_id.in_(list(session_ids)),
+                SessionEvent.type.in_(sorted(OUTCOME_EVENTS)),
+            )
+            .order_by(SessionEvent.id)
+        )
+        for event in rows:
+            events[event.session_id].append(event)
+    return {session_id: session_outcome(log) for session_id, log in events.items()}

@@ -33,12 +33,13 @@ from ..store.models import Base, utcnow
 from ..telephony.pairing import Pairing
 from ..telephony.registry import CallUpdate, LiveCallRegistry
 from .delivery import InvitationDelivery
-from .history import SessionDetail, SessionFilter, find_sessions, read_session
+from .history import SessionDetail, SessionFilter, find_sessions, read_session, session_outcomes
 from .housekeeping import Housekeeping
 from .journal import SYSTEM, Actor, SessionJournal, SessionUpdate
 from .links import PATIENT, PatientLinks
 from .models import Invitation, SessionEvent, VisioSession
 from .opening import SessionOpening
+from .outcome import Outcome
 from .paired_calls import PairedCalls
 from .state import SessionFact
 
@@ -247,6 +248,10 @@ class SessionService:
         """Sessions matching ``filters`` with their invitations, newest first, and how many
         match in all."""
         return await find_sessions(self.db, filters)
+
+    async def outcomes(self, session_ids: Sequence[str]) -> dict[str, Outcome]:
+        """The outcome of each of these sessions, read from their logs."""
+        return await session_outcomes(self.db, session_ids)
 
     # -- internals -----------------------------------------------------------------------------
 

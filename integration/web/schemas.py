@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..sessions.models import Invitation, SessionEvent, VisioSession
+from ..sessions.outcome import Outcome, session_outcome
 from ..sessions.services import SessionUpdate
 from ..telephony.link import LinkStatus
 from ..telephony.registry import LiveCall
@@ -75,8 +76,11 @@ def session_json(
     session: VisioSession,
     invitations: Sequence[Invitation] = (),
     events: Sequence[SessionEvent] | None = None,
+    *,
+    outcome: Outcome | None = None,
 ) -> dict[str, Any]:
-    """A session, its invitations and (when given) its timeline."""
+    """A session, its invitations, (when given) its timeline, and its outcome (read from the
+    timeline when not given)."""
     body: dict[str, Any] = {
         "id": session.id,
         "state": session.state,
@@ -93,6 +97,9 @@ def session_json(
     }
     if events is not None:
         body["timeline"] = [event_json(event) for event in events]
+        outcome = outcome or session_outcome(events)
+    if outcome is not None:
+        body["outcome"] = outcome.as_dict()
     return body
 
 

@@ -121,11 +121,16 @@ def _states(text: str) -> tuple[str, ...]:
 
 
 async def _history(request: web.Request) -> web.Response:
-    rows, total = await request.app[appkeys.SESSION_SERVICE].history(_filters(request))
+    service = request.app[appkeys.SESSION_SERVICE]
+    rows, total = await service.history(_filters(request))
+    outcomes = await service.outcomes([session.id for session, _ in rows])
     return web.json_response(
         {
             "total": total,
-            "sessions": [session_json(session, invitations) for session, invitations in rows],
+            "sessions": [
+                session_json(session, invitations, outcome=outcomes.get(session.id))
+                for session, invitations in rows
+            ],
         }
     )
 

@@ -479,6 +479,17 @@ class PatientPage {
           this.retryLater();
         }
         break;
+      case 'video_stalled':
+        // The service gets no frame from this phone: the regulator's picture is frozen.
+        if (this.publisher && this.status.dataset.tone === 'live') {
+          this.setStatus('stalled', 'wait');
+        }
+        break;
+      case 'video_resumed':
+        if (this.publisher && this.publisher.pc.connectionState === 'connected') {
+          this.setStatus('live', 'live');
+        }
+        break;
       case 'ended':
         this.finish();
         break;
