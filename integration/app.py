@@ -33,6 +33,7 @@ from .retention import purge_retained
 from .screen_share import ScreenShares
 from .sessions.feature_code import FeatureCode
 from .sessions.location import Locator
+from .sessions.reminders import run_reminders
 from .sessions.remote_control import RemoteControl
 from .sessions.services import SessionService
 from .sessions.texts import TextMessages
@@ -221,10 +222,15 @@ async def _sessions(app: web.Application) -> AsyncIterator[None]:
     housekeeping = asyncio.create_task(
         _housekeeping(service, app[appkeys.DB], settings), name="session-housekeeping"
     )
+    reminders = asyncio.create_task(
+        run_reminders(service.remind_unopened_links, settings.invitations.remind_after_minutes),
+        name="link-reminders",
+    )
     yield
-    housekeeping.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await housekeeping
+    for task in (housekeeping, reminders):
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
     unsubscribe_feature_code()
     await feature_code.close()
     unsubscribe()

@@ -41,6 +41,7 @@ __all__ = [
     "ConsoleSettings",
     "DatabaseSettings",
     "GeocodingSettings",
+    "InvitationSettings",
     "LocationSettings",
     "MessagingSettings",
     "ServiceSettings",
@@ -229,6 +230,14 @@ class SessionSettings(_Section):
     outbox's messages this many days after they were stored."""
 
 
+class InvitationSettings(_Section):
+    """What the service does about the links it sends."""
+
+    remind_after_minutes: float = Field(default=2, ge=0, le=24 * 60)
+    """A patient's link not opened this many minutes after it was sent is said so in the room
+    (``link.not_opened``, once per link); 0: never."""
+
+
 class DocumentSettings(_Section):
     """Documents and photos exchanged in a session (both ways)."""
 
@@ -393,6 +402,7 @@ class Settings(BaseSettings):
     telephony: TelephonySettings = TelephonySettings()
     console: ConsoleSettings = ConsoleSettings()
     sessions: SessionSettings = SessionSettings()
+    invitations: InvitationSettings = InvitationSettings()
     documents: DocumentSettings = DocumentSettings()
     audit: AuditSettings = AuditSettings()
     messaging: MessagingSettings = MessagingSettings()

@@ -41,6 +41,7 @@ from .models import Invitation, SessionEvent, VisioSession
 from .opening import SessionOpening
 from .outcome import Outcome
 from .paired_calls import PairedCalls
+from .reminders import remind_unopened_links
 from .state import SessionFact
 
 __all__ = [
@@ -248,6 +249,13 @@ class SessionService:
         """Sessions matching ``filters`` with their invitations, newest first, and how many
         match in all."""
         return await find_sessions(self.db, filters)
+
+    async def remind_unopened_links(self) -> int:
+        """Log ``link.not_opened`` once for each patient link not opened in time (see
+        :mod:`.reminders`); returns how many."""
+        return await remind_unopened_links(
+            self._journal, self.settings.invitations.remind_after_minutes
+        )
 
     async def outcomes(self, session_ids: Sequence[str]) -> dict[str, Outcome]:
         """The outcome of each of these sessions, read from their logs."""

@@ -65,6 +65,7 @@ export const LOGIN_URL = '/console/login';
  * @property {string | null} end_reason
  * @property {Invitation[]} invitations oldest first (empty in history lists)
  * @property {SessionEvent[]} [timeline] every event, in order (detail only)
+ * @property {import('./outcome.js').SessionOutcome} [outcome] what became of it, read from its log
  * @property {Record<string, string>} [people] display names of the logins it names (console detail only)
  */
 

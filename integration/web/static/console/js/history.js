@@ -8,6 +8,7 @@
 import { ApiError, fetchHistory, fetchSession } from './api.js';
 import { errorMessage } from './errors.js';
 import { applyTranslations, formatDate, formatTime, startOfDay, t } from './i18n.js';
+import { outcomeLines } from './outcome.js';
 import { STATES, actorName, channelName, displayDestination, patientInvitation, stateChip } from './sessions.js';
 
 /** @typedef {import('./api.js').Session} Session */
@@ -208,7 +209,7 @@ export class HistoryView {
   }
 
   /**
-   * One row: date and time, patient, state, who opened it, position.
+   * One row: date and time, patient, state, outcome, who opened it, position.
    * @private
    * @param {Session} session
    * @returns {HTMLTableRowElement}
@@ -254,11 +255,19 @@ export class HistoryView {
     chipElement.textContent = chip.text;
     state.append(chipElement);
 
+    const outcome = document.createElement('td');
+    outcome.className = 'history-outcome';
+    if (session.outcome) {
+      const lines = outcomeLines(session.outcome);
+      outcome.dataset.tone = lines.tone;
+      outcome.textContent = lines.title;
+    }
+
     const by = document.createElement('td');
     by.textContent = actorName(session.created_by);
     const position = document.createElement('td');
     position.textContent = session.position || '—';
-    row.append(when, who, state, by, position);
+    row.append(when, who, state, outcome, by, position);
     return row;
   }
 

@@ -15,6 +15,7 @@ import { StillGallery } from './gallery.js';
 import { applyTranslations, formatTime, t } from './i18n.js';
 import { PopOut } from './popout.js';
 import { LocationPanel } from './location.js';
+import { outcomeLines, stepLabel, videoNotice } from './outcome.js';
 import { RemoteBar } from './remote.js';
 import { ScreenShare } from './screenshare.js';
 import { PATIENT, VideoLayout } from './thumbnails.js';
@@ -92,6 +93,7 @@ export class Room {
     /** @type {FormMode | null} */
     this.formMode = null;
     this.timelineCount = -1;
+    this.outcomeKey = '';
     this.othersKey = '';
     this.onFullscreenChange = () => this.renderFullscreen();
 
@@ -247,6 +249,14 @@ export class Room {
     const help = this.field('video-help');
     help.textContent = step.help || '';
     help.hidden = !step.help;
+    // No frame comes: the last picture stays (see video.js), with the reason written over it.
+    const notice = videoNotice(session.outcome);
+    video.dataset.notice = notice;
+    this.field('video-notice').textContent = notice ? t(`room.video.${notice}`) : '';
+    if (notice) {
+      this.field('video-title').textContent = t(`room.video.${notice}`);
+    }
+    this.video.hold(Boolean(notice));
 
     const line = deliveryLine(session);
     const status = this.field('status');
@@ -279,6 +289,7 @@ export class Room {
       this.popout.close();
     }
 
+    this.renderOutcome(session, closed, line.failed);
     this.renderTimeline(session);
     this.gallery.update(session, closed);
     this.location.update(session, closed);
@@ -357,6 +368,88 @@ export class Room {
     });
     list.replaceChildren(...items);
     list.hidden = items.length === 0;
+  }
+
+  /**
+   * The session's outcome, in the room and atop the timeline; redrawn only when it changed, so
+   * that a poll never takes the focus off one of its buttons.
+   * @private
+   * @param {Session} session
+   * @param {boolean} closed
+   * @param {boolean} failed the delivery failed: the room's own retry buttons are shown already
+   */
+  renderOutcome(session, closed, failed) {
+    const outcome = session.outcome;
+    const box = this.field('outcome');
+    const banner = /** @type {HTMLElement} */ (this.side.querySelector('[data-field="timeline-outcome"]'));
+    if (!outcome) {
+      box.hidden = true;
+      banner.hidden = true;
+      return;
+    }
+    const patient = patientInvitation(session);
+    const channel = patient && patient.channel === 'email' ? 'email' : 'sms';
+    const steps = closed
+      ? []
+      : (outcome.next_steps || []).filter((step) => !(failed && (step === 'retry' || step === 'email' || step === 'sms')));
+    const lines = outcomeLines(outcome);
+    const key = JSON.stringify([lines, steps, channel, outcome.final]);
+    if (key === this.outcomeKey) {
+      return;
+    }
+    this.outcomeKey = key;
+    box.hidden = false;
+    box.dataset.tone = lines.tone;
+    box.dataset.kind = outcome.kind;
+    this.field('outcome-label').textContent = t(outcome.final ? 'outcome.label.final' : 'outcome.label');
+    this.field('outcome-title').textContent = lines.title;
+    const next = this.field('outcome-next');
+    next.textContent = lines.next;
+    next.hidden = !lines.next;
+    const buttons = steps.map((step, index) => {
+      const button = document.createElement('button');
+      button.type = 'button';
+      button.className = `button ${index === 0 ? 'button-primary' : 'button-secondary'}`;
+      button.dataset.step = step;
+      button.textContent = stepLabel(step, channel);
+      button.addEventListener('click', () => this.nextStep(step, button));
+      return button;
+    });
+    const list = this.field('outcome-steps');
+    list.replaceChildren(...buttons);
+    list.hidden = buttons.length === 0;
+    banner.hidden = false;
+    banner.dataset.tone = lines.tone;
+    banner.textContent = outcome.final ? `${t('outcome.label.final')} : ${lines.title}`.replace(' :', '\u00a0:') : lines.title;
+  }
+
+  /**
+   * Do one of the outcome's next steps with the room's own actions.
+   * @private
+   * @param {string} step
+   * @param {HTMLButtonElement} button
+   */
+  nextStep(step, button) {
+    const patient = this.session && patientInvitation(this.session);
+    switch (step) {
+      case 'retry':
+        if (patient) {
+          this.retry(patient, button);
+        }
+        break;
+      case 'resend':
+        this.openForm('resend');
+        break;
+      case 'email':
+      case 'sms':
+        this.openForm(step);
+        break;
+      case 'photo':
+        this.remote.command('photo', null);
+        break;
+      default:
+        break;
+    }
   }
 
   /**

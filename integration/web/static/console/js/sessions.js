@@ -8,6 +8,7 @@
 import { formatDate, formatTime, has, t } from './i18n.js';
 import { documentTimelineLine } from './documents.js';
 import { locationTimelineLine } from './location.js';
+import { outcomeTimelineLine } from './outcome.js';
 import { participantTimelineLine } from './participants.js';
 import { remoteTimelineLine } from './remote.js';
 import { screenTimelineLine } from './screenshare.js';
@@ -621,6 +622,7 @@ export function timelineLine(session, event) {
       return { text: t('timeline.session.expired'), tone: 'muted' };
     default:
       return (
+        outcomeTimelineLine(event) ||
         remoteTimelineLine(event, actor) ||
         screenTimelineLine(event, actor) ||
         locationTimelineLine(event, actor) ||

@@ -82,6 +82,8 @@ export class RoomVideo {
     /** @type {Map<string, Feed>} the cameras, in order of arrival */
     this.feeds = new Map();
     this.active = false;
+    /** The last picture stays while no frame comes (the room says why over it). */
+    this.holding = false;
     this.retries = 0;
     this.retryTimer = 0;
     this.staleTimer = 0;
@@ -315,6 +317,26 @@ export class RoomVideo {
     }
   }
 
+  /**
+   * Keep each camera's last picture while no frame comes (`true`: the service said the picture
+   * froze or the patient is reconnecting), or let the waiting text come back as usual.
+   * @param {boolean} hold
+   */
+  hold(hold) {
+    if (this.holding === hold) {
+      return;
+    }
+    this.holding = hold;
+    for (const feed of this.feeds.values()) {
+      if (hold && feed.lastFrameAt) {
+        feed.playing = true;
+      } else if (!hold && feed.lastFrameAt && performance.now() - feed.lastFrameAt > STALE_MS) {
+        feed.playing = false;
+      }
+    }
+    this.render();
+  }
+
   /** @private */
   async checkStale() {
     for (const feed of [...this.feeds.values()]) {
@@ -335,7 +357,7 @@ export class RoomVideo {
           // closed meanwhile
         }
       }
-      if (feed.playing && feed.lastFrameAt && performance.now() - feed.lastFrameAt > STALE_MS) {
+      if (feed.playing && !this.holding && feed.lastFrameAt && performance.now() - feed.lastFrameAt > STALE_MS) {
         feed.playing = false;
         this.render();
       }
