@@ -1,0 +1,175 @@
+"""Every failure said, on both sides, in real Chromium: a picture that freezes while the phone
+stays connected, the video lost, and a link nobody opens; each with the session's outcome and
+its next step in the room, its timeline and the history."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import aioice.ice
+import pytest
+from playwright.async_api import BrowserContext, expect
+
+from visioregul.integration.settings import InvitationSettings
+
+from .pages import log_in, start_service
+from .test_video import camera_on, open_link, patient_link, settings
+
+pytestmark = [pytest.mark.timeout(120)]
+
+NBSP = "\u00a0"
+
+KEEP_PEERS = """(() => {
+  const Real = window.RTCPeerConnection;
+  window.__peers = [];
+  window.RTCPeerConnection = class extends Real {
+    constructor(...args) {
+      super(...args);
+      window.__peers.push(this);
+    }
+  };
+})();"""
+"""A page-side hook: the page's peer connections, so that the test can hold its camera back."""
+
+STOP_FRAMES = """async () => {
+  for (const pc of window.__peers) {
+    for (const sender of pc.getSenders()) {
+      if (sender.track) {
+        window.__track = sender.track;
+        window.__sender = sender;
+        await sender.replaceTrack(null);
+      }
+    }
+  }
+}"""
+"""The phone keeps its connection but sends no frame (as on a network too weak for video)."""
+
+SEND_FRAMES = "async () => { await window.__sender.replaceTrack(window.__track); }"
+
+
+@pytest.fixture(autouse=True)
+def loopback_ice(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The service's peers gather 127.0.0.1 (aioice skips loopback; the test runs offline)."""
+    monkeypatch.setattr(aioice.ice, "get_host_addresses", lambda use_ipv4, use_ipv6: ["127.0.0.1"])
+
+
+async def test_given_the_phone_sends_no_frame_then_both_sides_say_the_picture_froze(
+    browser: BrowserContext, aiohttp_client: Any, tmp_path: Path, artifacts: Path
+) -> None:
+    client = await start_service(aiohttp_client, settings(tmp_path), tmp_path)
+    console = await log_in(browser, client, artifacts)
+    page = console.page
+    card = page.locator("#stage .call-card")
+    await card.locator(".invite-input").fill("06 12 34 56 78")
+    await card.locator("[data-field=submit]").click()
+    link = await patient_link(page, console.base)
+    room = page.locator("#stage .room")
+    video = room.locator("[data-field=video]")
+    outcome = room.locator("[data-field=outcome]")
+    timeline = page.locator("#room-side .timeline")
+
+    patient = await open_link(browser, link, KEEP_PEERS)
+    await camera_on(patient)
+    await expect(video).to_have_attribute("data-playing", "true", timeout=20000)
+    await expect(outcome.locator("[data-field=outcome-title]")).to_have_text(
+        "Vidéo établie", timeout=10000
+    )
+    await expect(outcome).to_have_attribute("data-tone", "good")
+
+    # The phone stays connected but no frame comes: said on both sides, and logged.
+    await patient.evaluate(STOP_FRAMES)
+    await expect(patient.locator("#status")).to_have_text(
+        f"Le régulateur ne reçoit plus votre image{NBSP}: votre réseau est faible", timeout=15000
+    )
+    frozen = f"Image figée{NBSP}: le réseau du patient est trop faible"
+    await expect(video).to_have_attribute("data-notice", "frozen")
+    # Over the last picture, not over a dark panel.
+    await expect(video).to_have_attribute("data-playing", "true")
+    await expect(room.locator("[data-field=video-notice]")).to_have_text(frozen)
+    await expect(room.locator("[data-field=video-notice]")).to_be_visible()
+    await expect(outcome.locator("[data-field=outcome-title]")).to_have_text(frozen)
+    await expect(outcome).to_have_attribute("data-tone", "warning")
+    await expect(outcome.locator("[data-step=photo]")).to_have_text("Demander une photo")
+    await expect(timeline).to_contain_text("Image du patient figée")
+    await page.bring_to_front()
+    await console.shot("outcome-room-video-frozen")
+    await console.shot("outcome-patient-video-frozen", patient)
+
+    # Frames again: the page says it is seen, the room's picture moves, the stall's length logged.
+    await patient.evaluate(SEND_FRAMES)
+    await expect(patient.locator("#status")).to_have_text("Le régulateur vous voit", timeout=15000)
+    await expect(video).to_have_attribute("data-notice", "", timeout=10000)
+    await expect(outcome.locator("[data-field=outcome-title]")).to_have_text("Vidéo établie")
+    await expect(timeline).to_contain_text("Image du patient revenue après")
+    await expect(room.locator("[data-field=video-notice]")).to_be_hidden()
+
+    # The phone goes away without a word: the video is lost, said over the last picture.
+    await patient.close()
+    await expect(video).to_have_attribute("data-notice", "interrupted", timeout=45000)
+    await expect(room.locator("[data-field=video-notice]")).to_have_text(
+        "Vidéo interrompue, reconnexion en cours"
+    )
+    await expect(outcome.locator("[data-field=outcome-title]")).to_have_text(
+        "Vidéo interrompue, reconnexion en cours"
+    )
+    await console.shot("outcome-room-video-lost")
+
+    # Ended: the room, its timeline and the history say how it ended.
+    await room.locator("[data-field=end]").click()
+    await page.locator("#end-dialog").get_by_role("button", name="Terminer la visio").click()
+    await expect(outcome.locator("[data-field=outcome-label]")).to_have_text("Issue de la visio")
+    await expect(outcome.locator("[data-field=outcome-title]")).to_have_text("Vidéo établie")
+    await expect(outcome.locator("[data-field=outcome-steps]")).to_be_hidden()
+    await expect(page.locator("#room-side [data-field=timeline-outcome]")).to_have_text(
+        f"Issue de la visio{NBSP}: Vidéo établie"
+    )
+    await console.shot("outcome-room-ended")
+    body: Any = await (await page.request.get(f"{console.base}/console/api/sessions")).json()
+    assert body["sessions"][0]["outcome"]["kind"] == "video_established"
+    assert body["sessions"][0]["outcome"]["final"] is True
+    assert not console.unexpected_problems(), console.problems
+
+
+async def test_given_a_link_nobody_opens_then_the_room_offers_to_send_it_again(
+    browser: BrowserContext, aiohttp_client: Any, tmp_path: Path, artifacts: Path
+) -> None:
+    service = settings(tmp_path)
+    service.invitations = InvitationSettings(remind_after_minutes=0.05)
+    client = await start_service(aiohttp_client, service, tmp_path)
+    console = await log_in(browser, client, artifacts)
+    page = console.page
+    card = page.locator("#stage .call-card")
+    await card.locator(".invite-input").fill("06 12 34 56 78")
+    await card.locator("[data-field=submit]").click()
+    room = page.locator("#stage .room")
+    outcome = room.locator("[data-field=outcome]")
+
+    await expect(outcome.locator("[data-field=outcome-title]")).to_have_text(
+        f"Le lien n'a pas été ouvert depuis 1{NBSP}min{NBSP}: renvoyer{NBSP}? par e‑mail{NBSP}?",
+        timeout=20000,
+    )
+    await expect(outcome).to_have_attribute("data-tone", "warning")
+    steps = outcome.locator("[data-field=outcome-steps] button")
+    await expect(steps).to_have_text(["Renvoyer le lien par SMS", "Envoyer le lien par e‑mail"])
+    await expect(page.locator("#room-side .timeline")).to_contain_text(
+        f"Lien non ouvert 1{NBSP}min après l'envoi du SMS"
+    )
+    await console.shot("outcome-room-link-not-opened")
+
+    # "Envoyer le lien par e-mail": the room's own form, for an e-mail address.
+    await outcome.locator("[data-step=email]").click()
+    form = room.locator("[data-part=form]")
+    await expect(form).to_be_visible()
+    await expect(form).to_have_attribute("data-mode", "email")
+    await form.locator("[data-field=form-input]").fill("patient@example.org")
+    await form.locator("[data-field=form-submit]").click()
+    await expect(outcome.locator("[data-field=outcome-title]")).to_have_text(
+        "Lien envoyé, en attente du patient", timeout=10000
+    )
+
+    # The history lists the session with its outcome.
+    await page.goto(f"{console.base}/console#/history")
+    await expect(page.locator(".history-outcome").first).to_be_visible(timeout=10000)
+    await console.shot("outcome-history")
+    assert not console.unexpected_problems(), console.problems
