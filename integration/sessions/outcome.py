@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
@@ -231,8 +231,8 @@ class _Fold:
             self.browser = (details, at)
         elif kind in ("camera.allowed", "camera.denied", "camera.unavailable"):
             self.camera = (kind.partition(".")[2], at)
-            if kind == "camera.allowed":
-                self.browser = None
+            if kind == "camera.allowed":  # a new attempt: what blocked the last one is past
+                self.browser, self.no_path = None, None
         elif kind == "video.path":
             self.path, self.no_path = details, None
         elif kind == "video.no_path":
@@ -306,8 +306,10 @@ def _video(fold: _Fold, *, final: bool) -> Outcome | None:
     if fold.left is not None and fold.live_ever is not None:
         return Outcome(OutcomeKind.PATIENT_LEFT, False, (NextStep.RESEND,), {}, fold.left)
     if fold.lost is not None and (fold.no_path is None or fold.no_path[1] < fold.lost):
-        return Outcome(OutcomeKind.VIDEO_LOST, False, (NextStep.PHOTO,), {}, fold.lost)
-    if final and fold.photo_mode_ever is not None:
+        # No button: the page reconnects by itself, and a new link would revoke the one it holds.
+        return Outcome(OutcomeKind.VIDEO_LOST, False, (), {}, fold.lost)
+    if final and fold.photo_mode_ever is not None and fold.photos:
+        # Photo mode came and went, and photos arrived: that is what the session got.
         reason, at = fold.photo_mode_ever
         kind = OutcomeKind.NETWORK_WEAK if reason == "weak_link" else OutcomeKind.PHOTOS_ONLY
         return Outcome(kind, True, (), {"photos": fold.photos}, at)
@@ -318,19 +320,25 @@ def _before_video(fold: _Fold, *, final: bool) -> Outcome:
     """Why there is no video (yet): the furthest step the patient reached, and what blocked."""
     channel: dict[str, Any] = {"channel": _channel(fold)}
     steps: tuple[NextStep, ...]
+    # What blocks the video now: the latest of the network, the camera and the browser.
+    blockers: list[Outcome] = []
     if fold.no_path is not None:
         details, at = fold.no_path
         steps = () if final else (NextStep.PHOTO,)
-        return Outcome(OutcomeKind.NO_PATH, final, steps, {"reason": details.get("reason")}, at)
+        facts = {"reason": details.get("reason")}
+        blockers.append(Outcome(OutcomeKind.NO_PATH, final, steps, facts, at))
     if fold.camera is not None and fold.camera[0] != "allowed":
         state, at = fold.camera
         kind = OutcomeKind.CAMERA_REFUSED if state == "denied" else OutcomeKind.CAMERA_UNAVAILABLE
-        return Outcome(kind, final, () if final else (NextStep.RESEND,), {}, at)
+        # No button: the patient allows the camera on the page (the room shows how), no new link.
+        blockers.append(Outcome(kind, final, (), {}, at))
     if fold.browser is not None:
         details, at = fold.browser
         facts = {"reason": details.get("reason"), "app": details.get("app"), **channel}
         steps = () if final else (_other_channel(fold),)
-        return Outcome(OutcomeKind.BROWSER_UNSUPPORTED, final, steps, facts, at)
+        blockers.append(Outcome(OutcomeKind.BROWSER_UNSUPPORTED, final, steps, facts, at))
+    if blockers:
+        return max(blockers, key=lambda outcome: outcome.at or datetime.min.replace(tzinfo=UTC))
     if fold.camera is not None:
         return Outcome(OutcomeKind.CAMERA_ALLOWED, final, (), {}, fold.camera[1])
     if fold.opened is not None:

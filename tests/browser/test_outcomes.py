@@ -11,9 +11,14 @@ import aioice.ice
 import pytest
 from playwright.async_api import BrowserContext, expect
 
+from visioregul.integration import appkeys
+from visioregul.integration.sessions.journal import Actor
+from visioregul.integration.sessions.state import SessionFact
 from visioregul.integration.settings import InvitationSettings
 
 from .pages import log_in, start_service
+from .test_console_room import FAILURE_TIMEOUT
+from .test_console_room import settings as failing_email
 from .test_video import camera_on, open_link, patient_link, settings
 
 pytestmark = [pytest.mark.timeout(120)]
@@ -90,6 +95,9 @@ async def test_given_the_phone_sends_no_frame_then_both_sides_say_the_picture_fr
     await expect(room.locator("[data-field=video-notice]")).to_be_visible()
     await expect(outcome.locator("[data-field=outcome-title]")).to_have_text(frozen)
     await expect(outcome).to_have_attribute("data-tone", "warning")
+    await expect(room.locator("[data-field=status]")).to_contain_text(
+        "Image du patient figée depuis"
+    )
     await expect(outcome.locator("[data-step=photo]")).to_have_text("Demander une photo")
     await expect(timeline).to_contain_text("Image du patient figée")
     await page.bring_to_front()
@@ -113,6 +121,7 @@ async def test_given_the_phone_sends_no_frame_then_both_sides_say_the_picture_fr
     await expect(outcome.locator("[data-field=outcome-title]")).to_have_text(
         "Vidéo interrompue, reconnexion en cours"
     )
+    await expect(outcome.locator("[data-field=outcome-steps]")).to_be_hidden()
     await console.shot("outcome-room-video-lost")
 
     # Ended: the room, its timeline and the history say how it ended.
@@ -172,4 +181,97 @@ async def test_given_a_link_nobody_opens_then_the_room_offers_to_send_it_again(
     await page.goto(f"{console.base}/console#/history")
     await expect(page.locator(".history-outcome").first).to_be_visible(timeout=10000)
     await console.shot("outcome-history")
+    assert not console.unexpected_problems(), console.problems
+
+
+async def test_given_each_failure_then_the_room_says_it_with_the_next_step(
+    browser: BrowserContext, aiohttp_client: Any, tmp_path: Path, artifacts: Path
+) -> None:
+    """A link that cannot leave, for real; then the events the page and the network report
+    (in-app view, no path, photo mode, camera refused) as they land in the session's log."""
+    client = await start_service(aiohttp_client, failing_email(tmp_path), tmp_path)
+    console = await log_in(browser, client, artifacts)
+    page = console.page
+    card = page.locator("#stage .call-card")
+    room = page.locator("#stage .room")
+    outcome = room.locator("[data-field=outcome]")
+    title = outcome.locator("[data-field=outcome-title]")
+    steps = outcome.locator("[data-field=outcome-steps] button")
+
+    # The e-mail cannot leave: said, with the room's own retry buttons (none repeated).
+    await card.locator(".invite-input").fill("patient@example.org")
+    await card.locator("[data-field=submit]").click()
+    await expect(title).to_have_text(
+        "L'e‑mail n'a pas pu être remis au patient", timeout=FAILURE_TIMEOUT
+    )
+    await expect(outcome).to_have_attribute("data-tone", "failed")
+    await expect(outcome.locator("[data-field=outcome-next]")).to_contain_text("SMS ou e‑mail")
+    await expect(room.locator("[data-part=failure]")).to_be_visible()
+    await expect(outcome.locator("[data-field=outcome-steps]")).to_be_hidden()
+    await console.shot("outcome-room-not-delivered")
+
+    # By SMS: the patient opens the link; what the page and the network report follows.
+    await room.locator("[data-field=back]").click()
+    await card.locator(".invite-input").fill("06 12 34 56 78")
+    await card.locator("[data-field=submit]").click()
+    link = await patient_link(page, console.base)
+    patient = await open_link(browser, link)
+    await expect(title).to_have_text("Le patient a ouvert le lien", timeout=10000)
+    await page.bring_to_front()
+    sessions: Any = await (await page.request.get(f"{console.base}/console/api/sessions")).json()
+    session_id = sessions["sessions"][0]["id"]
+    service = client.app[appkeys.SESSION_SERVICE]
+    page_actor = Actor("patient")
+
+    await service.record(
+        session_id,
+        page_actor,
+        "patient.browser_unsupported",
+        {"reason": "in_app_view", "app": "Facebook"},
+    )
+    await expect(title).to_have_text("Le lien s'est ouvert dans Facebook, sans accès à la caméra")
+    await expect(outcome.locator("[data-field=outcome-next]")).to_have_text(
+        "Demander au patient d'ouvrir le lien dans Chrome ou Safari."
+    )
+    await expect(steps).to_have_text(["Envoyer le lien par e‑mail"])
+    await console.shot("outcome-room-browser-unsupported")
+
+    await service.record(
+        session_id, page_actor, "camera.allowed", {}, fact=SessionFact.CAMERA_ALLOWED
+    )
+    await service.record(session_id, page_actor, "video.no_path", {"reason": "turn_unreachable"})
+    await expect(title).to_have_text("La vidéo ne passe pas le réseau du patient")
+    await expect(steps).to_have_text(["Demander une photo"])
+    await console.shot("outcome-room-no-path")
+
+    await service.record(session_id, page_actor, "video.photo_mode", {"reason": "weak_link"})
+    await expect(title).to_have_text(f"Réseau trop faible pour la vidéo{NBSP}: photos à la place")
+    await console.shot("outcome-room-network-weak")
+
+    await service.record(session_id, page_actor, "video.photo_mode_ended", {})
+    await service.record(session_id, page_actor, "video.photo_mode", {"reason": "no_frames"})
+    await expect(title).to_have_text(f"Aucune image vidéo n'arrive{NBSP}: photos à la place")
+    await console.shot("outcome-room-photos-only")
+
+    await service.record(session_id, page_actor, "video.photo_mode_ended", {})
+    await service.record(
+        session_id, page_actor, "camera.denied", {"detail": "NotAllowedError (chrome)"}
+    )
+    await expect(title).to_have_text("Le patient a refusé la caméra")
+    await expect(outcome).to_have_attribute("data-tone", "failed")
+    await expect(outcome.locator("[data-field=outcome-steps]")).to_be_hidden()
+    await console.shot("outcome-room-camera-refused")
+
+    await room.locator("[data-field=end]").click()
+    await page.locator("#end-dialog").get_by_role("button", name="Terminer la visio").click()
+    await expect(outcome.locator("[data-field=outcome-label]")).to_have_text("Issue de la visio")
+    await expect(title).to_have_text("Le patient a refusé la caméra")
+    await page.goto(f"{console.base}/console#/history")
+    rows = page.locator(".history-outcome")
+    await expect(rows).to_have_text(
+        ["Le patient a refusé la caméra", "L'e‑mail n'a pas pu être remis au patient"],
+        timeout=10000,
+    )
+    await console.shot("outcome-history-ended")
+    await patient.close()
     assert not console.unexpected_problems(), console.problems

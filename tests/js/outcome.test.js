@@ -57,6 +57,11 @@ describe('the outcome in the room', () => {
     assert.equal(outcomeLines(outcome('video_established', { final: true })).next, '');
   });
 
+  test('an ended session with interruptions counts them', () => {
+    const lines = outcomeLines(outcome('video_established', { final: true, details: { interruptions: 2 } }));
+    assert.equal(lines.next, `Interrompue 2${NBSP}fois en cours de visio.`);
+  });
+
   test('an unknown kind still reads as a sentence', () => {
     assert.equal(outcomeLines(outcome('something_new')).title, 'Situation inconnue');
   });

@@ -139,7 +139,7 @@ def test_given_an_in_app_view_then_browser_unsupported() -> None:
 def test_given_the_camera_refused_then_camera_refused_until_allowed() -> None:
     refused = log(*invited(), ("link.opened", {"invitation_id": SMS}), "camera.denied")
     assert session_outcome(refused).kind is OutcomeKind.CAMERA_REFUSED
-    assert session_outcome(refused).next_steps == (NextStep.RESEND,)
+    assert session_outcome(refused).next_steps == ()
     allowed = log(
         *invited(), ("link.opened", {"invitation_id": SMS}), "camera.denied", "camera.allowed"
     )
@@ -201,6 +201,8 @@ def test_given_the_video_lost_then_video_lost_until_live_again(
 ) -> None:
     lost = log(*invited(), *opened(), "video.live", loss)
     assert session_outcome(lost).kind is OutcomeKind.VIDEO_LOST
+    # No button: a new link would revoke the one the reconnecting page holds.
+    assert session_outcome(lost).next_steps == ()
     again = log(*invited(), *opened(), "video.live", loss, "video.live")
     assert session_outcome(again).kind is OutcomeKind.VIDEO_ESTABLISHED
 
@@ -320,3 +322,41 @@ def test_outcome_json() -> None:
         "details": {"channel": "sms", "minutes": 2},
         "at": events[-1].at.isoformat(),
     }
+
+
+def test_given_several_blockers_then_the_latest_one() -> None:
+    events = log(
+        *invited(),
+        *opened(),
+        ("video.no_path", {"reason": "turn_unreachable"}),
+        ("camera.denied", {"detail": "NotAllowedError"}),
+    )
+    assert session_outcome(events).kind is OutcomeKind.CAMERA_REFUSED
+    events = log(
+        *invited(),
+        ("link.opened", {"invitation_id": SMS}),
+        "camera.denied",
+        ("patient.browser_unsupported", {"reason": "no_camera_api", "app": None}),
+    )
+    assert session_outcome(events).kind is OutcomeKind.BROWSER_UNSUPPORTED
+
+
+def test_given_no_path_then_the_camera_allowed_again_then_a_new_attempt() -> None:
+    events = log(
+        *invited(), *opened(), ("video.no_path", {"reason": "no_candidates"}), "camera.allowed"
+    )
+    assert session_outcome(events).kind is OutcomeKind.CAMERA_ALLOWED
+
+
+def test_given_photo_mode_that_ended_without_photos_then_what_blocked_the_video() -> None:
+    events = log(
+        *invited(),
+        *opened(),
+        ("video.photo_mode", {"reason": "no_frames"}),
+        "video.photo_mode_ended",
+        ("camera.denied", {"detail": "NotAllowedError"}),
+        "session.ended",
+    )
+    assert session_outcome(events).kind is OutcomeKind.CAMERA_REFUSED
+    with_photos = [*events[:-1], Event("photo.taken", {}, START), events[-1]]
+    assert session_outcome(with_photos).kind is OutcomeKind.PHOTOS_ONLY

@@ -61,7 +61,10 @@ export function outcomeLines(outcome) {
     title = t('outcome.browser_unsupported.app', { app: String(details.app) });
   }
   const nextKey = outcome.final ? `outcome.${kind}.final` : `outcome.${kind}.next`;
-  const next = has(nextKey) ? t(nextKey, params) : '';
+  let next = has(nextKey) ? t(nextKey, params) : '';
+  if (kind === 'video_established' && outcome.final && details.interruptions) {
+    next = t('outcome.video_established.interrupted', { count: String(details.interruptions) });
+  }
   return { title, next, tone: outcome.tone };
 }
 

@@ -260,10 +260,13 @@ export class Room {
 
     const line = deliveryLine(session);
     const status = this.field('status');
-    if (status.textContent !== line.text) {
-      status.textContent = line.text;
+    // A frozen picture is the latest news, not the video that came before it.
+    const frozenAt = notice === 'frozen' && session.outcome ? session.outcome.at : null;
+    const shown = frozenAt ? { text: t('room.status.frozen', { time: formatTime(frozenAt) }), tone: 'failed' } : line;
+    if (status.textContent !== shown.text) {
+      status.textContent = shown.text;
     }
-    status.dataset.tone = line.tone;
+    status.dataset.tone = shown.tone;
 
     this.renderThirdParties(session, closed);
     this.video.relabel();
