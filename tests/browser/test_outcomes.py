@@ -234,6 +234,13 @@ async def test_given_each_failure_then_the_room_says_it_with_the_next_step(
         "Demander au patient d'ouvrir le lien dans Chrome ou Safari."
     )
     await expect(steps).to_have_text(["Envoyer le lien par e‑mail"])
+    # The video area and the timeline say it too, not "waiting".
+    await expect(room.locator("[data-field=video-title]")).to_have_text(
+        "Le lien s'est ouvert dans Facebook, sans accès à la caméra"
+    )
+    await expect(page.locator("#room-side .timeline")).to_contain_text(
+        "Lien ouvert dans Facebook, sans accès à la caméra"
+    )
     await console.shot("outcome-room-browser-unsupported")
 
     await service.record(

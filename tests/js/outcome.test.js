@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 
-import { outcomeLines, outcomeTimelineLine, stepLabel, videoNotice } from '../../integration/web/static/console/js/outcome.js';
+import { outcomeLines, outcomeTimelineLine, placeholderLines, stepLabel, videoNotice } from '../../integration/web/static/console/js/outcome.js';
 import { useCatalogue } from './catalogue.js';
 
 const NBSP = '\u00a0';
@@ -75,6 +75,12 @@ describe('the outcome in the room', () => {
 });
 
 describe('the picture and the timeline', () => {
+  test('the video area says why no video comes, while the session runs', () => {
+    assert.equal(placeholderLines(outcome('no_path'))?.title, 'La vidéo ne passe pas le réseau du patient');
+    assert.equal(placeholderLines(outcome('no_path', { final: true })), null);
+    assert.equal(placeholderLines(outcome('video_established')), null);
+  });
+
   test('a frozen picture or a reconnection is written over the last frame, nothing else', () => {
     assert.equal(videoNotice(outcome('video_frozen')), 'frozen');
     assert.equal(videoNotice(outcome('video_lost')), 'interrupted');
@@ -96,6 +102,14 @@ describe('the picture and the timeline', () => {
     assert.equal(
       outcomeTimelineLine({ at, actor: 'system', type: 'link.not_opened', details: { channel: 'sms', minutes: 2 } })?.text,
       `Lien non ouvert 2${NBSP}min après l'envoi du SMS`,
+    );
+    assert.equal(
+      outcomeTimelineLine({ at, actor: 'patient', type: 'patient.browser_unsupported', details: { app: 'Facebook' } })?.text,
+      'Lien ouvert dans Facebook, sans accès à la caméra',
+    );
+    assert.equal(
+      outcomeTimelineLine({ at, actor: 'system', type: 'video.path', details: { path: 'turn-tls', rtt_ms: 80 } })?.text,
+      `Chemin de la vidéo${NBSP}: relais TURN TLS, aller-retour 80${NBSP}ms`,
     );
     assert.equal(outcomeTimelineLine({ at, actor: 'system', type: 'video.live', details: {} }), null);
   });

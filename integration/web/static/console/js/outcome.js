@@ -99,9 +99,49 @@ export function outcomeTimelineLine(event) {
       const channel = details.channel === 'email' ? 'email' : 'sms';
       return { text: t(`timeline.link.not_opened.${channel}`, { minutes: String(details.minutes ?? '') }), tone: 'failed' };
     }
+    case 'patient.browser_unsupported':
+      return {
+        text: details.app
+          ? t('timeline.reported.browser_unsupported.app', { app: String(details.app) })
+          : t('timeline.reported.browser_unsupported'),
+        tone: 'failed',
+      };
+    case 'video.no_path':
+      return { text: t('timeline.reported.no_path'), tone: 'failed' };
+    case 'video.photo_mode':
+      return {
+        text: t(details.reason === 'weak_link' ? 'timeline.reported.photo_mode.weak_link' : 'timeline.reported.photo_mode'),
+        tone: 'failed',
+      };
+    case 'video.photo_mode_ended':
+      return { text: t('timeline.reported.photo_mode_ended'), tone: 'good' };
+    case 'video.reconnecting':
+      return { text: t('timeline.reported.reconnecting'), tone: 'normal' };
+    case 'video.path': {
+      const path = PATHS.includes(details.path) ? t(`outcome.path.${details.path}`) : String(details.path ?? '');
+      return typeof details.rtt_ms === 'number'
+        ? { text: t('timeline.reported.path_rtt', { path, rtt: String(details.rtt_ms) }), tone: 'muted' }
+        : { text: t('timeline.reported.path', { path }), tone: 'muted' };
+    }
     default:
       return null;
   }
+}
+
+/** Outcomes that say, in place of the waiting text, why no video comes. */
+const BLOCKING = ['browser_unsupported', 'no_path', 'network_weak', 'photos_only'];
+
+/**
+ * What the video area says instead of "waiting" when the outcome explains why no video comes,
+ * or null.
+ * @param {SessionOutcome | undefined} outcome
+ * @returns {OutcomeLines | null}
+ */
+export function placeholderLines(outcome) {
+  if (!outcome || outcome.final || !BLOCKING.includes(outcome.kind)) {
+    return null;
+  }
+  return outcomeLines(outcome);
 }
 
 /**

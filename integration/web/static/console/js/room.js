@@ -15,7 +15,7 @@ import { StillGallery } from './gallery.js';
 import { applyTranslations, formatTime, t } from './i18n.js';
 import { PopOut } from './popout.js';
 import { LocationPanel } from './location.js';
-import { outcomeLines, stepLabel, videoNotice } from './outcome.js';
+import { outcomeLines, placeholderLines, stepLabel, videoNotice } from './outcome.js';
 import { RemoteBar } from './remote.js';
 import { ScreenShare } from './screenshare.js';
 import { PATIENT, VideoLayout } from './thumbnails.js';
@@ -244,8 +244,10 @@ export class Room {
     const step = currentStep(session);
     const video = this.field('video');
     video.dataset.state = session.state;
-    this.field('video-title').textContent = step.title;
-    this.field('video-step').textContent = step.step;
+    // Why no video comes, when the log says it (the page's browser, the network).
+    const blocked = placeholderLines(session.outcome);
+    this.field('video-title').textContent = blocked ? blocked.title : step.title;
+    this.field('video-step').textContent = blocked ? blocked.next : step.step;
     const help = this.field('video-help');
     help.textContent = step.help || '';
     help.hidden = !step.help;
