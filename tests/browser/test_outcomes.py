@@ -111,6 +111,17 @@ async def test_given_the_phone_sends_no_frame_then_both_sides_say_the_picture_fr
     await expect(outcome.locator("[data-field=outcome-title]")).to_have_text("Vidéo établie")
     await expect(timeline).to_contain_text("Image du patient revenue après")
     await expect(room.locator("[data-field=video-notice]")).to_be_hidden()
+    sessions: Any = await (await page.request.get(f"{console.base}/console/api/sessions")).json()
+    session_id = sessions["sessions"][0]["id"]
+    detail: Any = await (
+        await page.request.get(f"{console.base}/console/api/sessions/{session_id}")
+    ).json()
+    logged = [e for e in detail["timeline"] if e["type"] in ("video.stalled", "video.resumed")]
+    # The test's stall, logged last (a slow start may have logged one before it).
+    assert [e["type"] for e in logged[-2:]] == ["video.stalled", "video.resumed"]
+    assert logged[-2]["details"] == {"participant_id": "patient"}
+    assert logged[-1]["details"]["participant_id"] == "patient"
+    assert logged[-1]["details"]["stalled_ms"] >= 2000
 
     # The phone goes away without a word: the video is lost, said over the last picture.
     await patient.close()
