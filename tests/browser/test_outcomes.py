@@ -217,7 +217,10 @@ async def test_given_each_failure_then_the_room_says_it_with_the_next_step(
     )
     await expect(outcome).to_have_attribute("data-tone", "failed")
     await expect(outcome.locator("[data-field=outcome-next]")).to_contain_text("SMS ou e‑mail")
-    await expect(room.locator("[data-part=failure]")).to_be_visible()
+    # Its buttons beside it: the room's own retry and other channel, not a second copy.
+    await expect(outcome.locator("[data-part=failure]")).to_be_visible()
+    await expect(outcome.locator("[data-field=retry]")).to_have_text("Renvoyer l'e‑mail")
+    await expect(outcome.locator("[data-field=other-channel]")).to_have_text("Envoyer par SMS")
     await expect(outcome.locator("[data-field=outcome-steps]")).to_be_hidden()
     await console.shot("outcome-room-not-delivered")
 

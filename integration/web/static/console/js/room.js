@@ -278,6 +278,10 @@ export class Room {
     const failure = this.part('failure');
     failure.hidden = closed || !line.failed;
     if (patient && line.failed) {
+      const retry = /** @type {HTMLButtonElement} */ (this.field('retry'));
+      if (!retry.disabled) {
+        retry.textContent = stepLabel('retry', patient.channel);
+      }
       const other = patient.channel === 'email' ? 'sms' : 'email';
       const button = this.field('other-channel');
       button.textContent = t(other === 'email' ? 'room.send_email' : 'room.send_sms');
