@@ -33,6 +33,7 @@ system:
 	bash dialplan/sandbox/install.sh
 	bash tests/services/chromium.sh
 	bash tests/services/nginx.sh
+	bash tests/services/coturn.sh
 
 demo: setup
 	bash dialplan/sandbox/install.sh

@@ -209,6 +209,9 @@ PATIENT_SOCKET: Mapping[str, Rule] = {
     # A third party allowed to see the patient watches the patient's video.
     "watch": LINK,
     "video.answer": LINK,
+    # The network path of the page's own video (or why there is none), never another's.
+    "path": LINK,
+    "no_path": LINK,
 }
 """Messages the patient page sends on ``/p/<token>/ws``: each acts on the link's own session."""
 
@@ -230,6 +233,9 @@ LINK_ROLES: Mapping[str, frozenset[str]] = {
     "location.result": frozenset({"patient"}),
     "location.update": frozenset({"patient"}),
     "location.stopped": frozenset({"patient"}),
+    # Every page that publishes reports its own video's path.
+    "path": frozenset({"patient", "third_party"}),
+    "no_path": frozenset({"patient", "third_party"}),
 }
 """Which link roles may send each message of :data:`PATIENT_SOCKET`."""
 

@@ -61,6 +61,7 @@ from .errors import MediaError
 from .events import EventCallback, MediaEvent
 from .feeds import Feed
 from .ice import rtc_configuration
+from .icepath import nominated_remote_type
 from .passthrough import close_peer_connection
 from .stats import RoomStats
 from .still import capture_still
@@ -174,6 +175,13 @@ class Room:
             keyframes_sent=sum(feed.keyframes.sent for feed in feeds),
             publishers={p.participant_id: p.pc.connectionState for p in publishers},
         )
+
+    def publisher_remote_type(self, participant_id: str) -> str | None:
+        """The type of a publisher's nominated remote candidate as the service sees it (``relay``:
+        its video comes through TURN), or None without a nominated pair."""
+        feed = self._feeds.get(participant_id)
+        publisher = feed.slot.current if feed is not None else None
+        return nominated_remote_type(publisher.pc) if publisher is not None else None
 
     # -- publisher ----------------------------------------------------------------------------
 

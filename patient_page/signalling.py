@@ -29,6 +29,8 @@ Page -> service:
     ``location.stopped`` when the patient stops sharing (see ``sessions.location``)
     ``{"type": "watch"}`` a third party allowed to see the patient asks for the patient's video;
     ``{"type": "video.answer", "viewer_id": str, "sdp": str}`` its answer to ``video.offer``
+    ``{"type": "path", ...}`` / ``{"type": "no_path", "reason": str}`` the network path the
+    page's own video took, or why it found none (see :mod:`.netpath`)
 
 Service -> page:
     ``{"type": "welcome", "v": 1, "ice_servers": [...], "role": "patient" | "third_party",
@@ -88,6 +90,7 @@ from visioregul.media import MediaError, MediaEvent
 
 from .documents import page_json
 from .http import DEVICE_COOKIE
+from .netpath import NoPathMessage, PathMessage, PathReports
 from .screen import PatientScreen, ScreenMessage, decode_screen
 from .watching import PatientWatch
 
@@ -219,7 +222,9 @@ PatientMessage = Annotated[
     | CommandResultMessage
     | LocationResultMessage
     | LocationUpdateMessage
-    | LocationStoppedMessage,
+    | LocationStoppedMessage
+    | PathMessage
+    | NoPathMessage,
     Field(discriminator="type"),
 ]
 _ADAPTER: TypeAdapter[PatientMessage] = TypeAdapter(PatientMessage)
@@ -264,6 +269,8 @@ class _PatientConnection:
         """Whose camera this page publishes: the patient, or ``third_party:<invitation id>``."""
         self.watch: PatientWatch | None = None
         """A third party's subscription to the patient's video."""
+        self.paths: PathReports | None = None
+        """This page's reports of its own video's network path."""
 
     @property
     def role(self) -> str:
@@ -286,6 +293,8 @@ class _PatientConnection:
         third_party = opening.role == THIRD_PARTY
         if third_party:
             self.participant_id = f"{THIRD_PARTY}:{opening.invitation_id}"
+        self.paths = PathReports(self.service, session_id, self.participant_id, self._service_view)
+        if third_party:
             self.watch = PatientWatch(
                 self.rooms, session_id, opening.invitation_id, self._send, self._later
             )
@@ -363,6 +372,11 @@ class _PatientConnection:
                 await asyncio.gather(self.watch.stop(), return_exceptions=True)
             await asyncio.gather(*self.tasks, return_exceptions=True)
             log.info("%s page of session %s disconnected", opening.role, session_id)
+
+    def _service_view(self) -> str | None:
+        """The type of this page's candidate in the pair the service's end nominated."""
+        room = self.opening and self.rooms.find(self.opening.session_id)
+        return room.publisher_remote_type(self.participant_id) if room else None
 
     def _later(self, coroutine: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(coroutine)
@@ -503,6 +517,11 @@ async def _handle(
                 message.sdp, participant_id=connection.participant_id
             )
             return {"type": "answer", "sdp": answer}
+        if isinstance(message, PathMessage | NoPathMessage):
+            # Always about this page's own publication: recorded under its participant.
+            assert connection.paths is not None
+            await connection.paths.report(actor, message)
+            return None
         if isinstance(message, WatchMessage):
             if not opening.sees_patient or connection.watch is None:
                 raise NotAllowed()  # the regulator did not allow this third party to see

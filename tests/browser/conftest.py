@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -40,10 +40,13 @@ async def launch(
     *,
     language: str = "fr-FR",
     cameras: int = 1,
+    home: Path | None = None,
+    extra_args: Sequence[str] = (),
 ) -> BrowserContext:
     """A Chromium with a fake camera, French (or ``language``), 1280x720, its profile in
     ``profile``; its clock in ``timezone_id`` when given (else the machine's); ``cameras`` fake
-    cameras (a phone has two)."""
+    cameras (a phone has two); ``HOME=home`` when given (its NSS database decides which TLS
+    authorities it trusts); ``extra_args`` after the usual flags."""
     return await playwright.chromium.launch_persistent_context(
         timezone_id=timezone_id,
         user_data_dir=str(profile),
@@ -52,6 +55,7 @@ async def launch(
         ignore_default_args=True,
         viewport={"width": 1280, "height": 720},
         locale=language,
+        env={**os.environ, "HOME": str(home)} if home is not None else None,
         args=[
             "--headless=new",
             "--no-sandbox",
@@ -67,6 +71,7 @@ async def launch(
             "--disable-features=WebRtcHideLocalIpsWithMdns",
             f"--lang={language}",
             f"--user-data-dir={profile}",
+            *extra_args,
             "--remote-debugging-pipe",
             "about:blank",
         ],

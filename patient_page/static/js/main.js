@@ -98,6 +98,10 @@ class PatientPage {
     this.iceServers = null;
     /** @type {Publisher | null} */
     this.publisher = null;
+    /** @type {import('./path.js').PathWatch | null} the network path of the publisher's connection */
+    this.path = null;
+    /** @type {Promise<typeof import('./path.js') | null> | null} loaded with the camera, not before */
+    this.pathCode = null;
     /** @type {Promise<boolean> | null} the camera being opened again */
     this.reopening = null;
     /** The patient wants the video to run (camera allowed, not stopped). */
@@ -242,6 +246,7 @@ class PatientPage {
       document.querySelectorAll('#start, [data-action="retry"]')
     );
     buttons.forEach((button) => (button.disabled = true));
+    this.loadPathCode(); // while the patient answers the camera's prompt
     try {
       this.stream = await openCamera(this.facing);
     } catch (error) {
@@ -374,6 +379,10 @@ class PatientPage {
     if (!this.wanted || !this.stream || this.iceServers === null) {
       return; // the welcome (or the camera) will call again
     }
+    const pathCode = await this.loadPathCode();
+    if (!this.wanted || !this.stream || this.iceServers === null) {
+      return;
+    }
     if (this.publisher) {
       this.publisher.close();
     }
@@ -383,6 +392,15 @@ class PatientPage {
       onState: (state) => this.onConnectionState(publisher, state),
     });
     this.publisher = publisher;
+    this.path?.stop();
+    this.path = pathCode
+      ? new pathCode.PathWatch(
+          publisher.pc,
+          this.iceServers,
+          (report) => this.send(report),
+          (reason) => this.noPath(publisher, reason),
+        )
+      : null;
     try {
       const sdp = await publisher.offer();
       if (this.publisher === publisher && !this.signalling.send({ type: 'offer', sdp })) {
@@ -408,6 +426,12 @@ class PatientPage {
       this.retries = 0;
       this.setStatus('live', 'live');
     } else if (state === 'failed') {
+      // Never connected and the relay did not help: no network path (the page keeps trying).
+      const reason = this.path ? this.path.reason() : null;
+      if (reason) {
+        this.noPath(publisher, reason);
+        return;
+      }
       this.setStatus('reconnecting', 'wait');
       this.retryLater();
     } else if (state === 'disconnected') {
@@ -419,6 +443,36 @@ class PatientPage {
         }
       }, DISCONNECTED_GRACE_MS);
     }
+  }
+
+  /**
+   * The code that reports the video's network path: fetched when the camera is asked for, so
+   * that the page's first load stays small (without it, the video still runs).
+   * @returns {Promise<typeof import('./path.js') | null>}
+   */
+  loadPathCode() {
+    if (!this.pathCode) {
+      this.pathCode = import('./path.js').catch((error) => {
+        console.warn('path reporting unavailable', error);
+        return null;
+      });
+    }
+    return this.pathCode;
+  }
+
+  /**
+   * The video found no network path: the regulator is told why, the patient in plain words, and
+   * the page tries again later (the network may change).
+   * @param {Publisher} publisher
+   * @param {import('./path.js').NoPathReason} reason
+   */
+  noPath(publisher, reason) {
+    if (publisher !== this.publisher || !this.wanted) {
+      return;
+    }
+    this.send({ type: 'no_path', reason });
+    this.setStatus('no_path', 'wait');
+    this.retryLater();
   }
 
   /** @private */
@@ -598,6 +652,7 @@ class PatientPage {
       this.publisher.close();
       this.publisher = null;
     }
+    this.path?.stop();
     if (this.stream) {
       this.stream.getTracks().forEach((track) => track.stop());
       this.stream = null;

@@ -16,6 +16,7 @@ import { applyTranslations, formatTime, t } from './i18n.js';
 import { PopOut } from './popout.js';
 import { LocationPanel } from './location.js';
 import { outcomeLines, placeholderLines, stepLabel, videoNotice } from './outcome.js';
+import { PathPanel } from './netpath.js';
 import { RemoteBar } from './remote.js';
 import { ScreenShare } from './screenshare.js';
 import { PATIENT, VideoLayout } from './thumbnails.js';
@@ -136,6 +137,7 @@ export class Room {
     this.documents = new DocumentPanel(sessionId, this.field('documents'), {
       photo: () => this.remote.command('photo', null),
     });
+    this.path = new PathPanel(this.field('path'), () => this.remote.command('photo', null));
     this.wire();
   }
 
@@ -259,6 +261,12 @@ export class Room {
       this.field('video-title').textContent = t(`room.video.${notice}`);
     }
     this.video.hold(Boolean(notice));
+    const path = this.path.update(session);
+    if (path && path.kind === 'no_path') {
+      // No frame can come: the placeholder says why, and what to do instead.
+      this.field('video-title').textContent = path.text;
+      this.field('video-step').textContent = path.step;
+    }
 
     const line = deliveryLine(session);
     const status = this.field('status');

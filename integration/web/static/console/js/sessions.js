@@ -9,6 +9,7 @@ import { formatDate, formatTime, has, t } from './i18n.js';
 import { documentTimelineLine } from './documents.js';
 import { locationTimelineLine } from './location.js';
 import { outcomeTimelineLine } from './outcome.js';
+import { pathTimelineLine } from './netpath.js';
 import { participantTimelineLine } from './participants.js';
 import { remoteTimelineLine } from './remote.js';
 import { screenTimelineLine } from './screenshare.js';
@@ -622,12 +623,14 @@ export function timelineLine(session, event) {
       return { text: t('timeline.session.expired'), tone: 'muted' };
     default:
       return (
-        outcomeTimelineLine(event) ||
         remoteTimelineLine(event, actor) ||
         screenTimelineLine(event, actor) ||
         locationTimelineLine(event, actor) ||
         documentTimelineLine(event, actor) ||
         participantTimelineLine(event, destination) ||
+        pathTimelineLine(event) ||
+        // Last: the outcome's own words for events that no part above renders.
+        outcomeTimelineLine(event) ||
         testResultLine(event) || { text: t('timeline.unknown', { type: String(event.type) }), tone: 'muted' }
       );
   }
