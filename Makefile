@@ -5,12 +5,13 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: help setup system demo test lint typecheck unit bench clean
+.PHONY: help setup system demo test lint typecheck unit bench field clean
 
 help:
 	@echo "make demo   - the service on its embedded defaults, the sandbox Asterisk and a simulated 15 call"
 	@echo "make test   - lint, type checks and every test against real Asterisk, sipp, PostgreSQL, Chromium"
 	@echo "make bench  - the benchmarks (tests/bench), printing their figures"
+	@echo "make field  - calibrate the emulated networks, then sessions on each (as root)"
 
 setup: $(BIN)/.installed
 
@@ -34,6 +35,7 @@ system:
 	bash tests/services/chromium.sh
 	bash tests/services/nginx.sh
 	bash tests/services/coturn.sh
+	bash tests/services/netlab.sh
 
 demo: setup
 	bash dialplan/sandbox/install.sh
@@ -56,7 +58,13 @@ test: setup system lint typecheck
 	  VISIOREGUL_TEST_POSTGRES_URL="$$url" $(BIN)/pytest -p no:cacheprovider $(PYTEST_ARGS)
 
 bench: setup system
-	$(BIN)/pytest -p no:cacheprovider tests/bench -s $(PYTEST_ARGS)
+	$(BIN)/pytest -p no:cacheprovider tests/bench --ignore=tests/bench/test_field.py -s $(PYTEST_ARGS)
+
+# The emulated networks (tests/field): each profile's real figures first, then
+# VISIOREGUL_FIELD_SESSIONS sessions (30 by default) on each profile.
+field: setup system
+	$(BIN)/python -m tests.field.calibration
+	$(BIN)/pytest -p no:cacheprovider tests/bench/test_field.py -s $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache node_modules

@@ -1,1 +1,1 @@
-pytest_plugins = ["tests.sandbox_fixtures", "tests.turn_server"]
+pytest_plugins = ["tests.sandbox_fixtures", "tests.turn_server", "tests.field.fixtures"]

@@ -1,2 +1,3 @@
-"""The emulated-network lab: the patient's phone and the service in two network namespaces joined
-by a shaped link (delay, jitter, loss, rate, blocked protocols), and the scenarios run through it."""
+"""The emulated-network lab: the patient's phone and the service in two network namespaces
+joined by a shaped link (delay, jitter, loss, rate, blocked protocols), and the scenarios run
+through it."""

@@ -10,6 +10,7 @@ while, :meth:`Lab.handover` moves the phone to another network.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import select
@@ -18,6 +19,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +42,10 @@ PROBE_ADDRESS = "10.77.1.3"
 """The lab's own probes (calibration, shaping checks), clear of the service and the relay."""
 REPOSITORY = Path(__file__).resolve().parents[2]
 READY_TIMEOUT = 10.0
+LOCK_PATH = Path("/run/vrlab.lock")
+"""Held while a lab runs: a second one (a calibration during a test run) waits its turn instead of
+removing the first one's namespaces."""
+LOCK_TIMEOUT = 1800.0
 
 
 class LabUnavailable(RuntimeError):
@@ -89,6 +95,8 @@ class Lab:
         self._reader: Any = None
         self.profile: Profile = UNSHAPED
         self.phone_address = PHONE_ADDRESS
+        self._forwarded: set[int] = set()
+        self._lock: Any = None
 
     def start(self) -> Lab:
         """Build the namespaces and the link (removing a previous run's leftovers first)."""
@@ -98,6 +106,7 @@ class Lab:
                 f"the network lab needs {', '.join(missing)}: run tests/services/netlab.sh "
                 "(make system does)"
             )
+        self._take_lock()
         remove_namespaces()
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.control_path.unlink(missing_ok=True)
@@ -156,6 +165,24 @@ class Lab:
             self.process = None
         remove_namespaces()
         self.control_path.unlink(missing_ok=True)
+        self._forwarded.clear()
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
+
+    def _take_lock(self) -> None:
+        lock = LOCK_PATH.open("w")
+        deadline = time.monotonic() + LOCK_TIMEOUT
+        while True:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    lock.close()
+                    raise LabUnavailable(f"another lab holds {LOCK_PATH}") from None
+                time.sleep(0.5)
+        self._lock = lock
 
     def request(self, op: str, **fields: Any) -> dict[str, Any]:
         """One request to the link's process; its answer (raises when it refuses)."""
@@ -224,7 +251,10 @@ class Lab:
 
     def forward_to_host(self, port: int, target_port: int | None = None) -> None:
         """127.0.0.1:``port`` inside the service's namespace leads to the host's 127.0.0.1
-        (``target_port``, the same by default): the sandbox Asterisk's AMI and ARI."""
+        (``target_port``, the same by default): the sandbox Asterisk's AMI and ARI. Once per
+        port: a second call keeps the first forwarder."""
+        if port in self._forwarded:
+            return
         self.request(
             "forward",
             namespace=SERVICE_NS,
@@ -232,6 +262,7 @@ class Lab:
             target_host="127.0.0.1",
             target_port=target_port or port,
         )
+        self._forwarded.add(port)
 
     def phone_socket(
         self, kind: socket.SocketKind = socket.SOCK_STREAM, bind: tuple[str, int] | None = None

@@ -53,8 +53,16 @@ def direction_from_json(data: dict[str, Any]) -> Direction:
 class Pipe:
     """One direction: packets read from ``source`` leave on ``target`` when the shaper says."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, source: int, target: int, shaper: Shaper):
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        source: int,
+        target: int,
+        shaper: Shaper,
+        gone: asyncio.Event,
+    ):
         self.loop = loop
+        self.gone = gone
         self.source = source
         self.target = target
         self.shaper = shaper
@@ -68,6 +76,12 @@ class Pipe:
             try:
                 packet = os.read(self.source, 65536)
             except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                # The device went with its namespace (removed under the lab): the link is over.
+                print(f"labd: the link's device is gone ({exc})", file=sys.stderr, flush=True)
+                self.loop.remove_reader(self.source)
+                self.gone.set()
                 return
             now = self.loop.time()
             if now < self.cut_until:
@@ -140,8 +154,9 @@ class Link:
     """Both directions and the control socket's requests."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop, phone_fd: int, service_fd: int):
-        self.up = Pipe(loop, phone_fd, service_fd, Shaper(Direction(None, 0), True))
-        self.down = Pipe(loop, service_fd, phone_fd, Shaper(Direction(None, 0), False))
+        self.gone = asyncio.Event()
+        self.up = Pipe(loop, phone_fd, service_fd, Shaper(Direction(None, 0), True), self.gone)
+        self.down = Pipe(loop, service_fd, phone_fd, Shaper(Direction(None, 0), False), self.gone)
 
     async def handle(self, request: dict[str, Any]) -> dict[str, Any]:
         """One control request; its answer."""
@@ -191,10 +206,10 @@ async def run(args: argparse.Namespace) -> None:
     service_fd = open_tun(args.service_tun)
     for name, namespace in ((args.phone_tun, args.phone_ns), (args.service_tun, args.service_ns)):
         # The descriptor stays attached to the device after the move.
-        subprocess.run(["ip", "link", "set", name, "netns", namespace], check=True)
+        subprocess.run(["ip", "link", "set", name, "netns", namespace], check=True)  # noqa: ASYNC221
     link = Link(loop, phone_fd, service_fd)
     server = await asyncio.start_unix_server(link.serve, path=args.control)
-    stop = asyncio.Event()
+    stop = link.gone
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     loop.add_signal_handler(signal.SIGINT, stop.set)
     print("ready", flush=True)

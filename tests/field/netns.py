@@ -60,7 +60,9 @@ def in_namespace(namespace: str, work: Callable[[], T]) -> T:
 
 
 def socket_in(
-    namespace: str, kind: socket.SocketKind = socket.SOCK_STREAM, bind: tuple[str, int] | None = None
+    namespace: str,
+    kind: socket.SocketKind = socket.SOCK_STREAM,
+    bind: tuple[str, int] | None = None,
 ) -> socket.socket:
     """An IPv4 socket of ``kind`` in ``namespace``, bound to ``bind`` when given."""
 

@@ -26,7 +26,9 @@ class BurstLoss:
         return self.enter / (self.enter + self.leave) * self.loss
 
     @classmethod
-    def averaging(cls, mean_loss: float, burst_packets: float = 4.0, loss: float = 0.5) -> BurstLoss:
+    def averaging(
+        cls, mean_loss: float, burst_packets: float = 4.0, loss: float = 0.5
+    ) -> BurstLoss:
         """Bursts of ``burst_packets`` packets on average in the bad state, losing ``loss`` of
         them there, tuned so that ``mean_loss`` of all packets are lost."""
         leave = 1.0 / burst_packets
@@ -135,9 +137,7 @@ PROFILES: dict[str, Profile] = {
             burst_loss=BurstLoss.averaging(0.05),
             description="5 % loss in bursts",
         ),
-        replace(
-            FOUR_G, name="udp-blocked", tcp_443_only=True, description="only TCP 443 passes"
-        ),
+        replace(FOUR_G, name="udp-blocked", tcp_443_only=True, description="only TCP 443 passes"),
         replace(
             FOUR_G,
             name="symmetric-nat",

@@ -7,6 +7,7 @@ bucket with a drop-tail queue bounded in time, then the base delay and jitter (n
 
 from __future__ import annotations
 
+import math
 import random
 import struct
 from dataclasses import dataclass, field
@@ -16,6 +17,9 @@ from .profiles import BurstLoss, Direction
 
 TCP = 6
 HTTPS = 443
+JITTER_TIME = 0.2
+"""Seconds over which the delay's variation forgets its past: a delay that wanders (queues filling
+and draining) rather than one drawn afresh per packet, which without reordering would only grow."""
 
 
 @dataclass
@@ -60,6 +64,8 @@ class Shaper:
     _last_departure: float = 0.0
     _last_delivery: float = 0.0
     _in_burst: bool = False
+    _jitter_ms: float = 0.0
+    _jitter_at: float = 0.0
 
     def __post_init__(self) -> None:
         self._tokens = self.burst_bytes
@@ -93,13 +99,22 @@ class Shaper:
         direction = self.direction
         delay = direction.delay_ms
         if direction.jitter_ms:
-            delay = max(0.0, self.rng.gauss(delay, direction.jitter_ms))
+            delay = max(0.0, delay + self._wander(direction.jitter_ms, now))
         # Never before the previous packet: jitter without reordering.
         delivery = max(departure + delay / 1000.0, self._last_delivery)
         self._last_delivery = delivery
         self.counters.delivered += 1
         self.counters.delivered_bytes += len(packet)
         return delivery
+
+    def _wander(self, deviation_ms: float, now: float) -> float:
+        """The delay's variation at ``now``: an Ornstein-Uhlenbeck process of standard deviation
+        ``deviation_ms`` that forgets its past over :data:`JITTER_TIME`."""
+        keep = math.exp(-max(0.0, now - self._jitter_at) / JITTER_TIME)
+        self._jitter_at = now
+        fresh = deviation_ms * math.sqrt(1.0 - keep * keep) * self.rng.gauss(0.0, 1.0)
+        self._jitter_ms = self._jitter_ms * keep + fresh
+        return self._jitter_ms
 
     def _lost(self) -> bool:
         direction = self.direction

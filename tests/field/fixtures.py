@@ -1,0 +1,72 @@
+"""Pytest plugin: the network lab, the service in it, and scenes (registered from
+``tests/conftest.py``).
+
+``lab`` and ``field_service`` are built once per test session and removed at its end, even after
+a failure (and a run killed half-way leaves namespaces that the next one removes first). A test on
+a profile takes ``field_scene`` and runs ``await field_scene.video_from_call("4g")``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from playwright.async_api import async_playwright
+
+from tests.sandbox.asterisk import SandboxAsterisk
+
+from .lab import Lab, LabUnavailable
+from .scenario import Scene
+from .service import FieldService, start_service
+
+
+@pytest.fixture(scope="session")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    """The two namespaces and their link, unshaped; fails (never skips) when ``ip``, ``nft`` or
+    ``/dev/net/tun`` is missing."""
+    lab = Lab(tmp_path_factory.mktemp("lab"))
+    unavailable = ""
+    try:
+        lab.start()
+    except LabUnavailable as exc:
+        unavailable = str(exc)
+    if unavailable:
+        pytest.fail(unavailable, pytrace=False)
+    try:
+        yield lab
+    finally:
+        lab.close()
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def field_service(
+    lab: Lab, sandbox: SandboxAsterisk, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[FieldService]:
+    """The service in the lab's service namespace, its telephony link up on the sandbox."""
+    service = start_service(lab, sandbox, tmp_path_factory.mktemp("field-service"))
+    try:
+        await service.wait_ready()
+        yield service
+    finally:
+        service.stop()
+
+
+@pytest.fixture
+async def field_scene(
+    lab: Lab, field_service: FieldService, sandbox: SandboxAsterisk, tmp_path: Path
+) -> AsyncIterator[Scene]:
+    """A scene for one test: the console's Chromium (in the service's namespace) opened on first
+    use; each scenario launches its own phone Chromium."""
+    artifacts = Path(os.environ.get("VISIOREGUL_ARTIFACTS") or tmp_path / "artifacts")
+    await asyncio.to_thread(artifacts.mkdir, parents=True, exist_ok=True)
+    async with async_playwright() as playwright:
+        scene = Scene(lab, field_service, sandbox, playwright, tmp_path, artifacts)
+        try:
+            yield scene
+        finally:
+            await scene.close()
+            lab.use("unshaped")

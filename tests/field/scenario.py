@@ -1,0 +1,173 @@
+"""Scenarios through the lab: a real sandbox 15 call, the regulator's invitation, the patient's
+Chromium in the phone's namespace, the video on the console in the service's namespace.
+
+:class:`Scene` holds what scenarios share (the lab, the service, the console's browser); one
+:meth:`Scene.video_from_call` per session, on any profile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from playwright.async_api import BrowserContext, Page, Playwright, expect
+
+from tests.browser.conftest import CHROMIUM, launch
+from tests.browser.pages import watch
+from tests.browser.test_video import COUNT_FRAMES, FIRST_FRAME_AT, feed
+from tests.sandbox.asterisk import SandboxAsterisk
+from tests.sandbox.sipp import place_call, start_phone
+
+from .lab import PHONE_NS, SERVICE_NS, Lab
+from .profiles import Profile
+from .service import PASSWORD, USERNAME, FieldService
+
+CALLER = "+33612345678"
+CALLER_SHOWN = "06 12 34 56 78"
+POSITION = "1001"
+FRAMES = 10
+"""Frames the console must present for the video to count as established."""
+
+OUTBOX_COUNT = "() => fetch('/console/api/outbox').then((r) => r.json())"
+
+
+def chromium_in(namespace: str, origin: str, folder: Path) -> str:
+    """A Chromium launcher running in ``namespace`` that treats ``origin`` (plain http on a
+    non-loopback address) as secure, so that the camera works there: Playwright's
+    ``executable_path``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    wrapper = folder / f"chromium-{namespace}"
+    secure = f"--unsafely-treat-insecure-origin-as-secure={origin}"
+    wrapper.write_text(f'#!/bin/sh\nexec ip netns exec {namespace} {CHROMIUM} {secure} "$@"\n')
+    wrapper.chmod(0o755)
+    return str(wrapper)
+
+
+@dataclass
+class Outcome:
+    """One session: whether the console showed the patient's video, and how fast."""
+
+    profile: str
+    established: bool
+    link_to_first_frame_ms: float | None = None
+    """From the patient's page starting (the link opened) to the console's first frame."""
+    error: str = ""
+
+
+@dataclass
+class Scene:
+    """The lab, the service in it, the sandbox Asterisk, and a console's browser."""
+
+    lab: Lab
+    service: FieldService
+    sandbox: SandboxAsterisk
+    playwright: Playwright
+    workdir: Path
+    artifacts: Path
+    console_browser: BrowserContext | None = None
+    runs: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    async def console(self) -> Page:
+        """A console page in the service's namespace, logged in at the regulator's position."""
+        if self.console_browser is None:
+            executable = chromium_in(SERVICE_NS, self.service.base_url, self.workdir)
+            self.console_browser = await launch(
+                self.playwright, executable, self.workdir / "console-profile"
+            )
+        base = self.service.base_url
+        page = await self.console_browser.new_page()
+        watch(page, self.problems)
+        await page.goto(f"{base}/console/login")
+        await page.fill("#username", USERNAME)
+        await page.fill("#password", PASSWORD)
+        await page.click("#login-form [type=submit]")
+        await page.wait_for_url(f"{base}/console")
+        dialog = page.locator("#position-dialog")
+        await expect(dialog).to_be_visible()
+        await page.select_option("#position-input", f"PJSIP/{POSITION}")
+        await page.click("#position-submit")
+        await expect(dialog).to_be_hidden()
+        await expect(page.locator("#telephony-pill")).to_contain_text("connectée")
+        return page
+
+    async def video_from_call(
+        self, profile: Profile | str, *, timeout: float = 30.0, shots: bool = False
+    ) -> Outcome:
+        """On ``profile``: a 15 call reaches the console, the regulator invites the caller, the
+        patient opens the link on the phone and allows the camera; established once the
+        console presents :data:`FRAMES` frames. Raises what went wrong."""
+        shaped = self.lab.use(profile)
+        self.runs += 1
+        page = await self.console()
+        phone = await start_phone(self.sandbox, POSITION)
+        call = await place_call(self.sandbox, CALLER, "15" + POSITION, duration_ms=120_000)
+        phone_browser: BrowserContext | None = None
+        try:
+            card = page.locator("#stage .call-card")
+            await expect(card.locator("[data-field=number]")).to_have_text(
+                CALLER_SHOWN, timeout=10_000
+            )
+            sent_before = len((await page.evaluate(OUTBOX_COUNT))["messages"])
+            await card.get_by_role("button", name="Lancer l'invitation").click()
+            await expect(page).to_have_url(re.compile(r"#/session/[0-9a-f]{32}$"))
+            link = await self._new_link(page, sent_before)
+            first_frame = asyncio.create_task(feed(page).evaluate(FIRST_FRAME_AT))
+
+            executable = chromium_in(PHONE_NS, self.service.base_url, self.workdir)
+            phone_browser = await launch(
+                self.playwright, executable, self.workdir / f"phone-profile-{self.runs}"
+            )
+            patient = await phone_browser.new_page()
+            watch(patient, self.problems)
+            await patient.set_viewport_size({"width": 390, "height": 844})
+            await patient.goto(link, timeout=timeout * 1000)
+            await patient.get_by_role("button", name="Activer la caméra").click(
+                timeout=timeout * 1000
+            )
+            shown_at = float(await asyncio.wait_for(first_frame, timeout))
+            opened_at = float(await patient.evaluate("performance.timeOrigin"))
+            await asyncio.wait_for(feed(page).evaluate(COUNT_FRAMES, FRAMES), timeout)
+            if shots:
+                await page.screenshot(path=self.artifacts / f"field-{shaped.name}-console.png")
+                await patient.screenshot(path=self.artifacts / f"field-{shaped.name}-patient.png")
+            return Outcome(shaped.name, True, shown_at - opened_at)
+        finally:
+            if phone_browser is not None:
+                await phone_browser.close()
+            await self.sandbox.cli("channel request hangup all")
+            for sipp in (call, phone):
+                with contextlib.suppress(TimeoutError):
+                    await sipp.wait(10)
+                await sipp.stop()
+            await page.close()
+
+    async def attempt(self, profile: Profile | str, *, timeout: float = 30.0) -> Outcome:
+        """:meth:`video_from_call`, a failure counted instead of raised (the benchmark)."""
+        name = profile if isinstance(profile, str) else profile.name
+        try:
+            return await self.video_from_call(profile, timeout=timeout)
+        except (AssertionError, TimeoutError, Exception) as exc:
+            return Outcome(name, False, error=f"{type(exc).__name__}: {exc}"[:300])
+
+    @staticmethod
+    async def _new_link(page: Page, sent_before: int, timeout: float = 10.0) -> str:
+        """The patient's link in the outbox's newest message, once there is a new one."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            messages = (await page.evaluate(OUTBOX_COUNT))["messages"]
+            if len(messages) > sent_before:
+                text = str(messages[0]["text"])
+                return text[text.index("http") :].split()[0]
+            await asyncio.sleep(0.1)
+        raise AssertionError("no new message in the outbox")
+
+    async def close(self) -> None:
+        """Close the console's browser."""
+        if self.console_browser is not None:
+            await self.console_browser.close()
+            self.console_browser = None

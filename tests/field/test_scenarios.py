@@ -1,0 +1,26 @@
+"""Scenarios through the emulated network: a real 15 call, the invitation, the patient's phone on
+a shaped link, the patient's video decoded on the console.
+
+One test per profile; a profile is one more parameter.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from .scenario import Scene
+
+pytestmark = [pytest.mark.asterisk, pytest.mark.timeout(180)]
+
+
+@pytest.mark.parametrize("profile", ["4g"])
+async def test_given_a_15_call_on_a_profile_then_the_console_shows_the_patient_video(
+    field_scene: Scene, profile: str
+) -> None:
+    outcome = await field_scene.video_from_call(profile, shots=True)
+    assert outcome.established
+    assert outcome.link_to_first_frame_ms is not None and outcome.link_to_first_frame_ms > 0
+    # Every packet of the session crossed the shaped link.
+    stats = field_scene.lab.stats()
+    assert stats["up"]["delivered_bytes"] > 0 and stats["down"]["delivered_bytes"] > 0
+    assert not field_scene.problems, field_scene.problems
