@@ -9,6 +9,7 @@ every profile's figures against the nominal ones.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import socket
 import statistics
@@ -116,8 +117,8 @@ def udp_echo(lab: Lab, probes: int, rate: float, address: str = PROBE_ADDRESS) -
             time.sleep(max(0.0, start + number / rate - time.monotonic()))
             payload = PROBE.pack(number, time.monotonic())
             client.sendto(payload.ljust(PROBE_SIZE, b"\0"), (address, ECHO_PORT))
-        # The last echoes: the slowest profile's round trip, twice, and its queue.
-        time.sleep(2.0)
+        # The last echoes: three of the slowest round trips seen so far.
+        time.sleep(0.3 + 3 * max(rtts, default=1000.0) / 1000)
     finally:
         done.set()
         for thread in threads:
@@ -163,30 +164,36 @@ def tcp_echo(lab: Lab, probes: int, address: str = PROBE_ADDRESS, port: int = BU
 
 
 def bulk_rate(lab: Lab, *, up: bool, seconds: float, address: str = PROBE_ADDRESS) -> float:
-    """Bit/s a TCP bulk transfer gets in one direction, counted by the receiver after the first
-    third of ``seconds`` (the slow start)."""
+    """Bit/s a TCP bulk transfer gets in one direction for ``seconds``, counted by the receiver
+    after the first third (the slow start). The receiver then closes: what is still queued in the
+    sender's buffers is dropped rather than drained at the profile's rate."""
     server = lab.service_socket(bind=(address, BULK_PORT))
     server.listen(1)
     client = lab.phone_socket()
     counted: list[float] = []
     chunk = b"\0" * 65536
+    start = time.monotonic()
+    end = start + seconds
 
     def send(sock: socket.socket) -> None:
-        end = time.monotonic() + seconds
-        sock.settimeout(1.0)
-        while time.monotonic() < end:
-            try:
-                sock.send(chunk)
-            except TimeoutError:
-                continue
+        sock.settimeout(0.5)
+        with contextlib.suppress(OSError):
+            while time.monotonic() < end:
+                with contextlib.suppress(TimeoutError):
+                    sock.send(chunk)
 
     def receive(sock: socket.socket) -> None:
-        start = time.monotonic()
         warm = start + seconds / 3
         total = 0
         first_at = last_at = 0.0
-        sock.settimeout(seconds + 5)
-        while data := sock.recv(65536):
+        sock.settimeout(0.5)
+        while (now := time.monotonic()) < end:
+            try:
+                data = sock.recv(65536)
+            except TimeoutError:
+                continue
+            if not data:
+                break
             now = time.monotonic()
             if now >= warm:
                 if not first_at:
@@ -197,28 +204,17 @@ def bulk_rate(lab: Lab, *, up: bool, seconds: float, address: str = PROBE_ADDRES
         counted.append(total * 8 / (last_at - first_at) if last_at > first_at else 0.0)
 
     def serve() -> None:
+        server.settimeout(10)
         connection, _ = server.accept()
         with connection:
-            if up:
-                receive(connection)
-            else:
-                send(connection)
-                connection.shutdown(socket.SHUT_WR)
-                # Until the phone has read everything (its close).
-                connection.settimeout(seconds + 5)
-                while connection.recv(65536):
-                    pass
+            (receive if up else send)(connection)
 
     thread = threading.Thread(target=serve)
     thread.start()
     try:
         client.settimeout(10)
         client.connect((address, BULK_PORT))
-        if up:
-            send(client)
-            client.shutdown(socket.SHUT_WR)
-        else:
-            receive(client)
+        (send if up else receive)(client)
     finally:
         client.close()
         thread.join()
