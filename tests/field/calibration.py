@@ -239,8 +239,9 @@ def calibrate(
     else:
         address = RELAY_ADDRESS if profile.udp_only_from_relay else PROBE_ADDRESS
         echo = udp_echo(lab, count, _pace(profile), address)
-    # Long enough for the slow start at the profile's round trip.
-    duration = seconds or max(3.0, 10 * profile.rtt_ms / 1000)
+    # Long enough for the slow start at the profile's round trip, and for the bytes a loss holds
+    # back in the receiver's buffer (released at once when repaired) to weigh little.
+    duration = seconds or max(6.0, 20 * profile.rtt_ms / 1000)
     up_bps = bulk_rate(lab, up=True, seconds=duration)
     down_bps = bulk_rate(lab, up=False, seconds=duration)
     return Calibration(profile, echo, up_bps, down_bps)

@@ -12,6 +12,7 @@ import asyncio
 import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import pytest_asyncio
@@ -42,12 +43,23 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         lab.close()
 
 
+@pytest.fixture(scope="session")
+def field_service_sections() -> dict[str, dict[str, Any]]:
+    """Settings added to the lab's service, by section: none. Override this fixture to give it
+    more (a relay's ``video.turn_urls`` and ``video.turn_secret``)."""
+    return {}
+
+
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def field_service(
-    lab: Lab, sandbox: SandboxAsterisk, tmp_path_factory: pytest.TempPathFactory
+    lab: Lab,
+    sandbox: SandboxAsterisk,
+    tmp_path_factory: pytest.TempPathFactory,
+    field_service_sections: dict[str, dict[str, Any]],
 ) -> AsyncIterator[FieldService]:
     """The service in the lab's service namespace, its telephony link up on the sandbox."""
-    service = start_service(lab, sandbox, tmp_path_factory.mktemp("field-service"))
+    workdir = tmp_path_factory.mktemp("field-service")
+    service = start_service(lab, sandbox, workdir, field_service_sections)
     try:
         await service.wait_ready()
         yield service

@@ -55,6 +55,8 @@ class Outcome:
     established: bool
     link_to_first_frame_ms: float | None = None
     """From the patient's page starting (the link opened) to the console's first frame."""
+    uplink_bytes: int = 0
+    """What crossed the shaped link from the phone during the session (the page, the video)."""
     error: str = ""
 
 
@@ -103,6 +105,7 @@ class Scene:
         console presents :data:`FRAMES` frames. Raises what went wrong."""
         shaped = self.lab.use(profile)
         self.runs += 1
+        sent_before_session = self.lab.stats()["up"]["delivered_bytes"]
         page = await self.console()
         phone = await start_phone(self.sandbox, POSITION)
         call = await place_call(self.sandbox, CALLER, "15" + POSITION, duration_ms=120_000)
@@ -135,7 +138,8 @@ class Scene:
             if shots:
                 await page.screenshot(path=self.artifacts / f"field-{shaped.name}-console.png")
                 await patient.screenshot(path=self.artifacts / f"field-{shaped.name}-patient.png")
-            return Outcome(shaped.name, True, shown_at - opened_at)
+            uplink = self.lab.stats()["up"]["delivered_bytes"] - sent_before_session
+            return Outcome(shaped.name, True, shown_at - opened_at, uplink)
         finally:
             if phone_browser is not None:
                 await phone_browser.close()

@@ -81,9 +81,16 @@ class FieldService:
                 self.process.wait()
 
 
-def start_service(lab: Lab, sandbox: SandboxAsterisk, workdir: Path) -> FieldService:
+def start_service(
+    lab: Lab,
+    sandbox: SandboxAsterisk,
+    workdir: Path,
+    sections: dict[str, dict[str, Any]] | None = None,
+) -> FieldService:
     """The service in the lab's service namespace, pointed at ``sandbox`` (AMI), its messages
-    in the outbox. Returns once the process listens (see :meth:`FieldService.wait_ready`)."""
+    in the outbox; ``sections`` adds to its settings, by section (e.g. ``{"video":
+    {"turn_urls": [...], "turn_secret": ...}}``). Returns once the process listens (see
+    :meth:`FieldService.wait_ready`)."""
     workdir.mkdir(parents=True, exist_ok=True)
     lab.forward_to_host(sandbox.ports.ami)
     lab.forward_to_host(sandbox.ports.http)
@@ -102,6 +109,7 @@ def start_service(lab: Lab, sandbox: SandboxAsterisk, workdir: Path) -> FieldSer
             "username": sandbox.ami_user,
             "secret": sandbox.ami_secret,
         },
+        "sections": sections or {},
     }
     config_path = workdir / "service.json"
     config_path.write_text(json.dumps(config))
@@ -129,50 +137,40 @@ async def _serve(config: dict[str, Any]) -> None:
     """The service process: ready on stdout, until SIGTERM."""
     import aioice.ice
     from aiohttp import web
-    from pydantic import SecretStr
 
     from visioregul.integration import accounts, appkeys
     from visioregul.integration.app import create_app
-    from visioregul.integration.settings import (
-        AmiSettings,
-        ApiKey,
-        ConsoleSettings,
-        DatabaseSettings,
-        MessagingSettings,
-        ServiceSettings,
-        Settings,
-        TelephonySettings,
-    )
+    from visioregul.integration.settings import Settings
     from visioregul.integration.store.models import Role
 
     # The phone must see the lab's service address only (not the relay's, nor the probes').
     aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: [config["host"]]
     data_dir = Path(config["data_dir"])
-    ami = config["ami"]
-    settings = Settings(
-        service=ServiceSettings(
-            data_dir=data_dir,
-            host=config["host"],
-            port=config["port"],
-            public_url=config["public_url"],
-        ),
-        database=DatabaseSettings(url=f"sqlite+aiosqlite:///{data_dir}/db.sqlite"),
-        telephony=TelephonySettings(
-            source="ami",
-            ami=AmiSettings(
-                host=ami["host"], port=ami["port"], username=ami["username"], secret=ami["secret"]
-            ),
-            reconnect_min=0.2,
-            reconnect_max=1.0,
-        ),
-        console=ConsoleSettings(api_keys=[ApiKey(key=SecretStr(CAD_KEY))]),
+    sections: dict[str, dict[str, Any]] = {
+        "service": {
+            "data_dir": str(data_dir),
+            "host": config["host"],
+            "port": config["port"],
+            "public_url": config["public_url"],
+        },
+        "database": {"url": f"sqlite+aiosqlite:///{data_dir}/db.sqlite"},
+        "telephony": {
+            "source": "ami",
+            "ami": config["ami"],
+            "reconnect_min": 0.2,
+            "reconnect_max": 1.0,
+        },
+        "console": {"api_keys": [{"key": CAD_KEY}]},
         # A benchmark invites the same number many times an hour.
-        messaging=MessagingSettings(
-            per_regulator_per_hour=100_000,
-            per_destination_per_hour=100_000,
-            global_per_minute=100_000,
-        ),
-    )
+        "messaging": {
+            "per_regulator_per_hour": 100_000,
+            "per_destination_per_hour": 100_000,
+            "global_per_minute": 100_000,
+        },
+    }
+    for name, values in config.get("sections", {}).items():
+        sections[name] = {**sections.get(name, {}), **values}
+    settings = Settings.model_validate(sections)
     app = create_app(settings)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
@@ -193,7 +191,11 @@ async def _serve(config: dict[str, Any]) -> None:
 
 def main() -> None:
     """Entry point of ``python -m tests.field.service CONFIG``."""
+    import ctypes
     import logging
+
+    # Ends with the tests that started it, even when they are killed.
+    ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"

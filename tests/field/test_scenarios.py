@@ -20,7 +20,6 @@ async def test_given_a_15_call_on_a_profile_then_the_console_shows_the_patient_v
     outcome = await field_scene.video_from_call(profile, shots=True)
     assert outcome.established
     assert outcome.link_to_first_frame_ms is not None and outcome.link_to_first_frame_ms > 0
-    # Every packet of the session crossed the shaped link.
-    stats = field_scene.lab.stats()
-    assert stats["up"]["delivered_bytes"] > 0 and stats["down"]["delivered_bytes"] > 0
+    # The phone's only way out is the shaped link: the video crossed it (ten frames at least).
+    assert outcome.uplink_bytes > 20_000, outcome
     assert not field_scene.problems, field_scene.problems
