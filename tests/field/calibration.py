@@ -2,8 +2,9 @@
 
 The round trip and its jitter come from a UDP echo (or a TCP one where only TCP 443 passes), the
 loss of each direction from the same probes (the echo counts what reached it), the rate of each
-direction from a TCP bulk transfer. ``python -m tests.field.calibration`` (``make field``) prints
-every profile's figures against the nominal ones.
+direction from what the link delivers under a TCP bulk transfer. ``python -m
+tests.field.calibration`` (``make field``) prints every profile's figures against the nominal
+ones.
 """
 
 from __future__ import annotations
@@ -222,10 +223,34 @@ def bulk_rate(lab: Lab, *, up: bool, seconds: float, address: str = PROBE_ADDRES
     return counted[0] if counted else 0.0
 
 
+def link_rate(lab: Lab, *, up: bool, seconds: float) -> float:
+    """Bit/s the link delivers in one direction (IP packets, headers included) while a TCP bulk
+    transfer fills it, between the first third of ``seconds`` and the end: the receiver's own
+    count jumps whenever a repaired loss releases the bytes held behind it."""
+    direction = "up" if up else "down"
+    transfer = threading.Thread(target=bulk_rate, kwargs={"lab": lab, "up": up, "seconds": seconds})
+    start = time.monotonic()
+    transfer.start()
+    try:
+        time.sleep(seconds / 3)
+        first, first_at = lab.stats()[direction]["delivered_bytes"], time.monotonic()
+        time.sleep(max(0.0, start + seconds - 0.2 - time.monotonic()))
+        last, last_at = lab.stats()[direction]["delivered_bytes"], time.monotonic()
+    finally:
+        transfer.join()
+    return (last - first) * 8 / (last_at - first_at)
+
+
 def probes_for(profile: Profile) -> int:
-    """Enough probes to see about 20 losses each way where the profile loses packets."""
+    """Enough probes to see about 20 losses (or bursts of losses) each way where the profile
+    loses packets."""
     loss = max(profile.up.mean_loss, profile.down.mean_loss)
-    return 200 if not loss else max(300, math.ceil(20 / loss))
+    if not loss:
+        return 200
+    # Losses in bursts are fewer independent events: as many more probes as a burst is long.
+    bursts = [d.burst_loss for d in (profile.up, profile.down) if d.burst_loss is not None]
+    burst_length = max((1 / burst.leave for burst in bursts), default=1.0)
+    return max(300, math.ceil(20 * burst_length / loss))
 
 
 def calibrate(
@@ -242,8 +267,8 @@ def calibrate(
     # Long enough for the slow start at the profile's round trip, and for the bytes a loss holds
     # back in the receiver's buffer (released at once when repaired) to weigh little.
     duration = seconds or max(6.0, 20 * profile.rtt_ms / 1000)
-    up_bps = bulk_rate(lab, up=True, seconds=duration)
-    down_bps = bulk_rate(lab, up=False, seconds=duration)
+    up_bps = link_rate(lab, up=True, seconds=duration)
+    down_bps = link_rate(lab, up=False, seconds=duration)
     return Calibration(profile, echo, up_bps, down_bps)
 
 
@@ -297,8 +322,9 @@ def main() -> None:
 
     lab = Lab(Path(args.workdir)).start()
     try:
-        print("measured/nominal; loss from UDP probes (TCP echo where UDP is blocked),")
-        print("rate from one TCP bulk transfer each way (TCP backs off on lossy links)")
+        print("measured/nominal; jitter: the round trip's deviation (1.4826 x its MAD); loss from")
+        print("UDP probes (none counted on a TCP echo where UDP is blocked); rate: what the link")
+        print("delivers (headers included) under one TCP bulk transfer each way")
         print(TABLE_HEADER, flush=True)
         for name in [UNSHAPED.name, *(args.profiles or PROFILES)]:
             print(table_row(calibrate(lab, profile_named(name))), flush=True)

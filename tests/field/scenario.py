@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import re
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -98,11 +99,18 @@ class Scene:
         return page
 
     async def video_from_call(
-        self, profile: Profile | str, *, timeout: float = 30.0, shots: bool = False
+        self,
+        profile: Profile | str,
+        *,
+        timeout: float = 30.0,
+        shots: bool = False,
+        then: Callable[[Page, Page], Awaitable[None]] | None = None,
     ) -> Outcome:
         """On ``profile``: a 15 call reaches the console, the regulator invites the caller, the
         patient opens the link on the phone and allows the camera; established once the
-        console presents :data:`FRAMES` frames. Raises what went wrong."""
+        console presents :data:`FRAMES` frames. ``then(console, patient)`` runs next, the call
+        and both pages still up (e.g. ``lab.handover()`` and waiting for the video to come
+        back). Raises what went wrong."""
         shaped = self.lab.use(profile)
         self.runs += 1
         sent_before_session = self.lab.stats()["up"]["delivered_bytes"]
@@ -139,6 +147,8 @@ class Scene:
                 await page.screenshot(path=self.artifacts / f"field-{shaped.name}-console.png")
                 await patient.screenshot(path=self.artifacts / f"field-{shaped.name}-patient.png")
             uplink = self.lab.stats()["up"]["delivered_bytes"] - sent_before_session
+            if then is not None:
+                await then(page, patient)
             return Outcome(shaped.name, True, shown_at - opened_at, uplink)
         finally:
             if phone_browser is not None:
