@@ -19,8 +19,9 @@ import pytest_asyncio
 from playwright.async_api import async_playwright
 
 from tests.sandbox.asterisk import SandboxAsterisk
+from tests.turn_server import TurnServer, running_turn
 
-from .lab import Lab, LabUnavailable
+from .lab import RELAY_ADDRESS, SERVICE_NS, Lab, LabUnavailable
 from .scenario import Scene
 from .service import FieldService, start_service
 
@@ -51,15 +52,32 @@ def field_service_sections() -> dict[str, dict[str, Any]]:
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def field_turn(
+    lab: Lab, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[TurnServer]:
+    """coturn on the service namespace's second address: UDP and TCP 3478, TLS 443, as a centre
+    runs it beside the web front (a firewall that passes only TCP 443 reaches both)."""
+    folder = tmp_path_factory.mktemp("field-turn")
+    async with running_turn(RELAY_ADDRESS, folder, netns=SERVICE_NS) as turn:
+        yield turn
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def field_service(
     lab: Lab,
     sandbox: SandboxAsterisk,
     tmp_path_factory: pytest.TempPathFactory,
     field_service_sections: dict[str, dict[str, Any]],
+    field_turn: TurnServer,
 ) -> AsyncIterator[FieldService]:
-    """The service in the lab's service namespace, its telephony link up on the sandbox."""
+    """The service in the lab's service namespace, its telephony link up on the sandbox, handing
+    the lab's coturn (UDP, TCP and TLS URLs) to the pages."""
     workdir = tmp_path_factory.mktemp("field-service")
-    service = start_service(lab, sandbox, workdir, field_service_sections)
+    sections = {name: dict(values) for name, values in field_service_sections.items()}
+    video = sections.setdefault("video", {})
+    video.setdefault("turn_urls", field_turn.urls())
+    video.setdefault("turn_secret", field_turn.secret)
+    service = start_service(lab, sandbox, workdir, sections)
     try:
         await service.wait_ready()
         yield service
@@ -69,14 +87,18 @@ async def field_service(
 
 @pytest.fixture
 async def field_scene(
-    lab: Lab, field_service: FieldService, sandbox: SandboxAsterisk, tmp_path: Path
+    lab: Lab,
+    field_service: FieldService,
+    field_turn: TurnServer,
+    sandbox: SandboxAsterisk,
+    tmp_path: Path,
 ) -> AsyncIterator[Scene]:
     """A scene for one test: the console's Chromium (in the service's namespace) opened on first
     use; each scenario launches its own phone Chromium."""
     artifacts = Path(os.environ.get("VISIOREGUL_ARTIFACTS") or tmp_path / "artifacts")
     await asyncio.to_thread(artifacts.mkdir, parents=True, exist_ok=True)
     async with async_playwright() as playwright:
-        scene = Scene(lab, field_service, sandbox, playwright, tmp_path, artifacts)
+        scene = Scene(lab, field_service, sandbox, playwright, tmp_path, artifacts, field_turn)
         try:
             yield scene
         finally:

@@ -22,6 +22,7 @@ from tests.browser.pages import watch
 from tests.browser.test_video import COUNT_FRAMES, FIRST_FRAME_AT, feed
 from tests.sandbox.asterisk import SandboxAsterisk
 from tests.sandbox.sipp import place_call, start_phone
+from tests.turn_server import TurnServer
 
 from .lab import PHONE_NS, SERVICE_NS, Lab
 from .profiles import Profile
@@ -58,6 +59,9 @@ class Outcome:
     """From the patient's page starting (the link opened) to the console's first frame."""
     uplink_bytes: int = 0
     """What crossed the shaped link from the phone during the session (the page, the video)."""
+    path: str | None = None
+    """The path the page reported for its video (``direct``, ``turn-udp``, ``turn-tcp``,
+    ``turn-tls``), once the console showed it."""
     error: str = ""
 
 
@@ -71,6 +75,8 @@ class Scene:
     playwright: Playwright
     workdir: Path
     artifacts: Path
+    turn: TurnServer | None = None
+    """The lab's coturn: the phone's Chromium trusts its test authority (``turns:``)."""
     console_browser: BrowserContext | None = None
     runs: int = 0
     problems: list[str] = field(default_factory=list)
@@ -131,7 +137,10 @@ class Scene:
 
             executable = chromium_in(PHONE_NS, self.service.base_url, self.workdir)
             phone_browser = await launch(
-                self.playwright, executable, self.workdir / f"phone-profile-{self.runs}"
+                self.playwright,
+                executable,
+                self.workdir / f"phone-profile-{self.runs}",
+                home=await self._phone_home(),
             )
             patient = await phone_browser.new_page()
             watch(patient, self.problems)
@@ -147,9 +156,10 @@ class Scene:
                 await page.screenshot(path=self.artifacts / f"field-{shaped.name}-console.png")
                 await patient.screenshot(path=self.artifacts / f"field-{shaped.name}-patient.png")
             uplink = self.lab.stats()["up"]["delivered_bytes"] - sent_before_session
+            path = await self._video_path(page, timeout)
             if then is not None:
                 await then(page, patient)
-            return Outcome(shaped.name, True, shown_at - opened_at, uplink)
+            return Outcome(shaped.name, True, shown_at - opened_at, uplink, path)
         finally:
             if phone_browser is not None:
                 await phone_browser.close()
@@ -167,6 +177,30 @@ class Scene:
             return await self.video_from_call(profile, timeout=timeout)
         except (AssertionError, TimeoutError, Exception) as exc:
             return Outcome(name, False, error=f"{type(exc).__name__}: {exc}"[:300])
+
+    async def _phone_home(self) -> Path | None:
+        """A ``HOME`` whose NSS database trusts the lab coturn's authority (made once)."""
+        if self.turn is None:
+            return None
+        home = self.workdir / "phone-home"
+        if not (home / ".pki" / "nssdb").exists():
+            await asyncio.to_thread(self.turn.authority.trust_in_nss, home)
+        return home
+
+    @staticmethod
+    async def _video_path(page: Page, timeout: float) -> str | None:
+        """The path the patient's page reported for its video, from the session's log."""
+        session_id = page.url.rsplit("/", 1)[-1]
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            body = await page.evaluate(
+                "(id) => fetch(`/console/api/sessions/${id}`).then((r) => r.json())", session_id
+            )
+            paths = [e for e in body.get("timeline", []) if e["type"] == "video.path"]
+            if paths:
+                return str(paths[-1]["details"]["path"])
+            await asyncio.sleep(0.2)
+        return None
 
     @staticmethod
     async def _new_link(page: Page, sent_before: int, timeout: float = 10.0) -> str:
