@@ -14,6 +14,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from playwright.async_api import BrowserContext, Page, Playwright, expect
 
@@ -47,6 +48,31 @@ def chromium_in(namespace: str, origin: str, folder: Path) -> str:
     wrapper.write_text(f'#!/bin/sh\nexec ip netns exec {namespace} {CHROMIUM} {secure} "$@"\n')
     wrapper.chmod(0o755)
     return str(wrapper)
+
+
+SESSION = "(id) => fetch(`/console/api/sessions/${id}`).then((r) => r.json())"
+"""The session (its timeline) from the console's API, in the console's page."""
+
+
+async def session_events(console: Page, kind: str) -> list[dict[str, Any]]:
+    """The events of kind ``kind`` in the log of the session the console's room shows."""
+    session_id = console.url.rsplit("/", 1)[-1]
+    body = await console.evaluate(SESSION, session_id)
+    return [event for event in body.get("timeline", []) if event["type"] == kind]
+
+
+async def wait_for_events(
+    console: Page, kind: str, count: int, timeout: float
+) -> list[dict[str, Any]]:
+    """Until the room's session has ``count`` events of kind ``kind``; they are returned."""
+    deadline = time.monotonic() + timeout
+    while True:
+        events = await session_events(console, kind)
+        if len(events) >= count:
+            return events
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{len(events)} {kind} event(s) after {timeout} s, not {count}")
+        await asyncio.sleep(0.2)
 
 
 @dataclass
@@ -190,17 +216,11 @@ class Scene:
     @staticmethod
     async def _video_path(page: Page, timeout: float) -> str | None:
         """The path the patient's page reported for its video, from the session's log."""
-        session_id = page.url.rsplit("/", 1)[-1]
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            body = await page.evaluate(
-                "(id) => fetch(`/console/api/sessions/${id}`).then((r) => r.json())", session_id
-            )
-            paths = [e for e in body.get("timeline", []) if e["type"] == "video.path"]
-            if paths:
-                return str(paths[-1]["details"]["path"])
-            await asyncio.sleep(0.2)
-        return None
+        try:
+            paths = await wait_for_events(page, "video.path", 1, timeout)
+        except AssertionError:
+            return None
+        return str(paths[-1]["details"]["path"])
 
     @staticmethod
     async def _new_link(page: Page, sent_before: int, timeout: float = 10.0) -> str:
