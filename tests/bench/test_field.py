@@ -1,43 +1,109 @@
 """Benchmark: sessions from a real 15 call on each emulated network (``make field``).
 
 For each profile, ``VISIOREGUL_FIELD_SESSIONS`` sessions (30 by default): the patient's Chromium
-in the lab's phone namespace behind the profile's link, the console in the service's namespace.
-Prints video established n/N with its 95 % Wilson lower bound, and link opened -> first frame on
-the console, p50/p90. ``VISIOREGUL_FIELD_PROFILES`` (comma-separated) picks the profiles.
+in the lab's phone namespace behind the profile's link (coturn beside the service), the console
+in the service's namespace. Each established session is watched ``VISIOREGUL_FIELD_WATCH``
+seconds (20 by default). Prints, per profile:
+
+- video established n/N with its 95 % Wilson lower bound, and the paths the video took;
+- link opened -> first frame on the console, p50/p90;
+- frames per second and picture height received (p50 over sessions), freezes over 1 s per
+  minute and the longest one;
+- the seconds from the first frames to 720p with 1.5 Mbit/s or more on the uplink (p50/p90, and
+  how many sessions reached it during the watch);
+- on ``handover``, the seconds from the network change to frames again (p50/p90).
+
+``VISIOREGUL_FIELD_PROFILES`` (comma-separated) picks the profiles.
 """
 
 from __future__ import annotations
 
+import asyncio
+import collections
 import os
+import time
+from collections.abc import Awaitable, Callable
 
 import pytest
+from playwright.async_api import Page
 
-from tests.field.scenario import Scene
+from tests.browser.test_video import COUNT_FRAMES, feed
+from tests.field.scenario import Outcome, Scene
 from tests.field.stats import percentile, wilson_lower_bound
 
 SESSIONS = int(os.environ.get("VISIOREGUL_FIELD_SESSIONS", "30"))
-WITHOUT_RELAY = ["4g", "4g-congested", "3g", "edge", "lossy"]
-"""The profiles whose video can go direct (those that need TURN come with a relay)."""
+WATCH = float(os.environ.get("VISIOREGUL_FIELD_WATCH", "20"))
+ALL_PROFILES = [
+    "4g",
+    "4g-congested",
+    "3g",
+    "edge",
+    "lossy",
+    "udp-blocked",
+    "symmetric-nat",
+    "handover",
+]
 PROFILES = [
     name.strip()
-    for name in os.environ.get("VISIOREGUL_FIELD_PROFILES", ",".join(WITHOUT_RELAY)).split(",")
+    for name in os.environ.get("VISIOREGUL_FIELD_PROFILES", ",".join(ALL_PROFILES)).split(",")
     if name.strip()
 ]
 
-pytestmark = [pytest.mark.asterisk, pytest.mark.timeout(120 + 90 * SESSIONS)]
+pytestmark = [pytest.mark.asterisk, pytest.mark.timeout(120 + (60 + 2 * WATCH) * SESSIONS)]
+
+
+def quantiles(values: list[float], unit: str = "", digits: int = 1) -> str:
+    """``p50 X, p90 Y`` (or ``-`` without values)."""
+    if not values:
+        return "-"
+    p50, p90 = percentile(values, 0.5), percentile(values, 0.9)
+    return f"p50 {p50:.{digits}f}{unit}, p90 {p90:.{digits}f}{unit}"
+
+
+def handover_back(scene: Scene, delays: list[float]) -> Callable[[Page, Page], Awaitable[None]]:
+    """After the first frames: the phone changes network; the seconds until frames again."""
+
+    async def then(console: Page, patient: Page) -> None:
+        changed = time.monotonic()
+        await asyncio.to_thread(scene.lab.handover)
+        # The page's new connection: frames presented again on the console.
+        await asyncio.wait_for(feed(console).evaluate(COUNT_FRAMES, 3), 30)
+        delays.append(time.monotonic() - changed)
+
+    return then
 
 
 @pytest.mark.parametrize("profile", PROFILES)
 async def test_field_sessions(field_scene: Scene, profile: str) -> None:
-    outcomes = [await field_scene.attempt(profile) for _ in range(SESSIONS)]
+    outcomes: list[Outcome] = []
+    handovers: list[float] = []
+    for _ in range(SESSIONS):
+        then = handover_back(field_scene, handovers) if profile == "handover" else None
+        outcomes.append(await field_scene.attempt(profile, watch_seconds=WATCH, then=then))
     established = [o for o in outcomes if o.established]
-    delays = [o.link_to_first_frame_ms for o in established if o.link_to_first_frame_ms]
+    delays = [o.link_to_first_frame_ms / 1000 for o in established if o.link_to_first_frame_ms]
+    paths = collections.Counter(o.path or "unknown" for o in established)
+    watched = [o.quality for o in established if o.quality is not None]
+    sharp = [q.seconds_to(720, 1500) for q in watched]
+    reached = [s for s in sharp if s is not None]
     print(
-        f"\n{profile:<14} video established {len(established)}/{SESSIONS} "
+        f"\n{profile}: video established {len(established)}/{SESSIONS} "
         f"(95 % lower bound {wilson_lower_bound(len(established), SESSIONS) * 100:.1f} %), "
-        f"link opened -> first frame p50 {percentile(delays, 0.5):.0f} ms, "
-        f"p90 {percentile(delays, 0.9):.0f} ms"
+        f"paths {dict(paths)}"
+        f"\n  link opened -> first frame on the console: {quantiles(delays, ' s')}"
+        f"\n  received: {quantiles([q.fps for q in watched], ' fps')}; "
+        f"height {quantiles([q.height_p50 for q in watched], 'p', 0)}; "
+        f"freezes > 1 s per minute {quantiles([q.freezes_per_minute for q in watched])}, "
+        f"longest {quantiles([q.longest_freeze_ms / 1000 for q in watched], ' s')}"
+        f"\n  uplink kbit/s over the watch: "
+        f"{quantiles([sum(q.uplink_kbps) / max(1, len(q.uplink_kbps)) for q in watched], '', 0)}"
+        f"\n  720p at 1.5 Mbit/s reached in {len(reached)}/{len(watched)} sessions, "
+        f"after {quantiles(reached, ' s')} of video"
     )
-    for failure in {o.error for o in outcomes if not o.established}:
-        print(f"    failed: {failure}")
-    assert established, f"no session established video on {profile}"
+    if profile == "handover":
+        print(f"  video back after the network change: {quantiles(handovers, ' s')}")
+    for failure, count in collections.Counter(
+        o.error for o in outcomes if not o.established
+    ).items():
+        print(f"  failed {count}x: {failure}")
+    assert len(outcomes) == SESSIONS

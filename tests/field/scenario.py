@@ -28,6 +28,7 @@ from tests.turn_server import TurnServer
 from .lab import PHONE_NS, SERVICE_NS, Lab
 from .profiles import Profile
 from .service import PASSWORD, USERNAME, FieldService
+from .watch import Quality, watch_video
 
 CALLER = "+33612345678"
 CALLER_SHOWN = "06 12 34 56 78"
@@ -88,6 +89,8 @@ class Outcome:
     path: str | None = None
     """The path the page reported for its video (``direct``, ``turn-udp``, ``turn-tcp``,
     ``turn-tls``), once the console showed it."""
+    quality: Quality | None = None
+    """The console's picture while watched (``watch_seconds`` after the first frames)."""
     error: str = ""
 
 
@@ -136,13 +139,15 @@ class Scene:
         *,
         timeout: float = 30.0,
         shots: bool = False,
+        watch_seconds: float = 0.0,
         then: Callable[[Page, Page], Awaitable[None]] | None = None,
     ) -> Outcome:
         """On ``profile``: a 15 call reaches the console, the regulator invites the caller, the
         patient opens the link on the phone and allows the camera; established once the
         console presents :data:`FRAMES` frames. ``then(console, patient)`` runs next, the call
         and both pages still up (e.g. ``lab.handover()`` and waiting for the video to come
-        back). Raises what went wrong."""
+        back). ``watch_seconds`` of the console's picture are measured once established.
+        Raises what went wrong."""
         shaped = self.lab.use(profile)
         self.runs += 1
         sent_before_session = self.lab.stats()["up"]["delivered_bytes"]
@@ -178,6 +183,9 @@ class Scene:
             shown_at = float(await asyncio.wait_for(first_frame, timeout))
             opened_at = float(await patient.evaluate("performance.timeOrigin"))
             await asyncio.wait_for(feed(page).evaluate(COUNT_FRAMES, FRAMES), timeout)
+            quality = (
+                await watch_video(page, self.lab, watch_seconds) if watch_seconds > 0 else None
+            )
             if shots:
                 await page.screenshot(path=self.artifacts / f"field-{shaped.name}-console.png")
                 await patient.screenshot(path=self.artifacts / f"field-{shaped.name}-patient.png")
@@ -185,7 +193,7 @@ class Scene:
             path = await self._video_path(page, timeout)
             if then is not None:
                 await then(page, patient)
-            return Outcome(shaped.name, True, shown_at - opened_at, uplink, path)
+            return Outcome(shaped.name, True, shown_at - opened_at, uplink, path, quality)
         finally:
             if phone_browser is not None:
                 await phone_browser.close()
@@ -196,11 +204,20 @@ class Scene:
                 await sipp.stop()
             await page.close()
 
-    async def attempt(self, profile: Profile | str, *, timeout: float = 30.0) -> Outcome:
+    async def attempt(
+        self,
+        profile: Profile | str,
+        *,
+        timeout: float = 30.0,
+        watch_seconds: float = 0.0,
+        then: Callable[[Page, Page], Awaitable[None]] | None = None,
+    ) -> Outcome:
         """:meth:`video_from_call`, a failure counted instead of raised (the benchmark)."""
         name = profile if isinstance(profile, str) else profile.name
         try:
-            return await self.video_from_call(profile, timeout=timeout)
+            return await self.video_from_call(
+                profile, timeout=timeout, watch_seconds=watch_seconds, then=then
+            )
         except (AssertionError, TimeoutError, Exception) as exc:
             return Outcome(name, False, error=f"{type(exc).__name__}: {exc}"[:300])
 
