@@ -19,6 +19,7 @@ import av
 from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCSessionDescription
 
 from .codecs import CodecPolicy, VideoCodec, choose_codec, codec_preferences, vp8_frame_size
+from .congestion import enable_transport_cc
 from .context import RoomContext
 from .errors import MediaError
 from .events import MediaEvent
@@ -133,6 +134,7 @@ class PublisherSlot:
                     on_keyframe_needed=functools.partial(self._needs_keyframe, pc),
                     max_delay=self._max_delay,
                 )
+                enable_transport_cc(transceiver, offer_sdp)
                 await pc.setLocalDescription(await pc.createAnswer())
                 return jitter_buffer
 
