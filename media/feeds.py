@@ -16,7 +16,10 @@ from .keyframes import KeyframeRequester
 from .publishing import PublisherSlot
 from .relay import Relay
 
-__all__ = ["Feed"]
+__all__ = ["KEYFRAME_ROUND_TRIP", "Feed"]
+
+KEYFRAME_ROUND_TRIP = 0.2
+"""Seconds allowed for a keyframe request to reach the publisher and its keyframe to start."""
 
 
 class Feed:
@@ -34,8 +37,14 @@ class Feed:
         codec_fixed: Callable[[], bool],
     ) -> None:
         self.participant_id = participant_id
-        self.keyframes = KeyframeRequester(self._ask_publisher, min_interval=keyframe_interval)
-        self.relay = Relay(request_keyframe=self.keyframes.request, max_queue=max_queue)
+        self.keyframes = KeyframeRequester(
+            self._ask_publisher, min_interval=keyframe_interval, answer_time=self._answer_time
+        )
+        self.relay = Relay(
+            request_keyframe=self.keyframes.request,
+            max_queue=max_queue,
+            on_keyframe=self.keyframes.keyframe_arrived,
+        )
         self.slot = PublisherSlot(
             context,
             self.relay,
@@ -52,3 +61,12 @@ class Feed:
 
     def _ask_publisher(self, reason: str) -> bool:
         return self.slot.ask_keyframe(reason)
+
+    def _answer_time(self) -> float:
+        # A keyframe like the last one, at the rate the publisher's link delivers now, plus a
+        # round trip.
+        publisher = self.slot.current
+        if publisher is None:
+            return 0.0
+        buffer = publisher.jitter_buffer
+        return buffer.transfer_time(buffer.last_keyframe_bytes) + KEYFRAME_ROUND_TRIP

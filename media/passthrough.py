@@ -31,6 +31,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections import deque
 from collections.abc import Callable, Sequence
 
 import av
@@ -65,6 +67,8 @@ CONSENT_CHECKS = 10
 _JITTER_BUFFER = "_RTCRtpReceiver__jitter_buffer"
 # Packets held at most (aiortc's video jitter buffer holds 512).
 _CAPACITY = 512
+RATE_WINDOW = 2.0
+"""Seconds of arrivals the receive rate is measured over."""
 
 
 def _timestamp_delta(a: int, b: int) -> int:
@@ -114,9 +118,17 @@ class PassthroughJitterBuffer:
     missing packet until 512 packets have piled up behind it: after a lost retransmission the
     viewer freezes for seconds, and the delay is never caught up. Here a frame is released as soon
     as it is complete (its marker bit, or the next timestamp, ends it), all complete frames go at
-    once, and when the packets held span more than ``max_delay`` of media time they are dropped:
-    reassembly restarts at the next frame boundary, frames are dropped until a keyframe, and one
-    is asked for. The same wait for a keyframe applies at the start of a stream.
+    once. Packets are held back only behind a missing one; when those span more than the bound
+    of media time they are dropped: reassembly restarts at the next frame boundary, frames are
+    dropped until a keyframe, and one is asked for. The same wait for a keyframe applies at the
+    start of a stream.
+
+    The bound follows the link: ``max_delay`` plus the time two of the largest recent packets
+    take to arrive at the measured receive rate, which is what a retransmission may wait behind
+    (nothing on a fast link; more than a second at 16 kbit/s). Held media is counted from the
+    oldest frame held behind the hole, so a keyframe that takes seconds to cross a weak link is
+    never dropped for being slow (dropping it would only ask for another as slow: a keyframe
+    loop), nor is a long pause between two frames (a sender dropping frames on a weak link).
     """
 
     def __init__(
@@ -126,12 +138,14 @@ class PassthroughJitterBuffer:
         on_keyframe_needed: Callable[[str], None],
         *,
         max_delay: float,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        """``on_keyframe_needed(reason)`` is called with ``start`` or ``backlog``."""
+        """``on_keyframe_needed(reason)`` is called with ``start`` or ``backlog``; ``clock``
+        gives arrival times in seconds."""
         self.decoder = decoder
         self._deliver = deliver
         self._on_keyframe_needed = on_keyframe_needed
-        self._max_delay = int(max_delay * VIDEO_CLOCK_RATE)
+        self._max_delay_s = max_delay
         self._packets: dict[int, RtpPacket] = {}
         self._next: int | None = None
         self._newest: int | None = None
@@ -140,6 +154,13 @@ class PassthroughJitterBuffer:
         self._resyncing = False
         self._need_keyframe = True
         self._wait_reason = "start"
+        self._clock = clock
+        self._arrivals: deque[tuple[float, int]] = deque()
+        self._arrived_bytes = 0
+        self._held_bytes = 0
+        self._highest: int | None = None
+        self.last_keyframe_bytes = 0
+        """Size of the last keyframe released (what the next one will roughly weigh)."""
         self.media_ssrc: int | None = None
         """SSRC of the media packets (RTX packets are unwrapped before they get here)."""
         self.frames_dropped = 0
@@ -150,6 +171,7 @@ class PassthroughJitterBuffer:
     def add(self, packet: RtpPacket) -> tuple[bool, JitterFrame | None]:
         """Take one RTP packet; the answer never gives the receiver anything to decode."""
         self.media_ssrc = packet.ssrc
+        self._measure(packet)
         sequence, timestamp = packet.sequence_number, packet.timestamp
         if self._newest is None or _timestamp_delta(timestamp, self._newest) > 0:
             self._newest = timestamp
@@ -161,18 +183,68 @@ class PassthroughJitterBuffer:
             self._next, self._last_out = sequence, timestamp
         elif self._next is None or self._last_out is None:
             self._next, self._last_out = sequence, timestamp
-        elif (
-            _timestamp_delta(self._newest, self._last_out) > self._max_delay
-            or len(self._packets) >= _CAPACITY
+        elif len(self._packets) >= _CAPACITY or (
+            self._has_gap() and self._held_span() > self.max_delay_ticks()
         ):
             self._drop_backlog()
             self._note_frame_end(packet)
             return False, None
         self._note_frame_end(packet)
         if _sequence_delta(sequence, self._next) >= 0:  # else: late, its frame is gone
+            if sequence not in self._packets:
+                self._held_bytes += len(packet._data)  # type: ignore[attr-defined]
             self._packets[sequence] = packet
+            if self._highest is None or _sequence_delta(sequence, self._highest) > 0:
+                self._highest = sequence
             self._release_complete_frames()
         return False, None
+
+    @property
+    def receive_rate(self) -> float:
+        """Bytes per second received over the last :data:`RATE_WINDOW` seconds (0 until a
+        quarter of it has passed)."""
+        if not self._arrivals:
+            return 0.0
+        span = self._arrivals[-1][0] - self._arrivals[0][0]
+        return self._arrived_bytes / span if span >= RATE_WINDOW / 4 else 0.0
+
+    def transfer_time(self, size: int) -> float:
+        """Seconds ``size`` bytes take to arrive at the measured rate (0 when unknown)."""
+        rate = self.receive_rate
+        return size / rate if rate > 0 else 0.0
+
+    def max_delay_ticks(self) -> int:
+        """The bound on held-back media now, in 1/90000 s (see the class)."""
+        extra = self.transfer_time(2 * self._largest_packet())
+        return int((self._max_delay_s + extra) * VIDEO_CLOCK_RATE)
+
+    def _measure(self, packet: RtpPacket) -> None:
+        now = self._clock()
+        size = len(packet._data)  # type: ignore[attr-defined]
+        self._arrivals.append((now, size))
+        self._arrived_bytes += size
+        while self._arrivals and self._arrivals[0][0] < now - RATE_WINDOW:
+            self._arrived_bytes -= self._arrivals.popleft()[1]
+
+    def _largest_packet(self) -> int:
+        return max((size for _, size in self._arrivals), default=0)
+
+    def _has_gap(self) -> bool:
+        # A packet is missing between the next one to release and the highest held.
+        if not self._packets or self._next is None or self._highest is None:
+            return False
+        return _sequence_delta(self._highest, self._next) + 1 > len(self._packets)
+
+    def _held_span(self) -> int:
+        # Media time from the oldest frame held (or the last released, when none is) to the
+        # newest packet.
+        assert self._newest is not None and self._last_out is not None
+        oldest = min(
+            (p.timestamp for p in self._packets.values()),
+            key=lambda t: _timestamp_delta(t, self._newest or 0),
+            default=self._last_out,
+        )
+        return _timestamp_delta(self._newest, oldest)
 
     def _note_frame_end(self, packet: RtpPacket) -> None:
         # The marker bit ends a frame, so the next sequence number starts one.
@@ -197,6 +269,7 @@ class PassthroughJitterBuffer:
                     break
             for part in parts:
                 del self._packets[part.sequence_number]
+                self._held_bytes -= len(part._data)  # type: ignore[attr-defined]
             self._next = sequence
             self._last_out = timestamp
             # The receiver stores the depayloaded bytes of each packet as ``_data``.
@@ -206,8 +279,10 @@ class PassthroughJitterBuffer:
     def _drop_backlog(self) -> None:
         self.backlog_resets += 1
         self._packets.clear()
+        self._held_bytes = 0
+        self._highest = None
         self._resyncing = True
-        logger.debug("dropped %.2f s of held-back video", self._max_delay / VIDEO_CLOCK_RATE)
+        logger.debug("dropped held-back video beyond %.2f s", self._max_delay_s)
         self._need_keyframe = True
         self._wait_reason = "backlog"
         self._on_keyframe_needed("backlog")
@@ -222,6 +297,8 @@ class PassthroughJitterBuffer:
                 self._on_keyframe_needed(self._wait_reason)
                 return
             self._need_keyframe = False
+        if packet.is_keyframe:
+            self.last_keyframe_bytes = packet.size
         self._deliver(packet)
 
 

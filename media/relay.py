@@ -19,13 +19,18 @@ import av
 from aiortc import MediaStreamError, MediaStreamTrack
 
 from .errors import MediaError
+from .keyframes import KeyframeRequester
 
-__all__ = ["FRAME_TICKS", "Relay", "RelayTrack"]
+__all__ = ["FRAME_TICKS", "VIEWER_KEYFRAME_INTERVAL", "Relay", "RelayTrack"]
 
 logger = logging.getLogger(__name__)
 
 FRAME_TICKS = 3000
 """One frame at 30 fps in 1/90000 s: the step between two publications on a subscriber's clock."""
+VIEWER_KEYFRAME_INTERVAL = 1.0
+"""Least seconds between two keyframe requests one subscriber passes on to the publisher: a
+viewer on a poor link that keeps losing its picture must not make the publisher spend its bits
+on keyframes for everybody."""
 
 
 class RelayTrack(MediaStreamTrack):
@@ -34,15 +39,21 @@ class RelayTrack(MediaStreamTrack):
     Frames are taken only once the sender reads (the subscriber is connected): the first read
     asks for a keyframe and everything before it is dropped, as a decoder cannot start on a delta
     frame. If the subscriber falls more than ``max_queue`` frames behind, its queue is emptied and
-    it waits for the next keyframe, so its delay never grows.
+    it waits for the next keyframe, so its delay never grows. When its viewer loses the picture
+    (PLI or FIR, :meth:`request_keyframe`), it too skips to the next keyframe rather than being
+    sent frames it cannot decode; its own requests reach the publisher at most once per
+    ``keyframe_interval``, whatever the other subscribers do.
     """
 
     kind = "video"
 
-    def __init__(self, relay: Relay, *, max_queue: int) -> None:
+    def __init__(
+        self, relay: Relay, *, max_queue: int, keyframe_interval: float = VIEWER_KEYFRAME_INTERVAL
+    ) -> None:
         super().__init__()
         self._relay = relay
         self._max_queue = max_queue
+        self._keyframes = KeyframeRequester(self._ask_relay, min_interval=keyframe_interval)
         self._queue: deque[av.Packet] = deque()
         self._available = asyncio.Event()
         self._reading = False
@@ -63,7 +74,7 @@ class RelayTrack(MediaStreamTrack):
             raise MediaStreamError
         if not self._reading:
             self._reading = True
-            self._relay.request_keyframe("subscriber_joined")
+            self._keyframes.request("subscriber_joined")
         while not self._queue:
             self._available.clear()
             await self._available.wait()
@@ -72,9 +83,24 @@ class RelayTrack(MediaStreamTrack):
         self.frames_sent += 1
         return self._queue.popleft()
 
+    def request_keyframe(self, reason: str = "subscriber_request") -> None:
+        """The viewer lost its picture: skip to the next keyframe, and ask for one (at most once
+        per ``keyframe_interval`` for this subscriber)."""
+        if self._reading and not self._need_keyframe:
+            self.frames_dropped += len(self._queue)
+            self._queue.clear()
+            self._need_keyframe = True
+        self._keyframes.request(reason)
+
+    @property
+    def keyframes_asked(self) -> int:
+        """Keyframe requests this subscriber passed on to the relay."""
+        return self._keyframes.sent
+
     def stop(self) -> None:
         """End the track (its sender stopped): it leaves the relay."""
         super().stop()
+        self._keyframes.cancel()
         self._relay._discard(self)
         self._queue.clear()
         self._available.set()
@@ -82,6 +108,8 @@ class RelayTrack(MediaStreamTrack):
     def _push(self, packet: av.Packet) -> None:
         if not self._reading:
             return
+        if packet.is_keyframe:
+            self._keyframes.keyframe_arrived()
         if self._need_keyframe:
             if not packet.is_keyframe:
                 self.frames_dropped += 1
@@ -94,10 +122,16 @@ class RelayTrack(MediaStreamTrack):
             if not packet.is_keyframe:
                 self.frames_dropped += 1
                 self._need_keyframe = True
-                self._relay.request_keyframe("subscriber_backlog")
+                self._keyframes.request("subscriber_backlog")
                 return
         self._queue.append(packet)
         self._available.set()
+
+    def _ask_relay(self, reason: str) -> bool:
+        if not self._relay.has_source:
+            return False
+        self._relay.request_keyframe(reason)
+        return True
 
     def _restart(self) -> None:
         # A new publication: nothing queued from the old one can be decoded with the new one.
@@ -113,9 +147,17 @@ class Relay:
     last frame relayed, as a receiver drops frames older than the last one it decoded.
     """
 
-    def __init__(self, *, request_keyframe: Callable[[str], None], max_queue: int = 30) -> None:
-        """``request_keyframe(reason)`` asks the current publisher for a keyframe."""
+    def __init__(
+        self,
+        *,
+        request_keyframe: Callable[[str], None],
+        max_queue: int = 30,
+        on_keyframe: Callable[[], None] = lambda: None,
+    ) -> None:
+        """``request_keyframe(reason)`` asks the current publisher for a keyframe;
+        ``on_keyframe()`` is told each keyframe relayed."""
         self._request_keyframe = request_keyframe
+        self._on_keyframe = on_keyframe
         self._max_queue = max_queue
         self._source: MediaStreamTrack | None = None
         self._drain: asyncio.Task[None] | None = None
@@ -237,6 +279,7 @@ class Relay:
         self.frames_in += 1
         if packet.is_keyframe:
             self.keyframes_in += 1
+            self._on_keyframe()
             waiters, self._keyframe_waiters = self._keyframe_waiters, []
             for future in waiters:
                 if not future.done():

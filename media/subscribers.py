@@ -6,7 +6,8 @@ publishers holds one subscription per publisher. A subscriber is offered by the 
 :meth:`Subscribers.accept_answer`, which keeps the codec choice on the server; a console may
 instead offer ``recvonly`` video itself and get the answer. Each gets a
 :class:`~.relay.RelayTrack` of its publisher's encoded frames, and its keyframe requests go to
-that publisher's relay.
+that publisher's relay, at most one per second from each subscriber (a viewer on a poor link
+does not make the publisher send keyframes for everybody).
 """
 
 from __future__ import annotations
@@ -115,8 +116,7 @@ class Subscribers:
             transceiver = pc.addTransceiver(track, direction="sendonly")
             transceiver.setCodecPreferences(codec_preferences(codec))
             forward_keyframe_requests(
-                transceiver.sender,
-                functools.partial(source.request_keyframe, "subscriber_request"),
+                transceiver.sender, functools.partial(track.request_keyframe, "subscriber_request")
             )
 
             async def negotiate() -> None:

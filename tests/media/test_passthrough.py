@@ -15,7 +15,10 @@ DELTA = b"\x01\x00\x00"
 class Feed:
     """A VP8 stream as RTP packets (one per frame unless told), into a PassthroughJitterBuffer."""
 
-    def __init__(self, *, max_delay: float = 0.5, first_timestamp: int = 1000) -> None:
+    def __init__(
+        self, *, max_delay: float = 0.5, first_timestamp: int = 1000, ticks: int = TICKS
+    ) -> None:
+        self.ticks = ticks
         self.delivered: list[av.Packet] = []
         self.requests: list[str] = []
         self.buffer = PassthroughJitterBuffer(
@@ -23,6 +26,7 @@ class Feed:
             self.delivered.append,
             self.requests.append,
             max_delay=max_delay,
+            clock=lambda: self.timestamp / 90000,  # packets arrive as they are sent
         )
         self.sequence = 100
         self.timestamp = first_timestamp
@@ -46,7 +50,7 @@ class Feed:
         size = -(-len(payload) // parts)
         chunks = [payload[i : i + size] for i in range(0, len(payload), size)]
         packets = [self.packet(c, marker=i == len(chunks) - 1) for i, c in enumerate(chunks)]
-        self.timestamp += TICKS
+        self.timestamp += self.ticks
         self.frame += 1
         return packets
 
@@ -97,8 +101,8 @@ def test_given_packet_lost_for_good_then_backlog_dropped_after_max_delay_and_key
     feed.send(KEY)
     feed.send(DELTA)
     feed.frame_packets(DELTA)  # frame 2 is lost, and never retransmitted
-    for _ in range(20):  # 0.66 s of frames pile up behind it
-        feed.send(DELTA)
+    for _ in range(20):  # 0.66 s of frames of 1.1 KB (270 kbit/s) pile up behind it
+        feed.send(DELTA + bytes(1100))
     assert feed.numbers() == [0, 1]
     assert feed.buffer.backlog_resets == 1
     assert feed.requests[0] == "backlog"
@@ -109,7 +113,9 @@ def test_given_packet_lost_for_good_then_backlog_dropped_after_max_delay_and_key
     feed.send(DELTA)
 
     assert feed.numbers() == [0, 1, 24, 25, 26]
-    assert feed.buffer.frames_dropped == 6  # frames 18 to 23, after the reset
+    # Held media counts from frame 3, the oldest held, up to 0.5 s plus two packets' time at
+    # the link's rate: the reset comes with frame 22.
+    assert feed.buffer.frames_dropped == 2  # frames 22 and 23, after the reset
     assert feed.buffer.backlog_resets == 1
     assert set(feed.requests) == {"backlog"}
 
@@ -134,7 +140,7 @@ def test_given_late_retransmission_within_max_delay_then_held_frames_released_at
 def test_given_reset_in_the_middle_of_a_frame_then_reassembly_restarts_at_a_frame_boundary() -> (
     None
 ):
-    feed = Feed(max_delay=0.1)
+    feed = Feed(max_delay=0.05)
     feed.send(KEY)
     feed.frame_packets(DELTA)  # lost
     feed.send(DELTA)
@@ -167,3 +173,51 @@ def test_given_sender_without_marker_bits_then_frames_end_at_the_next_timestamp(
             feed.buffer.add(packet)
 
     assert feed.numbers() == [0, 1]
+
+
+def test_given_a_long_pause_between_two_frames_then_nothing_is_dropped() -> None:
+    # A sender on a weak link drops frames: a second between two frames is no backlog.
+    feed = Feed(max_delay=0.5)
+    feed.send(KEY)
+    feed.timestamp += 90000
+    feed.send(DELTA)
+    feed.send(DELTA)
+
+    assert feed.numbers() == [0, 1, 2]
+    assert feed.buffer.backlog_resets == 0 and feed.requests == []
+
+
+def test_given_a_keyframe_slowly_crossing_a_weak_link_with_a_hole_then_it_is_repaired() -> None:
+    # 5 frames a second of 1 KB: 40 kbit/s. A retransmission waits behind two large packets.
+    feed = Feed(max_delay=0.5, ticks=18000)
+    for _ in range(6):
+        feed.send(DELTA + bytes(1000) if feed.frame else KEY + bytes(1000))
+    big = feed.frame_packets(KEY + bytes(4000), parts=4)
+    for packet in big[:1] + big[2:]:
+        feed.buffer.add(packet)
+    for _ in range(3):  # 0.6 s of frames behind the hole, within 0.5 s + 2 x 1 KB at 5 KB/s
+        feed.send(DELTA + bytes(1000))
+    assert feed.numbers() == [0, 1, 2, 3, 4, 5]
+    assert feed.buffer.backlog_resets == 0
+
+    feed.buffer.add(big[1])  # the retransmission
+
+    assert feed.numbers() == list(range(10))
+    assert feed.buffer.backlog_resets == 0 and feed.requests == []
+    assert feed.buffer.last_keyframe_bytes > 4000
+    assert 4000 < feed.buffer.receive_rate < 8000
+
+
+def test_given_the_same_hole_on_a_fast_link_then_the_backlog_is_dropped() -> None:
+    feed = Feed(max_delay=0.5, ticks=18000)
+    for _ in range(6):
+        # 150 KB/s, in packets of 1.2 KB.
+        feed.send(DELTA + bytes(30000) if feed.frame else KEY + bytes(30000), parts=25)
+    big = feed.frame_packets(KEY + bytes(4000), parts=4)
+    for packet in big[:1] + big[2:]:
+        feed.buffer.add(packet)
+    for _ in range(3):
+        feed.send(DELTA + bytes(1000))
+
+    assert feed.buffer.backlog_resets == 1
+    assert feed.requests == ["backlog"]

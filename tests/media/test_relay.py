@@ -143,7 +143,14 @@ async def test_given_subscriber_not_reading_then_its_queue_stays_bounded_until_k
     await wait_until(lambda: relay.frames_in == 42, timeout=2)
 
     assert first.pts == 0
-    assert requests[0] == "subscriber_joined" and "subscriber_backlog" in requests
+    # The backlog's request waits for this subscriber's interval; the keyframe that came
+    # meanwhile answered it.
+    assert requests == ["subscriber_joined"]
     assert [(await track.recv()).pts for _ in range(2)] == [120000, 123000]
     assert track.frames_dropped >= 34
+
+    for index in range(42, 80):  # behind again, and no keyframe comes: it asks
+        source.put(index * 3000)
+    await wait_until(lambda: "subscriber_backlog" in requests, timeout=3)
+    assert requests == ["subscriber_joined", "subscriber_backlog"]
     await relay.close()
