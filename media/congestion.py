@@ -151,11 +151,12 @@ class FeedbackRecorder:
         return messages
 
     def _message(self, sender_ssrc: int, start: int, newest: int) -> tuple[TransportFeedback, int]:
-        # Starts at the first received packet at or after ``start``: a message never begins with
-        # a loss, and its reference time is that packet's arrival.
-        while start not in self._arrivals:
-            start += 1
-        first_ticks = self._arrivals[start] // TICK_US
+        # Starts at ``start`` even when that packet was lost (it is reported lost); the reference
+        # time is the first arrival in the message.
+        first = start
+        while first not in self._arrivals:
+            first += 1
+        first_ticks = self._arrivals[first] // TICK_US
         reference = first_ticks // REFERENCE_TICKS
         previous = reference * REFERENCE_TICKS
         deltas: list[int | None] = []

@@ -148,3 +148,15 @@ def test_given_a_gap_of_ten_seconds_then_a_new_message_starts_after_it() -> None
 
     assert [m.base_sequence for m in messages] == [1, 2]
     assert set(reported_arrivals(messages)) == {1, 2}
+
+
+def test_given_packets_lost_between_two_messages_then_the_next_one_reports_them_lost() -> None:
+    recorder = FeedbackRecorder()
+    recorder.record(1, 1_000_000)
+    recorder.build(1)
+    recorder.record(4, 1_050_000)  # 2 and 3 lost
+    (message,) = recorder.build(1)
+
+    assert message.base_sequence == 2
+    assert message.deltas[:2] == (None, None)
+    assert message.deltas[2] is not None
