@@ -43,6 +43,11 @@ class MediaEvent(StrEnum):
     BACKLOG_DROPPED = "backlog_dropped"
     """Upstream loss held frames back too long: they were dropped, the relay waits for the next
     keyframe."""
+    WEAK_LINK = "weak_link"
+    """The publisher's link has carried less than 48 kbit/s with losses for 4 s: video cannot
+    pass in a usable way (photos can); ``rate_bps`` measured."""
+    LINK_RECOVERED = "link_recovered"
+    """The publisher's link reported weak carries twice that again (for 4 s); ``rate_bps``."""
     ROOM_CLOSED = "room_closed"
     """The room closed every peer; no event follows."""
 

@@ -69,6 +69,12 @@ _JITTER_BUFFER = "_RTCRtpReceiver__jitter_buffer"
 _CAPACITY = 512
 RATE_WINDOW = 2.0
 """Seconds of arrivals the receive rate is measured over."""
+WEAK_LINK_BPS = 48_000
+"""Below this rate with losses, video cannot pass in a usable way (a keyframe takes seconds)."""
+WEAK_LINK_LOSS = 0.05
+"""The loss, over :data:`RATE_WINDOW`, that tells a weak link from a camera with little to send."""
+WEAK_LINK_HOLD = 4.0
+"""Seconds a link must stay weak (or good again) before it is reported."""
 
 
 def _timestamp_delta(a: int, b: int) -> int:
@@ -139,9 +145,12 @@ class PassthroughJitterBuffer:
         *,
         max_delay: float,
         clock: Callable[[], float] = time.monotonic,
+        on_link: Callable[[bool, int], None] = lambda weak, rate_bps: None,
     ) -> None:
         """``on_keyframe_needed(reason)`` is called with ``start`` or ``backlog``; ``clock``
-        gives arrival times in seconds."""
+        gives arrival times in seconds; ``on_link(weak, rate_bps)`` is told when the link turns
+        weak (below :data:`WEAK_LINK_BPS` with :data:`WEAK_LINK_LOSS` loss, for
+        :data:`WEAK_LINK_HOLD` seconds) and when it is good again (twice that rate, as long)."""
         self.decoder = decoder
         self._deliver = deliver
         self._on_keyframe_needed = on_keyframe_needed
@@ -155,7 +164,11 @@ class PassthroughJitterBuffer:
         self._need_keyframe = True
         self._wait_reason = "start"
         self._clock = clock
-        self._arrivals: deque[tuple[float, int]] = deque()
+        self._arrivals: deque[tuple[float, int, int]] = deque()
+        self._on_link = on_link
+        self._link_since: float | None = None
+        self.weak_link = False
+        """Whether the link is reported weak now."""
         self._arrived_bytes = 0
         self._held_bytes = 0
         self._highest: int | None = None
@@ -221,13 +234,41 @@ class PassthroughJitterBuffer:
     def _measure(self, packet: RtpPacket) -> None:
         now = self._clock()
         size = len(packet._data)  # type: ignore[attr-defined]
-        self._arrivals.append((now, size))
+        self._arrivals.append((now, size, packet.sequence_number))
         self._arrived_bytes += size
         while self._arrivals and self._arrivals[0][0] < now - RATE_WINDOW:
             self._arrived_bytes -= self._arrivals.popleft()[1]
+        self._watch_link(now)
+
+    @property
+    def loss(self) -> float:
+        """Fraction of the media packets missing over the last :data:`RATE_WINDOW` seconds."""
+        if len(self._arrivals) < 2:
+            return 0.0
+        first = self._arrivals[0][2]
+        expected = max(_sequence_delta(s, first) for _, _, s in self._arrivals) + 1
+        received = len({s for _, _, s in self._arrivals})
+        return max(0.0, 1 - received / expected) if expected > 0 else 0.0
+
+    def _watch_link(self, now: float) -> None:
+        rate_bps = int(self.receive_rate * 8)
+        if rate_bps == 0:
+            return  # not measured yet
+        if self.weak_link:
+            changing = rate_bps >= 2 * WEAK_LINK_BPS
+        else:
+            changing = rate_bps < WEAK_LINK_BPS and self.loss >= WEAK_LINK_LOSS
+        if not changing:
+            self._link_since = None
+        elif self._link_since is None:
+            self._link_since = now
+        elif now - self._link_since >= WEAK_LINK_HOLD:
+            self._link_since = None
+            self.weak_link = not self.weak_link
+            self._on_link(self.weak_link, rate_bps)
 
     def _largest_packet(self) -> int:
-        return max((size for _, size in self._arrivals), default=0)
+        return max((size for _, size, _ in self._arrivals), default=0)
 
     def _has_gap(self) -> bool:
         # A packet is missing between the next one to release and the highest held.
@@ -308,6 +349,7 @@ def install_passthrough(
     *,
     on_keyframe_needed: Callable[[str], None],
     max_delay: float = 0.5,
+    on_link: Callable[[bool, int], None] = lambda weak, rate_bps: None,
 ) -> PassthroughJitterBuffer:
     """Make ``receiver.track.recv()`` return the publisher's encoded frames as ``av.Packet``.
 
@@ -324,7 +366,7 @@ def install_passthrough(
             queue.put_nowait(packet)
 
     jitter_buffer = PassthroughJitterBuffer(
-        PassthroughDecoder(codec), deliver, on_keyframe_needed, max_delay=max_delay
+        PassthroughDecoder(codec), deliver, on_keyframe_needed, max_delay=max_delay, on_link=on_link
     )
     setattr(receiver, _JITTER_BUFFER, jitter_buffer)
     return jitter_buffer

@@ -133,6 +133,7 @@ class PublisherSlot:
                     codec,
                     on_keyframe_needed=functools.partial(self._needs_keyframe, pc),
                     max_delay=self._max_delay,
+                    on_link=functools.partial(self._on_link, pc),
                 )
                 enable_transport_cc(transceiver, offer_sdp)
                 await pc.setLocalDescription(await pc.createAnswer())
@@ -277,6 +278,13 @@ class PublisherSlot:
                 participant_id=publisher.participant_id,
                 reason="stream_ended",
             )
+
+    def _on_link(self, pc: RTCPeerConnection, weak: bool, rate_bps: int) -> None:
+        publisher = self.current
+        if publisher is None or publisher.pc is not pc:
+            return
+        kind = MediaEvent.WEAK_LINK if weak else MediaEvent.LINK_RECOVERED
+        self._context.emit(kind, participant_id=publisher.participant_id, rate_bps=rate_bps)
 
     def _needs_keyframe(self, pc: RTCPeerConnection, reason: str) -> None:
         # The publisher's own stream lost a keyframe or dropped a backlog.

@@ -221,3 +221,50 @@ def test_given_the_same_hole_on_a_fast_link_then_the_backlog_is_dropped() -> Non
 
     assert feed.buffer.backlog_resets == 1
     assert feed.requests == ["backlog"]
+
+
+class LinkFeed(Feed):
+    """A :class:`Feed` whose buffer reports the link's changes."""
+
+    def __init__(self, ticks: int) -> None:
+        super().__init__(ticks=ticks)
+        self.changes: list[tuple[bool, int]] = []
+        self.buffer = PassthroughJitterBuffer(
+            PassthroughDecoder("VP8"),
+            self.delivered.append,
+            self.requests.append,
+            max_delay=0.5,
+            clock=lambda: self.timestamp / 90000,
+            on_link=lambda weak, rate: self.changes.append((weak, rate)),
+        )
+
+    def run(self, seconds: float, size: int, *, lose_every: int = 0) -> None:
+        for index in range(int(seconds * 90000 / self.ticks)):
+            packets = self.frame_packets((KEY if self.frame == 0 else DELTA) + bytes(size))
+            if lose_every and index % lose_every == lose_every - 1:
+                continue
+            for packet in packets:
+                self.buffer.add(packet)
+
+
+def test_given_a_link_under_48_kbits_with_losses_then_it_is_reported_weak_then_recovered() -> None:
+    feed = LinkFeed(ticks=9000)  # 10 packets a second
+    feed.run(3, 300, lose_every=5)  # 19 kbit/s, 20 % lost
+    assert feed.changes == []
+    feed.run(3, 300, lose_every=5)
+    assert [weak for weak, _ in feed.changes] == [True]
+    assert 10_000 < feed.changes[0][1] < 48_000
+    assert feed.buffer.weak_link
+
+    feed.run(6, 2000)  # 160 kbit/s, nothing lost
+
+    assert [weak for weak, _ in feed.changes] == [True, False]
+    assert feed.changes[1][1] >= 96_000
+    assert not feed.buffer.weak_link
+
+
+def test_given_a_camera_with_little_to_send_and_no_loss_then_the_link_is_not_weak() -> None:
+    feed = LinkFeed(ticks=9000)
+    feed.run(10, 300)  # 24 kbit/s, nothing lost
+
+    assert feed.changes == []
