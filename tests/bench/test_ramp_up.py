@@ -6,7 +6,7 @@ main thread enters it while the benchmark runs), joined by one veth pair. The ph
 shaped with ``tbf``, its rate changed live. Its camera is the high-detail clip of
 :mod:`tests.bench.detail_clip` at 1280x720 and 30 fps, so bitrates mean something. The page
 publishes with the patient page's own ``camera.js`` (its 1280x720 constraints) and
-``publisher.js``; a pass-through viewer of the room counts what the relay receives.
+``publisher.js``; a reader of the room's relay counts the frames it receives.
 
 Each scenario runs twice in the same process: with the relay's stock REMB feedback only (the
 reference) and with transport-wide congestion control (:mod:`visioregul.media.congestion`):
@@ -32,24 +32,23 @@ import ctypes
 import os
 import subprocess
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import aioice.ice
-import av
 import pytest
 from aiohttp import web
-from aiortc import MediaStreamError, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc import MediaStreamError
 from playwright.async_api import BrowserContext, Playwright, async_playwright
 
 import visioregul.media.publishing
 from tests.bench.detail_clip import write_detail_clip
 from visioregul.media import Room
 from visioregul.media.codecs import vp8_frame_size
-from visioregul.media.passthrough import close_peer_connection, install_passthrough
+from visioregul.media.relay import RelayTrack
 
 pytestmark = [pytest.mark.timeout(1200)]
 
@@ -183,12 +182,12 @@ def network_lab(tmp_path: Path) -> Iterator[Path]:
         tear_down_namespaces()
 
 
-# -- the relay and its viewer -----------------------------------------------------------------
+# -- the relay and its reader -----------------------------------------------------------------
 
 
 @dataclass
 class FrameLog:
-    """Frames the relay passed to its viewer: (loop time, bytes, keyframe)."""
+    """Frames the relay passed on: (loop time, bytes, keyframe)."""
 
     frames: list[tuple[float, int, bool]] = field(default_factory=list)
     sizes: list[tuple[int, int]] = field(default_factory=list)
@@ -204,31 +203,31 @@ class FrameLog:
 
 
 class Viewer:
-    """A pass-through subscriber of the room's video that logs every frame."""
+    """Reads the room's relay as a subscriber's sender would, and logs every frame.
+
+    No peer connection: sending the frames on to a viewer would double this process's work, and
+    a busy event loop stamps the publisher's packets late, which the browser's delay-based
+    estimator reads as congestion.
+    """
 
     def __init__(self) -> None:
-        self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         self.log = FrameLog()
         self.first_frame = asyncio.Event()
+        self._track: RelayTrack | None = None
         self._task: asyncio.Task[None] | None = None
 
-    async def join(self, room: Room) -> None:
-        offer = await room.subscribe("viewer", publisher_id="patient")
-        await self.pc.setRemoteDescription(RTCSessionDescription(sdp=offer, type="offer"))
-        receiver = self.pc.getTransceivers()[0].receiver
-        install_passthrough(receiver, "VP8", on_keyframe_needed=lambda reason: None)
-        self._task = asyncio.create_task(self._count(receiver.track))
-        await self.pc.setLocalDescription(await self.pc.createAnswer())
-        await room.accept_answer("viewer", self.pc.localDescription.sdp)
+    def join(self, room: Room) -> None:
+        """Start reading the patient's relay (it exists once the patient published)."""
+        self._track = room._feeds["patient"].relay.subscribe()
+        self._task = asyncio.create_task(self._count(self._track))
 
-    async def _count(self, track: Any) -> None:
+    async def _count(self, track: RelayTrack) -> None:
         loop = asyncio.get_running_loop()
         while True:
             try:
                 packet = await track.recv()
             except MediaStreamError:
                 return
-            assert isinstance(packet, av.Packet)
             self.log.frames.append((loop.time(), packet.size, bool(packet.is_keyframe)))
             size = vp8_frame_size(bytes(packet)) if packet.is_keyframe else None
             if size is not None:
@@ -236,7 +235,8 @@ class Viewer:
             self.first_frame.set()
 
     async def close(self) -> None:
-        await close_peer_connection(self.pc)
+        if self._track is not None:
+            self._track.stop()
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
@@ -325,6 +325,8 @@ class Run:
     first_frame_s: float | None = None
     stats: Any = None
     log: FrameLog = field(default_factory=FrameLog)
+    link_events: list[tuple[float, str, int]] = field(default_factory=list)
+    origin: float = 0.0
 
 
 async def one_run(
@@ -339,24 +341,30 @@ async def one_run(
 ) -> Run:
     """Publish a fresh page into a fresh room; apply ``schedule`` ((second, kbit/s or None), from
     the first frame or from the start); sample every second for ``duration`` seconds."""
-    room = Room(f"{scenario}-{mode}", ice_servers=[], on_event=None)
-    room_holder.append(room)
-    viewer = Viewer()
     result = Run(mode, scenario)
     loop = asyncio.get_running_loop()
+
+    def on_event(kind: str, details: Mapping[str, object]) -> None:
+        if kind in ("weak_link", "link_recovered"):
+            result.link_events.append((loop.time(), kind, int(str(details["rate_bps"]))))
+
+    room = Room(f"{scenario}-{mode}", ice_servers=[], on_event=on_event)
+    room_holder.append(room)
+    viewer = Viewer()
     set_uplink(schedule[0][1] if schedule and schedule[0][0] == 0 else None)
     page = await phone.new_page()
     try:
         await page.goto(f"http://{SERVICE_ADDR}:{PORT}/")
         await page.wait_for_function("window.ready === true")
         started = loop.time()
-        await viewer.join(room)
         await page.evaluate("window.start()")
+        viewer.join(room)
         if from_first_frame:
             await asyncio.wait_for(viewer.first_frame.wait(), 30)
             origin = loop.time()
         else:
             origin = started
+        result.origin = origin
         if viewer.first_frame.is_set():
             result.first_frame_s = viewer.log.frames[0][0] - started
         pending = [step for step in schedule if step[0] > 0]
@@ -403,6 +411,8 @@ def print_seconds(run_: Run) -> None:
         " after the offer; per second: received kbit/s, sent resolution @ fps, estimate kbit/s,"
         " limit, keyframes, link kbit/s (all packets, last 2 s)"
     )
+    for at, kind, rate in run_.link_events:
+        print(f"    {kind} at {at - run_.origin:.1f} s ({rate / 1000:.0f} kbit/s)")
     for s in run_.seconds:
         print(
             f"    {s.at:3d} s {s.received_bps / 1000:7.0f} kbit/s  {s.width:4d}x{s.height:<4d}"
