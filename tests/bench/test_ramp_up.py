@@ -536,12 +536,12 @@ async def test_ramp_up_and_dip_recovery(tmp_path: Path, monkeypatch: pytest.Monk
             )
     for mode in MODES:
         ramps = [made for made in runs if made.mode == mode and made.scenario == "ramp"]
-        reached = sorted(time_to_target(made) or RAMP_SECONDS + 1 for made in ramps)
-        if reached:
-            median = reached[len(reached) // 2]
+        seconds = sorted(time_to_target(made) or RAMP_SECONDS + 1 for made in ramps)
+        if seconds:
+            median = seconds[len(seconds) // 2]
             print(
                 f"  ramp {mode}: 720p at 1.5 Mbit/s in"
-                f" {sum(r <= RAMP_SECONDS for r in reached)} of {len(reached)} runs; median: "
+                f" {sum(r <= RAMP_SECONDS for r in seconds)} of {len(seconds)} runs; median: "
                 + (f"second {median}" if median <= RAMP_SECONDS else f"not within {RAMP_SECONDS} s")
             )
     assert all(made.log.frames for made in runs if made.scenario == "ramp"), "no frame"
