@@ -123,14 +123,14 @@ class FeedbackRecorder:
         unwrapped = self._unwrap(sequence)
         if unwrapped in self._arrivals:
             return  # a duplicate: the first arrival counts
+        if self._next is not None and unwrapped < self._next - _HISTORY:
+            return  # too late to report again: the arrivals around it are forgotten
         self._arrivals[unwrapped] = arrival_us
         self.received += 1
         if self._newest is None or unwrapped > self._newest:
             self._newest = unwrapped
-        if self._next is None:
-            self._next = unwrapped
-        elif unwrapped < self._next:
-            self._next = max(unwrapped, self._next - _HISTORY)
+        if self._next is None or unwrapped < self._next:
+            self._next = unwrapped  # the first packet, or a late one to report again
 
     @property
     def pending(self) -> bool:

@@ -160,3 +160,14 @@ def test_given_packets_lost_between_two_messages_then_the_next_one_reports_them_
     assert message.base_sequence == 2
     assert message.deltas[:2] == (None, None)
     assert message.deltas[2] is not None
+
+
+def test_given_a_packet_too_late_to_report_then_it_is_ignored() -> None:
+    recorder = FeedbackRecorder()
+    for sequence in range(2000, 3200):
+        recorder.record(sequence, sequence * 1000)
+    recorder.build(1)
+    recorder.record(1500, 4_000_000)
+
+    assert not recorder.pending
+    assert recorder.build(1) == []
