@@ -44,8 +44,9 @@ class MediaEvent(StrEnum):
     """Upstream loss held frames back too long: they were dropped, the relay waits for the next
     keyframe."""
     WEAK_LINK = "weak_link"
-    """The publisher's link has carried less than 48 kbit/s with losses for 4 s: video cannot
-    pass in a usable way (photos can); ``rate_bps`` measured."""
+    """The publisher's link has carried less than 48 kbit/s, with losses or without a complete
+    frame for 2 s, for 4 s: video cannot pass in a usable way (photos can); ``rate_bps``
+    measured."""
     LINK_RECOVERED = "link_recovered"
     """The publisher's link reported weak carries twice that again (for 4 s); ``rate_bps``."""
     ROOM_CLOSED = "room_closed"

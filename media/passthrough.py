@@ -73,6 +73,9 @@ WEAK_LINK_BPS = 48_000
 """Below this rate with losses, video cannot pass in a usable way (a keyframe takes seconds)."""
 WEAK_LINK_LOSS = 0.05
 """The loss, over :data:`RATE_WINDOW`, that tells a weak link from a camera with little to send."""
+WEAK_LINK_STALL = 2.0
+"""Seconds without a complete frame that, at such a rate, tell a weak link too (retransmissions
+can hide the losses while nothing gets through)."""
 WEAK_LINK_HOLD = 4.0
 """Seconds a link must stay weak (or good again) before it is reported."""
 
@@ -149,8 +152,9 @@ class PassthroughJitterBuffer:
     ) -> None:
         """``on_keyframe_needed(reason)`` is called with ``start`` or ``backlog``; ``clock``
         gives arrival times in seconds; ``on_link(weak, rate_bps)`` is told when the link turns
-        weak (below :data:`WEAK_LINK_BPS` with :data:`WEAK_LINK_LOSS` loss, for
-        :data:`WEAK_LINK_HOLD` seconds) and when it is good again (twice that rate, as long)."""
+        weak (below :data:`WEAK_LINK_BPS` with :data:`WEAK_LINK_LOSS` loss or no complete frame
+        for :data:`WEAK_LINK_STALL` seconds, for :data:`WEAK_LINK_HOLD` seconds) and when it is
+        good again (twice that rate, as long)."""
         self.decoder = decoder
         self._deliver = deliver
         self._on_keyframe_needed = on_keyframe_needed
@@ -167,6 +171,7 @@ class PassthroughJitterBuffer:
         self._arrivals: deque[tuple[float, int, int]] = deque()
         self._on_link = on_link
         self._link_since: float | None = None
+        self._delivered_at: float | None = None
         self.weak_link = False
         """Whether the link is reported weak now."""
         self._arrived_bytes = 0
@@ -257,7 +262,8 @@ class PassthroughJitterBuffer:
         if self.weak_link:
             changing = rate_bps >= 2 * WEAK_LINK_BPS
         else:
-            changing = rate_bps < WEAK_LINK_BPS and self.loss >= WEAK_LINK_LOSS
+            stalled = self._delivered_at is None or now - self._delivered_at > WEAK_LINK_STALL
+            changing = rate_bps < WEAK_LINK_BPS and (stalled or self.loss >= WEAK_LINK_LOSS)
         if not changing:
             self._link_since = None
         elif self._link_since is None:
@@ -340,6 +346,7 @@ class PassthroughJitterBuffer:
             self._need_keyframe = False
         if packet.is_keyframe:
             self.last_keyframe_bytes = packet.size
+        self._delivered_at = self._clock()
         self._deliver(packet)
 
 

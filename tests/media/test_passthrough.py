@@ -238,9 +238,10 @@ class LinkFeed(Feed):
             on_link=lambda weak, rate: self.changes.append((weak, rate)),
         )
 
-    def run(self, seconds: float, size: int, *, lose_every: int = 0) -> None:
+    def run(self, seconds: float, size: int, *, lose_every: int = 0, key: bool = True) -> None:
         for index in range(int(seconds * 90000 / self.ticks)):
-            packets = self.frame_packets((KEY if self.frame == 0 else DELTA) + bytes(size))
+            first = KEY if self.frame == 0 and key else DELTA
+            packets = self.frame_packets(first + bytes(size))
             if lose_every and index % lose_every == lose_every - 1:
                 continue
             for packet in packets:
@@ -268,3 +269,11 @@ def test_given_a_camera_with_little_to_send_and_no_loss_then_the_link_is_not_wea
     feed.run(10, 300)  # 24 kbit/s, nothing lost
 
     assert feed.changes == []
+
+
+def test_given_a_slow_link_where_no_frame_completes_then_it_is_reported_weak() -> None:
+    # Retransmissions fill every hole, so no loss shows, but no keyframe ever gets through.
+    feed = LinkFeed(ticks=9000)
+    feed.run(8, 300, key=False)
+
+    assert [weak for weak, _ in feed.changes] == [True]
