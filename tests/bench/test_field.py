@@ -2,7 +2,8 @@
 
 For each profile, ``VISIOREGUL_FIELD_SESSIONS`` sessions (30 by default): the patient's Chromium
 in the lab's phone namespace behind the profile's link (coturn beside the service), the console
-in the service's namespace. Each established session is watched ``VISIOREGUL_FIELD_WATCH``
+in the service's namespace; the phone's camera films a high-detail clip
+(:mod:`tests.bench.detail_clip`). Each established session is watched ``VISIOREGUL_FIELD_WATCH``
 seconds (20 by default). Prints, per profile:
 
 - video established n/N with its 95 % Wilson lower bound, and the paths the video took;
@@ -23,10 +24,12 @@ import collections
 import os
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 import pytest
 from playwright.async_api import Page
 
+from tests.bench.detail_clip import write_detail_clip
 from tests.browser.test_video import COUNT_FRAMES, feed
 from tests.field.scenario import Outcome, Scene
 from tests.field.stats import percentile, wilson_lower_bound
@@ -74,7 +77,9 @@ def handover_back(scene: Scene, delays: list[float]) -> Callable[[Page, Page], A
 
 
 @pytest.mark.parametrize("profile", PROFILES)
-async def test_field_sessions(field_scene: Scene, profile: str) -> None:
+async def test_field_sessions(field_scene: Scene, profile: str, tmp_path: Path) -> None:
+    # A scene with detail (grain, text, motion): a phone camera's bitrate, not a flat pattern's.
+    field_scene.camera_clip = await asyncio.to_thread(write_detail_clip, tmp_path / "scene.y4m")
     outcomes: list[Outcome] = []
     handovers: list[float] = []
     for _ in range(SESSIONS):

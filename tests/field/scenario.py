@@ -106,6 +106,9 @@ class Scene:
     artifacts: Path
     turn: TurnServer | None = None
     """The lab's coturn: the phone's Chromium trusts its test authority (``turns:``)."""
+    camera_clip: Path | None = None
+    """A ``.y4m`` clip the phone's camera films instead of Chromium's flat pattern (the
+    benchmark's high-detail clip, so that bitrates mean something)."""
     console_browser: BrowserContext | None = None
     runs: int = 0
     problems: list[str] = field(default_factory=list)
@@ -172,6 +175,11 @@ class Scene:
                 executable,
                 self.workdir / f"phone-profile-{self.runs}",
                 home=await self._phone_home(),
+                extra_args=(
+                    [f"--use-file-for-fake-video-capture={self.camera_clip}"]
+                    if self.camera_clip is not None
+                    else []
+                ),
             )
             patient = await phone_browser.new_page()
             watch(patient, self.problems)
