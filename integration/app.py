@@ -45,6 +45,7 @@ from .telephony.pairing import Pairing
 from .telephony.positions import PositionDirectory
 from .telephony.registry import LiveCallRegistry
 from .telephony.service import Telephony
+from .uploads import ResumableUploads
 from .video import RoomRegistry
 from .web import (
     api,
@@ -195,6 +196,7 @@ async def _sessions(app: web.Application) -> AsyncIterator[None]:
     )
     app[appkeys.STILLS] = Stills(service, rooms, storage)
     app[appkeys.DOCUMENTS] = Documents(service, storage, settings.documents)
+    app[appkeys.UPLOADS] = ResumableUploads(app[appkeys.DOCUMENTS], storage)
     texts = TextMessages(service, app[appkeys.CATALOGUE])
     service.listeners.append(texts.on_session)
     app[appkeys.TEXTS] = texts

@@ -25,6 +25,7 @@ from .settings import Settings
 from .stills import Stills
 from .telephony.registry import LiveCallRegistry
 from .telephony.service import Telephony
+from .uploads import ResumableUploads
 from .video import RoomRegistry
 
 __all__ = [
@@ -46,6 +47,7 @@ __all__ = [
     "TEST_LIMITER",
     "TEST_PEERS",
     "TEXTS",
+    "UPLOADS",
 ]
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -68,6 +70,8 @@ SCREEN_SHARES = web.AppKey("screen_shares", ScreenShares)
 """The regulators' screens shared with the patients."""
 DOCUMENTS = web.AppKey("documents", Documents)
 """Documents and photos exchanged in the sessions, both ways."""
+UPLOADS = web.AppKey("uploads", ResumableUploads)
+"""The patient's uploads in progress (resumable)."""
 REMOTE_CONTROL = web.AppKey("remote_control", RemoteControl)
 LOCATOR = web.AppKey("locator", Locator)
 """Requests for the caller's position, and follows in progress."""

@@ -158,6 +158,10 @@ ROUTES: Mapping[tuple[str, str], Rule] = {
     ("POST", "/p/{token}/documents"): LINK,
     ("GET", "/p/{token}/documents"): LINK,
     ("GET", "/p/{token}/documents/{document_id}"): LINK,
+    # Resumable uploads: the patient's link (with its browser's key), on its own session's only.
+    ("POST", "/p/{token}/uploads"): LINK,
+    ("GET", "/p/{token}/uploads/{upload_id}"): LINK,
+    ("PATCH", "/p/{token}/uploads/{upload_id}"): LINK,
     # The CAD: live calls for any key; sessions for a key acting for a regulator or doctor.
     ("GET", "/api/v1/calls"): CAD,
     ("GET", "/api/v1/calls/{call_id}"): CAD,

@@ -36,7 +36,7 @@ from .sessions.state import FINAL_STATES
 from .settings import DocumentSettings
 from .storage import FileNotStored, FileStorage
 from .store.models import utcnow
-from .upload_types import EXTENSIONS, SNIFF_BYTES, clean_name, sniff
+from .upload_types import EXTENSIONS, IMAGE_TYPES, SNIFF_BYTES, clean_name, sniff
 
 __all__ = [
     "DOCUMENT",
@@ -50,6 +50,7 @@ __all__ = [
     "DocumentTooLarge",
     "DocumentTypeRefused",
     "Documents",
+    "PhotoNotImage",
     "SessionFilesFull",
     "TooManyDocuments",
 ]
@@ -83,6 +84,12 @@ class DocumentTypeRefused(DomainError):
     """The file's content is none of the accepted types (whatever its name says)."""
 
     error_id = "document_type_refused"
+
+
+class PhotoNotImage(DomainError):
+    """A photo whose content is no image (whatever its name says): a photo must be one."""
+
+    error_id = "photo_not_image"
 
 
 class DocumentEmpty(DomainError):
@@ -213,6 +220,8 @@ class Documents:
             if size == 0:
                 raise DocumentEmpty()
             content_type = sniffed[0]
+            if kind == PHOTO and content_type not in IMAGE_TYPES:
+                raise PhotoNotImage()
             clean = clean_name(name, content_type, fallback="photo" if kind == PHOTO else DOCUMENT)
             row = SessionFile(
                 id=document_id,

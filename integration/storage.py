@@ -66,6 +66,16 @@ class FileStorage(Protocol):
         (raised by the first step)."""
         ...
 
+    async def append(self, key: str, chunks: AsyncIterable[bytes]) -> int:
+        """Add the bytes ``chunks`` yields at the end of what is under ``key`` (created when
+        there is nothing); return how many. If ``chunks`` raises, what it yielded before stays
+        (the partial data of a resumable upload) and the error propagates."""
+        ...
+
+    async def size(self, key: str) -> int:
+        """How many bytes are under ``key`` (0 when there are none)."""
+        ...
+
     async def delete_prefix(self, prefix: str) -> None:
         """Forget every key under ``prefix/`` (a purged session's files)."""
         ...
@@ -139,6 +149,37 @@ class DirectoryStorage:
                 yield chunk
         finally:
             file.close()
+
+    async def append(self, key: str, chunks: AsyncIterable[bytes]) -> int:
+        """Append what ``chunks`` yields to the file under ``key``; what was written stays,
+        synced, even when ``chunks`` raises or the task is cancelled."""
+        path = self.path(key)
+        file = await asyncio.to_thread(self._open_append, path)
+        written = 0
+        try:
+            async for chunk in chunks:
+                # Written in this thread (a chunk is at most a few tens of kilobytes): a write
+                # left running in a worker when the task is cancelled would race the close.
+                file.write(chunk)
+                written += len(chunk)
+        finally:
+            self._sync(file)
+            file.close()
+        return written
+
+    async def size(self, key: str) -> int:
+        """The size of the file under ``key`` (0 when there is none)."""
+        path = self.path(key)
+        try:
+            return (await asyncio.to_thread(path.stat)).st_size
+        except FileNotFoundError:
+            return 0
+
+    @staticmethod
+    def _open_append(path: Path) -> BinaryIO:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        return open(descriptor, "ab")
 
     @staticmethod
     def _open_temporary(path: Path) -> tuple[Path, BinaryIO]:

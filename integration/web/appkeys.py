@@ -24,6 +24,7 @@ from ..appkeys import (
     TEST_LIMITER,
     TEST_PEERS,
     TEXTS,
+    UPLOADS,
 )
 from ..authorization import Principal
 from .console_login import LiveConsoles, LoginCookieCodec
@@ -52,6 +53,7 @@ __all__ = [
     "TEST_LIMITER",
     "TEST_PEERS",
     "TEXTS",
+    "UPLOADS",
 ]
 
 NOTIFIER = web.AppKey("notifier", Notifier)

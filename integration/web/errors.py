@@ -22,6 +22,7 @@ from ..documents import (
     DocumentNotFound,
     DocumentTooLarge,
     DocumentTypeRefused,
+    PhotoNotImage,
     SessionFilesFull,
     TooManyDocuments,
 )
@@ -51,6 +52,7 @@ from ..sessions.remote_control import (
 )
 from ..sessions.texts import InvalidText, TooManyTexts
 from ..stills import StillNotFound, StillUnavailable, TooManyStills
+from ..uploads import UploadNotFound, UploadOffsetMismatch
 
 __all__ = [
     "DOMAIN_STATUS",
@@ -98,6 +100,9 @@ DOMAIN_STATUS: Mapping[type[RefusalError], int] = {
     DocumentNotFound: 404,
     DocumentLinkRefused: 404,
     TooManyDocuments: 429,
+    PhotoNotImage: 415,
+    UploadNotFound: 404,
+    UploadOffsetMismatch: 409,
 }
 """The HTTP status of each refusal of the domain; every class has its line (a test checks)."""
 
