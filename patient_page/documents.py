@@ -226,9 +226,7 @@ async def upload_status(request: web.Request) -> web.Response:
     token = request.match_info["token"]
     try:
         access = await _link(request)
-        upload = await request.app[appkeys.UPLOADS].status(
-            access.session_id, _upload_id(request)
-        )
+        upload = await request.app[appkeys.UPLOADS].status(access.session_id, _upload_id(request))
     except DomainError as error:
         return _refusal(request, error)
     response = web.json_response(_upload_json(token, upload))
