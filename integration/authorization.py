@@ -210,6 +210,9 @@ PATIENT_SOCKET: Mapping[str, Rule] = {
     "location.result": LINK,
     "location.update": LINK,
     "location.stopped": LINK,
+    # The patient's page tells it sends photos instead of its video, then video again.
+    "photo_mode": LINK,
+    "photo_mode_ended": LINK,
     # A third party allowed to see the patient watches the patient's video.
     "watch": LINK,
     "video.answer": LINK,
@@ -240,6 +243,9 @@ LINK_ROLES: Mapping[str, frozenset[str]] = {
     # Every page that publishes reports its own video's path.
     "path": frozenset({"patient", "third_party"}),
     "no_path": frozenset({"patient", "third_party"}),
+    # Photos instead of video are the patient's (a third party has no documents).
+    "photo_mode": frozenset({"patient"}),
+    "photo_mode_ended": frozenset({"patient"}),
 }
 """Which link roles may send each message of :data:`PATIENT_SOCKET`."""
 

@@ -27,6 +27,10 @@ Page -> service:
     ``{"type": "location.result", "id": str, "fix": {...} | null, "error": str, "follow": bool}``
     the answer to a position request; ``location.update`` (``fix``) while followed;
     ``location.stopped`` when the patient stops sharing (see ``sessions.location``)
+    ``{"type": "photo_mode", "reason": "no_frames" | "weak_link"}`` the page stopped its video
+    and sends photos instead (no frame reached the service, or its link is too weak for
+    video); ``{"type": "photo_mode_ended"}`` the video goes again (the patient's page only;
+    recorded as ``video.photo_mode`` / ``video.photo_mode_ended``)
     ``{"type": "watch"}`` a third party allowed to see the patient asks for the patient's video;
     ``{"type": "video.answer", "viewer_id": str, "sdp": str}`` its answer to ``video.offer``
     ``{"type": "path", ...}`` / ``{"type": "no_path", "reason": str}`` the network path the
@@ -37,6 +41,9 @@ Service -> page:
     "sees_patient": bool}`` once connected (``v``: the protocol's version; messages from the page
     may carry it too, another version is refused; ``sees_patient``: a third party may watch)
     ``{"type": "answer", "sdp": str}``
+    ``{"type": "video_live"}`` the service received the first frame of this page's video (the
+    page waits for it before saying the regulator sees the picture, and switches to photos
+    when it does not come)
     ``{"type": "error", "error_id": str, "message": str}`` (``invalid_message``,
     ``audio_refused``, ``invalid_sdp``...; the socket stays open)
     ``{"type": "ended"}`` when the regulator ends the session (the socket then closes)
@@ -196,6 +203,19 @@ class LocationStoppedMessage(_Message):
     type: Literal["location.stopped"]
 
 
+class PhotoModeMessage(_Message):
+    """The page stopped its video and sends photos instead."""
+
+    type: Literal["photo_mode"]
+    reason: Literal["no_frames", "weak_link"]
+
+
+class PhotoModeEndedMessage(_Message):
+    """The page's video goes again: no more photos by themselves."""
+
+    type: Literal["photo_mode_ended"]
+
+
 class WatchMessage(_Message):
     """A third party asks for the patient's video."""
 
@@ -224,7 +244,9 @@ PatientMessage = Annotated[
     | LocationUpdateMessage
     | LocationStoppedMessage
     | PathMessage
-    | NoPathMessage,
+    | NoPathMessage
+    | PhotoModeMessage
+    | PhotoModeEndedMessage,
     Field(discriminator="type"),
 ]
 _ADAPTER: TypeAdapter[PatientMessage] = TypeAdapter(PatientMessage)
@@ -438,6 +460,12 @@ class _PatientConnection:
         ):
             self.binding = True
             self._later(self._bind(opening))
+        if (
+            kind == MediaEvent.FIRST_FRAME
+            and details.get("participant_id") == self.participant_id
+            and self.published
+        ):
+            self._later(self._send({"type": "video_live"}))
 
     async def _bind(self, opening: LinkOpening) -> None:
         try:
@@ -508,6 +536,12 @@ async def _handle(
                 )
             else:
                 await locator.update(session_id, message.fix)
+            return None
+        if isinstance(message, PhotoModeMessage):
+            await service.record(session_id, actor, "video.photo_mode", {"reason": message.reason})
+            return None
+        if isinstance(message, PhotoModeEndedMessage):
+            await service.record(session_id, actor, "video.photo_mode_ended", {})
             return None
         if isinstance(message, LocationStoppedMessage):
             await request.app[appkeys.LOCATOR].patient_stopped(session_id, actor)
