@@ -160,6 +160,7 @@ async def test_given_a_video_offer_then_live_then_patient_leaves_then_regulator_
         client, session_id, lambda b: b["state"] == "video_live", "video live", timeout=10
     )
     assert events_of(body, "video.live")[0]["details"]["codec"] == "VP8"
+    assert await receive(ws) == {"type": "video_live"}, "the page hears its first frame arrived"
 
     # The patient stops: the session goes on, the video is lost.
     await ws.send_json({"type": "end"})
