@@ -281,13 +281,13 @@ async def test_given_a_weak_network_then_the_patients_upload_is_tried_again_and_
     cut: list[str] = []
 
     async def cut_first(route: Any) -> None:
-        if route.request.method == "POST" and not cut:
+        if route.request.method == "PATCH" and not cut:
             cut.append(route.request.url)
             await route.abort("connectionreset")
         else:
             await route.continue_()
 
-    await patient.route("**/documents?*", cut_first)
+    await patient.route("**/uploads/*", cut_first)
     await patient.locator("#document-file").set_input_files(str(files["plaie.jpg"]))
     upload = patient.locator(".upload").first
     await expect(upload.locator(".upload-status")).to_have_text(

@@ -153,6 +153,10 @@ class PatientPage {
       : null;
     /** @type {import('./watch.js').PatientVideo | null} */
     this.patientVideo = null;
+    /** @type {import('./photomode.js').PhotoMode | null} photos when video cannot pass */
+    this.photos = null;
+    /** @type {Promise<import('./photomode.js').PhotoMode> | null} loaded once the camera is allowed */
+    this.photoLoading = null;
     const watch = document.getElementById('watch');
     if (watch) {
       // Only a third party's page watches: the patient's page does not load this code, which
@@ -223,7 +227,7 @@ class PatientPage {
 
   /**
    * @param {string} key
-   * @param {'wait' | 'live'} tone
+   * @param {'wait' | 'live' | 'photo'} tone
    */
   setStatus(key, tone) {
     this.status.textContent = text(key);
@@ -274,6 +278,41 @@ class PatientPage {
     });
     this.publish();
     this.watchPatient();
+    if (this.documents) {
+      this.photoMode().then((photos) => photos.cameraAllowed());
+    }
+  }
+
+  /**
+   * Photo mode, loaded with the camera (the patient's page only: photos go to its documents).
+   * @returns {Promise<import('./photomode.js').PhotoMode>}
+   */
+  photoMode() {
+    if (!this.photoLoading) {
+      this.photoLoading = import('./photomode.js').then(({ PhotoMode }) => {
+        this.photos = new PhotoMode({
+          send: (message) => this.send(message),
+          track: () => (this.stream ? this.stream.getVideoTracks()[0] || null : null),
+          connection: () => (this.publisher ? this.publisher.pc : null),
+          pauseVideo: () => this.pauseVideo(),
+          resumeVideo: () => this.publish(),
+          status: (key, tone) => this.setStatus(key, tone),
+          text,
+        });
+        return this.photos;
+      });
+    }
+    return this.photoLoading;
+  }
+
+  /** Photo mode frees the link: the connection goes, the camera stays for the photos. */
+  pauseVideo() {
+    window.clearTimeout(this.retryTimer);
+    window.clearTimeout(this.graceTimer);
+    if (this.publisher) {
+      this.publisher.close();
+      this.publisher = null;
+    }
   }
 
   /** A third party allowed to see the patient watches while its camera is on. */
@@ -376,8 +415,8 @@ class PatientPage {
   async publish() {
     window.clearTimeout(this.retryTimer);
     window.clearTimeout(this.graceTimer);
-    if (!this.wanted || !this.stream || this.iceServers === null) {
-      return; // the welcome (or the camera) will call again
+    if (!this.wanted || !this.stream || this.iceServers === null || (this.photos && this.photos.holdsVideo)) {
+      return; // the welcome (or the camera, or photo mode's next trial) will call again
     }
     const pathCode = await this.loadPathCode();
     if (!this.wanted || !this.stream || this.iceServers === null) {
@@ -517,6 +556,9 @@ class PatientPage {
           }
         }
         break;
+      case 'video_live':
+        this.photoLoading?.then((photos) => photos.onLive());
+        break;
       case 'text':
         this.texts.onText(message);
         break;
@@ -551,7 +593,9 @@ class PatientPage {
         this.finish('taken');
         break;
       case 'command':
-        if (message.name === 'photo') {
+        if (message.name === 'photo' && this.photos && this.photos.active) {
+          this.photos.onPhotoCommand(message);
+        } else if (message.name === 'photo') {
           this.documents?.onPhotoCommand(message);
         } else {
           this.remote.onCommand(message);
@@ -646,6 +690,7 @@ class PatientPage {
   /** @private Tear down in order: the connection, then the camera. */
   stopVideo() {
     this.wanted = false;
+    this.photos?.stop();
     window.clearTimeout(this.retryTimer);
     window.clearTimeout(this.graceTimer);
     if (this.publisher) {

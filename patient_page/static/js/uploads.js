@@ -7,6 +7,12 @@
  * as it is. "Photo HD" takes a full-resolution photo of the live camera
  * (`ImageCapture.takePhoto()` where the browser has it, else the current
  * frame at the track's resolution). Uploads go over HTTP, never the socket.
+ *
+ * Every upload is resumable (`ResumableUpload`): it is announced first
+ * (`POST <link>/uploads`), its bytes go from the service's offset
+ * (`PATCH` with `Content-Range`), and after a cut the page asks the service how
+ * far it got (`GET`) and sends only the rest: on a weak network a photo arrives
+ * in pieces instead of never.
  * @module uploads
  */
 
@@ -35,6 +41,151 @@ export function uploadUrl(pagePath, name, kind, command = '') {
     url += `&command=${encodeURIComponent(command)}`;
   }
   return url;
+}
+
+/** Delays before asking again after a cut, for uploads that go on until they arrive. */
+export const RESUME_DELAYS_MS = [1000, 2000, 4000, 8000, 15000, 30000];
+
+/**
+ * The delay before try number `attempt` (from 1) of an upload that goes on until it arrives.
+ * @param {number} attempt
+ * @returns {number}
+ */
+export function resumeDelay(attempt) {
+  return RESUME_DELAYS_MS[Math.min(Math.max(attempt, 1), RESUME_DELAYS_MS.length) - 1];
+}
+
+/**
+ * Where a resumable upload is announced, under the link's own path.
+ * @param {string} pagePath `/p/<token>`
+ * @param {string} name
+ * @param {'document' | 'photo'} kind
+ * @param {string} command the regulator's "Photo HD" command id, if any
+ * @param {number} size bytes
+ * @returns {string}
+ */
+export function resumableUrl(pagePath, name, kind, command, size) {
+  return uploadUrl(pagePath, name, kind, command).replace('/documents?', '/uploads?') + `&size=${size}`;
+}
+
+/**
+ * What a resumable upload does after a reply that is not a step forward.
+ * @param {number} status (0: the network)
+ * @param {Record<string, any>} body
+ * @returns {'restart' | 'retry' | 'refused'}
+ */
+export function resumeMove(status, body) {
+  if (status === 404 && body && body.error_id === 'upload_not_found') {
+    return 'restart'; // forgotten by the service (expired, restarted): from the first byte
+  }
+  // 409: another request of ours is still writing, or the offsets differ: ask, then go on.
+  return status === 409 || failureKind(status) === 'retry' ? 'retry' : 'refused';
+}
+
+/**
+ * @typedef {object} ResumeHooks
+ * @property {(share: number) => void} onProgress the share the service has (0 to 1)
+ * @property {(body: Record<string, any>, attempt: number) => number | null} onWaiting after
+ *   failure number `attempt`: the delay before trying again, or null to stop there
+ * @property {() => boolean} stopped whether to give up now (the page ended)
+ */
+
+/**
+ * @typedef {object} UploadOutcome
+ * @property {'sent' | 'refused' | 'stopped'} state
+ * @property {Record<string, any>} body the kept document, or the service's refusal
+ */
+
+/** One file sent in pieces from the service's offset: a cut costs only what was in flight. */
+export class ResumableUpload {
+  /**
+   * @param {string} pagePath `/p/<token>`
+   * @param {Blob} file
+   * @param {string} name
+   * @param {'document' | 'photo'} kind
+   * @param {string} command
+   */
+  constructor(pagePath, file, name, kind, command) {
+    this.pagePath = pagePath.replace(/\/+$/, '');
+    this.file = file;
+    this.name = name;
+    this.kind = kind;
+    this.command = command;
+    /** @type {string | null} the service's id, once announced */
+    this.id = null;
+    /** Bytes the service has. */
+    this.offset = 0;
+  }
+
+  /**
+   * Send the file, resuming after each cut, until it is kept, refused, or the hooks stop it.
+   * Calling it again after a stop goes on from where the service is.
+   * @param {ResumeHooks} hooks
+   * @returns {Promise<UploadOutcome>}
+   */
+  async run(hooks) {
+    let failures = 0;
+    let ask = this.id !== null;
+    const size = this.file.size;
+    while (!hooks.stopped()) {
+      let reply;
+      if (this.id === null) {
+        reply = await send('POST', resumableUrl(this.pagePath, this.name, this.kind, this.command, size), null, {});
+        if (reply.status === 201 && typeof reply.body.id === 'string') {
+          this.id = reply.body.id;
+          this.offset = 0;
+          continue;
+        }
+      } else if (ask) {
+        reply = await send('GET', this.url(), null, {});
+        if (reply.status === 200) {
+          ask = false;
+          if (reply.body.document) {
+            return { state: 'sent', body: reply.body.document };
+          }
+          this.offset = Number(reply.body.offset) || 0;
+          hooks.onProgress(size ? this.offset / size : 0);
+          continue;
+        }
+      } else {
+        const start = this.offset;
+        const range = `bytes ${start}-${size - 1}/${size}`;
+        reply = await send('PATCH', this.url(), this.file.slice(start), { 'Content-Range': range }, (loaded) =>
+          hooks.onProgress(size ? Math.min(1, (start + loaded) / size) : 0),
+        );
+        if (reply.status === 201 && reply.body.document) {
+          return { state: 'sent', body: reply.body.document };
+        }
+        if (reply.status === 200 && Number.isFinite(reply.body.offset) && reply.body.offset > start) {
+          this.offset = reply.body.offset;
+          failures = 0;
+          continue;
+        }
+      }
+      const move = resumeMove(reply.status, reply.body);
+      if (move === 'refused') {
+        return { state: 'refused', body: reply.body };
+      }
+      if (move === 'restart') {
+        this.id = null;
+        this.offset = 0;
+        continue;
+      }
+      failures += 1;
+      const delay = hooks.onWaiting(reply.body, failures);
+      if (delay === null) {
+        return { state: 'stopped', body: reply.body };
+      }
+      await new Promise((resolve) => window.setTimeout(resolve, delay));
+      ask = this.id !== null;
+    }
+    return { state: 'stopped', body: {} };
+  }
+
+  /** @private */
+  url() {
+    return `${this.pagePath}/uploads/${this.id}`;
+  }
 }
 
 /**
@@ -204,6 +355,7 @@ async function shrink(file, limit) {
 /**
  * @typedef {object} Upload
  * @property {Blob} file kept until sent or removed
+ * @property {ResumableUpload | null} sending its resumable upload, once the file is ready
  * @property {string} name
  * @property {'document' | 'photo'} kind
  * @property {string} command
@@ -243,7 +395,7 @@ export class UploadQueue {
     const item = document.createElement('li');
     item.className = 'upload';
     /** @type {Upload} */
-    const upload = { file, name, kind, command, attempt: 0, item };
+    const upload = { file, name, kind, command, attempt: 0, item, sending: null };
     this.owner.uploads.prepend(item);
     this.owner.markFilled();
     this.send(upload);
@@ -256,29 +408,38 @@ export class UploadQueue {
   async send(upload) {
     upload.attempt += 1;
     this.draw(upload, 'sending', 0, '');
-    let body = upload.file;
-    if (shouldShrink(body.type, body.size, this.owner.limit)) {
-      body = await shrink(body, this.owner.limit);
+    if (!upload.sending) {
+      let body = upload.file;
+      if (shouldShrink(body.type, body.size, this.owner.limit)) {
+        body = await shrink(body, this.owner.limit);
+      }
+      upload.sending = new ResumableUpload(this.owner.pagePath, body, upload.name, upload.kind, upload.command);
     }
-    const url = uploadUrl(this.owner.pagePath, upload.name, upload.kind, upload.command);
-    const result = await post(url, body, (share) => this.draw(upload, 'sending', share, ''));
-    if (result.status === 201) {
+    let lastMessage = '';
+    const outcome = await upload.sending.run({
+      onProgress: (share) => this.draw(upload, 'sending', share, ''),
+      onWaiting: (body, failures) => {
+        lastMessage = typeof body.message === 'string' ? body.message : '';
+        const delay = retryDelay(upload.attempt + failures - 1);
+        if (delay !== null) {
+          this.draw(upload, 'waiting', 0, lastMessage);
+        }
+        return delay;
+      },
+      stopped: () => this.owner.ended,
+    });
+    if (outcome.state === 'sent') {
       this.draw(upload, 'sent', 1, '');
-      this.owner.show(/** @type {import('./documents.js').PageDocument} */ (result.body), false);
+      this.owner.show(/** @type {import('./documents.js').PageDocument} */ (outcome.body), false);
       return;
     }
-    const message = typeof result.body.message === 'string' ? result.body.message : '';
-    if (failureKind(result.status) === 'refused') {
+    const message = typeof outcome.body.message === 'string' ? outcome.body.message : lastMessage;
+    if (outcome.state === 'refused') {
       this.draw(upload, 'refused', 0, message);
       return;
     }
-    const delay = retryDelay(upload.attempt);
-    if (delay !== null && !this.owner.ended) {
-      this.draw(upload, 'waiting', 0, message);
-      window.setTimeout(() => this.send(upload), delay);
-    } else {
-      this.draw(upload, 'failed', 0, message);
-    }
+    // The patient decides; "Réessayer" goes on from what the service has.
+    this.draw(upload, 'failed', 0, message);
   }
 
   /**
@@ -333,23 +494,28 @@ export class UploadQueue {
 }
 
 /**
- * POST `body` to `url`, reporting the share sent; never rejects.
+ * One request, reporting the share of `body` sent; never rejects (status 0: the network).
+ * @param {'POST' | 'PATCH' | 'GET'} method
  * @param {string} url
- * @param {Blob} body
- * @param {(share: number) => void} onProgress
+ * @param {Blob | null} body
+ * @param {Record<string, string>} headers
+ * @param {(loaded: number) => void} [onProgress] bytes of `body` sent so far
  * @returns {Promise<{ status: number, body: Record<string, any> }>}
  */
-function post(url, body, onProgress) {
+function send(method, url, body, headers, onProgress) {
   return new Promise((resolve) => {
     const xhr = new XMLHttpRequest();
-    xhr.open('POST', url);
-    xhr.setRequestHeader('Content-Type', 'application/octet-stream');
+    xhr.open(method, url);
+    if (body) {
+      xhr.setRequestHeader('Content-Type', 'application/octet-stream');
+    }
+    for (const [name, value] of Object.entries(headers)) {
+      xhr.setRequestHeader(name, value);
+    }
     xhr.responseType = 'json';
-    xhr.upload.addEventListener('progress', (event) => {
-      if (event.lengthComputable && event.total > 0) {
-        onProgress(event.loaded / event.total);
-      }
-    });
+    if (onProgress) {
+      xhr.upload.addEventListener('progress', (event) => onProgress(event.loaded));
+    }
     xhr.addEventListener('load', () => {
       const answer = xhr.response && typeof xhr.response === 'object' ? xhr.response : {};
       resolve({ status: xhr.status, body: answer });

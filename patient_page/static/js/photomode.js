@@ -1,0 +1,497 @@
+/**
+ * Photos when video cannot pass. Loaded once the camera is allowed (never
+ * before: the page's first load stays small), it watches the video and, when
+ * no frame reaches the service within a few seconds or the link measured by
+ * the browser is too weak for video, switches the page to photo mode by
+ * itself: the video stops (the link is freed), a photo is taken (full
+ * resolution where `ImageCapture` exists, else a frame of the camera), made
+ * small enough for the link on the phone (about 200 KB), and sent as a
+ * resumable upload that goes on until it arrives; then another one, at an
+ * interval that fits the link, never two at once, and one at once when the
+ * regulator asks. Video is tried again now and then; once it passes, photo
+ * mode ends. Both sides are told in plain words, and the session's log
+ * records it (`photo_mode` / `photo_mode_ended` on the socket).
+ * @module photomode
+ */
+
+import { ResumableUpload, capturePhoto, fitWithin, resumeDelay } from './uploads.js';
+
+/** How long the page waits for the service's first frame after the camera is allowed. */
+export const NO_FRAME_MS = 8000;
+/** Below this, in bits per second, the link cannot carry a readable video. */
+export const WEAK_BITRATE = 50_000;
+/** Consecutive link measures (one a second) below the bound before the page gives up video. */
+export const WEAK_SAMPLES = 5;
+/** Consecutive measures above twice the bound before a trial of video is a success. */
+export const GOOD_SAMPLES = 3;
+/** How often the link is measured while video runs. */
+export const SAMPLE_MS = 1000;
+/** Delays before trying video again while in photo mode (the last one repeats). */
+export const VIDEO_RETRY_MS = [15_000, 30_000, 60_000];
+/** The size a photo is made to fit (bytes): a few seconds on a weak mobile link. */
+export const TARGET_BYTES = 200_000;
+/** Automatic photos: never closer than this (ms)... */
+export const MIN_INTERVAL_MS = 10_000;
+/** ...never further apart than this. */
+export const MAX_INTERVAL_MS = 60_000;
+/** Sizes and JPEG qualities tried, best first, until a photo fits. */
+export const COMPRESSION_STEPS = [
+  { side: 1920, quality: 0.8 },
+  { side: 1920, quality: 0.6 },
+  { side: 1600, quality: 0.6 },
+  { side: 1280, quality: 0.6 },
+  { side: 1280, quality: 0.45 },
+  { side: 960, quality: 0.5 },
+  { side: 720, quality: 0.5 },
+  { side: 480, quality: 0.45 },
+];
+
+/** @typedef {'no_frames' | 'weak_link'} PhotoReason */
+
+/**
+ * The steps to try for a picture of `width` x `height`: each one's size, the
+ * largest side never above the picture's own (never enlarged), no size twice
+ * at one quality.
+ * @param {number} width
+ * @param {number} height
+ * @returns {{ width: number, height: number, quality: number }[]}
+ */
+export function compressionPlan(width, height) {
+  /** @type {{ width: number, height: number, quality: number }[]} */
+  const plan = [];
+  const seen = new Set();
+  for (const step of COMPRESSION_STEPS) {
+    const size = fitWithin(width, height, step.side);
+    const key = `${size.width}x${size.height}@${step.quality}`;
+    if (!seen.has(key)) {
+      seen.add(key);
+      plan.push({ ...size, quality: step.quality });
+    }
+  }
+  return plan;
+}
+
+/**
+ * Encode along `plan` until a result fits `limit`; the smallest one when none does.
+ * @template {{ size: number }} T
+ * @param {{ width: number, height: number, quality: number }[]} plan
+ * @param {(step: { width: number, height: number, quality: number }) => Promise<T>} encode
+ * @param {number} limit bytes
+ * @returns {Promise<{ result: T, tries: number }>}
+ */
+export async function fitSize(plan, encode, limit) {
+  /** @type {T | null} */
+  let smallest = null;
+  let tries = 0;
+  for (const step of plan) {
+    const result = await encode(step);
+    tries += 1;
+    if (result.size <= limit) {
+      return { result, tries };
+    }
+    if (smallest === null || result.size < smallest.size) {
+      smallest = result;
+    }
+  }
+  if (smallest === null) {
+    throw new Error('nothing to encode');
+  }
+  return { result: smallest, tries };
+}
+
+/**
+ * The wait before the next automatic photo, from how long the last one took
+ * to arrive: three times that (the link stays mostly free), within bounds.
+ * @param {number} lastUploadMs
+ * @returns {number}
+ */
+export function photoInterval(lastUploadMs) {
+  return Math.min(MAX_INTERVAL_MS, Math.max(MIN_INTERVAL_MS, Math.round(3 * lastUploadMs)));
+}
+
+/**
+ * The delay before trial number `attempt` (from 1) of video in photo mode.
+ * @param {number} attempt
+ * @returns {number}
+ */
+export function videoRetryDelay(attempt) {
+  return VIDEO_RETRY_MS[Math.min(Math.max(attempt, 1), VIDEO_RETRY_MS.length) - 1];
+}
+
+/**
+ * The bitrate the browser estimates it can send on the video's path
+ * (`availableOutgoingBitrate` of the selected candidate pair), or null.
+ * @param {Iterable<any>} stats the values of `RTCPeerConnection.getStats()`
+ * @returns {number | null}
+ */
+export function outgoingBitrate(stats) {
+  const all = Array.from(stats);
+  const transport = all.find((entry) => entry.type === 'transport' && entry.selectedCandidatePairId);
+  const pair =
+    (transport && all.find((entry) => entry.id === transport.selectedCandidatePairId)) ||
+    all.find((entry) => entry.type === 'candidate-pair' && entry.nominated && entry.state === 'succeeded');
+  return pair && Number.isFinite(pair.availableOutgoingBitrate) ? pair.availableOutgoingBitrate : null;
+}
+
+/**
+ * Judges the link from one measure a second: weak after `WEAK_SAMPLES`
+ * measures in a row below the bound, good after `GOOD_SAMPLES` above twice it
+ * (no measure says nothing either way).
+ */
+export class LinkJudge {
+  constructor() {
+    this.low = 0;
+    this.high = 0;
+  }
+
+  /**
+   * @param {number | null} bitrate bits per second
+   * @returns {'weak' | 'good' | null} the verdict, once reached
+   */
+  feed(bitrate) {
+    if (bitrate === null) {
+      return null;
+    }
+    this.low = bitrate < WEAK_BITRATE ? this.low + 1 : 0;
+    this.high = bitrate >= 2 * WEAK_BITRATE ? this.high + 1 : 0;
+    if (this.low >= WEAK_SAMPLES) {
+      return 'weak';
+    }
+    return this.high >= GOOD_SAMPLES ? 'good' : null;
+  }
+}
+
+/**
+ * @typedef {object} PhotoHooks what the page lends photo mode
+ * @property {(message: object) => void} send on the page's socket
+ * @property {() => MediaStreamTrack | null} track the live camera's track
+ * @property {() => RTCPeerConnection | null} connection the video's connection, if any
+ * @property {() => void} pauseVideo stop sending video (the camera stays on)
+ * @property {() => void} resumeVideo send video again (a new connection)
+ * @property {(key: string, tone: 'wait' | 'live' | 'photo') => void} status the page's status line
+ * @property {(key: string) => string} text a translated text
+ */
+
+/** Photo mode of the patient's page. */
+export class PhotoMode {
+  /** @param {PhotoHooks} hooks */
+  constructor(hooks) {
+    this.hooks = hooks;
+    this.pagePath = window.location.pathname;
+    this.box = /** @type {HTMLElement} */ (document.getElementById('photo-mode'));
+    this.message = /** @type {HTMLElement} */ (document.getElementById('photo-mode-text'));
+    this.progress = /** @type {HTMLProgressElement} */ (document.getElementById('photo-mode-progress'));
+    this.last = /** @type {HTMLElement} */ (document.getElementById('photo-mode-last'));
+    /** In photo mode (told to the service). */
+    this.active = false;
+    /** The page holds its video back (photo mode between trials): no new connection. */
+    this.holdsVideo = false;
+    /** @type {PhotoReason} */
+    this.reason = 'no_frames';
+    /** The service saw this connection's first frame. */
+    this.live = false;
+    /** Video runs on trial in photo mode. */
+    this.trying = false;
+    this.trials = 0;
+    this.stopped = false;
+    this.uploading = false;
+    /** @type {{ photo: Blob, command: string }[]} photos taken, waiting for the upload in flight */
+    this.queue = [];
+    this.judge = new LinkJudge();
+    this.noFrameTimer = 0;
+    this.sampleTimer = 0;
+    this.photoTimer = 0;
+    this.retryTimer = 0;
+  }
+
+  /** The camera is allowed and the video starts: wait for its first frame, watch the link. */
+  cameraAllowed() {
+    this.stopped = false;
+    this.waitForFrames();
+    window.clearInterval(this.sampleTimer);
+    this.sampleTimer = window.setInterval(() => this.sample(), SAMPLE_MS);
+  }
+
+  /** The service received this page's first frame. */
+  onLive() {
+    this.live = true;
+    window.clearTimeout(this.noFrameTimer);
+    this.judge = new LinkJudge();
+  }
+
+  /** The page stops for good (the patient stopped, the session ended). */
+  stop() {
+    this.stopped = true;
+    this.active = false;
+    this.holdsVideo = false;
+    for (const timer of [this.noFrameTimer, this.photoTimer, this.retryTimer]) {
+      window.clearTimeout(timer);
+    }
+    window.clearInterval(this.sampleTimer);
+    this.box.hidden = true;
+  }
+
+  /**
+   * The regulator's "Photo HD" or "Nouvelle photo" while in photo mode: taken
+   * at once and answered, sent after the upload in flight.
+   * @param {{ id: string }} command
+   */
+  onPhotoCommand(command) {
+    this.say('photo-mode-asked');
+    this.takePhoto(String(command.id));
+  }
+
+  /** @private */
+  waitForFrames() {
+    this.live = false;
+    window.clearTimeout(this.noFrameTimer);
+    this.noFrameTimer = window.setTimeout(() => {
+      if (this.live || this.stopped) {
+        return;
+      }
+      if (this.trying) {
+        this.failTrial();
+      } else if (!this.active) {
+        this.enter('no_frames');
+      }
+    }, NO_FRAME_MS);
+  }
+
+  /** @private One measure of the link while video runs. */
+  async sample() {
+    const pc = this.hooks.connection();
+    if (this.stopped || this.holdsVideo || !this.live || !pc) {
+      return;
+    }
+    let bitrate;
+    try {
+      bitrate = outgoingBitrate((await pc.getStats()).values());
+    } catch {
+      return; // the connection closed meanwhile
+    }
+    const verdict = this.judge.feed(bitrate);
+    if (verdict === 'weak') {
+      if (this.trying) {
+        this.failTrial();
+      } else if (!this.active) {
+        this.enter('weak_link');
+      }
+    } else if (verdict === 'good' && this.trying) {
+      this.leave();
+    } else if (this.trying && bitrate === null) {
+      // No measure on this browser: frames arriving is the proof video passes.
+      this.leave();
+    }
+  }
+
+  /**
+   * @private
+   * @param {PhotoReason} reason
+   */
+  enter(reason) {
+    this.active = true;
+    this.reason = reason;
+    this.trials = 0;
+    this.hooks.send({ type: 'photo_mode', reason });
+    this.holdVideo();
+    this.box.hidden = false;
+    this.box.dataset.reason = reason;
+    this.message.textContent = this.hooks.text(reason === 'weak_link' ? 'photo-mode-weak' : 'photo-mode-no-frames');
+    this.hooks.status(reason === 'weak_link' ? 'photo-mode-weak' : 'photo-mode-no-frames', 'photo');
+    this.takePhoto('');
+  }
+
+  /** @private Video passes again: photos stop, the page says so. */
+  leave() {
+    this.trying = false;
+    this.active = false;
+    this.holdsVideo = false;
+    window.clearTimeout(this.photoTimer);
+    window.clearTimeout(this.retryTimer);
+    this.hooks.send({ type: 'photo_mode_ended' });
+    this.box.hidden = true;
+    this.hooks.status('photo-mode-ended', 'live');
+  }
+
+  /** @private */
+  holdVideo() {
+    this.holdsVideo = true;
+    this.trying = false;
+    window.clearTimeout(this.noFrameTimer);
+    this.hooks.pauseVideo();
+    this.trials += 1;
+    window.clearTimeout(this.retryTimer);
+    this.retryTimer = window.setTimeout(() => this.tryVideo(), videoRetryDelay(this.trials));
+  }
+
+  /** @private Try video again, photos going on meanwhile. */
+  tryVideo() {
+    if (!this.active || this.stopped) {
+      return;
+    }
+    this.trying = true;
+    this.holdsVideo = false;
+    this.judge = new LinkJudge();
+    this.waitForFrames();
+    this.hooks.resumeVideo();
+  }
+
+  /** @private The trial did not pass: back to photos only, another trial later. */
+  failTrial() {
+    if (this.active && !this.stopped) {
+      this.holdVideo();
+    }
+  }
+
+  /**
+   * @private Take a photo, made small enough for the link, and queue it.
+   * @param {string} command the regulator's command it answers, if any
+   */
+  async takePhoto(command) {
+    window.clearTimeout(this.photoTimer);
+    if (this.stopped) {
+      return;
+    }
+    const track = this.hooks.track();
+    if (!track || track.readyState === 'ended') {
+      if (command) {
+        this.hooks.send({ type: 'command.result', id: command, ok: false, error: 'not_supported' });
+      }
+      return;
+    }
+    if (!this.uploading) {
+      this.say('photo-mode-taking');
+    }
+    let photo;
+    try {
+      photo = await compressPhoto((await capturePhoto(track)).blob, TARGET_BYTES);
+    } catch (error) {
+      console.warn('photo failed', error);
+      if (command) {
+        this.hooks.send({ type: 'command.result', id: command, ok: false, error: 'failed' });
+      }
+      return;
+    }
+    if (command) {
+      this.hooks.send({ type: 'command.result', id: command, ok: true });
+    }
+    this.queue.push({ photo, command });
+    this.pump();
+  }
+
+  /** @private Send the queued photos one at a time, then plan the next automatic one. */
+  async pump() {
+    if (this.uploading) {
+      return;
+    }
+    this.uploading = true;
+    let took = 0;
+    try {
+      while (this.queue.length > 0 && !this.stopped) {
+        const next = /** @type {{ photo: Blob, command: string }} */ (this.queue.shift());
+        const started = performance.now();
+        await this.sendPhoto(next.photo, next.command);
+        took = performance.now() - started;
+      }
+    } finally {
+      this.uploading = false;
+    }
+    if (this.active && !this.stopped) {
+      window.clearTimeout(this.photoTimer);
+      this.photoTimer = window.setTimeout(() => this.takePhoto(''), photoInterval(took));
+    }
+  }
+
+  /**
+   * @private
+   * @param {Blob} photo
+   * @param {string} command
+   */
+  async sendPhoto(photo, command) {
+    this.say('photo-mode-sending');
+    this.showProgress(0);
+    const upload = new ResumableUpload(this.pagePath, photo, photoFileName(new Date()), 'photo', command);
+    const outcome = await upload.run({
+      onProgress: (share) => this.showProgress(share),
+      onWaiting: (_body, attempt) => {
+        this.say('photo-mode-waiting');
+        return resumeDelay(attempt);
+      },
+      stopped: () => this.stopped,
+    });
+    this.progress.hidden = true;
+    if (outcome.state === 'sent') {
+      const time = new Date().toLocaleTimeString(document.documentElement.lang || 'fr', {
+        hour: '2-digit',
+        minute: '2-digit',
+        second: '2-digit',
+      });
+      this.last.textContent = this.hooks.text('photo-mode-sent').replace('{time}', time);
+      this.say('');
+    } else if (outcome.state === 'refused') {
+      this.last.textContent = typeof outcome.body.message === 'string' ? outcome.body.message : '';
+      this.say('');
+    }
+  }
+
+  /**
+   * @private
+   * @param {number} share
+   */
+  showProgress(share) {
+    this.progress.hidden = false;
+    this.progress.value = share;
+  }
+
+  /**
+   * @private
+   * @param {string} key a text, or '' for none
+   */
+  say(key) {
+    const note = /** @type {HTMLElement} */ (document.getElementById('photo-mode-note'));
+    note.textContent = key ? this.hooks.text(key) : '';
+  }
+}
+
+/**
+ * The name of a photo sent in photo mode: `photo-20261205-101502.jpg`.
+ * @param {Date} date
+ * @returns {string}
+ */
+export function photoFileName(date) {
+  const two = (/** @type {number} */ n) => String(n).padStart(2, '0');
+  const day = `${date.getFullYear()}${two(date.getMonth() + 1)}${two(date.getDate())}`;
+  return `photo-${day}-${two(date.getHours())}${two(date.getMinutes())}${two(date.getSeconds())}.jpg`;
+}
+
+/**
+ * A photo made to fit `limit` bytes as a JPEG, along `compressionPlan`.
+ * @param {Blob} photo
+ * @param {number} limit
+ * @returns {Promise<Blob>}
+ */
+export async function compressPhoto(photo, limit) {
+  const bitmap = await createImageBitmap(photo);
+  try {
+    const canvas = document.createElement('canvas');
+    const context = canvas.getContext('2d');
+    if (!context) {
+      throw new Error('no canvas');
+    }
+    const encode = async (/** @type {{ width: number, height: number, quality: number }} */ step) => {
+      canvas.width = step.width;
+      canvas.height = step.height;
+      context.drawImage(bitmap, 0, 0, step.width, step.height);
+      return await new Promise(
+        /** @param {(blob: Blob) => void} resolve */
+        (resolve, reject) => {
+          canvas.toBlob((blob) => (blob ? resolve(blob) : reject(new Error('no picture'))), 'image/jpeg', step.quality);
+        },
+      );
+    };
+    const { result } = await fitSize(compressionPlan(bitmap.width, bitmap.height), encode, limit);
+    return result;
+  } finally {
+    bitmap.close();
+  }
+}
