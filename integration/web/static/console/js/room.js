@@ -13,6 +13,7 @@ import { errorMessage } from './errors.js';
 import { DocumentPanel } from './documents.js';
 import { StillGallery } from './gallery.js';
 import { applyTranslations, formatTime, t } from './i18n.js';
+import { PhotoModePanel } from './photomode.js';
 import { PopOut } from './popout.js';
 import { LocationPanel } from './location.js';
 import { outcomeLines, placeholderLines, stepLabel, videoNotice } from './outcome.js';
@@ -138,6 +139,9 @@ export class Room {
       photo: () => this.remote.command('photo', null),
     });
     this.path = new PathPanel(this.field('path'), () => this.remote.command('photo', null));
+    this.photoMode = new PhotoModePanel(sessionId, this.field('video'), {
+      photo: () => this.remote.command('photo', null),
+    });
     this.wire();
   }
 
@@ -311,6 +315,7 @@ export class Room {
     this.gallery.update(session, closed);
     this.location.update(session, closed);
     this.documents.update(session, closed);
+    this.photoMode.update(session, closed);
     if (this.options.onRender) {
       this.options.onRender(session);
     }
