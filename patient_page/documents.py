@@ -11,7 +11,8 @@ session, bound to another browser) gets one refusal whatever the reason.
   browser, sandboxed; else an attachment);
 - resumable uploads (:mod:`visioregul.integration.uploads`), what the page uses on a weak
   network: ``POST /p/{token}/uploads?name=&size=`` (with ``kind``/``command`` as above) announces
-  a file and answers ``{"id", "offset": 0, "size"}``; ``PATCH /p/{token}/uploads/{id}`` with
+  a file (``mode=photo_mode`` for a photo sent because video cannot pass) and answers
+  ``{"id", "offset": 0, "size"}``; ``PATCH /p/{token}/uploads/{id}`` with
   ``Content-Range: bytes <start>-<end>/<size>`` adds bytes from the service's offset (200
   ``{"offset"}`` while incomplete, 201 with ``"document"`` once kept; 409 with
   ``details.offset`` when ``start`` is not the service's offset); ``GET /p/{token}/uploads/{id}``
@@ -122,6 +123,18 @@ def _kind(request: web.Request) -> tuple[str, str]:
     return kind, command
 
 
+def _details(request: web.Request, command: str) -> dict[str, object] | None:
+    """What the upload's event says beyond the file: the command it answers, and
+    ``photo_mode`` for a photo the page sent because video could not pass (``?mode=``)."""
+    mode = request.query.get("mode", "")
+    if mode not in ("", "photo_mode"):
+        raise DomainError("invalid_request")
+    details: dict[str, object] = {"command_id": command} if command else {}
+    if mode:
+        details["photo_mode"] = True
+    return details or None
+
+
 @routes.post("/p/{token}/documents")
 async def receive_from_patient(request: web.Request) -> web.Response:
     """A file or photo from the patient's phone."""
@@ -210,7 +223,7 @@ async def start_upload(request: web.Request) -> web.Response:
             name=upload_name(request),
             kind=kind,
             size=int(size),
-            details={"command_id": command} if command else None,
+            details=_details(request, command),
         )
     except DomainError as error:
         return _refusal(request, error)

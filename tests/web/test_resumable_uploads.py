@@ -169,7 +169,7 @@ async def test_given_a_photo_upload_cut_in_the_middle_then_it_resumes_and_arrive
         f"http://127.0.0.1:{proxy.listening}", headers=headers
     ) as phone:
         async with phone.post(
-            f"/p/{token}/uploads?name=plaie.jpg&kind=photo&size={len(PHOTO)}"
+            f"/p/{token}/uploads?name=plaie.jpg&kind=photo&size={len(PHOTO)}&mode=photo_mode"
         ) as created:
             assert created.status == 201, await created.text()
             upload = await created.json()
@@ -213,6 +213,7 @@ async def test_given_a_photo_upload_cut_in_the_middle_then_it_resumes_and_arrive
     detail = await wait_detail(client, session_id, has_event("photo.taken"), "photo.taken")
     (event,) = events_of(detail, "photo.taken")
     assert event["details"]["document_id"] == document["id"]
+    assert event["details"]["photo_mode"] is True, "sent because video could not pass"
     partial = client.app[appkeys.SETTINGS].service.data_dir / "files" / "uploads"
     assert not partial.exists() or not any(partial.iterdir()), "the partial data is gone"
     # A page that lost the reply asks again: the upload says it is done.
@@ -258,6 +259,7 @@ async def test_given_bad_upload_requests_then_clear_refusals(client: Client) -> 
 
     too_large = await client.post(f"/p/{token}/uploads?name=a.jpg&size=2000000")
     no_size = await client.post(f"/p/{token}/uploads?name=a.jpg")
+    bad_mode = await client.post(f"/p/{token}/uploads?name=a.jpg&size=10&mode=party")
     unknown = await client.get(f"/p/{token}/uploads/{'0' * 32}")
     created = await (await client.post(f"/p/{token}/uploads?name=a.jpg&size=10")).json()
     url = f"/p/{token}/uploads/{created['id']}"
@@ -270,6 +272,7 @@ async def test_given_bad_upload_requests_then_clear_refusals(client: Client) -> 
     assert too_large.status == 413
     assert (await too_large.json())["error_id"] == "document_too_large"
     assert no_size.status == 400
+    assert bad_mode.status == 400
     assert unknown.status == 404
     assert (await unknown.json())["error_id"] == "upload_not_found"
     assert no_range.status == 400

@@ -179,7 +179,6 @@ export class PhotoMode {
     this.hooks = hooks;
     this.pagePath = window.location.pathname;
     this.box = /** @type {HTMLElement} */ (document.getElementById('photo-mode'));
-    this.message = /** @type {HTMLElement} */ (document.getElementById('photo-mode-text'));
     this.progress = /** @type {HTMLProgressElement} */ (document.getElementById('photo-mode-progress'));
     this.last = /** @type {HTMLElement} */ (document.getElementById('photo-mode-last'));
     /** In photo mode (told to the service). */
@@ -296,7 +295,6 @@ export class PhotoMode {
     this.holdVideo();
     this.box.hidden = false;
     this.box.dataset.reason = reason;
-    this.message.textContent = this.hooks.text(reason === 'weak_link' ? 'photo-mode-weak' : 'photo-mode-no-frames');
     this.hooks.status(reason === 'weak_link' ? 'photo-mode-weak' : 'photo-mode-no-frames', 'photo');
     this.takePhoto('');
   }
@@ -410,7 +408,14 @@ export class PhotoMode {
   async sendPhoto(photo, command) {
     this.say('photo-mode-sending');
     this.showProgress(0);
-    const upload = new ResumableUpload(this.pagePath, photo, photoFileName(new Date()), 'photo', command);
+    const upload = new ResumableUpload(
+      this.pagePath,
+      photo,
+      photoFileName(new Date()),
+      'photo',
+      command,
+      'photo_mode',
+    );
     const outcome = await upload.run({
       onProgress: (share) => this.showProgress(share),
       onWaiting: (_body, attempt) => {

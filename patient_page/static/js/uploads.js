@@ -62,10 +62,12 @@ export function resumeDelay(attempt) {
  * @param {'document' | 'photo'} kind
  * @param {string} command the regulator's "Photo HD" command id, if any
  * @param {number} size bytes
+ * @param {'' | 'photo_mode'} [mode] a photo sent because video cannot pass
  * @returns {string}
  */
-export function resumableUrl(pagePath, name, kind, command, size) {
-  return uploadUrl(pagePath, name, kind, command).replace('/documents?', '/uploads?') + `&size=${size}`;
+export function resumableUrl(pagePath, name, kind, command, size, mode = '') {
+  const url = uploadUrl(pagePath, name, kind, command).replace('/documents?', '/uploads?') + `&size=${size}`;
+  return mode ? `${url}&mode=${encodeURIComponent(mode)}` : url;
 }
 
 /**
@@ -104,13 +106,15 @@ export class ResumableUpload {
    * @param {string} name
    * @param {'document' | 'photo'} kind
    * @param {string} command
+   * @param {'' | 'photo_mode'} [mode] a photo sent because video cannot pass
    */
-  constructor(pagePath, file, name, kind, command) {
+  constructor(pagePath, file, name, kind, command, mode = '') {
     this.pagePath = pagePath.replace(/\/+$/, '');
     this.file = file;
     this.name = name;
     this.kind = kind;
     this.command = command;
+    this.mode = mode;
     /** @type {string | null} the service's id, once announced */
     this.id = null;
     /** Bytes the service has. */
@@ -130,7 +134,7 @@ export class ResumableUpload {
     while (!hooks.stopped()) {
       let reply;
       if (this.id === null) {
-        reply = await send('POST', resumableUrl(this.pagePath, this.name, this.kind, this.command, size), null, {});
+        reply = await send('POST', resumableUrl(this.pagePath, this.name, this.kind, this.command, size, this.mode), null, {});
         if (reply.status === 201 && typeof reply.body.id === 'string') {
           this.id = reply.body.id;
           this.offset = 0;

@@ -73,7 +73,11 @@ export function documentTimelineLine(event, actor) {
     case 'document.received':
       return { text: t('timeline.document.received', { name }), tone: 'good' };
     case 'photo.taken':
-      return { text: t('timeline.photo.taken', { name }), tone: 'good' };
+      // A photo the phone sent by itself because its video could not pass is no "Photo HD".
+      return {
+        text: t((event.details || {}).photo_mode ? 'timeline.photo.photo_mode' : 'timeline.photo.taken', { name }),
+        tone: 'good',
+      };
     default:
       return null;
   }
