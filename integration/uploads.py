@@ -37,9 +37,9 @@ from .documents import (
     Document,
     DocumentEmpty,
     Documents,
-    DocumentTooLarge,
     DocumentTypeRefused,
     PhotoNotImage,
+    TooManyDocuments,
 )
 from .errors import DomainError
 from .sessions.services import Actor
@@ -133,7 +133,7 @@ class ResumableUploads:
         details: dict[str, object] | None = None,
     ) -> Upload:
         """Announce a file of ``size`` bytes from the patient; refused like a document
-        (``SessionClosed``, :class:`DocumentTooLarge`, ``SessionFilesFull``,
+        (``SessionClosed``, ``DocumentTooLarge``, ``SessionFilesFull``,
         ``TooManyDocuments``)."""
         if kind not in KINDS or size < 0:
             raise DomainError("invalid_request")
@@ -141,7 +141,7 @@ class ResumableUploads:
             raise DocumentEmpty()
         await self._sweep()
         if len(self._uploads) >= MAX_UPLOADS:
-            raise DocumentTooLarge(limit_mb=f"{self._documents.max_file / 1_000_000:g}")
+            raise TooManyDocuments(retry_after=60)
         await self._documents.check_open(session_id, FROM_PATIENT, size)
         upload = Upload(
             id=secrets.token_hex(16),

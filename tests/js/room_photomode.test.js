@@ -45,6 +45,8 @@ describe('the room in photo mode', () => {
     const ended = [...entered, event('video.photo_mode_ended', '01:00')];
     assert.equal(photoModeOf({ state: 'video_live', timeline: ended }), null);
     assert.equal(photoModeOf({ state: 'ended', timeline: entered }), null);
+    const left = [...entered, event('patient.left', '00:30')];
+    assert.equal(photoModeOf({ state: 'video_lost', timeline: left }), null, 'the patient stopped');
     const again = [...ended, event('video.photo_mode', '02:00', { reason: 'no_frames' })];
     assert.equal(photoModeOf({ state: 'video_live', timeline: again })?.reason, 'no_frames');
   });

@@ -201,6 +201,12 @@ export class PhotoMode {
     this.sampleTimer = 0;
     this.photoTimer = 0;
     this.retryTimer = 0;
+    // A reload starts again with video: the regulator must not see photo mode go on meanwhile.
+    window.addEventListener('pagehide', () => {
+      if (this.active) {
+        this.hooks.send({ type: 'photo_mode_ended' });
+      }
+    });
   }
 
   /** The camera is allowed and the video starts: wait for its first frame, watch the link. */
@@ -218,8 +224,14 @@ export class PhotoMode {
     this.judge = new LinkJudge();
   }
 
-  /** The page stops for good (the patient stopped, the session ended). */
+  /**
+   * The page stops sending (the patient stopped, the camera is gone, the
+   * session ended, the page goes away): photo mode ends with it.
+   */
   stop() {
+    if (this.active) {
+      this.hooks.send({ type: 'photo_mode_ended' });
+    }
     this.stopped = true;
     this.active = false;
     this.holdsVideo = false;

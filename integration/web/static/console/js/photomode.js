@@ -34,8 +34,8 @@ export function photoModeOf(session) {
   let start = -1;
   for (let i = timeline.length - 1; i >= 0; i -= 1) {
     const type = timeline[i].type;
-    if (type === 'video.photo_mode_ended') {
-      return null;
+    if (type === 'video.photo_mode_ended' || type === 'patient.left') {
+      return null; // video again, or the patient stopped the camera
     }
     if (type === 'video.photo_mode') {
       start = i;
