@@ -117,7 +117,7 @@ async def test_given_no_frame_gets_through_then_photos_reach_the_room_until_vide
     received = room.locator("[data-field=documents] .document[data-direction=from_patient]")
     await expect(received.first).to_be_visible()
     await expect(page.locator("#room-side .timeline")).to_contain_text(
-        f"Aucune image du patient n'arrive{NBSP}: son téléphone envoie des photos"
+        f"Aucune image vidéo{NBSP}: la page passe aux photos"
     )
     first = await _wait_event(console, lambda e: e["type"] == "photo.taken", "first photo")
     assert first["details"]["content_type"] == "image/jpeg"
@@ -164,9 +164,7 @@ async def test_given_no_frame_gets_through_then_photos_reach_the_room_until_vide
     await expect(panel).to_be_hidden()
     await expect(room.locator("[data-field=video]")).to_have_attribute("data-playing", "true")
     assert await feed(page).evaluate("(video) => video.videoWidth") > 0
-    await expect(page.locator("#room-side .timeline")).to_contain_text(
-        f"La vidéo du patient passe à nouveau{NBSP}: fin des photos"
-    )
+    await expect(page.locator("#room-side .timeline")).to_contain_text("La page repasse en vidéo")
     await console.shot("photo-mode-ended-room")
     await console.shot("photo-mode-ended-patient", patient)
     assert problems == []

@@ -1,14 +1,11 @@
 // Unit tests of the room in photo mode (no DOM): whether the session's patient sends photos now,
-// which photo the video panel shows, and the timeline's lines. Run by `node --test tests/js/`.
+// and which photo the video panel shows. Run by `node --test tests/js/`.
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 
 import { setTimeZone } from '../../integration/web/static/console/js/i18n.js';
 import { photoModeOf } from '../../integration/web/static/console/js/photomode.js';
-import { timelineLine } from '../../integration/web/static/console/js/sessions.js';
 import { useCatalogue } from './catalogue.js';
-
-const NBSP = '\u00a0';
 
 before(async () => {
   await useCatalogue('fr');
@@ -67,21 +64,5 @@ describe('the room in photo mode', () => {
     });
     assert.equal(photoModeOf({ state: 'camera_allowed', timeline: timeline.slice(0, 2) })?.photo, null);
     assert.deepEqual(photoModeOf({ state: 'camera_allowed', timeline: timeline.slice(0, 4) })?.photo?.id, 'first');
-  });
-
-  test('the timeline says why photos come instead of video, and when video is back', () => {
-    const session = { id: 's', state: 'camera_allowed', invitations: [], people: {}, timeline: [] };
-    assert.deepEqual(timelineLine(session, event('video.photo_mode', '00:09', { reason: 'no_frames' })), {
-      text: `Aucune image du patient n'arrive${NBSP}: son téléphone envoie des photos`,
-      tone: 'failed',
-    });
-    assert.equal(
-      timelineLine(session, event('video.photo_mode', '00:09', { reason: 'weak_link' })).text,
-      `Réseau du patient trop faible pour la vidéo${NBSP}: son téléphone envoie des photos`,
-    );
-    assert.deepEqual(timelineLine(session, event('video.photo_mode_ended', '01:00')), {
-      text: `La vidéo du patient passe à nouveau${NBSP}: fin des photos`,
-      tone: 'good',
-    });
   });
 });

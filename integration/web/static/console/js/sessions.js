@@ -606,13 +606,6 @@ export function timelineLine(session, event) {
       return { text: t('timeline.video.viewer_joined', { viewer }), tone: 'muted' };
     case 'video.viewer_left':
       return { text: t('timeline.video.viewer_left', { viewer }), tone: 'muted' };
-    case 'video.photo_mode':
-      return {
-        text: t(`timeline.video.photo_mode.${details.reason === 'weak_link' ? 'weak_link' : 'no_frames'}`),
-        tone: 'failed',
-      };
-    case 'video.photo_mode_ended':
-      return { text: t('timeline.video.photo_mode_ended'), tone: 'good' };
     case 'video.live':
       return { text: t('timeline.video.live'), tone: 'good' };
     case 'video.lost':
