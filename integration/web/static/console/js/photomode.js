@@ -147,11 +147,12 @@ export class PhotoModePanel {
     this.result.textContent = t('photo_mode.asking');
     try {
       const result = await this.hooks.photo();
-      if (result) {
-        this.result.textContent = result.ok
+      // null: another command to the phone is on its way; its answer shows in the remote bar.
+      this.result.textContent = !result
+        ? ''
+        : result.ok
           ? t('photo_mode.asked')
           : result.message || t(`error.${result.error_id || 'phone_no_answer'}`);
-      }
     } finally {
       this.button.disabled = false;
     }
