@@ -53,3 +53,20 @@ async def test_given_a_source_that_fails_then_nothing_is_stored_not_even_a_tempo
 async def test_given_no_file_then_reading_its_chunks_says_so(tmp_path: Path) -> None:
     with pytest.raises(FileNotStored):
         await _read(DirectoryStorage(tmp_path), "sessions/a/none.bin", 10)
+
+
+async def test_given_appends_then_they_add_up_and_a_failing_source_keeps_what_it_gave(
+    tmp_path: Path,
+) -> None:
+    """Partial data of a resumable upload: a sender that goes away keeps its bytes."""
+    storage = DirectoryStorage(tmp_path)
+    key = "uploads/0123.part"
+    assert await storage.size(key) == 0
+
+    assert await storage.append(key, _chunks(b"abc", b"de")) == 5
+    with pytest.raises(RuntimeError):
+        await storage.append(key, _chunks(b"fgh", fail=True))
+
+    assert await storage.size(key) == 8
+    assert await storage.get(key) == b"abcdefgh"
+    assert (storage.path(key).stat().st_mode & 0o777) == 0o600
