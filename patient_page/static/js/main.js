@@ -153,9 +153,9 @@ class PatientPage {
       : null;
     /** @type {import('./watch.js').PatientVideo | null} */
     this.patientVideo = null;
-    /** @type {import('./photomode.js').PhotoMode | null} photos when video cannot pass */
+    /** @type {import('./photomode.js').PhotoMode?} */
     this.photos = null;
-    /** @type {Promise<import('./photomode.js').PhotoMode> | null} loaded once the camera is allowed */
+    /** @type {Promise<import('./photomode.js').PhotoMode>?} */
     this.photoLoading = null;
     const watch = document.getElementById('watch');
     if (watch) {
@@ -279,39 +279,8 @@ class PatientPage {
     this.publish();
     this.watchPatient();
     if (this.documents) {
-      this.photoMode().then((photos) => photos.cameraAllowed());
-    }
-  }
-
-  /**
-   * Photo mode, loaded with the camera (the patient's page only: photos go to its documents).
-   * @returns {Promise<import('./photomode.js').PhotoMode>}
-   */
-  photoMode() {
-    if (!this.photoLoading) {
-      this.photoLoading = import('./photomode.js').then(({ PhotoMode }) => {
-        this.photos = new PhotoMode({
-          send: (message) => this.send(message),
-          track: () => (this.stream ? this.stream.getVideoTracks()[0] || null : null),
-          connection: () => (this.publisher ? this.publisher.pc : null),
-          pauseVideo: () => this.pauseVideo(),
-          resumeVideo: () => this.publish(),
-          status: (key, tone) => this.setStatus(key, tone),
-          text,
-        });
-        return this.photos;
-      });
-    }
-    return this.photoLoading;
-  }
-
-  /** Photo mode frees the link: the connection goes, the camera stays for the photos. */
-  pauseVideo() {
-    window.clearTimeout(this.retryTimer);
-    window.clearTimeout(this.graceTimer);
-    if (this.publisher) {
-      this.publisher.close();
-      this.publisher = null;
+      this.photoLoading ||= import('./photomode.js').then((module) => (this.photos = module.attach(this, text)));
+      this.photoLoading.then((photos) => photos.cameraAllowed());
     }
   }
 
@@ -415,11 +384,11 @@ class PatientPage {
   async publish() {
     window.clearTimeout(this.retryTimer);
     window.clearTimeout(this.graceTimer);
-    if (!this.wanted || !this.stream || this.iceServers === null || (this.photos && this.photos.holdsVideo)) {
-      return; // the welcome (or the camera, or photo mode's next trial) will call again
+    if (!this.wanted || !this.stream || this.iceServers === null || this.photos?.holdsVideo) {
+      return; // the welcome (or the camera, or photo mode) will call again
     }
     const pathCode = await this.loadPathCode();
-    if (!this.wanted || !this.stream || this.iceServers === null) {
+    if (!this.wanted || !this.stream || this.iceServers === null || this.photos?.holdsVideo) {
       return;
     }
     if (this.publisher) {
@@ -593,7 +562,7 @@ class PatientPage {
         this.finish('taken');
         break;
       case 'command':
-        if (message.name === 'photo' && this.photos && this.photos.active) {
+        if (message.name === 'photo' && this.photos?.active) {
           this.photos.onPhotoCommand(message);
         } else if (message.name === 'photo') {
           this.documents?.onPhotoCommand(message);

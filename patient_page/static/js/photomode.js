@@ -172,15 +172,84 @@ export class LinkJudge {
  * @property {(key: string) => string} text a translated text
  */
 
+/**
+ * @typedef {object} Page what photo mode uses of the patient's page (`main.js`)
+ * @property {(message: object) => void} send
+ * @property {MediaStream | null} stream
+ * @property {{ pc: RTCPeerConnection, close: () => void } | null} publisher
+ * @property {number} retryTimer
+ * @property {number} graceTimer
+ * @property {() => void} publish
+ * @property {(key: string, tone: 'wait' | 'live' | 'photo') => void} setStatus
+ */
+
+/**
+ * Photo mode for the patient's page (kept out of `main.js`: the page's first load stays small).
+ * @param {Page} page
+ * @param {(key: string) => string} text
+ * @returns {PhotoMode}
+ */
+export function attach(page, text) {
+  return new PhotoMode({
+    send: (message) => page.send(message),
+    track: () => (page.stream ? page.stream.getVideoTracks()[0] || null : null),
+    connection: () => (page.publisher ? page.publisher.pc : null),
+    pauseVideo: () => {
+      // The link is freed: the connection goes, the camera stays for the photos.
+      window.clearTimeout(page.retryTimer);
+      window.clearTimeout(page.graceTimer);
+      if (page.publisher) {
+        page.publisher.close();
+        page.publisher = null;
+      }
+    },
+    resumeVideo: () => page.publish(),
+    status: (key, tone) => page.setStatus(key, tone),
+    text,
+  });
+}
+
+/**
+ * An element with a class, an id and a text.
+ * @template {keyof HTMLElementTagNameMap} K
+ * @param {K} tag
+ * @param {string} id
+ * @param {string} [content]
+ * @returns {HTMLElementTagNameMap[K]}
+ */
+function element(tag, id, content = '') {
+  const made = document.createElement(tag);
+  made.id = id;
+  made.className = id;
+  made.textContent = content;
+  return made;
+}
+
 /** Photo mode of the patient's page. */
 export class PhotoMode {
   /** @param {PhotoHooks} hooks */
   constructor(hooks) {
     this.hooks = hooks;
     this.pagePath = window.location.pathname;
-    this.box = /** @type {HTMLElement} */ (document.getElementById('photo-mode'));
-    this.progress = /** @type {HTMLProgressElement} */ (document.getElementById('photo-mode-progress'));
-    this.last = /** @type {HTMLElement} */ (document.getElementById('photo-mode-last'));
+    // Its style and its block come with it, not with the page.
+    const style = document.createElement('link');
+    style.rel = 'stylesheet';
+    style.href = '/patient/static/photomode.css';
+    document.head.append(style);
+    this.box = element('div', 'photo-mode');
+    this.box.hidden = true;
+    this.note = element('p', 'photo-mode-note');
+    this.progress = element('progress', 'photo-mode-progress');
+    this.progress.max = 1;
+    this.progress.hidden = true;
+    this.last = element('p', 'photo-mode-last');
+    for (const live of [this.note, this.last]) {
+      live.setAttribute('role', 'status');
+      live.setAttribute('aria-live', 'polite');
+    }
+    this.box.append(element('p', 'photo-mode-hint', hooks.text('photo-mode-hint')), this.note, this.progress, this.last);
+    const status = document.getElementById('status');
+    (status?.nextElementSibling || status)?.after(this.box);
     /** In photo mode (told to the service). */
     this.active = false;
     /** The page holds its video back (photo mode between trials): no new connection. */
@@ -248,7 +317,6 @@ export class PhotoMode {
    * @param {{ id: string }} command
    */
   onPhotoCommand(command) {
-    this.say('photo-mode-asked');
     this.takePhoto(String(command.id));
   }
 
@@ -369,9 +437,6 @@ export class PhotoMode {
       }
       return;
     }
-    if (!this.uploading) {
-      this.say('photo-mode-taking');
-    }
     let photo;
     try {
       photo = await compressPhoto((await capturePhoto(track)).blob, TARGET_BYTES);
@@ -418,7 +483,7 @@ export class PhotoMode {
    * @param {string} command
    */
   async sendPhoto(photo, command) {
-    this.say('photo-mode-sending');
+    this.say('document-sending');
     this.showProgress(0);
     const upload = new ResumableUpload(
       this.pagePath,
@@ -431,7 +496,7 @@ export class PhotoMode {
     const outcome = await upload.run({
       onProgress: (share) => this.showProgress(share),
       onWaiting: (_body, attempt) => {
-        this.say('photo-mode-waiting');
+        this.say('document-waiting');
         return resumeDelay(attempt);
       },
       stopped: () => this.stopped,
@@ -465,8 +530,7 @@ export class PhotoMode {
    * @param {string} key a text, or '' for none
    */
   say(key) {
-    const note = /** @type {HTMLElement} */ (document.getElementById('photo-mode-note'));
-    note.textContent = key ? this.hooks.text(key) : '';
+    this.note.textContent = key ? this.hooks.text(key) : '';
   }
 }
 
