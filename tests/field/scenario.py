@@ -76,6 +76,22 @@ async def wait_for_events(
         await asyncio.sleep(0.2)
 
 
+PHOTO_SHOWN = """() => new Promise((resolve) => {
+  const check = () => {
+    const image = document.querySelector('#stage .room .room-photo-mode-image');
+    if (image && image.complete && image.naturalWidth > 0) { resolve(image.naturalWidth); }
+    else { setTimeout(check, 200); }
+  };
+  check();
+})"""
+"""Resolves once the room shows a photo of the phone's in the video's place (photo mode)."""
+
+
+async def photo_shown(console: Page) -> int:
+    """Until the room shows the phone's photo in photo mode; its width in pixels."""
+    return int(await console.evaluate(PHOTO_SHOWN))
+
+
 @dataclass
 class Outcome:
     """One session: whether the console showed the patient's video, and how fast."""
@@ -91,6 +107,8 @@ class Outcome:
     ``turn-tls``), once the console showed it."""
     quality: Quality | None = None
     """The console's picture while watched (``watch_seconds`` after the first frames)."""
+    photos: bool = False
+    """No video, but the phone's photo reached the room (photo mode)."""
     error: str = ""
 
 
@@ -143,6 +161,7 @@ class Scene:
         timeout: float = 30.0,
         shots: bool = False,
         watch_seconds: float = 0.0,
+        photos: bool = False,
         then: Callable[[Page, Page], Awaitable[None]] | None = None,
     ) -> Outcome:
         """On ``profile``: a 15 call reaches the console, the regulator invites the caller, the
@@ -150,7 +169,8 @@ class Scene:
         console presents :data:`FRAMES` frames. ``then(console, patient)`` runs next, the call
         and both pages still up (e.g. ``lab.handover()`` and waiting for the video to come
         back). ``watch_seconds`` of the console's picture are measured once established.
-        Raises what went wrong."""
+        ``photos``: a photo of the phone's shown in the room (the page's photo mode, when video
+        cannot pass) ends the session too, with ``photos`` set. Raises what went wrong."""
         shaped = self.lab.use(profile)
         self.runs += 1
         sent_before_session = self.lab.stats()["up"]["delivered_bytes"]
@@ -188,6 +208,25 @@ class Scene:
             await patient.get_by_role("button", name="Activer la caméra").click(
                 timeout=timeout * 1000
             )
+            if photos:
+                # Video or, where it cannot pass, the phone's photos in the room.
+                photo = asyncio.create_task(photo_shown(page))
+                done, _ = await asyncio.wait(
+                    {first_frame, photo}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+                )
+                if photo in done and first_frame not in done:
+                    first_frame.cancel()
+                    await photo
+                    if shots:
+                        await page.screenshot(
+                            path=self.artifacts / f"field-{shaped.name}-console.png"
+                        )
+                        await patient.screenshot(
+                            path=self.artifacts / f"field-{shaped.name}-patient.png"
+                        )
+                    uplink = self.lab.stats()["up"]["delivered_bytes"] - sent_before_session
+                    return Outcome(shaped.name, False, uplink_bytes=uplink, photos=True)
+                photo.cancel()
             shown_at = float(await asyncio.wait_for(first_frame, timeout))
             opened_at = float(await patient.evaluate("performance.timeOrigin"))
             await asyncio.wait_for(feed(page).evaluate(COUNT_FRAMES, FRAMES), timeout)
@@ -218,13 +257,14 @@ class Scene:
         *,
         timeout: float = 30.0,
         watch_seconds: float = 0.0,
+        photos: bool = False,
         then: Callable[[Page, Page], Awaitable[None]] | None = None,
     ) -> Outcome:
         """:meth:`video_from_call`, a failure counted instead of raised (the benchmark)."""
         name = profile if isinstance(profile, str) else profile.name
         try:
             return await self.video_from_call(
-                profile, timeout=timeout, watch_seconds=watch_seconds, then=then
+                profile, timeout=timeout, watch_seconds=watch_seconds, photos=photos, then=then
             )
         except (AssertionError, TimeoutError, Exception) as exc:
             return Outcome(name, False, error=f"{type(exc).__name__}: {exc}"[:300])
