@@ -62,6 +62,7 @@ from .web.console_login import LiveConsoles, LoginCookieCodec, load_secret_key
 from .web.middleware import (
     errors_middleware,
     security_headers_middleware,
+    static_compression_middleware,
     websocket_origin_middleware,
 )
 from .web.notifier import Notifier
@@ -82,6 +83,7 @@ def create_app(settings: Settings) -> web.Application:
             errors_middleware,
             websocket_origin_middleware,
             authorization_middleware,
+            static_compression_middleware,
         ],
         client_max_size=1024**2,
     )

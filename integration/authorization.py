@@ -219,6 +219,10 @@ PATIENT_SOCKET: Mapping[str, Rule] = {
     # The network path of the page's own video (or why there is none), never another's.
     "path": LINK,
     "no_path": LINK,
+    # The page's own conditions (an in-app view without camera, a new video connection), for
+    # the session's log.
+    "browser_unsupported": LINK,
+    "reconnecting": LINK,
 }
 """Messages the patient page sends on ``/p/<token>/ws``: each acts on the link's own session."""
 
@@ -246,6 +250,9 @@ LINK_ROLES: Mapping[str, frozenset[str]] = {
     # Photos instead of video are the patient's (a third party has no documents).
     "photo_mode": frozenset({"patient"}),
     "photo_mode_ended": frozenset({"patient"}),
+    # The patient's browser and video connection; a third party's page reports nothing of them.
+    "browser_unsupported": frozenset({"patient"}),
+    "reconnecting": frozenset({"patient"}),
 }
 """Which link roles may send each message of :data:`PATIENT_SOCKET`."""
 

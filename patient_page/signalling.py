@@ -63,6 +63,8 @@ Service -> page:
     ``{"type": "location.stop", "v": 1}`` the regulator stopped following
 
 The regulator's shared screen (``screen.*`` both ways) is described in :mod:`.screen`.
+The page's reports of its own browser and reconnections (``browser_unsupported``,
+``reconnecting``) are described in :mod:`.reports`.
 """
 
 from __future__ import annotations
@@ -98,6 +100,7 @@ from visioregul.media import MediaError, MediaEvent
 from .documents import page_json
 from .http import DEVICE_COOKIE
 from .netpath import NoPathMessage, PathMessage, PathReports
+from .reports import PageReport, PageReports, decode_report
 from .screen import PatientScreen, ScreenMessage, decode_screen
 from .watching import PatientWatch
 
@@ -293,6 +296,8 @@ class _PatientConnection:
         """A third party's subscription to the patient's video."""
         self.paths: PathReports | None = None
         """This page's reports of its own video's network path."""
+        self.reports: PageReports | None = None
+        """What the page says of its browser and its reconnections."""
 
     @property
     def role(self) -> str:
@@ -312,6 +317,7 @@ class _PatientConnection:
             return
         self.opening = opening
         session_id = opening.session_id
+        self.reports = PageReports(self.service, session_id)
         third_party = opening.role == THIRD_PARTY
         if third_party:
             self.participant_id = f"{THIRD_PARTY}:{opening.invitation_id}"
@@ -373,8 +379,11 @@ class _PatientConnection:
                 if message.type is not web.WSMsgType.TEXT or self.gone.is_set():
                     continue
                 shown = decode_screen(message.data)
+                report = decode_report(message.data) if shown is None else None
                 if shown is not None:
                     reply = await _handle_screen(self.request, screen, shown)
+                elif report is not None:
+                    reply = await _handle_report(self, report)
                 else:
                     reply = await _handle(self, session_id, message.data)
                 if reply is not None and reply.get("type") == "answer":
@@ -595,6 +604,21 @@ async def _handle_screen(
     except (DomainError, MediaError) as error:
         log.info("session %s: screen message refused: %s", screen.session_id, error)
         return _error(request, error)
+
+
+async def _handle_report(
+    connection: _PatientConnection, report: PageReport
+) -> dict[str, object] | None:
+    """Record what the page says of its browser or its reconnection (the patient's only)."""
+    if message_rule(PATIENT_SOCKET, report.type) is None or connection.reports is None:
+        return _error(connection.request, DomainError("invalid_message"))
+    try:
+        check_link_role(report.type, connection.role)
+        await connection.reports.handle(Actor(connection.role), report)
+    except DomainError as error:
+        log.info("report %s refused: %s", report.type, error)
+        return _error(connection.request, error)
+    return None
 
 
 def _error(request: web.Request, error: RefusalError) -> dict[str, object]:

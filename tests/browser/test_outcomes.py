@@ -258,7 +258,7 @@ async def test_given_each_failure_then_the_room_says_it_with_the_next_step(
         "Le lien s'est ouvert dans Facebook, sans accès à la caméra"
     )
     await expect(page.locator("#room-side .timeline")).to_contain_text(
-        "Lien ouvert dans Facebook, sans accès à la caméra"
+        f"Le patient a ouvert le lien dans l'application Facebook{NBSP}: pas d'accès à la caméra"
     )
     await console.shot("outcome-room-browser-unsupported")
 

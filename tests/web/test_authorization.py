@@ -43,7 +43,7 @@ from visioregul.integration.web.console_remote import REMOTE_TYPES
 from visioregul.integration.web.console_screen import SCREEN_TYPES
 from visioregul.integration.web.console_texts import TEXT_TYPES
 from visioregul.integration.web.console_video import VIDEO_TYPES
-from visioregul.patient_page import screen, signalling
+from visioregul.patient_page import reports, screen, signalling
 
 from .conftest import PASSWORD, ClientFactory, make_settings, public_origin
 from .helpers import open_session
@@ -186,6 +186,7 @@ def test_every_socket_message_type_has_a_rule() -> None:
     union = [
         *typing.get_args(typing.get_args(signalling.PatientMessage)[0]),
         *typing.get_args(typing.get_args(screen.ScreenMessage)[0]),
+        *typing.get_args(typing.get_args(reports.PageReport)[0]),
     ]
     patient_types = {typing.get_args(m.model_fields["type"].annotation)[0] for m in union}
     assert set(PATIENT_SOCKET) == patient_types

@@ -19,15 +19,15 @@ import {
   openCamera,
 } from './camera.js';
 import { PatientDocuments } from './documents.js';
+import { unsupported } from './inapp.js';
 import { PatientLocation } from './location.js';
-import { Publisher } from './publisher.js';
 import { RemoteCamera } from './remote.js';
 import { SharedScreen } from './screen.js';
 import { Signalling } from './signalling.js';
 import { TEXT_ERRORS, Texts } from './texts.js';
 import { ScreenAwake } from './wakelock.js';
 
-/** @typedef {'consent' | 'live' | 'denied' | 'unavailable' | 'left' | 'ended' | 'taken'} View */
+/** @typedef {'consent' | 'live' | 'denied' | 'unavailable' | 'left' | 'ended' | 'taken' | 'browser'} View */
 
 /**
  * @param {string} id
@@ -47,10 +47,6 @@ function text(key) {
   return element ? element.textContent || '' : key;
 }
 
-/** Delay before a new offer after a failure, growing to 8 s. */
-const RETRY_DELAYS_MS = [500, 1000, 2000, 4000, 8000];
-/** How long a 'disconnected' connection may recover by itself. */
-const DISCONNECTED_GRACE_MS = 4000;
 /** Set in this tab while the video runs, with the camera's facing: a reload resumes it. */
 const RESUME_KEY = `visioregul.camera:${location.pathname}`;
 
@@ -96,20 +92,21 @@ class PatientPage {
     this.facing = 'environment';
     /** @type {RTCIceServer[] | null} */
     this.iceServers = null;
-    /** @type {Publisher | null} */
-    this.publisher = null;
-    /** @type {import('./path.js').PathWatch | null} the network path of the publisher's connection */
+    /** @type {import('./sending.js').VideoLink | null} the video's connection, kept alive */
+    this.link = null;
+    /** @type {Promise<typeof import('./sending.js')> | null} */
+    this.sending = null;
+    /** @type {import('./path.js').PathWatch | null} the network path of the current connection */
     this.path = null;
     /** @type {Promise<typeof import('./path.js') | null> | null} loaded with the camera, not before */
     this.pathCode = null;
+    /** Why the camera cannot be asked for here (an app's in-app view), found before anything. */
+    this.unsupported = unsupported(navigator.userAgent, navigator);
     /** @type {Promise<boolean> | null} the camera being opened again */
     this.reopening = null;
     /** The patient wants the video to run (camera allowed, not stopped). */
     this.wanted = false;
     this.ended = false;
-    this.retries = 0;
-    this.retryTimer = 0;
-    this.graceTimer = 0;
     /** @type {object[]} messages waiting for the socket */
     this.pending = [];
     this.awake = new ScreenAwake();
@@ -197,6 +194,17 @@ class PatientPage {
       }
     });
     this.signalling.start();
+    const problem = this.unsupported;
+    if (problem) {
+      // Before the camera is asked for: the app's view would refuse it, or hang.
+      this.show('browser');
+      import('./inappview.js').then(({ showBrowserHelp }) => showBrowserHelp(problem));
+      if (!this.thirdParty) {
+        this.send({ type: 'browser_unsupported', ...problem });
+      }
+      byId('browser-anyway').addEventListener('click', () => this.show('consent'));
+      return;
+    }
     this.resume();
   }
 
@@ -250,7 +258,8 @@ class PatientPage {
       document.querySelectorAll('#start, [data-action="retry"]')
     );
     buttons.forEach((button) => (button.disabled = true));
-    this.loadPathCode(); // while the patient answers the camera's prompt
+    this.loadSending(); // while the patient answers the camera prompt
+    this.loadPathCode();
     try {
       this.stream = await openCamera(this.facing);
     } catch (error) {
@@ -268,7 +277,6 @@ class PatientPage {
     this.send({ type: 'camera', state: 'allowed', detail: '' });
     remember(this.facing);
     this.wanted = true;
-    this.retries = 0;
     this.showPreview();
     this.show('live');
     this.setStatus('connecting', 'wait');
@@ -322,7 +330,7 @@ class PatientPage {
         return;
       }
     }
-    const state = this.publisher ? this.publisher.pc.connectionState : 'closed';
+    const state = this.link ? this.link.state : 'closed';
     if (state === 'failed' || state === 'closed') {
       this.publish();
     }
@@ -369,88 +377,71 @@ class PatientPage {
     }
     this.stream = stream;
     this.showPreview();
-    try {
-      if (this.publisher) {
-        await this.publisher.replaceTrack(stream.getVideoTracks()[0]);
-      }
-    } catch {
-      // The connection closed meanwhile: a new one carries the new camera.
-      this.publish();
-    }
+    // When the connection closed meanwhile, a new one carries the new camera.
+    await this.link?.replaceTrack(stream.getVideoTracks()[0]);
     return true;
   }
 
-  /** Send the camera with a new connection (first time, or to reconnect). */
+  /** @returns {Promise<typeof import('./sending.js')>} the video's code, loaded once */
+  loadSending() {
+    if (!this.sending) {
+      this.sending = import('./sending.js');
+    }
+    return this.sending;
+  }
+
+  /** Send the camera with a new connection (first time, or on a new socket). */
   async publish() {
-    window.clearTimeout(this.retryTimer);
-    window.clearTimeout(this.graceTimer);
     if (!this.wanted || !this.stream || this.iceServers === null || this.photos?.holdsVideo) {
       return; // the welcome (or the camera, or photo mode) will call again
     }
-    const pathCode = await this.loadPathCode();
-    if (!this.wanted || !this.stream || this.iceServers === null || this.photos?.holdsVideo) {
+    const [{ VideoLink }, pathCode] = await Promise.all([this.loadSending(), this.loadPathCode()]);
+    if (!this.wanted || !this.stream || this.photos?.holdsVideo) {
       return;
     }
-    if (this.publisher) {
-      this.publisher.close();
+    if (!this.link) {
+      this.link = new VideoLink({
+        iceServers: () => this.iceServers || [],
+        track: () => (this.stream ? this.stream.getVideoTracks()[0] || null : null),
+        sendOffer: (sdp) => this.signalling.send({ type: 'offer', sdp }),
+        // A third party's reconnections are not the patient's video: the service takes none.
+        report: (message) => (this.thirdParty ? undefined : this.send(message)),
+        status: (key, tone) => this.setStatus(key, tone),
+        restartSignalling: () => this.signalling.restart(),
+        onState: (state) => this.onConnectionState(state),
+        onTooWeak: () => this.linkTooWeak(),
+        onPublisher: (publisher) => {
+          this.path?.stop();
+          this.path = pathCode
+            ? new pathCode.PathWatch(
+                publisher.pc,
+                this.iceServers || [],
+                (report) => this.send(report),
+                (reason) => {
+                  if (this.noPath(publisher, reason)) {
+                    this.link?.retry(null, false, true);
+                  }
+                },
+              )
+            : null;
+        },
+        // Never connected and the relay did not help: no network path (the page keeps trying).
+        onFailed: (publisher) => {
+          const reason = this.path ? this.path.reason() : null;
+          return reason !== null && this.noPath(publisher, reason);
+        },
+      });
     }
-    const track = this.stream.getVideoTracks()[0];
-    const publisher = new Publisher(track, {
-      iceServers: this.iceServers,
-      onState: (state) => this.onConnectionState(publisher, state),
-    });
-    this.publisher = publisher;
-    this.path?.stop();
-    this.path = pathCode
-      ? new pathCode.PathWatch(
-          publisher.pc,
-          this.iceServers,
-          (report) => this.send(report),
-          (reason) => this.noPath(publisher, reason),
-        )
-      : null;
-    try {
-      const sdp = await publisher.offer();
-      if (this.publisher === publisher && !this.signalling.send({ type: 'offer', sdp })) {
-        // The socket is down: its next welcome brings a new offer.
-        this.setStatus('reconnecting', 'wait');
-      }
-    } catch (error) {
-      console.warn('offer failed', error);
-      this.retryLater();
-    }
+    this.link.publish(null);
   }
 
   /**
-   * @param {Publisher} publisher
+   * The video connection's state (the link itself reconnects and says so), on the
+   * page for its style and for what else follows the connection.
    * @param {RTCPeerConnectionState} state
    */
-  onConnectionState(publisher, state) {
-    if (publisher !== this.publisher || !this.wanted) {
-      return;
-    }
-    if (state === 'connected') {
-      window.clearTimeout(this.graceTimer);
-      this.retries = 0;
-      this.setStatus('live', 'live');
-    } else if (state === 'failed') {
-      // Never connected and the relay did not help: no network path (the page keeps trying).
-      const reason = this.path ? this.path.reason() : null;
-      if (reason) {
-        this.noPath(publisher, reason);
-        return;
-      }
-      this.setStatus('reconnecting', 'wait');
-      this.retryLater();
-    } else if (state === 'disconnected') {
-      this.setStatus('reconnecting', 'wait');
-      window.clearTimeout(this.graceTimer);
-      this.graceTimer = window.setTimeout(() => {
-        if (this.publisher === publisher && publisher.pc.connectionState !== 'connected') {
-          this.publish();
-        }
-      }, DISCONNECTED_GRACE_MS);
-    }
+  onConnectionState(state) {
+    this.app.dataset.connection = state;
   }
 
   /**
@@ -469,26 +460,31 @@ class PatientPage {
   }
 
   /**
-   * The video found no network path: the regulator is told why, the patient in plain words, and
-   * the page tries again later (the network may change).
-   * @param {Publisher} publisher
+   * The video found no network path: the regulator is told why, the patient in plain words (the
+   * connection tries again later: the network may change).
+   * @param {import('./publisher.js').Publisher} publisher
    * @param {import('./path.js').NoPathReason} reason
+   * @returns {boolean} whether it was said (the publisher is still the page's)
    */
   noPath(publisher, reason) {
-    if (publisher !== this.publisher || !this.wanted) {
-      return;
+    if (!this.link || publisher !== this.link.publisher || !this.wanted) {
+      return false;
     }
     this.send({ type: 'no_path', reason });
     this.setStatus('no_path', 'wait');
-    this.retryLater();
+    return true;
   }
 
-  /** @private */
+  /** The link stays too weak for video: said plainly, unless photo mode already says more. */
+  linkTooWeak() {
+    if (!this.photos?.active) {
+      this.setStatus('too_weak', 'wait');
+    }
+  }
+
+  /** @private The service refused something of the video: a new connection, later. */
   retryLater() {
-    window.clearTimeout(this.retryTimer);
-    const delay = RETRY_DELAYS_MS[Math.min(this.retries, RETRY_DELAYS_MS.length - 1)];
-    this.retries += 1;
-    this.retryTimer = window.setTimeout(() => this.publish(), delay);
+    this.link?.retry(null);
   }
 
   /** @param {any} message */
@@ -516,13 +512,17 @@ class PatientPage {
         }
         break;
       case 'answer':
-        if (this.publisher) {
-          try {
-            await this.publisher.accept(String(message.sdp));
-          } catch (error) {
-            console.warn('answer refused', error);
-            this.retryLater();
-          }
+        await this.link?.accept(String(message.sdp));
+        break;
+      case 'video_stalled':
+        // The service gets no frame from this phone: the regulator's picture is frozen.
+        if (this.link && this.status.dataset.tone === 'live') {
+          this.setStatus('stalled', 'wait');
+        }
+        break;
+      case 'video_resumed':
+        if (this.link && this.link.state === 'connected') {
+          this.setStatus('live', 'live');
         }
         break;
       case 'video_live':
@@ -542,17 +542,6 @@ class PatientPage {
         console.warn('service refused a message', message.error_id);
         if (this.wanted && message.error_id !== 'invalid_message') {
           this.retryLater();
-        }
-        break;
-      case 'video_stalled':
-        // The service gets no frame from this phone: the regulator's picture is frozen.
-        if (this.publisher && this.status.dataset.tone === 'live') {
-          this.setStatus('stalled', 'wait');
-        }
-        break;
-      case 'video_resumed':
-        if (this.publisher && this.publisher.pc.connectionState === 'connected') {
-          this.setStatus('live', 'live');
         }
         break;
       case 'ended':
@@ -619,9 +608,7 @@ class PatientPage {
     this.stream = stream;
     remember(this.facing);
     this.showPreview();
-    if (this.publisher) {
-      await this.publisher.replaceTrack(stream.getVideoTracks()[0]);
-    }
+    await this.link?.replaceTrack(stream.getVideoTracks()[0]);
     this.switchButton.disabled = false;
   }
 
@@ -660,12 +647,8 @@ class PatientPage {
   stopVideo() {
     this.wanted = false;
     this.photos?.stop();
-    window.clearTimeout(this.retryTimer);
-    window.clearTimeout(this.graceTimer);
-    if (this.publisher) {
-      this.publisher.close();
-      this.publisher = null;
-    }
+    this.link?.close();
+    this.link = null;
     this.path?.stop();
     if (this.stream) {
       this.stream.getTracks().forEach((track) => track.stop());

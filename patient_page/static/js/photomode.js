@@ -176,9 +176,8 @@ export class LinkJudge {
  * @typedef {object} Page what photo mode uses of the patient's page (`main.js`)
  * @property {(message: object) => void} send
  * @property {MediaStream | null} stream
- * @property {{ pc: RTCPeerConnection, close: () => void } | null} publisher
- * @property {number} retryTimer
- * @property {number} graceTimer
+ * @property {{ publisher: { pc: RTCPeerConnection } | null, close: () => void } | null} link the
+ *   video's connection, kept alive (`sending.js`)
  * @property {() => void} publish
  * @property {(key: string, tone: 'wait' | 'live' | 'photo') => void} setStatus
  */
@@ -193,15 +192,12 @@ export function attach(page, text) {
   return new PhotoMode({
     send: (message) => page.send(message),
     track: () => (page.stream ? page.stream.getVideoTracks()[0] || null : null),
-    connection: () => (page.publisher ? page.publisher.pc : null),
+    connection: () => (page.link && page.link.publisher ? page.link.publisher.pc : null),
     pauseVideo: () => {
-      // The link is freed: the connection goes, the camera stays for the photos.
-      window.clearTimeout(page.retryTimer);
-      window.clearTimeout(page.graceTimer);
-      if (page.publisher) {
-        page.publisher.close();
-        page.publisher = null;
-      }
+      // The link is freed: the connection goes (and stops reconnecting), the camera stays for
+      // the photos.
+      page.link?.close();
+      page.link = null;
     },
     resumeVideo: () => page.publish(),
     status: (key, tone) => page.setStatus(key, tone),

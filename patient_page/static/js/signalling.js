@@ -53,6 +53,22 @@ export class Signalling {
   }
 
   /**
+   * A new socket now: the phone changed network, and the current socket may be
+   * dead without knowing it for many seconds.
+   */
+  restart() {
+    if (this.stopped) {
+      return;
+    }
+    window.clearInterval(this.pingTimer);
+    const ws = this.ws;
+    this.ws = null; // its close is not a drop: this is its replacement
+    ws?.close(1000);
+    this.delayMs = 1000;
+    this.connect();
+  }
+
+  /**
    * Send a message if the link is open.
    * @param {object} message
    * @returns {boolean} whether it was sent

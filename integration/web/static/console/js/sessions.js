@@ -10,6 +10,7 @@ import { documentTimelineLine } from './documents.js';
 import { locationTimelineLine } from './location.js';
 import { outcomeTimelineLine } from './outcome.js';
 import { pathTimelineLine } from './netpath.js';
+import { pageReportLine } from './pagereports.js';
 import { participantTimelineLine } from './participants.js';
 import { remoteTimelineLine } from './remote.js';
 import { screenTimelineLine } from './screenshare.js';
@@ -629,6 +630,7 @@ export function timelineLine(session, event) {
         documentTimelineLine(event, actor) ||
         participantTimelineLine(event, destination) ||
         pathTimelineLine(event) ||
+        pageReportLine(event) ||
         // Last: the outcome's own words for events that no part above renders.
         outcomeTimelineLine(event) ||
         testResultLine(event) || { text: t('timeline.unknown', { type: String(event.type) }), tone: 'muted' }

@@ -1,0 +1,268 @@
+/**
+ * The sender's quality on a weak link: a readable lower resolution and frame
+ * rate rather than a frozen high one. Every few seconds the connection's
+ * statistics (the browser's estimate of the uplink, why the encoder is
+ * limited, the round trip, the losses the service reports) choose a step, with
+ * hysteresis: down after two weak readings, up one step after three good ones.
+ * A reading is weak only when the link shows it is short (loss, a queue
+ * building up, the estimate falling from its peak): a receiver whose estimate
+ * starts low and grows slowly must not cost the picture on a good network.
+ * @module linkadapt
+ */
+
+/**
+ * @typedef {object} Step
+ * @property {string} name
+ * @property {number} minKbps the uplink this step needs
+ * @property {number} height the picture's short side
+ * @property {number} fps
+ * @property {number} maxKbps the encoder's ceiling (0: the browser's own)
+ */
+
+/** @type {Step[]} best first */
+export const STEPS = [
+  { name: 'high', minKbps: 1200, height: 720, fps: 30, maxKbps: 0 },
+  { name: 'medium', minKbps: 500, height: 480, fps: 20, maxKbps: 1500 },
+  { name: 'low', minKbps: 150, height: 360, fps: 15, maxKbps: 800 },
+  { name: 'minimal', minKbps: 0, height: 240, fps: 10, maxKbps: 250 },
+];
+/** Index of the first step where the page tells the patient the network is weak. */
+export const WEAK_STEP = 2;
+/** Going up needs this much more than the step's own need (no flapping at a threshold). */
+const UP_MARGIN = 1.2;
+/** Readings in a row before going down, and before going up. */
+const DOWN_AFTER = 2;
+const UP_AFTER = 3;
+/** A loss rate that costs one step whatever the estimate. */
+const HEAVY_LOSS = 0.08;
+/** Below this on the lowest step, even photos fit better than video. */
+const TOO_WEAK_KBPS = 60;
+/** An estimate growing this much per reading is still ramping up, not a weak link. */
+const RAMPING = 1.04;
+/** Signs that the link itself is short: some loss, a queue building up, the estimate falling. */
+const SOME_LOSS = 0.02;
+const QUEUE_MS = 200;
+const FALLEN = 0.7;
+
+/**
+ * @typedef {object} Sample
+ * @property {number | null} kbps the uplink the browser estimates (availableOutgoingBitrate)
+ * @property {string} limitation the encoder's qualityLimitationReason
+ * @property {number | null} rttMs
+ * @property {number | null} loss fraction lost, 0 to 1, as the service reports it
+ */
+
+/**
+ * @typedef {object} AdaptState
+ * @property {number} step index in STEPS
+ * @property {number} down weak readings in a row
+ * @property {number} up good readings in a row
+ * @property {number} starved readings in a row below TOO_WEAK_KBPS on the lowest step
+ * @property {number | null} lastKbps
+ * @property {number} peakKbps the highest estimate of this connection
+ * @property {number | null} baseRttMs the lowest round trip of this connection
+ */
+
+/** @returns {AdaptState} */
+export function initialState() {
+  return { step: 0, down: 0, up: 0, starved: 0, lastKbps: null, peakKbps: 0, baseRttMs: null };
+}
+
+/**
+ * Whether the readings show the link itself running short, rather than a receiver whose
+ * estimate starts low and grows slowly (the estimate alone says nothing then).
+ * @param {AdaptState} state
+ * @param {Sample} sample
+ * @param {number} kbps
+ */
+function congested(state, sample, kbps) {
+  const queue = sample.rttMs !== null && state.baseRttMs !== null && sample.rttMs >= state.baseRttMs + QUEUE_MS;
+  return (sample.loss ?? 0) >= SOME_LOSS || queue || kbps < state.peakKbps * FALLEN;
+}
+
+/**
+ * The step an uplink of `kbps` carries.
+ * @param {number} kbps
+ * @returns {number}
+ */
+export function stepFor(kbps) {
+  const index = STEPS.findIndex((step) => kbps >= step.minKbps);
+  return index < 0 ? STEPS.length - 1 : index;
+}
+
+/**
+ * The next state after one reading (pure: the unit tests drive it).
+ * @param {AdaptState} state
+ * @param {Sample} sample
+ * @returns {AdaptState}
+ */
+export function decide(state, sample) {
+  const next = { ...state, lastKbps: sample.kbps };
+  if (sample.rttMs !== null) {
+    next.baseRttMs = state.baseRttMs === null ? sample.rttMs : Math.min(state.baseRttMs, sample.rttMs);
+  }
+  if (sample.kbps === null) {
+    return next;
+  }
+  next.peakKbps = Math.max(state.peakKbps, sample.kbps);
+  const lossy = (sample.loss ?? 0) >= HEAVY_LOSS;
+  const ramping = state.lastKbps !== null && sample.kbps >= state.lastKbps * RAMPING;
+  // The estimate says little while the encoder is not held back by the link, while it grows
+  // (the first seconds), or when nothing shows the link short (a cautious receiver's estimate).
+  const linkBound = sample.limitation === 'bandwidth' && !ramping && congested(state, sample, sample.kbps);
+  let wanted = linkBound ? Math.max(state.step, stepFor(sample.kbps)) : state.step;
+  if (lossy) {
+    wanted = Math.max(wanted, Math.min(state.step + 1, STEPS.length - 1));
+  }
+  if (wanted > state.step) {
+    next.up = 0;
+    next.down = state.down + 1;
+    if (next.down >= DOWN_AFTER) {
+      next.step = wanted;
+      next.down = 0;
+    }
+  } else if (state.step > 0 && !lossy && sample.kbps >= STEPS[state.step - 1].minKbps * UP_MARGIN) {
+    next.down = 0;
+    next.up = state.up + 1;
+    if (next.up >= UP_AFTER) {
+      next.step = state.step - 1;
+      next.up = 0;
+    }
+  } else {
+    next.down = 0;
+    next.up = 0;
+  }
+  const lowest = next.step === STEPS.length - 1;
+  next.starved = lowest && sample.kbps < TOO_WEAK_KBPS ? state.starved + 1 : 0;
+  return next;
+}
+
+/**
+ * Whether the link has stayed too weak for video (the photos' turn).
+ * @param {AdaptState} state
+ */
+export function tooWeak(state) {
+  return state.starved >= DOWN_AFTER + 1;
+}
+
+/**
+ * The sender's encoding for a step, for a camera whose picture's short side is `shortSide`.
+ * @param {number} step
+ * @param {number} shortSide
+ * @returns {{maxFramerate: number, scaleResolutionDownBy: number, maxBitrate?: number}}
+ */
+export function encodingFor(step, shortSide) {
+  const { height, fps, maxKbps } = STEPS[step];
+  /** @type {{maxFramerate: number, scaleResolutionDownBy: number, maxBitrate?: number}} */
+  const encoding = {
+    maxFramerate: fps,
+    scaleResolutionDownBy: Math.max(1, Math.round((shortSide / height) * 100) / 100),
+  };
+  if (maxKbps) {
+    encoding.maxBitrate = maxKbps * 1000;
+  }
+  return encoding;
+}
+
+/**
+ * One reading from the connection's statistics.
+ * @param {RTCStatsReport | Map<string, any>} report
+ * @returns {Sample}
+ */
+export function readSample(report) {
+  /** @type {Sample} */
+  const sample = { kbps: null, limitation: 'none', rttMs: null, loss: null };
+  report.forEach((/** @type {any} */ stat) => {
+    if (stat.type === 'candidate-pair' && stat.nominated && stat.state === 'succeeded') {
+      if (typeof stat.availableOutgoingBitrate === 'number') {
+        sample.kbps = stat.availableOutgoingBitrate / 1000;
+      }
+      if (typeof stat.currentRoundTripTime === 'number') {
+        sample.rttMs = stat.currentRoundTripTime * 1000;
+      }
+    } else if (stat.type === 'outbound-rtp' && stat.kind === 'video') {
+      sample.limitation = stat.qualityLimitationReason || 'none';
+    } else if (stat.type === 'remote-inbound-rtp' && typeof stat.fractionLost === 'number') {
+      sample.loss = stat.fractionLost;
+    }
+  });
+  return sample;
+}
+
+/** How often the statistics are read. */
+const INTERVAL_MS = 2000;
+
+/**
+ * @typedef {object} AdapterOptions
+ * @property {(step: number) => void} onStep the step the sender now uses
+ * @property {() => void} onTooWeak the link stays too weak for video
+ */
+
+/** Reads one connection's statistics and sets its video sender's parameters. */
+export class LinkAdapter {
+  /**
+   * @param {RTCPeerConnection} pc
+   * @param {RTCRtpSender} sender
+   * @param {AdapterOptions} options
+   */
+  constructor(pc, sender, options) {
+    this.pc = pc;
+    this.sender = sender;
+    this.options = options;
+    this.state = initialState();
+    this.timer = 0;
+    this.saidTooWeak = false;
+  }
+
+  start() {
+    this.timer = window.setInterval(() => this.read(), INTERVAL_MS);
+  }
+
+  stop() {
+    window.clearInterval(this.timer);
+  }
+
+  /** @private */
+  async read() {
+    let report;
+    try {
+      report = await this.pc.getStats();
+    } catch {
+      return; // closed meanwhile
+    }
+    const before = this.state.step;
+    this.state = decide(this.state, readSample(report));
+    if (this.state.step !== before) {
+      await this.apply(this.state.step);
+      this.options.onStep(this.state.step);
+    }
+    if (tooWeak(this.state) && !this.saidTooWeak) {
+      this.saidTooWeak = true;
+      this.options.onTooWeak();
+    }
+  }
+
+  /**
+   * @private
+   * @param {number} step
+   */
+  async apply(step) {
+    const track = this.sender.track;
+    const settings = track ? track.getSettings() : {};
+    const shortSide = Math.min(settings.width || 720, settings.height || 720);
+    const parameters = this.sender.getParameters();
+    if (!parameters.encodings || !parameters.encodings.length) {
+      return;
+    }
+    const encoding = parameters.encodings[0];
+    delete encoding.maxBitrate;
+    Object.assign(encoding, encodingFor(step, shortSide));
+    // Lower both rather than keep one at any cost (not every browser knows this member).
+    /** @type {any} */ (parameters).degradationPreference = 'balanced';
+    try {
+      await this.sender.setParameters(parameters);
+    } catch (error) {
+      console.warn('sender parameters refused', error);
+    }
+  }
+}
