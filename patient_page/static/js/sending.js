@@ -1,9 +1,10 @@
 /**
  * The camera's video on its way to the service, kept alive: a new connection
  * as soon as the current one stops answering (ICE disconnected for 2 s,
- * failed) or the phone changes network (Wi-Fi to mobile data, back online),
- * since the service cannot restart ICE; later and later while new ones keep
- * failing. Each new connection is reported to the service (`reconnecting`),
+ * failed, nothing heard from the service for 2 s) or the phone changes network
+ * (Wi-Fi to mobile data, back online), through a new socket too (the old one
+ * rode the same path), since the service cannot restart ICE; later and later
+ * while new ones keep failing. Each new connection is reported to the service (`reconnecting`),
  * and the sender's quality follows the link (`linkadapt.js`).
  *
  * Loaded while the patient answers the camera prompt: the consent screen does
@@ -19,6 +20,11 @@ import { networkChanged, ReconnectPolicy } from './reconnect.js';
 export const DISCONNECTED_GRACE_MS = 2000;
 /** A connection not up after this long (offer or answer lost with a dead socket) is replaced. */
 export const CONNECT_TIMEOUT_MS = 15000;
+/**
+ * Nothing received from the service for this long while connected: the path is gone (the
+ * service's receiver reports several times a second), long before ICE says so.
+ */
+export const SILENT_MS = 2000;
 
 /** @typedef {'network_change' | 'ice_disconnected' | 'ice_failed'} Reason */
 
@@ -57,6 +63,7 @@ export class VideoLink {
     this.retryTimer = 0;
     this.graceTimer = 0;
     this.connectTimer = 0;
+    this.silenceTimer = 0;
     this.closed = false;
     const connection = /** @type {NetworkInformationHolder} */ (navigator).connection;
     this.connection = connection;
@@ -97,6 +104,7 @@ export class VideoLink {
     }
     // Make before break: the old connection may still carry the video (a network about to go,
     // a path that recovers) until the service takes the new one, which replaces it there.
+    window.clearInterval(this.silenceTimer);
     this.adapter?.stop();
     this.adapter = null;
     if (this.publisher) {
@@ -206,12 +214,13 @@ export class VideoLink {
       this.step = 0;
       this.options.status('live', 'live');
       this.adapt(publisher);
+      this.listen(publisher);
     } else if (state === 'disconnected') {
       this.options.status('reconnecting', 'wait');
       window.clearTimeout(this.graceTimer);
       this.graceTimer = window.setTimeout(() => {
         if (this.publisher === publisher && publisher.pc.connectionState !== 'connected') {
-          this.retry('ice_disconnected');
+          this.retry('ice_disconnected', true);
         }
       }, DISCONNECTED_GRACE_MS);
     } else if (state === 'failed' || state === 'closed') {
@@ -219,8 +228,44 @@ export class VideoLink {
         this.retry(null, false, true);
         return;
       }
-      this.retry('ice_failed');
+      this.retry('ice_failed', true);
     }
+  }
+
+  /**
+   * Watch what the service sends back (its receiver's reports): silence on a connected path
+   * means the phone's network went away, which ICE takes many seconds to tell.
+   * @private
+   * @param {Publisher} publisher
+   */
+  listen(publisher) {
+    window.clearInterval(this.silenceTimer);
+    let received = -1;
+    let since = Date.now();
+    this.silenceTimer = window.setInterval(async () => {
+      let bytes = -1;
+      try {
+        (await publisher.pc.getStats()).forEach((/** @type {any} */ stat) => {
+          if (stat.type === 'transport' && typeof stat.bytesReceived === 'number') {
+            bytes = stat.bytesReceived;
+          }
+        });
+      } catch {
+        return; // closed meanwhile
+      }
+      const now = Date.now();
+      if (bytes !== received) {
+        received = bytes;
+        since = now;
+      } else if (
+        now - since >= SILENT_MS &&
+        this.publisher === publisher &&
+        publisher.pc.connectionState === 'connected'
+      ) {
+        window.clearInterval(this.silenceTimer);
+        this.retry('ice_disconnected', true);
+      }
+    }, 500);
   }
 
   /**
@@ -256,6 +301,7 @@ export class VideoLink {
 
   /** @private */
   drop() {
+    window.clearInterval(this.silenceTimer);
     this.adapter?.stop();
     this.adapter = null;
     this.previous?.close();
