@@ -6,9 +6,15 @@ One test per profile; a profile is one more parameter.
 
 from __future__ import annotations
 
-import pytest
+import asyncio
 
-from .scenario import Scene
+import pytest
+from playwright.async_api import Page, expect
+
+from tests.browser.test_video import COUNT_FRAMES, feed
+
+from .lab import PHONE_ADDRESS_AFTER_HANDOVER
+from .scenario import Scene, session_events, wait_for_events
 
 pytestmark = [pytest.mark.asterisk, pytest.mark.timeout(180)]
 
@@ -36,4 +42,38 @@ async def test_given_a_15_call_on_a_profile_then_the_console_shows_the_patient_v
     assert outcome.link_to_first_frame_ms is not None and outcome.link_to_first_frame_ms > 0
     # The phone's only way out is the shaped link: the video crossed it (ten frames at least).
     assert outcome.uplink_bytes > 20_000, outcome
+    assert not field_scene.problems, field_scene.problems
+
+
+async def test_given_the_phone_changes_network_mid_session_then_the_video_comes_back(
+    field_scene: Scene,
+) -> None:
+    """Wi-Fi to 4G in the middle of a session: the phone's address changes, its connection is
+    dead; the page builds a new one, and the console shows frames again."""
+    lab = field_scene.lab
+    back: dict[str, object] = {}
+
+    async def handover(console: Page, patient: Page) -> None:
+        stalls_before = len(await session_events(console, "video.resumed"))
+        moved_to = await asyncio.to_thread(lab.handover)
+        # The service saw the picture stop, then frames again from the page's new connection.
+        resumed = await wait_for_events(console, "video.resumed", stalls_before + 1, timeout=30)
+        back["resumed"] = resumed[-1]
+        await asyncio.wait_for(feed(console).evaluate(COUNT_FRAMES, 10), 30)
+        back["address"] = moved_to
+        await expect(patient.locator("#status")).to_have_text("Le régulateur vous voit")
+
+    outcome = await field_scene.video_from_call("handover", shots=True, then=handover)
+    assert outcome.established
+    assert back["address"] == PHONE_ADDRESS_AFTER_HANDOVER
+    assert back["resumed"], back
+    assert not field_scene.problems, field_scene.problems
+
+
+async def test_given_an_edge_network_then_the_regulator_gets_video_or_the_phone_photos(
+    field_scene: Scene,
+) -> None:
+    """EDGE (200/100 kbit/s, 600 ms): the regulator sees the scene, live or in photos."""
+    outcome = await field_scene.video_from_call("edge", timeout=90, photos=True, shots=True)
+    assert outcome.established or outcome.photos, outcome
     assert not field_scene.problems, field_scene.problems

@@ -1,12 +1,18 @@
 /**
  * The video's peer connection: one send-only video track, VP8 preferred (the
  * service relays frames as they are, and every browser decodes VP8), the
- * whole offer sent once ICE gathering is complete (no trickle).
+ * whole offer sent once ICE gathering has what it needs (no trickle: the service does not
+ * take late candidates).
  * @module publisher
  */
 
 /** Longest wait for ICE candidates before the offer goes with what it has. */
 const GATHERING_TIMEOUT_MS = 4000;
+/** Wait for more relay candidates once one came (the other TURN transports, if quick). */
+const RELAY_SETTLE_MS = 300;
+/** Wait for a relay candidate after the first candidate: a TURN allocation over TLS on a
+ * 300 ms link takes about five round trips. */
+const RELAY_WAIT_MS = 2500;
 
 /**
  * Put VP8 first among the transceiver's codecs, when the browser lets us.
@@ -30,7 +36,30 @@ function preferVp8(transceiver) {
 }
 
 /**
- * Resolve once the connection has gathered its candidates (or after a while).
+ * When the offer may go, in ms since gathering started, from what has been gathered so far:
+ * at once when gathering is complete; shortly after the first relay candidate (a path that
+ * passes any firewall is in hand, and a TURN transport that never answers must not hold the
+ * video back); a while after the first candidate when no relay comes; at the latest after
+ * GATHERING_TIMEOUT_MS.
+ * @param {{complete: boolean, firstCandidateAt: number | null, firstRelayAt: number | null}} gathered
+ * @returns {number}
+ */
+export function offerDeadline({ complete, firstCandidateAt, firstRelayAt }) {
+  if (complete) {
+    return 0;
+  }
+  const deadlines = [GATHERING_TIMEOUT_MS];
+  if (firstRelayAt !== null) {
+    deadlines.push(firstRelayAt + RELAY_SETTLE_MS);
+  }
+  if (firstCandidateAt !== null) {
+    deadlines.push(firstCandidateAt + RELAY_WAIT_MS);
+  }
+  return Math.min(...deadlines);
+}
+
+/**
+ * Resolve once the connection has gathered enough candidates (see offerDeadline).
  * @param {RTCPeerConnection} pc
  * @returns {Promise<void>}
  */
@@ -38,19 +67,44 @@ export function gatheringComplete(pc) {
   if (pc.iceGatheringState === 'complete') {
     return Promise.resolve();
   }
+  const started = performance.now();
+  /** @type {{complete: boolean, firstCandidateAt: number | null, firstRelayAt: number | null}} */
+  const gathered = { complete: false, firstCandidateAt: null, firstRelayAt: null };
   return new Promise((resolve) => {
-    const timer = window.setTimeout(done, GATHERING_TIMEOUT_MS);
+    let timer = window.setTimeout(done, GATHERING_TIMEOUT_MS);
     function done() {
       window.clearTimeout(timer);
       pc.removeEventListener('icegatheringstatechange', check);
+      pc.removeEventListener('icecandidate', onCandidate);
       resolve();
+    }
+    function reschedule() {
+      window.clearTimeout(timer);
+      timer = window.setTimeout(done, Math.max(0, offerDeadline(gathered) - (performance.now() - started)));
     }
     function check() {
       if (pc.iceGatheringState === 'complete') {
+        gathered.complete = true;
         done();
       }
     }
+    /** @param {RTCPeerConnectionIceEvent} event */
+    function onCandidate(event) {
+      const candidate = event.candidate;
+      if (!candidate || !candidate.candidate) {
+        return;
+      }
+      const now = performance.now() - started;
+      if (gathered.firstCandidateAt === null) {
+        gathered.firstCandidateAt = now;
+      }
+      if (candidate.type === 'relay' && gathered.firstRelayAt === null) {
+        gathered.firstRelayAt = now;
+      }
+      reschedule();
+    }
     pc.addEventListener('icegatheringstatechange', check);
+    pc.addEventListener('icecandidate', onCandidate);
   });
 }
 
