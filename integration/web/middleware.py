@@ -171,6 +171,13 @@ def _is_public_origin(request: web.Request, origin: str) -> bool:
 
 
 _COMPRESSED_STATIC = ("/patient/static/", "/console/static/")
+_CONDITIONAL = (
+    hdrs.IF_MODIFIED_SINCE,
+    hdrs.IF_NONE_MATCH,
+    hdrs.IF_UNMODIFIED_SINCE,
+    hdrs.IF_MATCH,
+    hdrs.IF_RANGE,
+)
 
 
 @web.middleware
@@ -184,6 +191,9 @@ async def static_compression_middleware(
         isinstance(response, web.FileResponse)
         and request.path.startswith(_COMPRESSED_STATIC)
         and hdrs.RANGE not in request.headers
+        # A revalidation is mostly answered 304: aiohttp would then send a gzip stream as the
+        # body of a bodiless response, which browsers reject. A changed file comes whole.
+        and not any(header in request.headers for header in _CONDITIONAL)
     ):
         response.enable_compression()
     return response

@@ -242,7 +242,7 @@ async def test_given_only_turn_over_tls_then_chromium_checks_its_certificate(
     untrusting = await phone(playwright_driver, chromium, tmp_path / "untrusting", None)
     try:
         patient, _ = await open_link(untrusting, link, relay_only("turns:"))
-        await expect(console.page.locator("#stage .room [data-path=text]")).to_have_text(
+        await expect(console.page.locator("#stage .room [data-field=outcome-title]")).to_have_text(
             "Aucun chemin réseau\u00a0: le relais TURN est injoignable"
         )
         assert not relayed_for_patient(coturn)
@@ -325,10 +325,12 @@ async def test_given_udp_forbidden_and_no_usable_relay_then_no_network_path_on_b
         )
         await patient.screenshot(path=artifacts / f"no-path-{case}-patient.png")
         room = console.page.locator("#stage .room")
-        panel = room.locator("[data-field=path]")
+        outcome = room.locator("[data-field=outcome]")
         wanted = f"Aucun chemin réseau\u00a0: {text}"
-        await expect(panel.locator("[data-path=text]")).to_have_text(wanted)
-        await expect(panel.locator("[data-path=photo]")).to_be_visible()
+        # Said once, in the outcome, with its next step; the path panel names working paths only.
+        await expect(outcome.locator("[data-field=outcome-title]")).to_have_text(wanted)
+        await expect(outcome.locator("[data-step=photo]")).to_be_visible()
+        await expect(room.locator("[data-field=path]")).to_be_hidden()
         await expect(room.locator("[data-field=video-title]")).to_have_text(wanted)
         await expect(console.page.locator("#room-side .timeline")).to_contain_text(wanted)
         await console.shot(f"no-path-{case}")
@@ -336,7 +338,7 @@ async def test_given_udp_forbidden_and_no_usable_relay_then_no_network_path_on_b
         assert [(e["type"], e["details"]["reason"]) for e in events] == [("video.no_path", reason)]
         assert await room.locator("[data-field=video]").get_attribute("data-playing") != "true"
         # The next step works without a video path: the phone's photo goes over HTTPS.
-        await panel.locator("[data-path=photo]").click()
+        await outcome.locator("[data-step=photo]").click()
         await expect(patient.locator("#document-notice")).to_have_text(
             "Le régulateur a pris une photo avec votre caméra."
         )

@@ -1,8 +1,9 @@
 """Pytest plugin: the network lab, the service in it, and scenes (registered from
 ``tests/conftest.py``).
 
-``lab`` and ``field_service`` are built once per test session and removed at its end, even after
-a failure (and a run killed half-way leaves namespaces that the next one removes first). A test on
+``lab`` is built once per test session and ``field_service`` once per module, each removed at its
+end, even after a failure (and a run killed half-way leaves namespaces that the next one removes
+first). A test on
 a profile takes ``field_scene`` and runs ``await field_scene.video_from_call("4g")``.
 """
 
@@ -62,7 +63,9 @@ async def field_turn(
         yield turn
 
 
-@pytest_asyncio.fixture(scope="session", loop_scope="session")
+# Per module: a live service observes the sandbox Asterisk's every call (and answers *8), so it
+# must be gone before other modules' telephony tests, which expect no service or their own.
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def field_service(
     lab: Lab,
     sandbox: SandboxAsterisk,

@@ -43,3 +43,21 @@ async def test_given_no_gzip_or_a_range_then_the_file_as_it_is(client: Client) -
     assert ranged.status == 206
     assert "Content-Encoding" not in ranged.headers
     assert await ranged.read() == original[:100]
+
+
+async def test_given_a_cached_copy_then_not_modified_without_a_body(client: Client) -> None:
+    """A reload revalidates the browser's copy: a bare 304, never a compressed empty body (the
+    browser rejects that response)."""
+    first = await client.get("/patient/static/js/main.js", headers={"Accept-Encoding": "gzip"})
+    await first.read()
+    again = await client.get(
+        "/patient/static/js/main.js",
+        headers={
+            "Accept-Encoding": "gzip",
+            "If-Modified-Since": first.headers["Last-Modified"],
+        },
+        auto_decompress=False,
+    )
+    assert again.status == 304
+    assert "Content-Encoding" not in again.headers
+    assert await again.read() == b""

@@ -85,18 +85,15 @@ export function patientPath(session) {
   return null;
 }
 
-/** The room's line about the patient's network path, and the photo request when there is none. */
+/** The room's line about the patient's network path (the outcome says when there is none). */
 export class PathPanel {
   /**
    * @param {HTMLElement} element the panel (`[data-field="path"]`)
-   * @param {() => void} photo asks the patient's phone for a photo
    */
-  constructor(element, photo) {
+  constructor(element) {
     this.element = element;
     this.text = /** @type {HTMLElement} */ (element.querySelector('[data-path="text"]'));
     this.step = /** @type {HTMLElement} */ (element.querySelector('[data-path="step"]'));
-    this.button = /** @type {HTMLButtonElement} */ (element.querySelector('[data-path="photo"]'));
-    this.button.addEventListener('click', photo);
   }
 
   /**
@@ -105,14 +102,14 @@ export class PathPanel {
    */
   update(session) {
     const shown = patientPath(session);
-    this.element.hidden = !shown;
+    // No path is the room's outcome (see room.js): this panel only names a working path.
+    this.element.hidden = !shown || shown.kind === 'no_path';
     if (shown) {
       this.element.dataset.kind = shown.kind;
       this.element.dataset.path = shown.kind === 'path' ? String(lastPath(session)) : shown.reason;
       this.text.textContent = shown.text;
       this.step.textContent = shown.step;
       this.step.hidden = !shown.step;
-      this.button.hidden = shown.kind !== 'no_path';
     }
     return shown;
   }

@@ -138,7 +138,7 @@ export class Room {
     this.documents = new DocumentPanel(sessionId, this.field('documents'), {
       photo: () => this.remote.command('photo', null),
     });
-    this.path = new PathPanel(this.field('path'), () => this.remote.command('photo', null));
+    this.path = new PathPanel(this.field('path'));
     this.photoMode = new PhotoModePanel(sessionId, this.field('video'), {
       photo: () => this.remote.command('photo', null),
     });
@@ -311,6 +311,13 @@ export class Room {
     }
 
     this.renderOutcome(session, closed, line.failed);
+    if (path && path.kind === 'no_path' && !closed) {
+      // One place says it: the outcome, in the path's own words (why, and what to do).
+      this.field('outcome-title').textContent = path.text;
+      const next = this.field('outcome-next');
+      next.textContent = path.step;
+      next.hidden = !path.step;
+    }
     this.renderTimeline(session);
     this.gallery.update(session, closed);
     this.location.update(session, closed);
