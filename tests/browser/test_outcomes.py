@@ -266,7 +266,8 @@ async def test_given_each_failure_then_the_room_says_it_with_the_next_step(
         session_id, page_actor, "camera.allowed", {}, fact=SessionFact.CAMERA_ALLOWED
     )
     await service.record(session_id, page_actor, "video.no_path", {"reason": "turn_unreachable"})
-    await expect(title).to_have_text("La vidéo ne passe pas le réseau du patient")
+    # In the path's own words: why there is none, and what to do.
+    await expect(title).to_have_text(f"Aucun chemin réseau{NBSP}: le relais TURN est injoignable")
     await expect(steps).to_have_text(["Demander une photo"])
     await console.shot("outcome-room-no-path")
 

@@ -311,7 +311,7 @@ export class Room {
     }
 
     this.renderOutcome(session, closed, line.failed);
-    if (path && path.kind === 'no_path' && !closed) {
+    if (path && path.kind === 'no_path' && session.outcome && session.outcome.kind === 'no_path' && !closed) {
       // One place says it: the outcome, in the path's own words (why, and what to do).
       this.field('outcome-title').textContent = path.text;
       const next = this.field('outcome-next');
