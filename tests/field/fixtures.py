@@ -3,8 +3,8 @@
 
 ``lab`` is built once per test session and ``field_service`` once per module, each removed at its
 end, even after a failure (and a run killed half-way leaves namespaces that the next one removes
-first). A test on
-a profile takes ``field_scene`` and runs ``await field_scene.video_from_call("4g")``.
+first). A test on a profile takes ``field_scene`` and runs
+``await field_scene.video_from_call("4g")``.
 """
 
 from __future__ import annotations

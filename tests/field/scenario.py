@@ -266,7 +266,7 @@ class Scene:
             return await self.video_from_call(
                 profile, timeout=timeout, watch_seconds=watch_seconds, photos=photos, then=then
             )
-        except (AssertionError, TimeoutError, Exception) as exc:
+        except Exception as exc:  # the benchmark counts every failure, whatever it is
             return Outcome(name, False, error=f"{type(exc).__name__}: {exc}"[:300])
 
     async def _phone_home(self) -> Path | None:
