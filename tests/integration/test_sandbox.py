@@ -180,6 +180,37 @@ async def test_given_an_other_line_when_called_then_no_tag(
     assert [e for e in admin.events if is_tag(e)] == []
 
 
+async def test_given_an_unstaffed_desk_when_called_then_its_next_phone_gets_only_the_next_call(
+    sandbox: SandboxAsterisk, admin: Ami
+) -> None:
+    # An INVITE left unanswered would be retransmitted for 32 s to the desk's port, and taken
+    # by the next phone started there as its own call.
+    missed = await place_call(sandbox, CALLER, "31001", duration_ms=1000)
+    dial_end = await admin.until(
+        lambda e: (
+            e.get("Event") == "DialEnd" and e.get("DestChannel", "").startswith("PJSIP/1001-")
+        ),
+        "the unstaffed desk's DialEnd",
+    )
+    assert dial_end["DialStatus"] != "ANSWER"
+    assert await missed.wait(30) != 0
+    await missed.stop()
+
+    phone = await start_phone(sandbox, "1001", answer_delay_ms=200)
+    call = await place_call(sandbox, CALLER, "31001", duration_ms=1500)
+    regulator = await admin.until(bridge_enter("PJSIP/1001-"), "the desk's BridgeEnter")
+    caller_leg = await admin.until(
+        lambda e: (
+            e.get("Event") == "Newchannel"
+            and is_caller_leg(e)
+            and e.get("Uniqueid") != dial_end["Uniqueid"]
+        ),
+        "the second caller's channel",
+    )
+    assert regulator["Linkedid"] == caller_leg["Uniqueid"]
+    await finished(call, phone)
+
+
 async def test_given_a_queue_call_to_15_when_1001_answers_first_then_1002_is_cancelled(
     sandbox: SandboxAsterisk, admin: Ami
 ) -> None:

@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
+from .desks import IdleDesks
+
 __all__ = [
     "DEFAULT_ROOT",
     "SandboxAsterisk",
@@ -248,6 +250,7 @@ class SandboxAsterisk:
         ``/tmp``, the only host folder the chroot sees.
         """
         self._ports = ports or SandboxPorts()
+        self._desks: IdleDesks | None = None
         self._root = (root or Path(os.environ.get(ROOT_ENV) or DEFAULT_ROOT)).resolve()
         self._dialplan_dir = (
             dialplan_dir or Path(__file__).resolve().parents[2] / "dialplan"
@@ -265,6 +268,13 @@ class SandboxAsterisk:
     def ports(self) -> SandboxPorts:
         """The ports the sandbox listens on."""
         return self._ports
+
+    @property
+    def desks(self) -> IdleDesks:
+        """The responders on the phone ports while no phone runs (see :mod:`.desks`)."""
+        if self._desks is None:
+            raise SandboxError("the sandbox Asterisk is not running")
+        return self._desks
 
     @property
     def host(self) -> str:
@@ -371,6 +381,9 @@ class SandboxAsterisk:
         stdout_log = work_dir / "log" / "asterisk.out"
         command = ["chroot", str(self._root), ASTERISK_BIN, "-f", "-n", "-C", conf]
         logger.info("starting the sandbox Asterisk (config %s)", conf)
+        if self._desks is None:
+            self._desks = IdleDesks(HOST, self._ports.phones)
+            self._desks.start()
         self._process = spawn(command, output=stdout_log)
         try:
             await self._wait_fully_booted()
@@ -391,6 +404,9 @@ class SandboxAsterisk:
         Safe to call twice, or without a start.
         """
         await self._terminate()
+        if self._desks is not None:
+            self._desks.stop()
+            self._desks = None
         if self._owns_work_dir and self._work_dir is not None:
             shutil.rmtree(self._work_dir, ignore_errors=True)
             self._work_dir = None

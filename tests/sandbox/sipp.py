@@ -108,6 +108,11 @@ class SippProcess:
         return self._local_port
 
     @property
+    def process(self) -> subprocess.Popen[bytes]:
+        """The sipp process itself."""
+        return self._process
+
+    @property
     def returncode(self) -> int | None:
         """sipp's exit code, or None while it runs."""
         return self._process.poll()
@@ -363,7 +368,9 @@ async def start_phone(
         raise SippError(
             f"no phone for position {position!r}: known {sorted(sandbox.ports.phones)}"
         ) from None
+    sandbox.desks.lend(position)
     if _udp_bound(HOST, port):
+        sandbox.desks.lent_to(position, None)
         raise SippError(f"UDP {HOST}:{port} of position {position} is already in use")
     if holding:
         scenario = "phone_hold.xml"
@@ -406,7 +413,12 @@ async def start_phone(
             "hold_for",
             str(hold_for_ms),
         ]
-    phone = _start(command, _log_dir(sandbox, f"phone-{position}", log_dir), port)
+    try:
+        phone = _start(command, _log_dir(sandbox, f"phone-{position}", log_dir), port)
+    except BaseException:
+        sandbox.desks.lent_to(position, None)
+        raise
+    sandbox.desks.lent_to(position, phone.process)
     deadline = time.monotonic() + _LISTEN_TIMEOUT_S
     while not _udp_bound(HOST, port):
         if phone.returncode is not None or time.monotonic() >= deadline:
