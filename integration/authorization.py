@@ -195,6 +195,8 @@ bound to their position: it hears that position's calls only)."""
 PATIENT_SOCKET: Mapping[str, Rule] = {
     "camera": LINK,
     "offer": LINK,
+    # The candidates of the page's own offer, trickled after it.
+    "candidate": LINK,
     "end": LINK,
     "ping": LINK,
     # The patient's typed answer, on their own session (a third party: nothing, for now).
@@ -229,6 +231,7 @@ PATIENT_SOCKET: Mapping[str, Rule] = {
 LINK_ROLES: Mapping[str, frozenset[str]] = {
     "camera": frozenset({"patient", "third_party"}),
     "offer": frozenset({"patient", "third_party"}),
+    "candidate": frozenset({"patient", "third_party"}),
     "end": frozenset({"patient", "third_party"}),
     "ping": frozenset({"patient", "third_party"}),
     "text": frozenset({"patient"}),

@@ -7,6 +7,7 @@ VisioRegul.
 
 import logging
 
+from .candidates import MAX_CANDIDATE_LENGTH
 from .codecs import CodecPolicy, VideoCodec
 from .errors import MediaError
 from .events import EventCallback, MediaEvent
@@ -16,6 +17,7 @@ from .room import Room, RoomStats
 from .still import keyframe_to_jpeg
 
 __all__ = [
+    "MAX_CANDIDATE_LENGTH",
     "CodecPolicy",
     "EventCallback",
     "MediaError",

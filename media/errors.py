@@ -18,7 +18,8 @@ class MediaError(Exception):
     ``too_many_video``, ``wrong_direction``, ``codec_unsupported``, ``codec_mismatch`` (a second
     publisher without the room's codec), ``negotiation_timeout``,
     ``unknown_subscriber``, ``invalid_state``, ``no_publisher``, ``still_timeout``,
-    ``still_failed``, ``room_closed``, ``test_busy``.
+    ``still_failed``, ``room_closed``, ``test_busy``, ``invalid_candidate`` (a trickled ICE
+    candidate that cannot be read).
     """
 
     def __init__(self, error_id: str, message: str | None = None, **details: Any) -> None:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import av
 from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCSessionDescription
 
+from .candidates import MAX_CANDIDATES, offer_ufrag, parse_candidate
 from .codecs import CodecPolicy, VideoCodec, choose_codec, codec_preferences, vp8_frame_size
 from .congestion import enable_transport_cc
 from .context import RoomContext
@@ -53,6 +54,11 @@ class Publisher:
     connected: bool = False
     stall: StallWatch | None = None
     """Watches its frames once connected (a frozen picture is reported)."""
+    ufrag: str | None = None
+    """Its offer's ICE username fragment: the candidates trickled after the offer name it."""
+    candidates: int = 0
+    """Trickled candidates taken so far (at most :data:`.candidates.MAX_CANDIDATES`)."""
+    candidates_ended: bool = False
 
 
 def publisher_codec(
@@ -147,6 +153,7 @@ class PublisherSlot:
                 jitter_buffer=jitter_buffer,
                 codec=codec,
                 started_at=started_at,
+                ufrag=offer_ufrag(offer_sdp),
             )
             previous = self.current
             if previous is not None:
@@ -168,6 +175,26 @@ class PublisherSlot:
                 "room %s: publisher %s negotiated %s", context.room_id, participant_id, codec
             )
             return str(pc.localDescription.sdp)
+
+    async def add_candidate(self, ufrag: str, candidate: str | None, mid: str | None) -> bool:
+        """Hand a candidate trickled after the offer (None: the page gathered all it will) to the
+        current publisher's ICE; False when it belongs to no current connection (a connection
+        replaced since, or over the limit), which is not an error: the page may be a step behind.
+
+        Raises :class:`MediaError` ``invalid_candidate`` for a line that is not a candidate.
+        """
+        parsed = parse_candidate(candidate, mid) if candidate is not None else None
+        publisher = self.current
+        if publisher is None or publisher.ufrag != ufrag or publisher.candidates_ended:
+            return False
+        if parsed is None:
+            publisher.candidates_ended = True
+        elif publisher.candidates >= MAX_CANDIDATES:
+            return False
+        else:
+            publisher.candidates += 1
+        await publisher.pc.addIceCandidate(parsed)
+        return True
 
     async def unpublish(self) -> None:
         """Close the publisher's connection; subscribers stay."""

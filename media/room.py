@@ -200,6 +200,16 @@ class Room:
         finally:
             self._prune()
 
+    async def add_publisher_candidate(
+        self, participant_id: str, ufrag: str, candidate: str | None, mid: str | None
+    ) -> bool:
+        """A candidate a publisher trickled after its offer (None: the last); see
+        :meth:`.publishing.PublisherSlot.add_candidate`."""
+        feed = self._feeds.get(participant_id)
+        if feed is None:
+            return False
+        return await feed.slot.add_candidate(ufrag, candidate, mid)
+
     async def unpublish(self, participant_id: str | None = None) -> None:
         """Close a participant's publisher connection (it ended its video), or every publisher's
         without ``participant_id``; subscribers stay."""

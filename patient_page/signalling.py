@@ -17,6 +17,9 @@ Messages are JSON objects tagged by ``type``.
 Page -> service:
     ``{"type": "camera", "state": "allowed" | "denied" | "unavailable", "detail": str}``
     ``{"type": "offer", "sdp": str}`` (video only, sendonly; a new offer replaces the last)
+    ``{"type": "candidate", "ufrag": str, "candidate": str | null, "mid": str | null}`` an ICE
+    candidate of that offer gathered after it went (trickle ICE; ``null``: gathering ended);
+    ``ufrag`` is the offer's: a candidate of a replaced offer is ignored
     ``{"type": "end"}`` (the patient stops the video; the session goes on)
     ``{"type": "text", "text": str}`` (the patient's typed answer, 500 characters at most)
     ``{"type": "ping"}``
@@ -38,7 +41,8 @@ Page -> service:
 
 Service -> page:
     ``{"type": "welcome", "v": 1, "ice_servers": [...], "role": "patient" | "third_party",
-    "sees_patient": bool}`` once connected (``v``: the protocol's version; messages from the page
+    "sees_patient": bool, "trickle": true}`` once connected (``trickle``: candidates may follow
+    the offer; ``v``: the protocol's version; messages from the page
     may carry it too, another version is refused; ``sees_patient``: a third party may watch)
     ``{"type": "answer", "sdp": str}``
     ``{"type": "video_live"}`` the service received the first frame of this page's video (the
@@ -95,7 +99,7 @@ from visioregul.integration.sessions.remote_control import CameraState, CommandO
 from visioregul.integration.sessions.state import SessionFact
 from visioregul.integration.sessions.texts import TEXT_SENT
 from visioregul.integration.video import SESSION_CLOSED
-from visioregul.media import MediaError, MediaEvent
+from visioregul.media import MAX_CANDIDATE_LENGTH, MediaError, MediaEvent
 
 from .documents import page_json
 from .http import DEVICE_COOKIE
@@ -139,10 +143,19 @@ class CameraMessage(_Message):
 
 
 class OfferMessage(_Message):
-    """The page's offer, with all its ICE candidates."""
+    """The page's offer, with the ICE candidates gathered when it went."""
 
     type: Literal["offer"]
     sdp: str = Field(min_length=1, max_length=_MAX_MESSAGE)
+
+
+class CandidateMessage(_Message):
+    """An ICE candidate of the page's offer, gathered after the offer went (None: the last)."""
+
+    type: Literal["candidate"]
+    ufrag: str = Field(min_length=1, max_length=256)
+    candidate: str | None = Field(max_length=MAX_CANDIDATE_LENGTH)
+    mid: str | None = Field(default=None, max_length=32)
 
 
 class EndMessage(_Message):
@@ -238,6 +251,7 @@ PatientMessage = Annotated[
     | WatchMessage
     | VideoAnswerMessage
     | OfferMessage
+    | CandidateMessage
     | EndMessage
     | PingMessage
     | TextMessage
@@ -372,6 +386,7 @@ class _PatientConnection:
                     ),
                     "role": opening.role,
                     "sees_patient": opening.sees_patient,
+                    "trickle": True,
                 }
             )
             screen.greet()
@@ -560,6 +575,11 @@ async def _handle(
                 message.sdp, participant_id=connection.participant_id
             )
             return {"type": "answer", "sdp": answer}
+        if isinstance(message, CandidateMessage):
+            await rooms.room(session_id).add_publisher_candidate(
+                connection.participant_id, message.ufrag, message.candidate, message.mid
+            )
+            return None
         if isinstance(message, PathMessage | NoPathMessage):
             # Always about this page's own publication: recorded under its participant.
             assert connection.paths is not None

@@ -64,6 +64,7 @@ MEDIA_ERROR_IDS = (
     "still_timeout",
     "still_failed",
     "room_closed",
+    "invalid_candidate",
 )
 """The ids :class:`MediaError` documents."""
 

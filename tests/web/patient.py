@@ -62,6 +62,7 @@ async def open_page(
         "ice_servers": [],
         "role": role,
         "sees_patient": sees_patient,
+        "trickle": True,
     }
     return ws
 

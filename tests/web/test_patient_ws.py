@@ -89,6 +89,8 @@ async def test_given_malformed_messages_then_errors_and_the_socket_stays_open(
         '{"type": "ping", "v": 2}',
         # NUL: the timeline's JSON cannot hold it on PostgreSQL (the socket dropped there).
         '{"type": "camera", "state": "denied", "detail": "Not\\u0000Allowed"}',
+        '{"type": "candidate", "candidate": null}',
+        '{"type": "candidate", "ufrag": "a", "candidate": "' + "x" * 600 + '"}',
     ):
         await ws.send_str(text)
         assert (await receive(ws))["error_id"] == "invalid_message", text
@@ -103,6 +105,49 @@ async def test_given_malformed_messages_then_errors_and_the_socket_stays_open(
     }
     await ws.send_json({"type": "ping"})
     assert await receive(ws) == {"type": "pong"}
+    # No video yet: a candidate has no connection to join (the page may be a step behind).
+    await ws.send_json({"type": "candidate", "ufrag": "x", "candidate": None, "mid": None})
+    await ws.send_json({"type": "ping"})
+    assert await receive(ws) == {"type": "pong"}
+    await ws.close()
+
+
+async def test_given_an_offer_whose_candidates_follow_it_then_the_video_goes_live(
+    client: Client, peers: list[RTCPeerConnection]
+) -> None:
+    session_id, token, _ = await invite(client)
+    ws = await open_page(client, token)
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    peers.append(pc)
+    pc.addTransceiver(StampedTrack(), direction="sendonly")
+    await pc.setLocalDescription(await pc.createOffer())
+    full = pc.localDescription.sdp
+    lines = full.split("\r\n")
+    candidates = [line[2:] for line in lines if line.startswith("a=candidate:")]
+    ufrag = next(line.split(":", 1)[1] for line in lines if line.startswith("a=ice-ufrag:"))
+    offer = "\r\n".join(
+        line for line in lines if not line.startswith(("a=candidate:", "a=end-of-candidates"))
+    )
+    await ws.send_json({"type": "offer", "sdp": offer})
+    answer = await receive(ws)
+    assert answer["type"] == "answer"
+    await pc.setRemoteDescription(RTCSessionDescription(sdp=answer["sdp"], type="answer"))
+    # A line that is no candidate is refused in the page's language; the others are taken.
+    await ws.send_json(
+        {"type": "candidate", "ufrag": ufrag, "candidate": "candidate:x", "mid": "0"}
+    )
+    assert await receive(ws) == {
+        "type": "error",
+        "error_id": "invalid_candidate",
+        "message": "Le chemin réseau envoyé pour la vidéo est illisible.",
+    }
+    for candidate in candidates:
+        await ws.send_json(
+            {"type": "candidate", "ufrag": ufrag, "candidate": candidate, "mid": "0"}
+        )
+    await ws.send_json({"type": "candidate", "ufrag": ufrag, "candidate": None, "mid": None})
+    await wait_detail(client, session_id, lambda b: b["state"] == "video_live", "video live", 10)
+    assert await receive(ws) == {"type": "video_live"}
     await ws.close()
 
 

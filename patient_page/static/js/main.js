@@ -92,6 +92,8 @@ class PatientPage {
     this.facing = 'environment';
     /** @type {RTCIceServer[] | null} */
     this.iceServers = null;
+    /** The service takes ICE candidates after the offer (from the welcome). */
+    this.trickle = false;
     /** @type {import('./sending.js').VideoLink | null} the video's connection, kept alive */
     this.link = null;
     /** @type {Promise<typeof import('./sending.js')> | null} */
@@ -404,6 +406,9 @@ class PatientPage {
         iceServers: () => this.iceServers || [],
         track: () => (this.stream ? this.stream.getVideoTracks()[0] || null : null),
         sendOffer: (sdp) => this.signalling.send({ type: 'offer', sdp }),
+        trickle: () => this.trickle,
+        // A candidate lost with the socket is not missed: the next socket brings a new offer.
+        sendCandidate: (message) => this.signalling.send(message),
         // A third party's reconnections are not the patient's video: the service takes none.
         report: (message) => (this.thirdParty ? undefined : this.send(message)),
         status: (key, tone) => this.setStatus(key, tone),
@@ -492,6 +497,7 @@ class PatientPage {
     switch (message.type) {
       case 'welcome':
         this.iceServers = Array.isArray(message.ice_servers) ? message.ice_servers : [];
+        this.trickle = message.trickle === true;
         this.screen.reset();
         for (const waiting of this.pending.splice(0)) {
           this.signalling.send(waiting);

@@ -1,8 +1,8 @@
 /**
  * The video's peer connection: one send-only video track, VP8 preferred (the
- * service relays frames as they are, and every browser decodes VP8), the
- * whole offer sent once ICE gathering has what it needs (no trickle: the service does not
- * take late candidates).
+ * service relays frames as they are, and every browser decodes VP8). With a service that takes
+ * late candidates (trickle ICE, said in its welcome) the offer goes with the first candidate and
+ * the others follow it; otherwise it goes once gathering has what it needs.
  * @module publisher
  */
 
@@ -13,6 +13,9 @@ const RELAY_SETTLE_MS = 300;
 /** Wait for a relay candidate after the first candidate: a TURN allocation over TLS on a
  * 300 ms link takes about five round trips. */
 const RELAY_WAIT_MS = 2500;
+/** Trickle ICE: the longest wait for a first candidate (a browser's host candidates come in
+ * milliseconds; the later ones follow the offer). */
+const TRICKLE_FIRST_MS = 200;
 
 /**
  * Put VP8 first among the transceiver's codecs, when the browser lets us.
@@ -40,13 +43,18 @@ function preferVp8(transceiver) {
  * at once when gathering is complete; shortly after the first relay candidate (a path that
  * passes any firewall is in hand, and a TURN transport that never answers must not hold the
  * video back); a while after the first candidate when no relay comes; at the latest after
- * GATHERING_TIMEOUT_MS.
+ * GATHERING_TIMEOUT_MS. With trickle ICE: at the first candidate, or after TRICKLE_FIRST_MS
+ * without one, since every later candidate follows the offer.
  * @param {{complete: boolean, firstCandidateAt: number | null, firstRelayAt: number | null}} gathered
+ * @param {boolean} [trickle] the service takes candidates after the offer
  * @returns {number}
  */
-export function offerDeadline({ complete, firstCandidateAt, firstRelayAt }) {
+export function offerDeadline({ complete, firstCandidateAt, firstRelayAt }, trickle = false) {
   if (complete) {
     return 0;
+  }
+  if (trickle) {
+    return firstCandidateAt === null ? TRICKLE_FIRST_MS : firstCandidateAt;
   }
   const deadlines = [GATHERING_TIMEOUT_MS];
   if (firstRelayAt !== null) {
@@ -61,9 +69,10 @@ export function offerDeadline({ complete, firstCandidateAt, firstRelayAt }) {
 /**
  * Resolve once the connection has gathered enough candidates (see offerDeadline).
  * @param {RTCPeerConnection} pc
+ * @param {boolean} [trickle] the service takes candidates after the offer
  * @returns {Promise<void>}
  */
-export function gatheringComplete(pc) {
+export function gatheringComplete(pc, trickle = false) {
   if (pc.iceGatheringState === 'complete') {
     return Promise.resolve();
   }
@@ -71,7 +80,7 @@ export function gatheringComplete(pc) {
   /** @type {{complete: boolean, firstCandidateAt: number | null, firstRelayAt: number | null}} */
   const gathered = { complete: false, firstCandidateAt: null, firstRelayAt: null };
   return new Promise((resolve) => {
-    let timer = window.setTimeout(done, GATHERING_TIMEOUT_MS);
+    let timer = window.setTimeout(done, offerDeadline(gathered, trickle));
     function done() {
       window.clearTimeout(timer);
       pc.removeEventListener('icegatheringstatechange', check);
@@ -80,7 +89,7 @@ export function gatheringComplete(pc) {
     }
     function reschedule() {
       window.clearTimeout(timer);
-      timer = window.setTimeout(done, Math.max(0, offerDeadline(gathered) - (performance.now() - started)));
+      timer = window.setTimeout(done, Math.max(0, offerDeadline(gathered, trickle) - (performance.now() - started)));
     }
     function check() {
       if (pc.iceGatheringState === 'complete') {
@@ -109,10 +118,45 @@ export function gatheringComplete(pc) {
 }
 
 /**
+ * @typedef {{type: 'candidate', ufrag: string, candidate: string | null, mid: string | null}} CandidateMessage
+ */
+
+/**
  * @typedef {object} PublisherOptions
  * @property {RTCIceServer[]} iceServers from the service's welcome
  * @property {(state: RTCPeerConnectionState) => void} onState the connection's state
+ * @property {boolean} [trickle] the service takes candidates after the offer
  */
+
+/**
+ * The ICE username fragment of a description (its first: bundled media share it).
+ * @param {string} sdp
+ * @returns {string}
+ */
+export function iceUfrag(sdp) {
+  const found = /^a=ice-ufrag:(\S+)/m.exec(sdp);
+  return found ? found[1] : '';
+}
+
+/**
+ * The candidates to send after an offer: those it does not carry, and the end of gathering.
+ * @param {string} sdp the offer as it went
+ * @param {(RTCIceCandidate | null)[]} gathered candidates seen so far (null: gathering ended)
+ * @returns {CandidateMessage[]}
+ */
+export function candidatesAfter(sdp, gathered) {
+  const ufrag = iceUfrag(sdp);
+  /** @type {CandidateMessage[]} */
+  const messages = [];
+  for (const candidate of gathered) {
+    if (candidate === null) {
+      messages.push({ type: 'candidate', ufrag, candidate: null, mid: null });
+    } else if (candidate.candidate && !sdp.includes(candidate.candidate)) {
+      messages.push({ type: 'candidate', ufrag, candidate: candidate.candidate, mid: candidate.sdpMid });
+    }
+  }
+  return messages;
+}
 
 /** One attempt at sending the camera; a reconnection makes a new one. */
 export class Publisher {
@@ -122,21 +166,65 @@ export class Publisher {
    */
   constructor(track, options) {
     this.pc = new RTCPeerConnection({ iceServers: options.iceServers });
+    this.trickle = options.trickle === true;
+    /** @type {(RTCIceCandidate | null)[]} candidates gathered before the offer went */
+    this.gathered = [];
+    /** @type {((message: CandidateMessage) => void) | null} where candidates go once it went */
+    this.sendCandidate = null;
+    /** The offer as it went. */
+    this.offered = '';
     this.transceiver = this.pc.addTransceiver(track, { direction: 'sendonly' });
     preferVp8(this.transceiver);
     this.pc.addEventListener('connectionstatechange', () => {
       options.onState(this.pc.connectionState);
     });
+    if (this.trickle) {
+      this.pc.addEventListener('icecandidate', (event) => this.onCandidate(event.candidate));
+    }
   }
 
   /**
-   * The complete offer, to send to the service.
+   * The offer, to send to the service: with every candidate, or with the first ones when the
+   * service takes the others after it (see trickle).
    * @returns {Promise<string>}
    */
   async offer() {
     await this.pc.setLocalDescription(await this.pc.createOffer());
-    await gatheringComplete(this.pc);
-    return /** @type {RTCSessionDescription} */ (this.pc.localDescription).sdp;
+    await gatheringComplete(this.pc, this.trickle);
+    this.offered = /** @type {RTCSessionDescription} */ (this.pc.localDescription).sdp;
+    return this.offered;
+  }
+
+  /**
+   * The offer went: the candidates it does not carry follow it, now and as they come.
+   * @param {(message: CandidateMessage) => void} send
+   */
+  trickleTo(send) {
+    if (!this.trickle) {
+      return;
+    }
+    this.sendCandidate = send;
+    for (const message of candidatesAfter(this.offered, this.gathered)) {
+      send(message);
+    }
+    this.gathered = [];
+  }
+
+  /**
+   * @private
+   * @param {RTCIceCandidate | null} candidate null: gathering ended
+   */
+  onCandidate(candidate) {
+    if (candidate !== null && !candidate.candidate) {
+      return; // the end of one generation's candidates, in some browsers
+    }
+    if (this.sendCandidate) {
+      for (const message of candidatesAfter(this.offered, [candidate])) {
+        this.sendCandidate(message);
+      }
+    } else {
+      this.gathered.push(candidate);
+    }
   }
 
   /**

@@ -33,6 +33,9 @@ export const SILENT_MS = 2000;
  * @property {() => RTCIceServer[]} iceServers from the latest welcome
  * @property {() => MediaStreamTrack | null} track the camera's track
  * @property {(sdp: string) => boolean} sendOffer whether the socket took it
+ * @property {() => boolean} [trickle] whether the service takes candidates after the offer
+ * @property {(message: import('./publisher.js').CandidateMessage) => void} [sendCandidate] a
+ *   candidate gathered after the offer (trickle)
  * @property {(message: object) => void} report a message for the service (kept until sent)
  * @property {(key: string, tone: 'wait' | 'live') => void} status the page's status line
  * @property {() => void} restartSignalling open a new socket now (its welcome publishes again)
@@ -114,6 +117,7 @@ export class VideoLink {
     const publisher = new Publisher(track, {
       iceServers: this.options.iceServers(),
       onState: (state) => this.onState(publisher, state),
+      trickle: this.options.trickle ? this.options.trickle() : false,
     });
     this.publisher = publisher;
     this.options.onPublisher?.(publisher);
@@ -124,9 +128,20 @@ export class VideoLink {
     }, CONNECT_TIMEOUT_MS);
     try {
       const sdp = await publisher.offer();
-      if (this.publisher === publisher && !this.options.sendOffer(sdp)) {
+      if (this.publisher !== publisher) {
+        return;
+      }
+      if (!this.options.sendOffer(sdp)) {
         // The socket is down: its next welcome brings a new offer.
         this.options.status('reconnecting', 'wait');
+      } else if (this.options.sendCandidate) {
+        const send = this.options.sendCandidate;
+        // Only while it is the page's connection: a replaced one's candidates would be ignored.
+        publisher.trickleTo((message) => {
+          if (this.publisher === publisher) {
+            send(message);
+          }
+        });
       }
     } catch (error) {
       console.warn('offer failed', error);
