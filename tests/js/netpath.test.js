@@ -6,6 +6,7 @@ import { before, describe, test } from 'node:test';
 import { noPathText, pathTimelineLine, patientPath } from '../../integration/web/static/console/js/netpath.js';
 import { timelineLine } from '../../integration/web/static/console/js/sessions.js';
 import { PathWatch, describePath, hasTurn, noPathReason } from '../../patient_page/static/js/path.js';
+import { recordGathering } from '../../patient_page/static/js/publisher.js';
 import { useCatalogue } from './catalogue.js';
 
 before(async () => {
@@ -161,6 +162,34 @@ describe('PathWatch', () => {
       pc.fire('icegatheringstatechange');
       assert.deepEqual(said, [reason]);
     }
+  });
+
+  test('a watch made after gathering ended (its code loads lazily) still says why there is no path', () => {
+    const pc = new FakePeer();
+    const facts = recordGathering(/** @type {any} */ (pc));
+    pc.fire('icecandidateerror', { errorCode: 701 });
+    pc.fire('icecandidateerror', { errorCode: 401 });
+    pc.iceGatheringState = 'complete';
+    pc.fire('icegatheringstatechange');
+    /** @type {string[]} */
+    const said = [];
+    new PathWatch(/** @type {any} */ (pc), TURN, () => {}, (why) => said.push(why), facts);
+    assert.deepEqual(said, ['turn_refused']);
+  });
+
+  test('a watch made once connected reads the path at once', async () => {
+    const pc = new FakePeer();
+    const facts = recordGathering(/** @type {any} */ (pc));
+    pc.fire('icecandidate', { candidate: { type: 'host', candidate: 'candidate:1 1 udp 1 10.0.0.2 5 typ host' } });
+    pc.connectionState = 'connected';
+    pc.stats = report({ candidateType: 'host' });
+    /** @type {object[]} */
+    const reports = [];
+    const watch = new PathWatch(/** @type {any} */ (pc), TURN, (report) => reports.push(report), () => {}, facts);
+    await until(() => reports.length === 1);
+    assert.equal(facts.gathered, 1);
+    assert.equal(watch.reason(), null);
+    watch.stop();
   });
 
   test('a relay gathered, or a connection once up: a failure is not a missing path', () => {

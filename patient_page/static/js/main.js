@@ -276,6 +276,7 @@ class PatientPage {
     } finally {
       buttons.forEach((button) => (button.disabled = false));
     }
+    performance.mark('visioregul:camera');
     this.send({ type: 'camera', state: 'allowed', detail: '' });
     remember(this.facing);
     this.wanted = true;
@@ -397,7 +398,8 @@ class PatientPage {
     if (!this.wanted || !this.stream || this.iceServers === null || this.photos?.holdsVideo) {
       return; // the welcome (or the camera, or photo mode) will call again
     }
-    const [{ VideoLink }, pathCode] = await Promise.all([this.loadSending(), this.loadPathCode()]);
+    // The path's code is not waited for: it catches up with what the connection found.
+    const { VideoLink } = await this.loadSending();
     if (!this.wanted || !this.stream || this.photos?.holdsVideo) {
       return;
     }
@@ -417,18 +419,24 @@ class PatientPage {
         onTooWeak: () => this.linkTooWeak(),
         onPublisher: (publisher) => {
           this.path?.stop();
-          this.path = pathCode
-            ? new pathCode.PathWatch(
-                publisher.pc,
-                this.iceServers || [],
-                (report) => this.send(report),
-                (reason) => {
-                  if (this.noPath(publisher, reason)) {
-                    this.link?.retry(null, false, true);
-                  }
-                },
-              )
-            : null;
+          this.path = null;
+          const servers = this.iceServers || [];
+          this.loadPathCode().then((pathCode) => {
+            if (!pathCode || this.link?.publisher !== publisher) {
+              return; // replaced meanwhile: the new connection has its own watch
+            }
+            this.path = new pathCode.PathWatch(
+              publisher.pc,
+              servers,
+              (report) => this.send(report),
+              (reason) => {
+                if (this.noPath(publisher, reason)) {
+                  this.link?.retry(null, false, true);
+                }
+              },
+              publisher.gathering,
+            );
+          });
         },
         // Never connected and the relay did not help: no network path (the page keeps trying).
         onFailed: (publisher) => {
@@ -496,6 +504,7 @@ class PatientPage {
   async onMessage(message) {
     switch (message.type) {
       case 'welcome':
+        performance.mark('visioregul:welcome');
         this.iceServers = Array.isArray(message.ice_servers) ? message.ice_servers : [];
         this.trickle = message.trickle === true;
         this.screen.reset();

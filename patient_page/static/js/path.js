@@ -6,6 +6,8 @@
  * @module path
  */
 
+import { recordGathering } from './publisher.js';
+
 /** How often the path is read again while connected (a change is reported once). */
 const SAMPLE_MS = 5000;
 /** How often, and how many times, a path without its round trip yet is read again first. */
@@ -105,15 +107,14 @@ export class PathWatch {
    * @param {RTCIceServer[]} servers the ICE servers it was made with
    * @param {(report: PathReport) => void} onPath called once per new path
    * @param {(reason: NoPathReason) => void} onNoPath called when gathering ends with nothing
+   * @param {import('./publisher.js').GatheringFacts} [facts] what gathering found since the
+   *   connection was made (recorded from now on without it)
    */
-  constructor(pc, servers, onPath, onNoPath) {
+  constructor(pc, servers, onPath, onNoPath, facts = recordGathering(pc)) {
     this.pc = pc;
     this.turnGiven = hasTurn(servers);
     this.onPath = onPath;
-    this.relayGathered = false;
-    this.gathered = 0;
-    /** @type {number[]} */
-    this.errorCodes = [];
+    this.facts = facts;
     /** @type {string} the last path reported */
     this.last = '';
     /** The connection was up once: a later failure is a lost connection, not a missing path. */
@@ -121,27 +122,13 @@ export class PathWatch {
     /** Early reads waiting for the round trip. */
     this.early = 0;
     this.timer = 0;
-    pc.addEventListener('icecandidate', (event) => {
-      const candidate = /** @type {RTCPeerConnectionIceEvent} */ (event).candidate;
-      if (candidate && candidate.candidate) {
-        this.gathered += 1;
-        if (candidate.type === 'relay' || / typ relay /.test(candidate.candidate)) {
-          this.relayGathered = true;
-        }
-      }
-    });
-    pc.addEventListener('icegatheringstatechange', () => {
+    const gatheringEnded = () => {
       const reason = this.reason();
-      if (pc.iceGatheringState === 'complete' && this.gathered === 0 && reason) {
+      if (pc.iceGatheringState === 'complete' && this.facts.gathered === 0 && reason) {
         onNoPath(reason);
       }
-    });
-    pc.addEventListener('icecandidateerror', (event) => {
-      const code = /** @type {RTCPeerConnectionIceErrorEvent} */ (event).errorCode;
-      if (typeof code === 'number') {
-        this.errorCodes.push(code);
-      }
-    });
+    };
+    pc.addEventListener('icegatheringstatechange', gatheringEnded);
     pc.addEventListener('connectionstatechange', () => {
       if (pc.connectionState === 'connected') {
         this.connected = true;
@@ -150,6 +137,23 @@ export class PathWatch {
         globalThis.clearTimeout(this.timer);
       }
     });
+    // Made once the connection had started (this code loads lazily): catch up.
+    if (pc.connectionState === 'connected') {
+      this.connected = true;
+      this.sample();
+    } else if (pc.iceGatheringState === 'complete') {
+      gatheringEnded();
+    }
+  }
+
+  /** Whether a relay candidate was gathered. */
+  get relayGathered() {
+    return this.facts.relayGathered;
+  }
+
+  /** The ICE servers' error codes (701: unreachable, 401: credentials refused...). */
+  get errorCodes() {
+    return this.facts.errorCodes;
   }
 
   /** Why no path was found (call once the connection failed), or null. */

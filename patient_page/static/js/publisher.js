@@ -122,6 +122,38 @@ export function gatheringComplete(pc, trickle = false) {
  */
 
 /**
+ * What a connection's gathering found, kept as it comes: the code that explains a missing path
+ * loads lazily, and must not miss what happened before.
+ * @typedef {{gathered: number, relayGathered: boolean, errorCodes: number[]}} GatheringFacts
+ */
+
+/**
+ * Record a connection's gathered candidates and ICE server errors from now on.
+ * @param {RTCPeerConnection} pc
+ * @returns {GatheringFacts} updated as events come
+ */
+export function recordGathering(pc) {
+  /** @type {GatheringFacts} */
+  const facts = { gathered: 0, relayGathered: false, errorCodes: [] };
+  pc.addEventListener('icecandidate', (event) => {
+    const candidate = /** @type {RTCPeerConnectionIceEvent} */ (event).candidate;
+    if (candidate && candidate.candidate) {
+      facts.gathered += 1;
+      if (candidate.type === 'relay' || / typ relay /.test(candidate.candidate)) {
+        facts.relayGathered = true;
+      }
+    }
+  });
+  pc.addEventListener('icecandidateerror', (event) => {
+    const code = /** @type {RTCPeerConnectionIceErrorEvent} */ (event).errorCode;
+    if (typeof code === 'number') {
+      facts.errorCodes.push(code);
+    }
+  });
+  return facts;
+}
+
+/**
  * @typedef {object} PublisherOptions
  * @property {RTCIceServer[]} iceServers from the service's welcome
  * @property {(state: RTCPeerConnectionState) => void} onState the connection's state
@@ -166,6 +198,7 @@ export class Publisher {
    */
   constructor(track, options) {
     this.pc = new RTCPeerConnection({ iceServers: options.iceServers });
+    this.gathering = recordGathering(this.pc);
     this.trickle = options.trickle === true;
     /** @type {(RTCIceCandidate | null)[]} candidates gathered before the offer went */
     this.gathered = [];

@@ -131,6 +131,7 @@ export class VideoLink {
       if (this.publisher !== publisher) {
         return;
       }
+      performance.mark('visioregul:offer');
       if (!this.options.sendOffer(sdp)) {
         // The socket is down: its next welcome brings a new offer.
         this.options.status('reconnecting', 'wait');
@@ -158,6 +159,7 @@ export class VideoLink {
       return;
     }
     try {
+      performance.mark('visioregul:answer');
       await this.publisher.accept(sdp);
     } catch (error) {
       console.warn('answer refused', error);
@@ -222,6 +224,7 @@ export class VideoLink {
     }
     this.options.onState(state, publisher);
     if (state === 'connected') {
+      performance.mark('visioregul:connected');
       this.previous?.close();
       this.previous = null;
       this.clearTimers();
