@@ -452,10 +452,16 @@ async def test_given_the_link_then_the_whole_page_is_small_and_from_the_service_
 
     patient = await browser.new_page()
     responses: list[Any] = []
+    sockets: list[str] = []
     patient.on("response", lambda response: responses.append(response))
+    patient.on("websocket", lambda socket: sockets.append(socket.url))
     await patient.goto(link)
     await expect(patient.get_by_role("button", name="Activer la caméra")).to_be_enabled()
     await patient.wait_for_load_state("networkidle")
+    # The socket opened before the page's code loaded is the page's one and only socket, and
+    # its welcome was heard.
+    await patient.wait_for_function("performance.getEntriesByName('visioregul:welcome').length")
+    assert sockets == [link.replace("http", "ws", 1) + "/ws"]
 
     transferred = 0
     for response in responses:

@@ -11,6 +11,36 @@ export const CLOSE_UNAUTHORIZED = 4401;
 export const CLOSE_TAKEN_OVER = 4409;
 
 /**
+ * @typedef {{ws: WebSocket, events: Event[], keep: (event: Event) => void}} EarlySocket
+ */
+
+/**
+ * The socket early.js opened for `url` before this code loaded, with the events it heard so far,
+ * or null; from now on none is opened there.
+ * @param {string} url
+ * @returns {EarlySocket | null}
+ */
+export function takeEarlySocket(url) {
+  const holder = /** @type {{visioregulEarly?: EarlySocket, visioregulSignalling?: boolean}} */ (
+    /** @type {unknown} */ (globalThis)
+  );
+  holder.visioregulSignalling = true;
+  const early = holder.visioregulEarly;
+  delete holder.visioregulEarly;
+  if (!early) {
+    return null;
+  }
+  for (const type of ['open', 'message', 'close']) {
+    early.ws.removeEventListener(type, early.keep);
+  }
+  if (early.ws.url !== url) {
+    early.ws.close(1000);
+    return null;
+  }
+  return early;
+}
+
+/**
  * @typedef {object} SignallingOptions
  * @property {(message: any) => void} onMessage each decoded JSON message
  * @property {() => void} onDrop the link dropped (it reconnects by itself)
@@ -84,14 +114,15 @@ export class Signalling {
   /** @private */
   connect() {
     window.clearTimeout(this.timer);
-    const ws = new WebSocket(this.url);
+    const early = takeEarlySocket(this.url);
+    const ws = early ? early.ws : new WebSocket(this.url);
     this.ws = ws;
-    ws.addEventListener('open', () => {
+    const onOpen = () => {
       this.delayMs = 1000;
       window.clearInterval(this.pingTimer);
       this.pingTimer = window.setInterval(() => this.send({ type: 'ping' }), 20000);
-    });
-    ws.addEventListener('message', (event) => {
+    };
+    const onMessage = (/** @type {MessageEvent} */ event) => {
       if (this.ws !== ws) {
         return;
       }
@@ -104,8 +135,8 @@ export class Signalling {
       if (message && typeof message.type === 'string') {
         this.options.onMessage(message);
       }
-    });
-    ws.addEventListener('close', (event) => {
+    };
+    const onClose = (/** @type {CloseEvent} */ event) => {
       if (this.ws !== ws) {
         return;
       }
@@ -129,6 +160,19 @@ export class Signalling {
       const delay = this.delayMs;
       this.delayMs = Math.min(this.delayMs * 2, 8000);
       this.timer = window.setTimeout(() => this.connect(), delay);
-    });
+    };
+    // What the early socket heard before this code loaded, in order, then the rest as it comes.
+    for (const event of early ? early.events : []) {
+      if (event.type === 'open') {
+        onOpen();
+      } else if (event.type === 'message') {
+        onMessage(/** @type {MessageEvent} */ (event));
+      } else {
+        onClose(/** @type {CloseEvent} */ (event));
+      }
+    }
+    ws.addEventListener('open', onOpen);
+    ws.addEventListener('message', onMessage);
+    ws.addEventListener('close', onClose);
   }
 }
