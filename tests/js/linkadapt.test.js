@@ -1,16 +1,22 @@
 // Unit tests of the sender's choice on a weak link (which step for which readings, with
-// hysteresis) and of the reconnection's back-off. Run by `node --test tests/js/`.
+// hysteresis), of the same readings' verdict on video (photo mode acts on it), and of the
+// reconnection's back-off. Run by `node --test tests/js/`.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
 import {
+  CARRIES_READINGS,
   decide,
   encodingFor,
   initialState,
+  LinkAdapter,
   readSample,
   STEPS,
   stepFor,
-  tooWeak,
+  TOO_WEAK_KBPS,
+  TOO_WEAK_MS,
+  TOO_WEAK_READINGS,
+  videoVerdict,
 } from '../../patient_page/static/js/linkadapt.js';
 import {
   DELAYS_MS,
@@ -115,12 +121,70 @@ describe('decisions', () => {
     assert.equal(state.step, HIGH);
   });
 
-  test('a link too weak even for the lowest step is told once it lasts', () => {
-    const starved = run([START, weak(40), weak(40)]);
-    assert.equal(starved.step, MINIMAL);
-    assert.equal(tooWeak(starved), false);
-    assert.equal(tooWeak(run([weak(40), weak(40), weak(40)], starved)), true);
-    assert.equal(tooWeak(run([weak(40), weak(40), weak(100)], starved)), false);
+});
+
+describe('verdict on video', () => {
+  /** A reading of `kbps` alone (the verdict looks at the estimate only). */
+  const at = (kbps) => ({ kbps, limitation: 'bandwidth', rttMs: 40, loss: 0 });
+  const blind = { kbps: null, limitation: 'none', rttMs: null, loss: null };
+  const verdicts = (samples) => {
+    const told = [];
+    samples.reduce((state, sample) => {
+      const next = decide(state, sample);
+      told.push(videoVerdict(next));
+      return next;
+    }, initialState());
+    return told;
+  };
+
+  test('too weak once the estimate stays clearly low for about five seconds, whatever the step', () => {
+    assert.equal(TOO_WEAK_KBPS, 50);
+    assert.ok(TOO_WEAK_READINGS * 2000 >= TOO_WEAK_MS && (TOO_WEAK_READINGS - 1) * 2000 < TOO_WEAK_MS);
+    const low = Array(TOO_WEAK_READINGS).fill(at(TOO_WEAK_KBPS - 1));
+    assert.deepEqual(verdicts(low), [...Array(TOO_WEAK_READINGS - 1).fill(null), 'too_weak']);
+    // Still on the best step: no step carries video below the bound.
+    assert.equal(run(low).step, HIGH);
+  });
+
+  test('one reading above the bound starts the count again; no estimate leaves it as it is', () => {
+    const low = at(20);
+    const told = verdicts([low, low, at(80), low, blind, low, low]);
+    assert.deepEqual(told.slice(0, 6), [null, null, null, null, 'carries', null]);
+    assert.equal(told.at(-1), 'too_weak');
+  });
+
+  test('carries video after readings in a row at twice the bound; a borderline link does not', () => {
+    assert.deepEqual(verdicts(Array(6).fill(at(1.5 * TOO_WEAK_KBPS))), Array(6).fill(null));
+    const good = Array(CARRIES_READINGS).fill(at(300));
+    assert.deepEqual(verdicts(good), [...Array(CARRIES_READINGS - 1).fill(null), 'carries']);
+  });
+
+  test('a browser that gives no estimate: the frames arriving are the only proof', () => {
+    assert.deepEqual(verdicts([blind]), ['carries']);
+  });
+
+  test('the adapter tells each change of verdict once, from one reading of the statistics', async () => {
+    const estimates = [20, 20, 20, 20, 300, 300, 300, 20, 20, 20];
+    let calls = 0;
+    const pc = {
+      getStats: async () => {
+        const kbps = estimates[calls];
+        calls += 1;
+        return new Map([
+          ['p', { type: 'candidate-pair', nominated: true, state: 'succeeded', availableOutgoingBitrate: kbps * 1000 }],
+        ]);
+      },
+    };
+    const told = [];
+    const adapter = new LinkAdapter(/** @type {any} */ (pc), /** @type {any} */ ({}), {
+      onStep: () => {},
+      onVerdict: (verdict) => told.push(verdict),
+    });
+    for (let i = 0; i < estimates.length; i += 1) {
+      await adapter.read();
+    }
+    assert.equal(calls, estimates.length);
+    assert.deepEqual(told, ['too_weak', 'carries', 'too_weak']);
   });
 });
 
@@ -137,6 +201,13 @@ describe('statistics', () => {
     ]);
     assert.deepEqual(readSample(report), { kbps: 420, limitation: 'bandwidth', rttMs: 310, loss: 0.03 });
     assert.deepEqual(readSample(new Map()), { kbps: null, limitation: 'none', rttMs: null, loss: null });
+    // The transport's selected pair first, when the browser names it.
+    const selected = new Map([
+      ['p1', { id: 'p1', type: 'candidate-pair', nominated: true, state: 'succeeded', availableOutgoingBitrate: 9e6 }],
+      ['p2', { id: 'p2', type: 'candidate-pair', nominated: true, state: 'succeeded', availableOutgoingBitrate: 42000 }],
+      ['t', { type: 'transport', selectedCandidatePairId: 'p2' }],
+    ]);
+    assert.equal(readSample(selected).kbps, 42);
   });
 });
 

@@ -1,71 +1,20 @@
-// Unit tests of photo mode's decisions (no DOM): when the link is judged too weak for video or
-// good again, the bitrate read from the browser's statistics, the compression steps and the loop
+// Unit tests of photo mode's decisions (no DOM; the link's verdict that starts and ends it is
+// linkadapt's, tested in linkadapt.test.js): the compression steps and the loop
 // that stops at the first photo that fits, the interval between photos, the video trials, and
 // what a resumable upload does after each reply. Run by `node --test tests/js/`.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
 import {
-  GOOD_SAMPLES,
-  LinkJudge,
   MAX_INTERVAL_MS,
   MIN_INTERVAL_MS,
-  WEAK_BITRATE,
-  WEAK_SAMPLES,
   compressionPlan,
   fitSize,
-  outgoingBitrate,
   photoFileName,
   photoInterval,
   videoRetryDelay,
 } from '../../patient_page/static/js/photomode.js';
 import { RESUME_DELAYS_MS, resumableUrl, resumeDelay, resumeMove } from '../../patient_page/static/js/uploads.js';
-
-describe('photo mode: the link', () => {
-  test('weak only after several measures in a row below 50 kbit/s', () => {
-    const judge = new LinkJudge();
-    const verdicts = [];
-    for (let i = 0; i < WEAK_SAMPLES; i += 1) {
-      verdicts.push(judge.feed(WEAK_BITRATE - 1));
-    }
-    assert.deepEqual(verdicts.slice(0, -1), Array(WEAK_SAMPLES - 1).fill(null));
-    assert.equal(verdicts.at(-1), 'weak');
-  });
-
-  test('one good measure in the middle starts the count again; no measure says nothing', () => {
-    const judge = new LinkJudge();
-    for (let i = 0; i < WEAK_SAMPLES - 1; i += 1) {
-      assert.equal(judge.feed(20_000), null);
-    }
-    assert.equal(judge.feed(null), null);
-    assert.equal(judge.feed(80_000), null);
-    for (let i = 0; i < WEAK_SAMPLES - 1; i += 1) {
-      assert.equal(judge.feed(20_000), null);
-    }
-    assert.equal(judge.feed(20_000), 'weak');
-  });
-
-  test('good after a few measures at twice the bound (a borderline link is not)', () => {
-    const judge = new LinkJudge();
-    for (let i = 0; i < 10; i += 1) {
-      assert.equal(judge.feed(1.5 * WEAK_BITRATE), null);
-    }
-    for (let i = 0; i < GOOD_SAMPLES - 1; i += 1) {
-      assert.equal(judge.feed(300_000), null);
-    }
-    assert.equal(judge.feed(300_000), 'good');
-  });
-
-  test("the bitrate is the selected pair's estimate, found through the transport or nominated", () => {
-    const pair = { id: 'CP1', type: 'candidate-pair', nominated: true, state: 'succeeded', availableOutgoingBitrate: 42_000 };
-    const other = { id: 'CP2', type: 'candidate-pair', nominated: false, state: 'failed', availableOutgoingBitrate: 9 };
-    assert.equal(outgoingBitrate([other, { type: 'transport', selectedCandidatePairId: 'CP1' }, pair]), 42_000);
-    assert.equal(outgoingBitrate([other, pair]), 42_000);
-    assert.equal(outgoingBitrate([other]), null);
-    assert.equal(outgoingBitrate([{ ...pair, availableOutgoingBitrate: undefined }]), null);
-    assert.equal(outgoingBitrate([]), null);
-  });
-});
 
 describe('photo mode: the photo', () => {
   test('steps go from the best to the smallest, never enlarged, none twice', () => {

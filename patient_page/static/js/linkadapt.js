@@ -7,6 +7,9 @@
  * A reading is weak only when the link shows it is short (loss, a queue
  * building up, the estimate falling from its peak): a receiver whose estimate
  * starts low and grows slowly must not cost the picture on a good network.
+ * The same readings judge video itself: too weak for any step once the
+ * estimate stays clearly low (the page then sends photos instead), able to
+ * carry it again once it stays well above that (`videoVerdict`).
  * @module linkadapt
  */
 
@@ -35,8 +38,16 @@ const DOWN_AFTER = 2;
 const UP_AFTER = 3;
 /** A loss rate that costs one step whatever the estimate. */
 const HEAVY_LOSS = 0.08;
-/** Below this on the lowest step, even photos fit better than video. */
-const TOO_WEAK_KBPS = 60;
+/** How often the statistics are read. */
+const INTERVAL_MS = 2000;
+/** Below this uplink (kbit/s) no step carries a readable video: photos fit better. */
+export const TOO_WEAK_KBPS = 50;
+/** How long the estimate stays below it before video gives way to photos. */
+export const TOO_WEAK_MS = 5000;
+/** Readings in a row below the bound that make `TOO_WEAK_MS` (a few seconds, not one dip). */
+export const TOO_WEAK_READINGS = Math.ceil(TOO_WEAK_MS / INTERVAL_MS);
+/** Readings in a row at twice the bound before the link carries video again (a borderline one does not). */
+export const CARRIES_READINGS = 2;
 /** An estimate growing this much per reading is still ramping up, not a weak link. */
 const RAMPING = 1.04;
 /** Signs that the link itself is short: some loss, a queue building up, the estimate falling. */
@@ -57,7 +68,9 @@ const FALLEN = 0.7;
  * @property {number} step index in STEPS
  * @property {number} down weak readings in a row
  * @property {number} up good readings in a row
- * @property {number} starved readings in a row below TOO_WEAK_KBPS on the lowest step
+ * @property {number} starved readings in a row below TOO_WEAK_KBPS
+ * @property {number} carried readings in a row at twice TOO_WEAK_KBPS or more
+ * @property {boolean} blind the latest reading had no estimate (a browser that gives none)
  * @property {number | null} lastKbps
  * @property {number} peakKbps the highest estimate of this connection
  * @property {number | null} baseRttMs the lowest round trip of this connection
@@ -65,7 +78,17 @@ const FALLEN = 0.7;
 
 /** @returns {AdaptState} */
 export function initialState() {
-  return { step: 0, down: 0, up: 0, starved: 0, lastKbps: null, peakKbps: 0, baseRttMs: null };
+  return {
+    step: 0,
+    down: 0,
+    up: 0,
+    starved: 0,
+    carried: 0,
+    blind: false,
+    lastKbps: null,
+    peakKbps: 0,
+    baseRttMs: null,
+  };
 }
 
 /**
@@ -97,13 +120,15 @@ export function stepFor(kbps) {
  * @returns {AdaptState}
  */
 export function decide(state, sample) {
-  const next = { ...state, lastKbps: sample.kbps };
+  const next = { ...state, lastKbps: sample.kbps, blind: sample.kbps === null };
   if (sample.rttMs !== null) {
     next.baseRttMs = state.baseRttMs === null ? sample.rttMs : Math.min(state.baseRttMs, sample.rttMs);
   }
   if (sample.kbps === null) {
-    return next;
+    return next; // no estimate says nothing either way
   }
+  next.starved = sample.kbps < TOO_WEAK_KBPS ? state.starved + 1 : 0;
+  next.carried = sample.kbps >= 2 * TOO_WEAK_KBPS ? state.carried + 1 : 0;
   next.peakKbps = Math.max(state.peakKbps, sample.kbps);
   const lossy = (sample.loss ?? 0) >= HEAVY_LOSS;
   const ramping = state.lastKbps !== null && sample.kbps >= state.lastKbps * RAMPING;
@@ -132,17 +157,24 @@ export function decide(state, sample) {
     next.down = 0;
     next.up = 0;
   }
-  const lowest = next.step === STEPS.length - 1;
-  next.starved = lowest && sample.kbps < TOO_WEAK_KBPS ? state.starved + 1 : 0;
   return next;
 }
 
+/** @typedef {'too_weak' | 'carries'} VideoVerdict */
+
 /**
- * Whether the link has stayed too weak for video (the photos' turn).
+ * What the readings say of video itself, once they say it: too weak for any
+ * step after `TOO_WEAK_MS` clearly below the bound; able to carry it after a
+ * few readings well above, or at once on a browser that gives no estimate
+ * (the frames arriving are then the only proof); null meanwhile.
  * @param {AdaptState} state
+ * @returns {VideoVerdict | null}
  */
-export function tooWeak(state) {
-  return state.starved >= DOWN_AFTER + 1;
+export function videoVerdict(state) {
+  if (state.starved >= TOO_WEAK_READINGS) {
+    return 'too_weak';
+  }
+  return state.carried >= CARRIES_READINGS || state.blind ? 'carries' : null;
 }
 
 /**
@@ -172,30 +204,35 @@ export function encodingFor(step, shortSide) {
 export function readSample(report) {
   /** @type {Sample} */
   const sample = { kbps: null, limitation: 'none', rttMs: null, loss: null };
-  report.forEach((/** @type {any} */ stat) => {
-    if (stat.type === 'candidate-pair' && stat.nominated && stat.state === 'succeeded') {
-      if (typeof stat.availableOutgoingBitrate === 'number') {
-        sample.kbps = stat.availableOutgoingBitrate / 1000;
-      }
-      if (typeof stat.currentRoundTripTime === 'number') {
-        sample.rttMs = stat.currentRoundTripTime * 1000;
-      }
-    } else if (stat.type === 'outbound-rtp' && stat.kind === 'video') {
+  /** @type {any[]} */
+  const stats = [];
+  report.forEach((/** @type {any} */ stat) => stats.push(stat));
+  // The pair the transport uses, else the nominated one that works (the first may be missing).
+  const transport = stats.find((stat) => stat.type === 'transport' && stat.selectedCandidatePairId);
+  const pair =
+    (transport && stats.find((stat) => stat.id === transport.selectedCandidatePairId)) ||
+    stats.find((stat) => stat.type === 'candidate-pair' && stat.nominated && stat.state === 'succeeded');
+  if (pair && Number.isFinite(pair.availableOutgoingBitrate)) {
+    sample.kbps = pair.availableOutgoingBitrate / 1000;
+  }
+  if (pair && Number.isFinite(pair.currentRoundTripTime)) {
+    sample.rttMs = pair.currentRoundTripTime * 1000;
+  }
+  for (const stat of stats) {
+    if (stat.type === 'outbound-rtp' && stat.kind === 'video') {
       sample.limitation = stat.qualityLimitationReason || 'none';
     } else if (stat.type === 'remote-inbound-rtp' && typeof stat.fractionLost === 'number') {
       sample.loss = stat.fractionLost;
     }
-  });
+  }
   return sample;
 }
-
-/** How often the statistics are read. */
-const INTERVAL_MS = 2000;
 
 /**
  * @typedef {object} AdapterOptions
  * @property {(step: number) => void} onStep the step the sender now uses
- * @property {() => void} onTooWeak the link stays too weak for video
+ * @property {(verdict: VideoVerdict) => void} onVerdict the readings' verdict on video, each time
+ *   it changes (`videoVerdict`)
  */
 
 /** Reads one connection's statistics and sets its video sender's parameters. */
@@ -211,7 +248,8 @@ export class LinkAdapter {
     this.options = options;
     this.state = initialState();
     this.timer = 0;
-    this.saidTooWeak = false;
+    /** @type {VideoVerdict | null} the verdict last told */
+    this.told = null;
   }
 
   start() {
@@ -236,9 +274,10 @@ export class LinkAdapter {
       await this.apply(this.state.step);
       this.options.onStep(this.state.step);
     }
-    if (tooWeak(this.state) && !this.saidTooWeak) {
-      this.saidTooWeak = true;
-      this.options.onTooWeak();
+    const verdict = videoVerdict(this.state);
+    if (verdict !== null && verdict !== this.told) {
+      this.told = verdict;
+      this.options.onVerdict(verdict);
     }
   }
 

@@ -416,7 +416,7 @@ class PatientPage {
         status: (key, tone) => this.setStatus(key, tone),
         restartSignalling: () => this.signalling.restart(),
         onState: (state) => this.onConnectionState(state),
-        onTooWeak: () => this.linkTooWeak(),
+        onVerdict: (verdict) => this.linkVerdict(verdict),
         onPublisher: (publisher) => {
           this.path?.stop();
           this.path = null;
@@ -488,9 +488,15 @@ class PatientPage {
     return true;
   }
 
-  /** The link stays too weak for video: said plainly, unless photo mode already says more. */
-  linkTooWeak() {
-    if (!this.photos?.active) {
+  /**
+   * The link's verdict on video (`linkadapt.js`): photo mode acts on it on the patient's page; a
+   * third party's page says plainly that its link is too weak.
+   * @param {import('./linkadapt.js').VideoVerdict} verdict
+   */
+  linkVerdict(verdict) {
+    if (this.photoLoading) {
+      this.photoLoading.then((photos) => photos.onLinkVerdict(verdict));
+    } else if (verdict === 'too_weak') {
       this.setStatus('too_weak', 'wait');
     }
   }

@@ -1,9 +1,9 @@
 /**
  * Photos when video cannot pass. Loaded once the camera is allowed (never
  * before: the page's first load stays small), it watches the video and, when
- * no frame reaches the service within a few seconds or the link measured by
- * the browser is too weak for video, switches the page to photo mode by
- * itself: the video stops (the link is freed), a photo is taken (full
+ * no frame reaches the service within a few seconds or the link's readings
+ * (`linkadapt.js`, the one place that measures the link) judge it too weak for
+ * video, switches the page to photo mode by itself: the video stops (the link is freed), a photo is taken (full
  * resolution where `ImageCapture` exists, else a frame of the camera), made
  * small enough for the link on the phone (about 200 KB), and sent as a
  * resumable upload that goes on until it arrives; then another one, at an
@@ -18,14 +18,6 @@ import { ResumableUpload, capturePhoto, fitWithin, resumeDelay } from './uploads
 
 /** How long the page waits for the service's first frame after the camera is allowed. */
 export const NO_FRAME_MS = 8000;
-/** Below this, in bits per second, the link cannot carry a readable video. */
-export const WEAK_BITRATE = 50_000;
-/** Consecutive link measures (one a second) below the bound before the page gives up video. */
-export const WEAK_SAMPLES = 5;
-/** Consecutive measures above twice the bound before a trial of video is a success. */
-export const GOOD_SAMPLES = 3;
-/** How often the link is measured while video runs. */
-export const SAMPLE_MS = 1000;
 /** Delays before trying video again while in photo mode (the last one repeats). */
 export const VIDEO_RETRY_MS = [15_000, 30_000, 60_000];
 /** The size a photo is made to fit (bytes): a few seconds on a weak mobile link. */
@@ -119,53 +111,9 @@ export function videoRetryDelay(attempt) {
 }
 
 /**
- * The bitrate the browser estimates it can send on the video's path
- * (`availableOutgoingBitrate` of the selected candidate pair), or null.
- * @param {Iterable<any>} stats the values of `RTCPeerConnection.getStats()`
- * @returns {number | null}
- */
-export function outgoingBitrate(stats) {
-  const all = Array.from(stats);
-  const transport = all.find((entry) => entry.type === 'transport' && entry.selectedCandidatePairId);
-  const pair =
-    (transport && all.find((entry) => entry.id === transport.selectedCandidatePairId)) ||
-    all.find((entry) => entry.type === 'candidate-pair' && entry.nominated && entry.state === 'succeeded');
-  return pair && Number.isFinite(pair.availableOutgoingBitrate) ? pair.availableOutgoingBitrate : null;
-}
-
-/**
- * Judges the link from one measure a second: weak after `WEAK_SAMPLES`
- * measures in a row below the bound, good after `GOOD_SAMPLES` above twice it
- * (no measure says nothing either way).
- */
-export class LinkJudge {
-  constructor() {
-    this.low = 0;
-    this.high = 0;
-  }
-
-  /**
-   * @param {number | null} bitrate bits per second
-   * @returns {'weak' | 'good' | null} the verdict, once reached
-   */
-  feed(bitrate) {
-    if (bitrate === null) {
-      return null;
-    }
-    this.low = bitrate < WEAK_BITRATE ? this.low + 1 : 0;
-    this.high = bitrate >= 2 * WEAK_BITRATE ? this.high + 1 : 0;
-    if (this.low >= WEAK_SAMPLES) {
-      return 'weak';
-    }
-    return this.high >= GOOD_SAMPLES ? 'good' : null;
-  }
-}
-
-/**
  * @typedef {object} PhotoHooks what the page lends photo mode
  * @property {(message: object) => void} send on the page's socket
  * @property {() => MediaStreamTrack | null} track the live camera's track
- * @property {() => RTCPeerConnection | null} connection the video's connection, if any
  * @property {() => void} pauseVideo stop sending video (the camera stays on)
  * @property {() => void} resumeVideo send video again (a new connection)
  * @property {(key: string, tone: 'wait' | 'live' | 'photo') => void} status the page's status line
@@ -176,8 +124,7 @@ export class LinkJudge {
  * @typedef {object} Page what photo mode uses of the patient's page (`main.js`)
  * @property {(message: object) => void} send
  * @property {MediaStream | null} stream
- * @property {{ publisher: { pc: RTCPeerConnection } | null, close: () => void } | null} link the
- *   video's connection, kept alive (`sending.js`)
+ * @property {{ close: () => void } | null} link the video's connection, kept alive (`sending.js`)
  * @property {() => void} publish
  * @property {(key: string, tone: 'wait' | 'live' | 'photo') => void} setStatus
  */
@@ -192,7 +139,6 @@ export function attach(page, text) {
   return new PhotoMode({
     send: (message) => page.send(message),
     track: () => (page.stream ? page.stream.getVideoTracks()[0] || null : null),
-    connection: () => (page.link && page.link.publisher ? page.link.publisher.pc : null),
     pauseVideo: () => {
       // The link is freed: the connection goes (and stops reconnecting), the camera stays for
       // the photos.
@@ -256,14 +202,14 @@ export class PhotoMode {
     this.live = false;
     /** Video runs on trial in photo mode. */
     this.trying = false;
+    /** The link's readings say the trial's connection carries video. */
+    this.carries = false;
     this.trials = 0;
     this.stopped = false;
     this.uploading = false;
     /** @type {{ photo: Blob, command: string }[]} photos taken, waiting for the upload in flight */
     this.queue = [];
-    this.judge = new LinkJudge();
     this.noFrameTimer = 0;
-    this.sampleTimer = 0;
     this.photoTimer = 0;
     this.retryTimer = 0;
     // A reload starts again with video: the regulator must not see photo mode go on meanwhile.
@@ -274,19 +220,36 @@ export class PhotoMode {
     });
   }
 
-  /** The camera is allowed and the video starts: wait for its first frame, watch the link. */
+  /** The camera is allowed and the video starts: wait for its first frame. */
   cameraAllowed() {
     this.stopped = false;
     this.waitForFrames();
-    window.clearInterval(this.sampleTimer);
-    this.sampleTimer = window.setInterval(() => this.sample(), SAMPLE_MS);
   }
 
   /** The service received this page's first frame. */
   onLive() {
     this.live = true;
     window.clearTimeout(this.noFrameTimer);
-    this.judge = new LinkJudge();
+    this.settleTrial();
+  }
+
+  /**
+   * The link's verdict on video (`linkadapt.js`): too weak gives way to photos (or fails the
+   * trial of video); carrying it, with frames arriving, ends photo mode.
+   * @param {import('./linkadapt.js').VideoVerdict} verdict
+   */
+  onLinkVerdict(verdict) {
+    if (this.stopped || this.holdsVideo) {
+      return;
+    }
+    if (verdict === 'carries') {
+      this.carries = true;
+      this.settleTrial();
+    } else if (this.trying) {
+      this.failTrial();
+    } else if (!this.active) {
+      this.enter('weak_link');
+    }
   }
 
   /**
@@ -303,7 +266,6 @@ export class PhotoMode {
     for (const timer of [this.noFrameTimer, this.photoTimer, this.retryTimer]) {
       window.clearTimeout(timer);
     }
-    window.clearInterval(this.sampleTimer);
     this.box.hidden = true;
   }
 
@@ -332,29 +294,9 @@ export class PhotoMode {
     }, NO_FRAME_MS);
   }
 
-  /** @private One measure of the link while video runs. */
-  async sample() {
-    const pc = this.hooks.connection();
-    if (this.stopped || this.holdsVideo || !this.live || !pc) {
-      return;
-    }
-    let bitrate;
-    try {
-      bitrate = outgoingBitrate((await pc.getStats()).values());
-    } catch {
-      return; // the connection closed meanwhile
-    }
-    const verdict = this.judge.feed(bitrate);
-    if (verdict === 'weak') {
-      if (this.trying) {
-        this.failTrial();
-      } else if (!this.active) {
-        this.enter('weak_link');
-      }
-    } else if (verdict === 'good' && this.trying) {
-      this.leave();
-    } else if (this.trying && bitrate === null) {
-      // No measure on this browser: frames arriving is the proof video passes.
+  /** @private A trial of video passes once frames arrive and the link carries them. */
+  settleTrial() {
+    if (this.trying && this.live && this.carries && !this.stopped) {
       this.leave();
     }
   }
@@ -405,7 +347,7 @@ export class PhotoMode {
     }
     this.trying = true;
     this.holdsVideo = false;
-    this.judge = new LinkJudge();
+    this.carries = false;
     this.waitForFrames();
     this.hooks.resumeVideo();
   }

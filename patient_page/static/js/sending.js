@@ -40,7 +40,8 @@ export const SILENT_MS = 2000;
  * @property {(key: string, tone: 'wait' | 'live') => void} status the page's status line
  * @property {() => void} restartSignalling open a new socket now (its welcome publishes again)
  * @property {(state: RTCPeerConnectionState, publisher: Publisher) => void} onState each state
- * @property {() => void} onTooWeak the link stays too weak for video
+ * @property {(verdict: import('./linkadapt.js').VideoVerdict) => void} onVerdict the link's
+ *   verdict on video, each time it changes (too weak for it, or carrying it)
  * @property {(publisher: Publisher) => void} [onPublisher] each new connection, before its offer
  * @property {(publisher: Publisher) => boolean} [onFailed] a connection failed: true when the
  *   page said why itself (the new attempt then comes without a word of its own)
@@ -299,7 +300,11 @@ export class VideoLink {
           this.options.status(step >= WEAK_STEP ? 'weak' : 'live', 'live');
         }
       },
-      onTooWeak: () => this.options.onTooWeak(),
+      onVerdict: (verdict) => {
+        if (this.publisher === publisher) {
+          this.options.onVerdict(verdict);
+        }
+      },
     });
     this.adapter.start();
   }
