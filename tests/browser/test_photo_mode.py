@@ -116,6 +116,11 @@ async def test_given_no_frame_gets_through_then_photos_reach_the_room_until_vide
     await _photo_shown(panel.locator(".room-photo-mode-image"))
     received = room.locator("[data-field=documents] .document[data-direction=from_patient]")
     await expect(received.first).to_be_visible()
+    # A photo the phone sent by itself is no « Photo HD » (only the regulator's command takes one).
+    await expect(received.first.locator(".document-caption")).to_contain_text(
+        "Photo reçue (mode photo) à"
+    )
+    await expect(room.locator("[data-field=documents]")).not_to_contain_text("Photo HD reçue")
     await expect(page.locator("#room-side .timeline")).to_contain_text(
         f"Aucune image vidéo{NBSP}: la page passe aux photos"
     )

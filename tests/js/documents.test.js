@@ -6,6 +6,7 @@ import { before, describe, test } from 'node:test';
 import {
   documentCaption,
   documentsExchanged,
+  photoModeDocuments,
   documentTimelineLine,
   formatSize,
 } from '../../integration/web/static/console/js/documents.js';
@@ -52,10 +53,29 @@ describe('documents in the room', () => {
       documentCaption({ ...base, kind: 'photo', direction: 'from_patient', sent_at: at }),
       `Photo HD reçue à 10:07:00 · 2,5${NBSP}Mo`,
     );
+    // A photo the phone sent by itself in photo mode is no "Photo HD".
+    assert.equal(
+      documentCaption({ ...base, kind: 'photo', direction: 'from_patient', sent_at: at }, true),
+      `Photo reçue (mode photo) à 10:07:00 · 2,5${NBSP}Mo`,
+    );
     assert.equal(
       documentCaption({ ...base, kind: 'document', direction: 'to_patient', sent_at: at }),
       `Envoyé au patient à 10:07:00 · 2,5${NBSP}Mo`,
     );
+  });
+
+  test('the photos sent in photo mode are known from the timeline; a Photo HD is not one', () => {
+    const taken = (id, details) => ({ type: 'photo.taken', details: { document_id: id, ...details } });
+    const session = {
+      timeline: [
+        taken('hd', { command_id: 'c1' }),
+        taken('auto', { photo_mode: true }),
+        taken('asked', { photo_mode: true, command_id: 'c2' }),
+        { type: 'document.received', details: { document_id: 'pdf' } },
+      ],
+    };
+    assert.deepEqual([...photoModeDocuments(session)].sort(), ['asked', 'auto']);
+    assert.equal(photoModeDocuments({}).size, 0);
   });
 
   test('each transfer has its line in the timeline', () => {

@@ -84,16 +84,31 @@ export function documentTimelineLine(event, actor) {
 }
 
 /**
+ * The photos the phone sent by itself because its video could not pass (their `photo.taken`
+ * says `photo_mode`): no "Photo HD", which only the regulator's command takes.
+ * @param {{timeline?: {type: string, details?: Record<string, any>}[]}} session
+ * @returns {Set<string>} their document ids
+ */
+export function photoModeDocuments(session) {
+  const ids = (session.timeline || [])
+    .filter((event) => event.type === 'photo.taken' && (event.details || {}).photo_mode)
+    .map((event) => String((event.details || {}).document_id));
+  return new Set(ids);
+}
+
+/**
  * The caption of a document in the list: who sent it, when, its size.
  * @param {SessionDocument} document
+ * @param {boolean} [photoMode] a photo sent in photo mode (`photoModeDocuments`)
  * @returns {string}
  */
-export function documentCaption(document) {
+export function documentCaption(document, photoMode = false) {
+  const photo = photoMode ? 'documents.way.photo_mode' : 'documents.way.photo';
   const way =
     document.direction === 'to_patient'
       ? 'documents.way.sent'
       : document.kind === 'photo'
-        ? 'documents.way.photo'
+        ? photo
         : 'documents.way.received';
   return t(way, { time: formatTime(document.sent_at), size: formatSize(document.size) });
 }
@@ -176,6 +191,8 @@ export class DocumentPanel {
     /** Photos listed when "Photo HD" was answered (-1: none awaited): the next one is told. */
     this.photosBefore = -1;
     this.photos = 0;
+    /** @type {Set<string>} the photos sent in photo mode, from the session's timeline */
+    this.photoMode = new Set();
     this.input.addEventListener('change', () => {
       const files = Array.from(this.input.files || []);
       this.input.value = '';
@@ -196,12 +213,13 @@ export class DocumentPanel {
   /**
    * Follow the session: sending only while it is open, the list reloaded when
    * another document or photo arrived.
-   * @param {{state: string, timeline?: {type: string}[]}} session
+   * @param {{state: string, timeline?: {type: string, details?: Record<string, any>}[]}} session
    * @param {boolean} closed
    */
   update(session, closed) {
     this.sendLabel.hidden = closed;
     this.photoButton.hidden = closed;
+    this.photoMode = photoModeDocuments(session);
     const count = documentsExchanged(session);
     if (count !== this.loadedFor) {
       this.loadedFor = count;
@@ -301,15 +319,18 @@ export class DocumentPanel {
       name.textContent = document.name;
       const caption = window.document.createElement('span');
       caption.className = 'document-caption';
-      caption.textContent = documentCaption(document);
+      caption.textContent = documentCaption(document, this.photoMode.has(document.id));
       item.append(link, name, caption);
       return item;
     });
     this.list.replaceChildren(...items);
-    this.photos = documents.filter((document) => document.kind === 'photo').length;
+    const photos = documents.filter((document) => document.kind === 'photo');
+    this.photos = photos.length;
     if (this.photosBefore >= 0 && this.photos > this.photosBefore) {
       this.photosBefore = -1;
-      this.say(t('documents.photo.received'), 'good');
+      // In photo mode the phone answers "Photo HD" with a photo made small for its weak link.
+      const hd = !this.photoMode.has(photos[0].id);
+      this.say(t(hd ? 'documents.photo.received' : 'documents.photo.received_photo_mode'), 'good');
     }
     this.list.hidden = items.length === 0;
     this.empty.hidden = items.length > 0;
