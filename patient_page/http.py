@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import html
+import re
 import time
 from pathlib import Path
 
@@ -35,10 +36,26 @@ _REFUSAL_FLOOR = 0.25
 """Seconds every refusal takes at least, so that no reason answers faster than another."""
 
 
-def _render(request: web.Request, name: str, status: int) -> web.Response:
+# A section's tag alone on its line stands for the whole line (the page reads as if the line
+# were not there); a section is ``{{#name}}...{{/name}}``.
+_STANDALONE_TAG = re.compile(r"^[ \t]*(\{\{[#/][a-z_]+\}\})[ \t]*\n", re.MULTILINE)
+_SECTION = re.compile(r"\{\{#(?P<name>[a-z_]+)\}\}(?P<body>.*?)\{\{/(?P=name)\}\}", re.DOTALL)
+
+
+def _sections(text: str, shown: frozenset[str]) -> str:
+    """``text`` with each ``{{#name}}...{{/name}}`` kept when ``name`` is in ``shown``, else
+    dropped: one page serves both roles of a link, each block written once."""
+    text = _STANDALONE_TAG.sub(r"\1", text)
+    return _SECTION.sub(lambda match: match["body"] if match["name"] in shown else "", text)
+
+
+def _render(
+    request: web.Request, name: str, status: int, shown: frozenset[str] = frozenset()
+) -> web.Response:
+    """The page ``name`` in the reader's language, with the sections named in ``shown``."""
     catalogue = request.app[appkeys.CATALOGUE]
     language = browser_language(request)
-    text = (STATIC_DIR / name).read_text(encoding="utf-8")
+    text = _sections((STATIC_DIR / name).read_text(encoding="utf-8"), shown)
 
     def fill(key: str) -> str:
         # Placeholders stand in text only (never in attributes): quotes need no escaping.
@@ -68,9 +85,9 @@ async def open_link(request: web.Request) -> web.StreamResponse:
     if access is None:
         await _sleep_until(started + _REFUSAL_FLOOR)
         return _render(request, "link-refused.html", 404)
-    # A third party's page runs the same script with its own wording (its camera, no commands).
-    page = "link-opened.html" if access.role == "patient" else "link-third-party.html"
-    response = _render(request, page, 200)
+    # A third party's page runs the same script with its own wording (its camera, no commands,
+    # no documents): the sections of its role.
+    response = _render(request, "link.html", 200, frozenset({access.role}))
     if device_key is None or not DEVICE_KEY_PATTERN.fullmatch(device_key):
         response.set_cookie(
             DEVICE_COOKIE,
