@@ -1,13 +1,17 @@
 // Unit tests of the session outcome's wording (no DOM): the sentences and next steps the room
 // shows for each outcome the service reads from the log, the line over a frozen picture, and the
-// timeline lines of stalls and reminders. Run by `node --test tests/js/`.
+// timeline lines of stalls and reminders (the path's events are the path module's). Run by `node --test tests/js/`.
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 
+import { pathTimelineLine } from '../../integration/web/static/console/js/netpath.js';
 import { outcomeLines, outcomeTimelineLine, placeholderLines, stepLabel, videoNotice } from '../../integration/web/static/console/js/outcome.js';
+import { timelineLine } from '../../integration/web/static/console/js/sessions.js';
 import { useCatalogue } from './catalogue.js';
 
 const NBSP = '\u00a0';
+/** A session for its timeline's lines. */
+const SESSION = /** @type {any} */ ({ id: 's1', state: 'live', invitations: [], timeline: [] });
 
 /**
  * @param {string} kind
@@ -107,9 +111,17 @@ describe('the picture and the timeline', () => {
       outcomeTimelineLine({ at, actor: 'patient', type: 'patient.browser_unsupported', details: { app: 'Facebook' } })?.text,
       'Lien ouvert dans Facebook, sans accès à la caméra',
     );
+    // The path's events are worded once, by the path's module, whatever reads them.
+    for (const event of [
+      { at, actor: 'system', type: 'video.path', details: { path: 'turn-tls', rtt_ms: 80 } },
+      { at, actor: 'patient', type: 'video.no_path', details: { reason: 'turn_refused' } },
+    ]) {
+      assert.equal(outcomeTimelineLine(event), null);
+      assert.deepEqual(timelineLine(SESSION, event), pathTimelineLine(event));
+    }
     assert.equal(
-      outcomeTimelineLine({ at, actor: 'system', type: 'video.path', details: { path: 'turn-tls', rtt_ms: 80 } })?.text,
-      `Chemin de la vidéo${NBSP}: relais TURN TLS, aller-retour 80${NBSP}ms`,
+      timelineLine(SESSION, { at, actor: 'system', type: 'video.path', details: { path: 'turn-tls', rtt_ms: 80 } }).text,
+      `Chemin de la vidéo${NBSP}: Vidéo par relais TURN (TCP/TLS) — aller-retour 80 ms`,
     );
     assert.equal(outcomeTimelineLine({ at, actor: 'system', type: 'video.live', details: {} }), null);
   });

@@ -10,7 +10,8 @@ import { t } from './i18n.js';
 /** @typedef {import('./api.js').Session} Session */
 /** @typedef {import('./api.js').SessionEvent} SessionEvent */
 
-const PATHS = ['direct', 'turn-udp', 'turn-tcp', 'turn-tls'];
+/** Names of the network paths the service reports. */
+export const PATHS = ['direct', 'turn-udp', 'turn-tcp', 'turn-tls'];
 const REASONS = ['turn_unreachable', 'turn_refused', 'no_candidates'];
 
 /**
@@ -35,7 +36,8 @@ export function noPathText(details) {
 }
 
 /**
- * The timeline's line for a path event, or null for another event.
+ * The timeline's line for a path event, or null for another event: the one place that words
+ * `video.path` and `video.no_path` (the outcome reads them but leaves their words here).
  * @param {SessionEvent} event
  * @returns {{text: string, tone: 'normal' | 'good' | 'failed' | 'muted'} | null}
  */

@@ -8,6 +8,7 @@
  */
 
 import { formatTime, has, t } from './i18n.js';
+import { PATHS } from './netpath.js';
 
 /**
  * @typedef {object} SessionOutcome
@@ -25,9 +26,6 @@ import { formatTime, has, t } from './i18n.js';
  * @property {string} next what to do now (empty when nothing)
  * @property {'good' | 'progress' | 'warning' | 'failed'} tone
  */
-
-/** Names of the network paths the service reports. */
-const PATHS = ['direct', 'turn-udp', 'turn-tcp', 'turn-tls'];
 
 /**
  * The outcome's sentences.
@@ -82,7 +80,9 @@ export function stepLabel(step, channel) {
 }
 
 /**
- * One readable line for the log events the outcome is made of, or null for another event.
+ * One readable line for the log events the outcome is made of, or null for another event
+ * (and for those another module words: the path's, `video.path` and `video.no_path`, are
+ * `netpath.js`'s).
  * @param {import('./api.js').SessionEvent} event
  * @returns {{text: string, tone: 'normal' | 'good' | 'failed' | 'muted'} | null}
  */
@@ -106,8 +106,6 @@ export function outcomeTimelineLine(event) {
           : t('timeline.reported.browser_unsupported'),
         tone: 'failed',
       };
-    case 'video.no_path':
-      return { text: t('timeline.reported.no_path'), tone: 'failed' };
     case 'video.photo_mode':
       return {
         text: t(details.reason === 'weak_link' ? 'timeline.reported.photo_mode.weak_link' : 'timeline.reported.photo_mode'),
@@ -117,12 +115,6 @@ export function outcomeTimelineLine(event) {
       return { text: t('timeline.reported.photo_mode_ended'), tone: 'good' };
     case 'video.reconnecting':
       return { text: t('timeline.reported.reconnecting'), tone: 'normal' };
-    case 'video.path': {
-      const path = PATHS.includes(details.path) ? t(`outcome.path.${details.path}`) : String(details.path ?? '');
-      return typeof details.rtt_ms === 'number'
-        ? { text: t('timeline.reported.path_rtt', { path, rtt: String(details.rtt_ms) }), tone: 'muted' }
-        : { text: t('timeline.reported.path', { path }), tone: 'muted' };
-    }
     default:
       return null;
   }

@@ -631,7 +631,7 @@ export function timelineLine(session, event) {
         participantTimelineLine(event, destination) ||
         pathTimelineLine(event) ||
         pageReportLine(event) ||
-        // Last: the outcome's own words for events that no part above renders.
+        // The outcome's own words for its events that no part above renders.
         outcomeTimelineLine(event) ||
         testResultLine(event) || { text: t('timeline.unknown', { type: String(event.type) }), tone: 'muted' }
       );
