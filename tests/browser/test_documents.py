@@ -16,9 +16,8 @@ from typing import Any
 import pytest
 from playwright.async_api import BrowserContext, Page, expect
 
-from .pages import log_in, start_service
+from .pages import camera_on, log_in, loopback_ice, open_link, patient_link, settings, start_service
 from .test_texts import HIDE, OBSERVE_NOTIFICATIONS, ROOM_TITLE, SHOW
-from .test_video import camera_on, loopback_ice, open_link, patient_link, settings
 
 __all__ = ["loopback_ice"]
 

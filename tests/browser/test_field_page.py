@@ -17,8 +17,17 @@ from playwright.async_api import BrowserContext, Page, expect
 from visioregul.integration import appkeys
 from visioregul.media import MediaEvent
 
-from .pages import ConsolePage, log_in, start_service
-from .test_video import COUNT_FRAMES, camera_on, feed, loopback_ice, patient_link, settings
+from .pages import (
+    COUNT_FRAMES,
+    ConsolePage,
+    camera_on,
+    feed,
+    log_in,
+    loopback_ice,
+    patient_link,
+    settings,
+    start_service,
+)
 
 __all__ = ["loopback_ice"]
 

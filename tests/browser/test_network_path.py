@@ -14,7 +14,6 @@ import re
 from pathlib import Path
 from typing import Any
 
-import aioice.ice
 import pytest
 from playwright.async_api import BrowserContext, Page, Playwright, expect
 from pydantic import SecretStr
@@ -28,8 +27,17 @@ from visioregul.integration.settings import (
 )
 
 from .conftest import launch
-from .pages import ConsolePage, log_in, start_service, watch
-from .test_video import COUNT_FRAMES, feed, patient_link
+from .pages import (
+    COUNT_FRAMES,
+    ConsolePage,
+    feed,
+    invite_by_sms,
+    loopback_ice,
+    open_link,
+    start_camera,
+)
+
+__all__ = ["loopback_ice"]
 
 pytestmark = [pytest.mark.timeout(150)]
 
@@ -61,13 +69,7 @@ def relay_only(wanted: str) -> str:
     return RELAY_ONLY.replace("WANTED", wanted)
 
 
-@pytest.fixture(autouse=True)
-def loopback_ice(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The service's peers gather 127.0.0.1 (aioice skips loopback; the test runs offline)."""
-    monkeypatch.setattr(aioice.ice, "get_host_addresses", lambda use_ipv4, use_ipv6: ["127.0.0.1"])
-
-
-def settings(tmp_path: Path, urls: list[str], secret: str) -> Settings:
+def turn_settings(tmp_path: Path, urls: list[str], secret: str) -> Settings:
     """SMS to the outbox, no telephony, the given TURN servers."""
     return Settings(
         database=DatabaseSettings(url=f"sqlite+aiosqlite:///{tmp_path}/db.sqlite"),
@@ -106,24 +108,17 @@ async def invite(
 ) -> tuple[ConsolePage, str]:
     """The service with these TURN servers, a console that invited the patient by SMS (the room
     open), and the patient's link."""
-    client = await start_service(aiohttp_client, settings(tmp_path, urls, secret), tmp_path)
-    console = await log_in(browser, client, artifacts)
-    card = console.page.locator("#stage .call-card")
-    await card.locator(".invite-input").fill("06 12 34 56 78")
-    await card.locator("[data-field=submit]").click()
-    return console, await patient_link(console.page, console.base)
+    service = turn_settings(tmp_path, urls, secret)
+    return await invite_by_sms(browser, aiohttp_client, tmp_path, artifacts, service)
 
 
-async def open_link(context: BrowserContext, link: str, *scripts: str) -> tuple[Page, list[str]]:
+async def camera_on_phone(
+    context: BrowserContext, link: str, *scripts: str
+) -> tuple[Page, list[str]]:
     """The patient's phone-sized page on ``link``, camera on; the browser's reported errors."""
-    patient = await context.new_page()
     problems: list[str] = []
-    watch(patient, problems)
-    for script in scripts:
-        await patient.add_init_script(script)
-    await patient.set_viewport_size({"width": 390, "height": 844})
-    await patient.goto(link)
-    await patient.get_by_role("button", name="Activer la caméra").click()
+    patient = await open_link(context, link, *scripts, problems=problems)
+    await start_camera(patient)
     return patient, problems
 
 
@@ -151,13 +146,8 @@ async def shows_path(
 
 async def path_events(console: ConsolePage) -> list[dict[str, Any]]:
     """The session's ``video.path`` and ``video.no_path`` events, from the console's API."""
-    page = console.page
-    listing: Any = await (await page.request.get(f"{console.base}/console/api/sessions")).json()
-    session_id = listing["sessions"][0]["id"]
-    body: Any = await (
-        await page.request.get(f"{console.base}/console/api/sessions/{session_id}")
-    ).json()
-    return [e for e in body["timeline"] if e["type"] in ("video.path", "video.no_path")]
+    timeline = await console.timeline()
+    return [e for e in timeline if e["type"] in ("video.path", "video.no_path")]
 
 
 def relayed_for_patient(turn: TurnServer) -> bool:
@@ -181,7 +171,7 @@ async def test_given_a_plain_network_then_the_video_is_direct(
     )
     context = await phone(playwright_driver, chromium, tmp_path, coturn)
     try:
-        patient, problems = await open_link(context, link)
+        patient, problems = await camera_on_phone(context, link)
         events = await shows_path(console, patient, "direct", "Vidéo directe", "path-direct")
         assert [e["details"]["path"] for e in events] == ["direct"]
         assert events[0]["details"]["local_type"] in ("host", "srflx", "prflx")
@@ -207,7 +197,7 @@ async def test_given_udp_forbidden_then_the_video_goes_through_turn_over_tcp_or_
     )
     context = await phone(playwright_driver, chromium, tmp_path, coturn, UDP_FORBIDDEN)
     try:
-        patient, problems = await open_link(context, link)
+        patient, problems = await camera_on_phone(context, link)
         await expect(patient.locator("#status")).to_have_text("Le régulateur vous voit")
         panel = console.page.locator("#stage .room [data-field=path]")
         await expect(panel).to_have_attribute("data-path", re.compile("^turn-t"))
@@ -241,7 +231,7 @@ async def test_given_only_turn_over_tls_then_chromium_checks_its_certificate(
     )
     untrusting = await phone(playwright_driver, chromium, tmp_path / "untrusting", None)
     try:
-        patient, _ = await open_link(untrusting, link, relay_only("turns:"))
+        patient, _ = await camera_on_phone(untrusting, link, relay_only("turns:"))
         await expect(console.page.locator("#stage .room [data-field=outcome-title]")).to_have_text(
             "Aucun chemin réseau\u00a0: le relais TURN est injoignable"
         )
@@ -250,7 +240,7 @@ async def test_given_only_turn_over_tls_then_chromium_checks_its_certificate(
         await untrusting.close()
     context = await phone(playwright_driver, chromium, tmp_path, coturn)
     try:
-        patient, problems = await open_link(context, link, relay_only("turns:"))
+        patient, problems = await camera_on_phone(context, link, relay_only("turns:"))
         events = await shows_path(
             console, patient, "turn-tls", "Vidéo par relais TURN (TCP/TLS)", "path-turn-tls"
         )
@@ -276,7 +266,7 @@ async def test_given_a_relay_only_peer_then_the_video_goes_through_turn_over_udp
     )
     context = await phone(playwright_driver, chromium, tmp_path, coturn)
     try:
-        patient, problems = await open_link(context, link, relay_only("transport=udp"))
+        patient, problems = await camera_on_phone(context, link, relay_only("transport=udp"))
         events = await shows_path(
             console, patient, "turn-udp", "Vidéo par relais TURN (UDP)", "path-turn-udp"
         )
@@ -317,7 +307,7 @@ async def test_given_udp_forbidden_and_no_usable_relay_then_no_network_path_on_b
     console, link = await invite(browser, aiohttp_client, tmp_path, artifacts, urls, secret)
     context = await phone(playwright_driver, chromium, tmp_path, coturn, UDP_FORBIDDEN)
     try:
-        patient, _ = await open_link(context, link)
+        patient, _ = await camera_on_phone(context, link)
         await expect(patient.locator("#status")).to_have_text(
             "La vidéo ne passe pas sur ce réseau. Essayez en Wi‑Fi ou en données mobiles\u00a0; "
             "en attendant, vous pouvez envoyer des photos au régulateur.",

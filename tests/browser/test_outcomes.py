@@ -8,7 +8,6 @@ import re
 from pathlib import Path
 from typing import Any
 
-import aioice.ice
 import pytest
 from playwright.async_api import BrowserContext, expect
 
@@ -17,10 +16,21 @@ from visioregul.integration.sessions.journal import Actor
 from visioregul.integration.sessions.state import SessionFact
 from visioregul.integration.settings import InvitationSettings
 
-from .pages import log_in, start_service
+from .pages import (
+    PATIENT_NUMBER,
+    camera_on,
+    invite_by_sms,
+    log_in,
+    loopback_ice,
+    open_link,
+    patient_link,
+    settings,
+    start_service,
+)
 from .test_console_room import FAILURE_TIMEOUT
 from .test_console_room import settings as failing_email
-from .test_video import camera_on, open_link, patient_link, settings
+
+__all__ = ["loopback_ice"]
 
 pytestmark = [pytest.mark.timeout(120)]
 
@@ -54,12 +64,6 @@ STOP_FRAMES = """async () => {
 SEND_FRAMES = "async () => { await window.__sender.replaceTrack(window.__track); }"
 
 
-@pytest.fixture(autouse=True)
-def loopback_ice(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The service's peers gather 127.0.0.1 (aioice skips loopback; the test runs offline)."""
-    monkeypatch.setattr(aioice.ice, "get_host_addresses", lambda use_ipv4, use_ipv6: ["127.0.0.1"])
-
-
 ESTABLISHED = re.compile(r"^Vidéo établie")
 """The outcome once frames came, whatever path it names once the page reported one."""
 
@@ -67,13 +71,8 @@ ESTABLISHED = re.compile(r"^Vidéo établie")
 async def test_given_the_phone_sends_no_frame_then_both_sides_say_the_picture_froze(
     browser: BrowserContext, aiohttp_client: Any, tmp_path: Path, artifacts: Path
 ) -> None:
-    client = await start_service(aiohttp_client, settings(tmp_path), tmp_path)
-    console = await log_in(browser, client, artifacts)
+    console, link = await invite_by_sms(browser, aiohttp_client, tmp_path, artifacts)
     page = console.page
-    card = page.locator("#stage .call-card")
-    await card.locator(".invite-input").fill("06 12 34 56 78")
-    await card.locator("[data-field=submit]").click()
-    link = await patient_link(page, console.base)
     room = page.locator("#stage .room")
     video = room.locator("[data-field=video]")
     outcome = room.locator("[data-field=outcome]")
@@ -116,12 +115,9 @@ async def test_given_the_phone_sends_no_frame_then_both_sides_say_the_picture_fr
     await expect(outcome.locator("[data-field=outcome-title]")).to_have_text(ESTABLISHED)
     await expect(timeline).to_contain_text("Image du patient revenue après")
     await expect(room.locator("[data-field=video-notice]")).to_be_hidden()
-    sessions: Any = await (await page.request.get(f"{console.base}/console/api/sessions")).json()
-    session_id = sessions["sessions"][0]["id"]
-    detail: Any = await (
-        await page.request.get(f"{console.base}/console/api/sessions/{session_id}")
-    ).json()
-    logged = [e for e in detail["timeline"] if e["type"] in ("video.stalled", "video.resumed")]
+    logged = [
+        e for e in await console.timeline() if e["type"] in ("video.stalled", "video.resumed")
+    ]
     # The test's stall, logged last (a slow start may have logged one before it).
     assert [e["type"] for e in logged[-2:]] == ["video.stalled", "video.resumed"]
     assert logged[-2]["details"] == {"participant_id": "patient"}
@@ -161,12 +157,8 @@ async def test_given_a_link_nobody_opens_then_the_room_offers_to_send_it_again(
 ) -> None:
     service = settings(tmp_path)
     service.invitations = InvitationSettings(remind_after_minutes=0.05)
-    client = await start_service(aiohttp_client, service, tmp_path)
-    console = await log_in(browser, client, artifacts)
+    console, _ = await invite_by_sms(browser, aiohttp_client, tmp_path, artifacts, service)
     page = console.page
-    card = page.locator("#stage .call-card")
-    await card.locator(".invite-input").fill("06 12 34 56 78")
-    await card.locator("[data-field=submit]").click()
     room = page.locator("#stage .room")
     outcome = room.locator("[data-field=outcome]")
 
@@ -231,14 +223,13 @@ async def test_given_each_failure_then_the_room_says_it_with_the_next_step(
 
     # By SMS: the patient opens the link; what the page and the network report follows.
     await room.locator("[data-field=back]").click()
-    await card.locator(".invite-input").fill("06 12 34 56 78")
+    await card.locator(".invite-input").fill(PATIENT_NUMBER)
     await card.locator("[data-field=submit]").click()
     link = await patient_link(page, console.base)
     patient = await open_link(browser, link)
     await expect(title).to_have_text("Le patient a ouvert le lien", timeout=10000)
     await page.bring_to_front()
-    sessions: Any = await (await page.request.get(f"{console.base}/console/api/sessions")).json()
-    session_id = sessions["sessions"][0]["id"]
+    session_id = await console.session_id()
     service = client.app[appkeys.SESSION_SERVICE]
     page_actor = Actor("patient")
 

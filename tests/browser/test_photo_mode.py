@@ -16,8 +16,7 @@ from typing import Any
 import pytest
 from playwright.async_api import BrowserContext, Page, expect
 
-from .pages import ConsolePage, log_in, start_service
-from .test_video import feed, loopback_ice, open_link, patient_link, settings
+from .pages import feed, invite_by_sms, loopback_ice, open_link, start_camera
 
 __all__ = ["loopback_ice"]
 
@@ -41,32 +40,6 @@ BLOCK_MEDIA = """
 """
 
 
-async def _session_id(console: ConsolePage) -> str:
-    sessions: Any = await (
-        await console.page.request.get(f"{console.base}/console/api/sessions")
-    ).json()
-    return str(sessions["sessions"][0]["id"])
-
-
-async def _timeline(console: ConsolePage) -> list[dict[str, Any]]:
-    page = console.page
-    session_id = await _session_id(console)
-    detail: Any = await (
-        await page.request.get(f"{console.base}/console/api/sessions/{session_id}")
-    ).json()
-    timeline: list[dict[str, Any]] = detail["timeline"]
-    return timeline
-
-
-async def _wait_event(console: ConsolePage, predicate: Any, what: str) -> dict[str, Any]:
-    for _ in range(300):
-        for event in await _timeline(console):
-            if predicate(event):
-                return event
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"no {what} in the timeline")
-
-
 async def _photo_shown(image: Any) -> None:
     await expect(image).to_be_visible()
     await expect(image).to_have_js_property("complete", True)
@@ -80,18 +53,13 @@ async def test_given_no_frame_gets_through_then_photos_reach_the_room_until_vide
     tmp_path: Path,
     artifacts: Path,
 ) -> None:
-    client = await start_service(aiohttp_client, settings(tmp_path), tmp_path)
-    console = await log_in(browser, client, artifacts)
+    console, link = await invite_by_sms(browser, aiohttp_client, tmp_path, artifacts)
     page = console.page
-    card = page.locator("#stage .call-card")
-    await card.locator(".invite-input").fill("06 12 34 56 78")
-    await card.locator("[data-field=submit]").click()
     room = page.locator("#stage .room")
-    link = await patient_link(page, console.base)
     problems: list[str] = []
     patient: Page = await open_link(second_browser, link, BLOCK_MEDIA, problems=problems)
 
-    await patient.get_by_role("button", name="Activer la caméra").click()
+    await start_camera(patient)
 
     # No frame reaches the service: photo mode, said plainly on the phone...
     status = patient.locator("#status")
@@ -103,7 +71,7 @@ async def test_given_no_frame_gets_through_then_photos_reach_the_room_until_vide
     await expect(patient.locator("#photo-mode-last")).to_contain_text(
         "Dernière photo reçue par le régulateur à", timeout=30_000
     )
-    entered = await _wait_event(console, lambda e: e["type"] == "video.photo_mode", "photo mode")
+    entered = await console.wait_event(lambda e: e["type"] == "video.photo_mode", "photo mode")
     assert entered["details"] == {"reason": "no_frames"}
     assert entered["actor"] == "patient"
 
@@ -124,7 +92,7 @@ async def test_given_no_frame_gets_through_then_photos_reach_the_room_until_vide
     await expect(page.locator("#room-side .timeline")).to_contain_text(
         f"Aucune image vidéo{NBSP}: la page passe aux photos"
     )
-    first = await _wait_event(console, lambda e: e["type"] == "photo.taken", "first photo")
+    first = await console.wait_event(lambda e: e["type"] == "photo.taken", "first photo")
     assert first["details"]["content_type"] == "image/jpeg"
     assert first["details"]["size"] <= 200_000, "made small enough for a weak link"
     assert first["details"]["photo_mode"] is True
@@ -139,13 +107,12 @@ async def test_given_no_frame_gets_through_then_photos_reach_the_room_until_vide
     await expect(panel.locator(".room-photo-mode-result")).to_have_text(
         f"Photo prise{NBSP}: elle s'affiche dès qu'elle est reçue."
     )
-    asked = await _wait_event(
-        console,
+    asked = await console.wait_event(
         lambda e: e["type"] == "photo.taken" and "command_id" in e["details"],
         "the asked photo",
     )
     shown = panel.locator(".room-photo-mode-image")
-    session_id = await _session_id(console)
+    session_id = await console.session_id()
     document_id = asked["details"]["document_id"]
     documents = f"/console/api/sessions/{session_id}/documents"
     # The asked photo shows until a newer automatic one replaces it.

@@ -15,8 +15,7 @@ import pytest
 from playwright.async_api import Playwright, expect
 
 from .conftest import launch
-from .pages import log_in, start_service
-from .test_video import camera_on, open_link, patient_link, settings
+from .pages import camera_on, log_in, open_link, patient_link, settings, start_service
 
 pytestmark = [pytest.mark.timeout(120)]
 

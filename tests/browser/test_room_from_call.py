@@ -24,10 +24,9 @@ from tests.sandbox.sipp import place_call, start_phone
 from visioregul.integration.settings import GeocodingSettings
 
 from .conftest import launch
-from .pages import log_in, start_service
+from .pages import COUNT_FRAMES, camera_on, log_in, open_link, patient_link, start_service
+from .pages import loopback_ice as loopback_ice  # the fixture, used by name below
 from .test_third_party_video import invite_third_party
-from .test_video import COUNT_FRAMES, camera_on, open_link, patient_link
-from .test_video import loopback_ice as loopback_ice  # the fixture, used by name below
 
 pytestmark = [
     pytest.mark.asterisk,

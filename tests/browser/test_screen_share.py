@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from playwright.async_api import BrowserContext, Page, expect
 
-from .test_video import COUNT_FRAMES, camera_on, invite_by_sms, open_link
+from .pages import COUNT_FRAMES, camera_on, invite_by_sms, open_link
 
 pytestmark = [pytest.mark.timeout(150)]
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from playwright.async_api import BrowserContext, expect
 
-from .test_video import camera_on, feed, invite_by_sms, loopback_ice, open_link  # noqa: F401
+from .pages import camera_on, feed, invite_by_sms, loopback_ice, open_link  # noqa: F401
 
 pytestmark = [pytest.mark.timeout(120)]
 

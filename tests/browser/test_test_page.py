@@ -13,8 +13,7 @@ from playwright.async_api import Playwright, expect
 from visioregul.integration.web import appkeys
 
 from .conftest import launch
-from .pages import log_in, start_service
-from .test_video import open_link, patient_link, settings
+from .pages import log_in, open_link, patient_link, settings, start_service
 
 pytestmark = [pytest.mark.timeout(120)]
 

@@ -16,8 +16,7 @@ from typing import Any
 import pytest
 from playwright.async_api import BrowserContext, expect
 
-from .pages import log_in, start_service
-from .test_video import camera_on, loopback_ice, open_link, patient_link, settings
+from .pages import camera_on, log_in, loopback_ice, open_link, patient_link, settings, start_service
 
 __all__ = ["loopback_ice"]
 

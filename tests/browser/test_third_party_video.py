@@ -12,8 +12,17 @@ from typing import Any
 import pytest
 from playwright.async_api import BrowserContext, Page, expect
 
-from .pages import ConsolePage, log_in, start_service
-from .test_video import COUNT_FRAMES, camera_on, loopback_ice, open_link, patient_link, settings
+from .pages import (
+    COUNT_FRAMES,
+    ConsolePage,
+    camera_on,
+    log_in,
+    loopback_ice,
+    open_link,
+    patient_link,
+    settings,
+    start_service,
+)
 
 __all__ = ["loopback_ice"]
 

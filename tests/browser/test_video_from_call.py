@@ -21,9 +21,8 @@ from tests.integration.service import CAD_KEY, service_settings, wait_link_up
 from tests.sandbox.asterisk import SandboxAsterisk
 from tests.sandbox.sipp import place_call, start_phone
 
-from .pages import log_in, start_service, watch
-from .test_video import COUNT_FRAMES, feed, patient_link
-from .test_video import loopback_ice as loopback_ice  # the fixture, used by name below
+from .pages import COUNT_FRAMES, feed, log_in, patient_link, start_service, watch
+from .pages import loopback_ice as loopback_ice  # the fixture, used by name below
 
 pytestmark = [
     pytest.mark.asterisk,
