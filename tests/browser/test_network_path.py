@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -78,15 +80,16 @@ def turn_settings(tmp_path: Path, urls: list[str], secret: str) -> Settings:
     )
 
 
+@asynccontextmanager
 async def phone(
     playwright: Playwright,
     chromium: str,
     tmp_path: Path,
     turn: TurnServer | None,
     preferences: dict[str, Any] | None = None,
-) -> BrowserContext:
-    """The patient's Chromium: its own HOME, whose NSS database trusts ``turn``'s authority, and
-    its profile starting with ``preferences``."""
+) -> AsyncIterator[BrowserContext]:
+    """The patient's Chromium, closed after: its own HOME, whose NSS database trusts ``turn``'s
+    authority, and its profile starting with ``preferences``."""
     home = tmp_path / "phone-home"
     home.mkdir(parents=True, exist_ok=True)
     if turn is not None:
@@ -95,7 +98,11 @@ async def phone(
     if preferences is not None:
         (profile / "Default").mkdir(parents=True, exist_ok=True)
         (profile / "Default" / "Preferences").write_text(json.dumps(preferences))
-    return await launch(playwright, chromium, profile, home=home)
+    context = await launch(playwright, chromium, profile, home=home)
+    try:
+        yield context
+    finally:
+        await context.close()
 
 
 async def invite(
@@ -110,6 +117,18 @@ async def invite(
     open), and the patient's link."""
     service = turn_settings(tmp_path, urls, secret)
     return await invite_by_sms(browser, aiohttp_client, tmp_path, artifacts, service)
+
+
+@pytest.fixture
+async def invited(
+    browser: BrowserContext,
+    aiohttp_client: Any,
+    tmp_path: Path,
+    artifacts: Path,
+    coturn: TurnServer,
+) -> tuple[ConsolePage, str]:
+    """:func:`invite` with the working coturn's URLs and secret."""
+    return await invite(browser, aiohttp_client, tmp_path, artifacts, coturn.urls(), coturn.secret)
 
 
 async def camera_on_phone(
@@ -158,19 +177,14 @@ def relayed_for_patient(turn: TurnServer) -> bool:
 
 
 async def test_given_a_plain_network_then_the_video_is_direct(
-    browser: BrowserContext,
+    invited: tuple[ConsolePage, str],
     playwright_driver: Playwright,
     chromium: str,
     coturn: TurnServer,
-    aiohttp_client: Any,
     tmp_path: Path,
-    artifacts: Path,
 ) -> None:
-    console, link = await invite(
-        browser, aiohttp_client, tmp_path, artifacts, coturn.urls(), coturn.secret
-    )
-    context = await phone(playwright_driver, chromium, tmp_path, coturn)
-    try:
+    console, link = invited
+    async with phone(playwright_driver, chromium, tmp_path, coturn) as context:
         patient, problems = await camera_on_phone(context, link)
         events = await shows_path(console, patient, "direct", "Vidéo directe", "path-direct")
         assert [e["details"]["path"] for e in events] == ["direct"]
@@ -178,25 +192,18 @@ async def test_given_a_plain_network_then_the_video_is_direct(
         assert events[0]["details"]["service_remote_type"] != "relay"
         assert isinstance(events[0]["details"]["rtt_ms"], int)
         assert not problems
-    finally:
-        await context.close()
     assert not console.unexpected_problems()
 
 
 async def test_given_udp_forbidden_then_the_video_goes_through_turn_over_tcp_or_tls(
-    browser: BrowserContext,
+    invited: tuple[ConsolePage, str],
     playwright_driver: Playwright,
     chromium: str,
     coturn: TurnServer,
-    aiohttp_client: Any,
     tmp_path: Path,
-    artifacts: Path,
 ) -> None:
-    console, link = await invite(
-        browser, aiohttp_client, tmp_path, artifacts, coturn.urls(), coturn.secret
-    )
-    context = await phone(playwright_driver, chromium, tmp_path, coturn, UDP_FORBIDDEN)
-    try:
+    console, link = invited
+    async with phone(playwright_driver, chromium, tmp_path, coturn, UDP_FORBIDDEN) as context:
         patient, problems = await camera_on_phone(context, link)
         await expect(patient.locator("#status")).to_have_text("Le régulateur vous voit")
         panel = console.page.locator("#stage .room [data-field=path]")
@@ -211,35 +218,25 @@ async def test_given_udp_forbidden_then_the_video_goes_through_turn_over_tcp_or_
         assert events[0]["details"]["service_remote_type"] == "relay"
         assert relayed_for_patient(coturn)
         assert not problems
-    finally:
-        await context.close()
 
 
 async def test_given_only_turn_over_tls_then_chromium_checks_its_certificate(
-    browser: BrowserContext,
+    invited: tuple[ConsolePage, str],
     playwright_driver: Playwright,
     chromium: str,
     coturn: TurnServer,
-    aiohttp_client: Any,
     tmp_path: Path,
-    artifacts: Path,
 ) -> None:
     """``turns:HOST:443?transport=tcp`` alone: a patient whose Chromium does not trust the test
     authority gets no relay (Chromium checks TURN certificates); one that trusts it, video."""
-    console, link = await invite(
-        browser, aiohttp_client, tmp_path, artifacts, coturn.urls(), coturn.secret
-    )
-    untrusting = await phone(playwright_driver, chromium, tmp_path / "untrusting", None)
-    try:
+    console, link = invited
+    async with phone(playwright_driver, chromium, tmp_path / "untrusting", None) as untrusting:
         patient, _ = await camera_on_phone(untrusting, link, relay_only("turns:"))
         await expect(console.page.locator("#stage .room [data-field=outcome-title]")).to_have_text(
             "Aucun chemin réseau\u00a0: le relais TURN est injoignable"
         )
         assert not relayed_for_patient(coturn)
-    finally:
-        await untrusting.close()
-    context = await phone(playwright_driver, chromium, tmp_path, coturn)
-    try:
+    async with phone(playwright_driver, chromium, tmp_path, coturn) as context:
         patient, problems = await camera_on_phone(context, link, relay_only("turns:"))
         events = await shows_path(
             console, patient, "turn-tls", "Vidéo par relais TURN (TCP/TLS)", "path-turn-tls"
@@ -248,24 +245,17 @@ async def test_given_only_turn_over_tls_then_chromium_checks_its_certificate(
         assert events[1]["details"]["path"] == "turn-tls"
         assert relayed_for_patient(coturn)
         assert not problems
-    finally:
-        await context.close()
 
 
 async def test_given_a_relay_only_peer_then_the_video_goes_through_turn_over_udp(
-    browser: BrowserContext,
+    invited: tuple[ConsolePage, str],
     playwright_driver: Playwright,
     chromium: str,
     coturn: TurnServer,
-    aiohttp_client: Any,
     tmp_path: Path,
-    artifacts: Path,
 ) -> None:
-    console, link = await invite(
-        browser, aiohttp_client, tmp_path, artifacts, coturn.urls(), coturn.secret
-    )
-    context = await phone(playwright_driver, chromium, tmp_path, coturn)
-    try:
+    console, link = invited
+    async with phone(playwright_driver, chromium, tmp_path, coturn) as context:
         patient, problems = await camera_on_phone(context, link, relay_only("transport=udp"))
         events = await shows_path(
             console, patient, "turn-udp", "Vidéo par relais TURN (UDP)", "path-turn-udp"
@@ -274,8 +264,6 @@ async def test_given_a_relay_only_peer_then_the_video_goes_through_turn_over_udp
         assert events[0]["details"]["service_remote_type"] == "relay"
         assert relayed_for_patient(coturn)
         assert not problems
-    finally:
-        await context.close()
 
 
 @pytest.mark.parametrize(
@@ -305,8 +293,7 @@ async def test_given_udp_forbidden_and_no_usable_relay_then_no_network_path_on_b
         urls = [u.replace(coturn.address, down) for u in coturn.urls()]
         secret = coturn.secret
     console, link = await invite(browser, aiohttp_client, tmp_path, artifacts, urls, secret)
-    context = await phone(playwright_driver, chromium, tmp_path, coturn, UDP_FORBIDDEN)
-    try:
+    async with phone(playwright_driver, chromium, tmp_path, coturn, UDP_FORBIDDEN) as context:
         patient, _ = await camera_on_phone(context, link)
         await expect(patient.locator("#status")).to_have_text(
             "La vidéo ne passe pas sur ce réseau. Essayez en Wi‑Fi ou en données mobiles\u00a0; "
@@ -334,5 +321,3 @@ async def test_given_udp_forbidden_and_no_usable_relay_then_no_network_path_on_b
         )
         documents = room.locator("[data-field=documents]")
         await expect(documents.locator(".document[data-direction=from_patient]")).to_have_count(1)
-    finally:
-        await context.close()
