@@ -5,13 +5,14 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: help setup system demo test lint typecheck unit bench field clean
+.PHONY: help setup system demo test lint typecheck unit bench field bundle clean
 
 help:
 	@echo "make demo   - the service on its embedded defaults, the sandbox Asterisk and a simulated 15 call"
 	@echo "make test   - lint, type checks and every test against real Asterisk, sipp, PostgreSQL, Chromium"
 	@echo "make bench  - the benchmarks (tests/bench), printing their figures"
 	@echo "make field  - calibrate the emulated networks, then sessions on each (as root)"
+	@echo "make bundle - rebuild the patient page's script (patient_page/static/dist/patient.js)"
 
 setup: $(BIN)/.installed
 
@@ -29,6 +30,10 @@ node_modules/.installed: package.json package-lock.json
 	  { echo "Node.js 20 or newer is needed for the browser code's checks"; exit 1; }
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
+
+# The patient page's script, one file inlined in the page (see patient_page/inline.py).
+bundle: node_modules/.installed
+	npm run --silent bundle
 
 system:
 	bash dialplan/sandbox/install.sh

@@ -4,7 +4,7 @@ import globals from 'globals';
 
 export default [
   {
-    ignores: ['node_modules/', '.venv/', 'build/', 'var/', '**/*.min.js'],
+    ignores: ['node_modules/', '.venv/', 'build/', 'var/', '**/*.min.js', 'patient_page/static/dist/'],
   },
   js.configs.recommended,
   {

@@ -11,6 +11,7 @@ from aiohttp import hdrs, web
 
 from visioregul.media import MediaError
 
+from ..content_policy import CONTENT_SECURITY_POLICY
 from ..errors import DomainError, RefusalError, error_body
 from ..language import browser_language
 from . import appkeys
@@ -29,12 +30,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
-    "connect-src 'self'; media-src 'self' blob:; frame-ancestors 'none'; base-uri 'none'; "
-    "form-action 'self'; object-src 'none'"
-)
 
 
 def request_language(request: web.Request) -> str:

@@ -39,7 +39,7 @@ def test_given_the_link_template_then_each_role_gets_its_own_blocks() -> None:
     for page in (patient, third):
         assert "{{#" not in page and "{{/" not in page
         assert page.count('id="status"') == 1 and page.count('id="end"') == 1
-    assert 'id="documents"' in patient and 'rel="modulepreload"' in patient
+    assert 'id="documents"' in patient and "{{=bundle}}" in patient and "{{=bundle}}" in third
     assert 'id="watch"' not in patient and "data-role" not in patient
     assert 'data-role="third_party"' in third and 'id="watch"' in third
     assert 'id="documents"' not in third and "photo-mode" not in third

@@ -4,6 +4,7 @@ malformed messages, camera facts in the timeline, the video's offer/answer and t
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import timedelta
 
 import pytest
@@ -36,12 +37,33 @@ async def test_given_the_patient_page_then_only_it_may_use_the_camera(client: Cl
     _, token, _ = await invite(client)
     page = await client.get(f"/p/{token}")
     assert page.headers["Permissions-Policy"] == "camera=(self), microphone=(), geolocation=(self)"
-    assert "getUserMedia" not in await page.text()  # scripts are files, never inline
     console = await client.get("/console")
     assert console.headers["Permissions-Policy"] == "camera=(), microphone=(), geolocation=()"
     script = await client.get("/patient/static/js/camera.js")
     assert script.status == 200
     assert "audio: false" in await script.text()
+
+
+async def test_given_the_link_page_then_its_inline_scripts_alone_run_by_this_responses_nonce(
+    client: Client,
+) -> None:
+    _, token, _ = await invite(client)
+    nonces = []
+    for _ in range(2):
+        page = await client.get(f"/p/{token}")
+        policy = page.headers["Content-Security-Policy"]
+        found = re.search(r"script-src 'self' 'nonce-([A-Za-z0-9_-]{24})';", policy)
+        assert found is not None, policy
+        nonce = found.group(1)
+        text = await page.text()
+        scripts = re.findall(r"<script([^>]*)>", text)
+        # The socket's opener and the page's bundled script, each with this response's nonce.
+        assert len(scripts) == 2 and all(f'nonce="{nonce}"' in attrs for attrs in scripts)
+        assert "getUserMedia" in text
+        nonces.append(nonce)
+    assert nonces[0] != nonces[1]
+    console = await client.get("/console")
+    assert "nonce-" not in console.headers["Content-Security-Policy"]
 
 
 async def assert_refused(ws: ClientWebSocketResponse) -> None:
