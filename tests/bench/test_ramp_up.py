@@ -56,14 +56,16 @@ pytestmark = [pytest.mark.timeout(1200)]
 ROOT = Path(__file__).resolve().parents[2]
 STATIC_JS = ROOT / "patient_page" / "static" / "js"
 CHROMIUM = "/usr/bin/chromium"
-SERVICE_NS, PHONE_NS = "vrmed-svc", "vrmed-phone"
-SERVICE_IF, PHONE_IF = "vrmed-s0", "vrmed-p0"
+NETNS_PREFIX = os.environ.get("VISIOREGUL_BENCH_RAMP_NETNS", "vrmed")
+SERVICE_NS, PHONE_NS = f"{NETNS_PREFIX}-svc", f"{NETNS_PREFIX}-phone"
+SERVICE_IF, PHONE_IF = f"{NETNS_PREFIX}-s0", f"{NETNS_PREFIX}-p0"
 SERVICE_ADDR, PHONE_ADDR = "10.213.77.1", "10.213.77.2"
 PORT = 18477
 MODES = os.environ.get("VISIOREGUL_BENCH_RAMP_MODES", "remb,transport-cc").split(",")
 SCENARIOS = os.environ.get("VISIOREGUL_BENCH_RAMP_SCENARIOS", "ramp,dip,16k,32k").split(",")
 RAMP_SECONDS = 20
 RAMP_RUNS = int(os.environ.get("VISIOREGUL_BENCH_RAMP_RUNS", "3"))
+DIP_RUNS = int(os.environ.get("VISIOREGUL_BENCH_DIP_RUNS", "1"))
 TARGET_HEIGHT, TARGET_BPS = 720, 1_500_000
 _CLONE_NEWNET = 0x40000000
 
@@ -71,10 +73,27 @@ PAGE = """<!doctype html><meta charset="utf-8"><title>ramp-up</title>
 <script type="module">
 import { openCamera } from '/js/camera.js';
 import { Publisher } from '/js/publisher.js';
+import { LinkAdapter } from '/js/linkadapt.js';
+window.steps = [];
+window.rebounds = [];
+window.warnings = [];
+const warn = console.warn.bind(console);
+console.warn = (...args) => { window.warnings.push(args.map(String).join(' ')); warn(...args); };
 window.start = async () => {
   const stream = await openCamera('environment');
   const track = stream.getVideoTracks()[0];
-  const publisher = new Publisher(track, { iceServers: [], onState: () => {} });
+  let adapter = null;
+  const publisher = new Publisher(track, { iceServers: [], onState: (state) => {
+    // As the page's VideoLink does: the sender's quality follows the link once connected.
+    if (state === 'connected' && !adapter) {
+      adapter = new LinkAdapter(publisher.pc, publisher.transceiver.sender, {
+        onStep: (step) => window.steps.push(step), onVerdict: () => {},
+        probe: () => publisher.probeLink(),
+        onRebound: (action) => window.rebounds.push({ ...action, at: performance.now() }) });
+      adapter.start();
+      window.__adapter = adapter;
+    }
+  } });
   window.__pc = publisher.pc;
   const response = await fetch('/publish', { method: 'POST', body: await publisher.offer() });
   await publisher.accept(await response.text());
@@ -86,9 +105,20 @@ window.sample = async () => {
     if (s.type === 'outbound-rtp' && s.kind === 'video') {
       Object.assign(out, { sent: s.bytesSent, width: s.frameWidth, height: s.frameHeight,
         fps: s.framesPerSecond, limit: s.qualityLimitationReason, keyframes: s.keyFramesEncoded });
+      out.step = window.steps.length ? window.steps[window.steps.length - 1] : 0;
+      out.rebound = window.__adapter?.rebound?.phase ?? '-';
+      const encoding = window.__pc.getSenders()[0].getParameters().encodings[0] || {};
+      out.encoding = `${encoding.maxFramerate ?? '-'}fps/${encoding.scaleResolutionDownBy ?? '-'}`
+        + ` ${window.warnings.splice(0).join('; ')}`;
+      out.actions = window.rebounds.splice(0)
+        .map((a) => a.kind + (a.kbps ? ' ' + a.kbps : '')).join(',');
     }
     if (s.type === 'candidate-pair' && s.nominated) {
       out.estimate = s.availableOutgoingBitrate;
+      out.rtt = s.currentRoundTripTime;
+    }
+    if (s.type === 'remote-inbound-rtp' && s.kind === 'video') {
+      out.loss = s.fractionLost;
     }
   });
   return out;
@@ -315,6 +345,10 @@ class Second:
     keyframes: int
     link_bps: int
     """What reached the relay over the last 2 s, complete frames or not."""
+    step: int = 0
+    """The page's quality step (``linkadapt.js``: 0 is the best)."""
+    rebound: str = "-"
+    """Where the page's return after a dip stands (``rebound.js``)."""
 
 
 @dataclass
@@ -386,6 +420,12 @@ async def one_run(
                     limit=str(sample.get("limit") or "-"),
                     keyframes=viewer.log.keyframes_between(origin + second - 1, origin + second),
                     link_bps=link_rate(room),
+                    step=int(sample.get("step") or 0),
+                    rebound=f"rtt {float(sample.get('rtt') or 0) * 1000:.0f} ms"
+                    f" loss {float(sample.get('loss') or 0):.2f} "
+                    + str(sample.get("rebound") or "-")
+                    + f" {sample.get('encoding') or ''}"
+                    + (f" [{sample['actions']}]" if sample.get("actions") else ""),
                 )
             )
             if result.first_frame_s is None and viewer.first_frame.is_set():
@@ -419,7 +459,7 @@ def print_seconds(run_: Run) -> None:
         print(
             f"    {s.at:3d} s {s.received_bps / 1000:7.0f} kbit/s  {s.width:4d}x{s.height:<4d}"
             f" @ {s.fps:4.1f}  estimate {s.estimate_bps / 1000:6.0f}  {s.limit:9s} kf {s.keyframes}"
-            f"  link {s.link_bps / 1000:6.0f}"
+            f"  link {s.link_bps / 1000:6.0f}  step {s.step} {s.rebound}"
         )
 
 
@@ -476,6 +516,13 @@ async def test_ramp_up_and_dip_recovery(tmp_path: Path, monkeypatch: pytest.Monk
                                 from_first_frame=True,
                             )  # fmt: skip
                         elif scenario == "dip":
+                            for _ in range(DIP_RUNS - 1):
+                                made = await one_run(
+                                    phone, rooms, mode, scenario,
+                                    [(0, 2500), (10, 16), (30, 2500)], 45, from_first_frame=True,
+                                )  # fmt: skip
+                                runs.append(made)
+                                print_seconds(made)
                             made = await one_run(
                                 phone, rooms, mode, scenario,
                                 [(0, 2500), (10, 16), (30, 2500)], 45, from_first_frame=True,
