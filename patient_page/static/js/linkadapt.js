@@ -10,8 +10,13 @@
  * The same readings judge video itself: too weak for any step once the
  * estimate stays clearly low (the page then sends photos instead), able to
  * carry it again once it stays well above that (`videoVerdict`).
+ * After a dip, the link's return is helped along (`rebound.js`): the browser
+ * is made to probe the link again, and a probe that finds it back brings the
+ * picture back up at once rather than one step every few seconds.
  * @module linkadapt
  */
+
+import { initialRebound, reboundStep } from './rebound.js';
 
 /**
  * @typedef {object} Step
@@ -38,8 +43,12 @@ const DOWN_AFTER = 2;
 const UP_AFTER = 3;
 /** A loss rate that costs one step whatever the estimate. */
 const HEAVY_LOSS = 0.08;
-/** How often the statistics are read. */
+/** How often the statistics are read, and the steps decided. */
 const INTERVAL_MS = 2000;
+/** How often they are read besides while a dip's return is watched. */
+const READ_MS = 500;
+/** After a probe found the link back, the steps follow the estimate up this long, at once. */
+const FOLLOW_PROBE_MS = 10000;
 /** Below this uplink (kbit/s) no step carries a readable video: photos fit better. */
 export const TOO_WEAK_KBPS = 50;
 /** How long the estimate stays below it before video gives way to photos. */
@@ -59,7 +68,9 @@ const FALLEN = 0.7;
  * @typedef {object} Sample
  * @property {number | null} kbps the uplink the browser estimates (availableOutgoingBitrate)
  * @property {string} limitation the encoder's qualityLimitationReason
- * @property {number | null} rttMs
+ * @property {number | null} rttMs the ICE pair's round trip (its checks: every few seconds)
+ * @property {number | null} [reportRttMs] the round trip from the service's receiver reports
+ *   (every second or so: the first to show a queue drained)
  * @property {number | null} loss fraction lost, 0 to 1, as the service reports it
  */
 
@@ -221,8 +232,13 @@ export function readSample(report) {
   for (const stat of stats) {
     if (stat.type === 'outbound-rtp' && stat.kind === 'video') {
       sample.limitation = stat.qualityLimitationReason || 'none';
-    } else if (stat.type === 'remote-inbound-rtp' && typeof stat.fractionLost === 'number') {
-      sample.loss = stat.fractionLost;
+    } else if (stat.type === 'remote-inbound-rtp') {
+      if (typeof stat.fractionLost === 'number') {
+        sample.loss = stat.fractionLost;
+      }
+      if (typeof stat.roundTripTime === 'number') {
+        sample.reportRttMs = stat.roundTripTime * 1000;
+      }
     }
   }
   return sample;
@@ -233,6 +249,10 @@ export function readSample(report) {
  * @property {(step: number) => void} onStep the step the sender now uses
  * @property {(verdict: VideoVerdict) => void} onVerdict the readings' verdict on video, each time
  *   it changes (`videoVerdict`)
+ * @property {() => Promise<boolean>} [probe] make the browser probe the link now (see
+ *   `Publisher.probeLink`); without it, the return after a dip is left to the browser
+ * @property {(action: import('./rebound.js').ReboundAction) => void} [onRebound] each step of
+ *   the return after a dip (probe, recovered, failed)
  */
 
 /** Reads one connection's statistics and sets its video sender's parameters. */
@@ -247,58 +267,165 @@ export class LinkAdapter {
     this.sender = sender;
     this.options = options;
     this.state = initialState();
+    this.rebound = initialRebound();
+    this.followUntil = 0;
+    /** @type {Promise<void>} the readings in turn */
+    this.queue = Promise.resolve();
+    this.pending = 0;
     this.timer = 0;
+    this.watchTimer = 0;
     /** @type {VideoVerdict | null} the verdict last told */
     this.told = null;
   }
 
   start() {
     this.timer = window.setInterval(() => this.read(), INTERVAL_MS);
+    this.watchTimer = window.setInterval(() => this.watch(), READ_MS);
   }
 
   stop() {
     window.clearInterval(this.timer);
+    window.clearInterval(this.watchTimer);
   }
 
-  /** @private */
+  /** One reading and one step decision (every INTERVAL_MS). */
   async read() {
+    await this.inTurn(() => this.readOnce(true));
+  }
+
+  /**
+   * A reading between decisions, while a dip's return is watched and while the steps follow a
+   * probe's estimate (every READ_MS): the sooner a probe goes, the sooner the picture is back.
+   * Skipped while another reading runs.
+   * @private
+   */
+  async watch() {
+    const watched = this.rebound.phase !== 'steady' || Date.now() < this.followUntil;
+    if (this.pending > 0 || !this.options.probe || !watched) {
+      return;
+    }
+    await this.inTurn(() => this.readOnce(false));
+  }
+
+  /**
+   * Run `work` after the readings before it: their sender parameters never interleave.
+   * @private
+   * @param {() => Promise<void>} work
+   */
+  async inTurn(work) {
+    const before = this.queue;
+    /** @type {() => void} */
+    let done = () => {};
+    this.queue = new Promise((resolve) => {
+      done = resolve;
+    });
+    this.pending += 1;
+    try {
+      await before;
+      await work();
+    } finally {
+      this.pending -= 1;
+      done();
+    }
+  }
+
+  /**
+   * @private
+   * @param {boolean} decision whether the steps are decided on this reading
+   */
+  async readOnce(decision) {
     let report;
     try {
       report = await this.pc.getStats();
     } catch {
       return; // closed meanwhile
     }
+    const sample = readSample(report);
     const before = this.state.step;
-    this.state = decide(this.state, readSample(report));
+    const phase = await this.reboundOn(sample, Date.now());
+    if (decision && phase !== 'probing') {
+      // While a probe runs, the probe decides.
+      this.state = decide(this.state, sample);
+      if (this.state.step !== before) {
+        await this.apply(this.state.step);
+      }
+    }
     if (this.state.step !== before) {
-      await this.apply(this.state.step);
       this.options.onStep(this.state.step);
     }
     const verdict = videoVerdict(this.state);
-    if (verdict !== null && verdict !== this.told) {
+    if (decision && verdict !== null && verdict !== this.told) {
       this.told = verdict;
       this.options.onVerdict(verdict);
     }
   }
 
   /**
+   * The return after a dip (`rebound.js`), from one reading: a probe, the step a probe found,
+   * the steps following the estimate up for a while after it.
+   * @private
+   * @param {Sample} sample
+   * @param {number} now
+   * @returns {Promise<import('./rebound.js').ReboundState['phase']>}
+   */
+  async reboundOn(sample, now) {
+    if (!this.options.probe) {
+      return this.rebound.phase; // no way to make the browser probe: left to it
+    }
+    const rtts = [sample.rttMs, sample.reportRttMs ?? null].filter((rtt) => rtt !== null);
+    const reading = { ...sample, rttMs: rtts.length ? Math.min(...rtts) : null };
+    const { state, action } = reboundStep(this.rebound, reading, now);
+    this.rebound = state;
+    if (action) {
+      this.options.onRebound?.(action);
+    }
+    if (action?.kind === 'probe') {
+      // The sender's encoding stays as it is: a probe that fails costs the picture nothing.
+      await this.options.probe();
+    } else if (action?.kind === 'recovered') {
+      // The probe found the link back: the step it carries now, and the encoder's own
+      // resolution limits from the dip dropped (it would climb back one notch at a time).
+      const step = Math.min(this.state.step, stepFor(action.kbps / UP_MARGIN));
+      this.state = { ...this.state, step, up: 0, down: 0 };
+      this.followUntil = now + FOLLOW_PROBE_MS;
+      await this.apply(step, true);
+    } else if (now < this.followUntil && sample.kbps !== null && (sample.loss ?? 0) < SOME_LOSS) {
+      // The probe vouched for the link: a higher estimate since is taken at once, and the
+      // encoder's own limits, set while the estimate was still low, are dropped again.
+      const step = stepFor(sample.kbps / UP_MARGIN);
+      if (step < this.state.step) {
+        this.state = { ...this.state, step, up: 0, down: 0 };
+        await this.apply(step, true);
+      }
+    }
+    return state.phase;
+  }
+
+  /**
    * @private
    * @param {number} step
+   * @param {boolean} [fresh] drop the encoder's own resolution limits (switching the
+   *   degradation preference clears them in Chromium)
    */
-  async apply(step) {
+  async apply(step, fresh = false) {
     const track = this.sender.track;
     const settings = track ? track.getSettings() : {};
     const shortSide = Math.min(settings.width || 720, settings.height || 720);
-    const parameters = this.sender.getParameters();
+    let parameters = this.sender.getParameters();
     if (!parameters.encodings || !parameters.encodings.length) {
       return;
     }
     const encoding = parameters.encodings[0];
     delete encoding.maxBitrate;
     Object.assign(encoding, encodingFor(step, shortSide));
-    // Lower both rather than keep one at any cost (not every browser knows this member).
-    /** @type {any} */ (parameters).degradationPreference = 'balanced';
     try {
+      if (fresh) {
+        /** @type {any} */ (parameters).degradationPreference = 'maintain-framerate';
+        await this.sender.setParameters(parameters);
+        parameters = this.sender.getParameters();
+      }
+      // Lower both rather than keep one at any cost (not every browser knows this member).
+      /** @type {any} */ (parameters).degradationPreference = 'balanced';
       await this.sender.setParameters(parameters);
     } catch (error) {
       console.warn('sender parameters refused', error);

@@ -117,6 +117,37 @@ export function gatheringComplete(pc, trickle = false) {
   });
 }
 
+/** The transport's bitrate ceiling (kbit/s) a probe goes up to: above the best step's need. */
+export const PROBE_CEILING_KBPS = 3000;
+
+/**
+ * The service's answer with the video's bitrate ceiling (`b=AS`, kbit/s) set, when the answer
+ * takes transport-wide congestion control feedback (the browser's own estimator decides); the
+ * answer unchanged otherwise. A ceiling on the section, not on the codec: a codec's parameters
+ * changed would make the browser rebuild its video stream (a keyframe).
+ * @param {string} sdp
+ * @param {number} kbps
+ * @returns {string}
+ */
+export function withMaxBitrate(sdp, kbps) {
+  if (!/^a=rtcp-fb:\d+ transport-cc\r?$/m.test(sdp)) {
+    return sdp;
+  }
+  const eol = sdp.includes('\r\n') ? '\r\n' : '\n';
+  const lines = sdp.split(eol).filter((line) => !line.startsWith('b=AS:'));
+  const video = lines.findIndex((line) => line.startsWith('m=video'));
+  if (video < 0) {
+    return sdp;
+  }
+  // In a media section, `b=` comes after `m=`, `i=` and `c=`.
+  let at = video + 1;
+  while (at < lines.length && /^[ic]=/.test(lines[at])) {
+    at += 1;
+  }
+  lines.splice(at, 0, `b=AS:${Math.round(kbps)}`);
+  return lines.join(eol);
+}
+
 /**
  * @typedef {{type: 'candidate', ufrag: string, candidate: string | null, mid: string | null}} CandidateMessage
  */
@@ -197,6 +228,8 @@ export class Publisher {
    * @param {PublisherOptions} options
    */
   constructor(track, options) {
+    /** @type {string | null} the service's answer, as it came */
+    this.answer = null;
     this.pc = new RTCPeerConnection({ iceServers: options.iceServers });
     this.gathering = recordGathering(this.pc);
     this.trickle = options.trickle === true;
@@ -266,6 +299,33 @@ export class Publisher {
    */
   async accept(sdp) {
     await this.pc.setRemoteDescription({ type: 'answer', sdp });
+    this.answer = sdp;
+  }
+
+  /**
+   * Make the browser probe the link now: a new local offer, and the service's answer applied
+   * again with a bitrate ceiling, twice: one under the other.
+   * Chromium probes at the new ceiling when it rises above its estimate. Nothing changes on the
+   * wire or for the service: same transport, same streams.
+   * @returns {Promise<boolean>} whether it could (an answer with transport-wide feedback, a
+   *   stable connection)
+   */
+  async probeLink() {
+    const answer = this.answer;
+    if (!answer || withMaxBitrate(answer, 0) === answer || this.pc.signalingState !== 'stable') {
+      return false;
+    }
+    try {
+      // Without a ceiling, Chromium's is higher: the first one set lowers it.
+      for (const kbps of [PROBE_CEILING_KBPS - 1, PROBE_CEILING_KBPS]) {
+        await this.pc.setLocalDescription(await this.pc.createOffer());
+        await this.pc.setRemoteDescription({ type: 'answer', sdp: withMaxBitrate(answer, kbps) });
+      }
+      return true;
+    } catch (error) {
+      console.warn('probe refused', error);
+      return false;
+    }
   }
 
   /**

@@ -305,6 +305,7 @@ export class VideoLink {
           this.options.onVerdict(verdict);
         }
       },
+      probe: () => publisher.probeLink(),
     });
     this.adapter.start();
   }
