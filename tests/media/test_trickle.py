@@ -8,7 +8,7 @@ import pytest
 from aiortc import RTCSessionDescription
 
 from tests.media.conftest import Lab
-from tests.media.peers import wait_until
+from tests.media.peers import Publisher, wait_until
 from visioregul.media import MediaError, MediaEvent
 from visioregul.media.candidates import MAX_CANDIDATES
 
@@ -23,23 +23,29 @@ def without_candidates(sdp: str) -> str:
     )
 
 
+async def offer_of(publisher: Publisher) -> tuple[str, str]:
+    """The test publisher's offer with every candidate, and its ICE username fragment."""
+    await publisher.pc.setLocalDescription(await publisher.pc.createOffer())
+    offer = str(publisher.pc.localDescription.sdp)
+    ufrag = re.search(r"a=ice-ufrag:(\S+)", offer)
+    assert ufrag is not None
+    return offer, ufrag.group(1)
+
+
 async def test_given_an_offer_without_candidates_when_they_follow_then_the_video_flows(
     lab: Lab,
 ) -> None:
     room, events = lab.room()
     publisher = lab.publisher("VP8")
-    await publisher.pc.setLocalDescription(await publisher.pc.createOffer())
-    offer = publisher.pc.localDescription.sdp
+    offer, ufrag = await offer_of(publisher)
     candidates = _CANDIDATE.findall(offer)
     assert candidates, "the test publisher gathers a candidate"
-    ufrag = re.search(r"a=ice-ufrag:(\S+)", offer)
-    assert ufrag is not None
 
     answer = await room.publish(without_candidates(offer), participant_id="patient")
     await publisher.pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
     for line in candidates:
-        assert await room.add_publisher_candidate("patient", ufrag.group(1), line, "0")
-    assert await room.add_publisher_candidate("patient", ufrag.group(1), None, None)
+        assert await room.add_publisher_candidate("patient", ufrag, line, "0")
+    assert await room.add_publisher_candidate("patient", ufrag, None, None)
 
     await wait_until(
         lambda: bool(events.of(MediaEvent.FIRST_FRAME)), what="the first frame", timeout=10
@@ -57,14 +63,11 @@ async def test_given_candidates_of_another_offer_or_after_the_end_then_they_are_
 ) -> None:
     room, _ = lab.room()
     publisher = lab.publisher("VP8")
-    await publisher.pc.setLocalDescription(await publisher.pc.createOffer())
-    offer = publisher.pc.localDescription.sdp
-    ufrag = re.search(r"a=ice-ufrag:(\S+)", offer)
-    assert ufrag is not None
+    offer, ufrag = await offer_of(publisher)
     host = "candidate:1 1 udp 2122260223 127.0.0.1 {port} typ host"
 
     # No publisher yet: nothing to add to.
-    assert not await room.add_publisher_candidate("patient", ufrag.group(1), None, None)
+    assert not await room.add_publisher_candidate("patient", ufrag, None, None)
     await room.publish(without_candidates(offer), participant_id="patient")
     # A candidate of a connection the page has replaced since.
     assert not await room.add_publisher_candidate(
@@ -72,12 +75,12 @@ async def test_given_candidates_of_another_offer_or_after_the_end_then_they_are_
     )
     # A page that sends candidates without end: the first ones are taken, not more.
     taken = [
-        await room.add_publisher_candidate("patient", ufrag.group(1), host.format(port=port), "0")
+        await room.add_publisher_candidate("patient", ufrag, host.format(port=port), "0")
         for port in range(40001, 40002 + MAX_CANDIDATES)
     ]
     assert taken == [True] * MAX_CANDIDATES + [False]
-    assert await room.add_publisher_candidate("patient", ufrag.group(1), None, None)
-    assert not await room.add_publisher_candidate("patient", ufrag.group(1), None, None)
+    assert await room.add_publisher_candidate("patient", ufrag, None, None)
+    assert not await room.add_publisher_candidate("patient", ufrag, None, None)
     await publisher.close()
 
 
@@ -97,12 +100,9 @@ async def test_given_a_line_that_is_no_candidate_then_invalid_candidate(
 ) -> None:
     room, _ = lab.room()
     publisher = lab.publisher("VP8")
-    await publisher.pc.setLocalDescription(await publisher.pc.createOffer())
-    offer = publisher.pc.localDescription.sdp
+    offer, ufrag = await offer_of(publisher)
     await room.publish(without_candidates(offer), participant_id="patient")
-    ufrag = re.search(r"a=ice-ufrag:(\S+)", offer)
-    assert ufrag is not None
     with pytest.raises(MediaError) as refused:
-        await room.add_publisher_candidate("patient", ufrag.group(1), line, "0")
+        await room.add_publisher_candidate("patient", ufrag, line, "0")
     assert refused.value.error_id == "invalid_candidate"
     await publisher.close()
