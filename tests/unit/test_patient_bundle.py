@@ -3,6 +3,7 @@ safe inside a ``<script>`` element."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -14,18 +15,18 @@ from visioregul.patient_page.inline import BUNDLE, InlineScripts, inline_scripts
 ROOT = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.parametrize("script", ["bundle:js", "bundle:css"])
 def test_given_the_sources_then_the_committed_bundle_is_what_esbuild_makes_of_them(
-    tmp_path: Path,
+    tmp_path: Path, script: str
 ) -> None:
     esbuild = ROOT / "node_modules" / ".bin" / "esbuild"
     assert esbuild.exists(), "esbuild is missing: `make setup lint` (npm ci) installs it"
     npm = shutil.which("npm")
     assert npm is not None, "npm is missing"
-    built = tmp_path / "patient.js"
     # The same command as `make bundle`, into another file.
-    script = (
+    command = (
         subprocess.run(
-            [npm, "pkg", "get", "scripts.bundle"],
+            [npm, "pkg", "get", f"scripts.{script}"],
             cwd=ROOT,
             capture_output=True,
             text=True,
@@ -34,11 +35,14 @@ def test_given_the_sources_then_the_committed_bundle_is_what_esbuild_makes_of_th
         .stdout.strip()
         .strip('"')
     )
-    command = script.replace("--outfile=patient_page/static/dist/patient.js", f"--outfile={built}")
-    assert command != script, script
-    subprocess.run([str(esbuild), *command.split()[1:]], cwd=ROOT, check=True, capture_output=True)
-    assert built.read_text() == BUNDLE.read_text(), (
-        "patient_page/static/dist/patient.js is out of date: run `make bundle`"
+    found = re.search(r"--outfile=(\S+)", command)
+    assert found is not None, command
+    committed = ROOT / found.group(1)
+    built = tmp_path / committed.name
+    arguments = command.replace(found.group(0), f"--outfile={built}").split()[1:]
+    subprocess.run([str(esbuild), *arguments], cwd=ROOT, check=True, capture_output=True)
+    assert built.read_text() == committed.read_text(), (
+        f"{found.group(1)} is out of date: run `make bundle`"
     )
 
 
