@@ -38,6 +38,27 @@ FRAMES = 10
 
 OUTBOX_COUNT = "() => fetch('/console/api/outbox').then((r) => r.json())"
 
+THEN_SECONDS = 60.0
+"""What a session's ``then`` (a handover, a cut) may take on top of the session itself."""
+CLEANUP_SECONDS = 30.0
+"""A session's cleanup at most: the phone's browser, the call's hangup, both sipps."""
+
+
+def session_seconds(timeout: float, watch_seconds: float = 0.0, *, then: bool = False) -> float:
+    """The longest a session may last, each of its waits bounded by ``timeout``: the page, the
+    camera, the first frame, the frames that establish the video, the path's report, the watch
+    (and ``then``). Past it the session fails as a whole, its cleanup done: nothing of it
+    outlives it (a phone, a call, a task that would hang up the next session's call)."""
+    return 4 * timeout + watch_seconds + (THEN_SECONDS if then else 0.0)
+
+
+def run_seconds(
+    sessions: int, timeout: float, watch_seconds: float, *, then: bool = False
+) -> float:
+    """What ``sessions`` sessions and their cleanups may take at most: a test's own timeout
+    must be longer, or the test runner stops it half-way and leaves its session running."""
+    return sessions * (session_seconds(timeout, watch_seconds, then=then) + CLEANUP_SECONDS)
+
 
 def chromium_in(namespace: str, origin: str, folder: Path) -> str:
     """A Chromium launcher running in ``namespace`` that treats ``origin`` (plain http on a
@@ -112,6 +133,20 @@ class Outcome:
     error: str = ""
 
 
+class SessionTimeout(TimeoutError):
+    """A session went past its deadline (:func:`session_seconds`); says at which step."""
+
+
+@dataclass
+class _Session:
+    """What one session holds while it runs."""
+
+    profile: Profile
+    sent_before: int
+    """The link's uplink counter when the session started."""
+    phone_browser: BrowserContext | None = None
+
+
 @dataclass
 class Scene:
     """The lab, the service in it, the sandbox Asterisk, and a console's browser."""
@@ -130,6 +165,8 @@ class Scene:
     console_browser: BrowserContext | None = None
     runs: int = 0
     problems: list[str] = field(default_factory=list)
+    step: str = ""
+    """What the current (or last) session is at: a timeout names it."""
 
     async def console(self) -> Page:
         """A console page in the service's namespace, logged in at the regulator's position."""
@@ -163,6 +200,7 @@ class Scene:
         watch_seconds: float = 0.0,
         photos: bool = False,
         then: Callable[[Page, Page], Awaitable[None]] | None = None,
+        deadline: float | None = None,
     ) -> Outcome:
         """On ``profile``: a 15 call reaches the console, the regulator invites the caller, the
         patient opens the link on the phone and allows the camera; established once the
@@ -170,27 +208,68 @@ class Scene:
         and both pages still up (e.g. ``lab.handover()`` and waiting for the video to come
         back). ``watch_seconds`` of the console's picture are measured once established.
         ``photos``: a photo of the phone's shown in the room (the page's photo mode, when video
-        cannot pass) ends the session too, with ``photos`` set. Raises what went wrong."""
+        cannot pass) ends the session too, with ``photos`` set. The whole session has
+        :func:`session_seconds` (or ``deadline``, if shorter): past it, it fails with
+        :class:`SessionTimeout`. Whatever happens, the phone's browser, the call and both sipps
+        are gone when this returns. Raises what went wrong."""
         shaped = self.lab.use(profile)
         self.runs += 1
-        sent_before_session = self.lab.stats()["up"]["delivered_bytes"]
+        seconds = session_seconds(timeout, watch_seconds, then=then is not None)
+        if deadline is not None:
+            seconds = min(seconds, deadline)
+        self.step = "the console"
+        session = _Session(shaped, self.lab.stats()["up"]["delivered_bytes"])
         page = await self.console()
-        phone = await start_phone(self.sandbox, POSITION)
-        call = await place_call(self.sandbox, CALLER, "15" + POSITION, duration_ms=120_000)
-        phone_browser: BrowserContext | None = None
+        # The phone and the caller live as long as the session may: never less (a long EDGE
+        # session would lose its call half-way), and they end with it.
+        phone = await start_phone(self.sandbox, POSITION, timeout_s=seconds + CLEANUP_SECONDS)
+        call = await place_call(
+            self.sandbox, CALLER, "15" + POSITION, duration_ms=int(seconds * 1000)
+        )
         try:
-            card = page.locator("#stage .call-card")
-            await expect(card.locator("[data-field=number]")).to_have_text(
-                CALLER_SHOWN, timeout=10_000
-            )
-            sent_before = len((await page.evaluate(OUTBOX_COUNT))["messages"])
-            await card.get_by_role("button", name="Lancer l'invitation").click()
-            await expect(page).to_have_url(re.compile(r"#/session/[0-9a-f]{32}$"))
-            link = await self._new_link(page, sent_before)
-            first_frame = asyncio.create_task(feed(page).evaluate(FIRST_FRAME_AT))
+            async with asyncio.timeout(seconds):
+                return await self._run(page, session, timeout, shots, watch_seconds, photos, then)
+        except TimeoutError as exc:
+            raise SessionTimeout(
+                f"{shaped.name}: past the session's {seconds:.0f} s, at {self.step}"
+            ) from exc
+        finally:
+            self.step = "the cleanup"
+            if session.phone_browser is not None:
+                await session.phone_browser.close()
+            # Until no channel is left: the next session starts with an idle position.
+            await self.sandbox.hang_up_everything()
+            for sipp in (call, phone):
+                with contextlib.suppress(TimeoutError):
+                    await sipp.wait(10)
+                await sipp.stop()
+            await page.close()
 
+    async def _run(
+        self,
+        page: Page,
+        session: _Session,
+        timeout: float,
+        shots: bool,
+        watch_seconds: float,
+        photos: bool,
+        then: Callable[[Page, Page], Awaitable[None]] | None,
+    ) -> Outcome:
+        """The session's steps, from the call on the console (see :meth:`video_from_call`)."""
+        shaped = session.profile
+        self.step = "the call on the console"
+        card = page.locator("#stage .call-card")
+        await expect(card.locator("[data-field=number]")).to_have_text(CALLER_SHOWN, timeout=10_000)
+        self.step = "the invitation"
+        sent_before = len((await page.evaluate(OUTBOX_COUNT))["messages"])
+        await card.get_by_role("button", name="Lancer l'invitation").click()
+        await expect(page).to_have_url(re.compile(r"#/session/[0-9a-f]{32}$"))
+        link = await self._new_link(page, sent_before)
+        first_frame = asyncio.create_task(feed(page).evaluate(FIRST_FRAME_AT))
+        try:
+            self.step = "the phone's browser"
             executable = chromium_in(PHONE_NS, self.service.base_url, self.workdir)
-            phone_browser = await launch(
+            session.phone_browser = await launch(
                 self.playwright,
                 executable,
                 self.workdir / f"phone-profile-{self.runs}",
@@ -201,13 +280,15 @@ class Scene:
                     else []
                 ),
             )
-            patient = await phone_browser.new_page()
+            patient = await session.phone_browser.new_page()
             watch(patient, self.problems)
             await patient.set_viewport_size({"width": 390, "height": 844})
+            self.step = "the patient's page"
             await patient.goto(link, timeout=timeout * 1000)
             await patient.get_by_role("button", name="Activer la caméra").click(
                 timeout=timeout * 1000
             )
+            self.step = "the first frame"
             if photos:
                 # Video or, where it cannot pass, the phone's photos in the room.
                 photo = asyncio.create_task(photo_shown(page))
@@ -215,41 +296,36 @@ class Scene:
                     {first_frame, photo}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
                 )
                 if photo in done and first_frame not in done:
-                    first_frame.cancel()
                     await photo
                     if shots:
-                        await page.screenshot(
-                            path=self.artifacts / f"field-{shaped.name}-console.png"
-                        )
-                        await patient.screenshot(
-                            path=self.artifacts / f"field-{shaped.name}-patient.png"
-                        )
-                    uplink = self.lab.stats()["up"]["delivered_bytes"] - sent_before_session
+                        await self._shots(page, patient, shaped.name)
+                    uplink = self.lab.stats()["up"]["delivered_bytes"] - session.sent_before
                     return Outcome(shaped.name, False, uplink_bytes=uplink, photos=True)
                 photo.cancel()
             shown_at = float(await asyncio.wait_for(first_frame, timeout))
             opened_at = float(await patient.evaluate("performance.timeOrigin"))
+            self.step = f"{FRAMES} frames"
             await asyncio.wait_for(feed(page).evaluate(COUNT_FRAMES, FRAMES), timeout)
+            self.step = "the watch"
             quality = (
                 await watch_video(page, self.lab, watch_seconds) if watch_seconds > 0 else None
             )
             if shots:
-                await page.screenshot(path=self.artifacts / f"field-{shaped.name}-console.png")
-                await patient.screenshot(path=self.artifacts / f"field-{shaped.name}-patient.png")
-            uplink = self.lab.stats()["up"]["delivered_bytes"] - sent_before_session
+                await self._shots(page, patient, shaped.name)
+            uplink = self.lab.stats()["up"]["delivered_bytes"] - session.sent_before
+            self.step = "the path's report"
             path = await self._video_path(page, timeout)
             if then is not None:
+                self.step = "the session's next steps"
                 await then(page, patient)
             return Outcome(shaped.name, True, shown_at - opened_at, uplink, path, quality)
         finally:
-            if phone_browser is not None:
-                await phone_browser.close()
-            await self.sandbox.cli("channel request hangup all")
-            for sipp in (call, phone):
-                with contextlib.suppress(TimeoutError):
-                    await sipp.wait(10)
-                await sipp.stop()
-            await page.close()
+            first_frame.cancel()
+
+    async def _shots(self, console: Page, patient: Page, name: str) -> None:
+        """Both screens, in the artifacts."""
+        await console.screenshot(path=self.artifacts / f"field-{name}-console.png")
+        await patient.screenshot(path=self.artifacts / f"field-{name}-patient.png")
 
     async def attempt(
         self,
