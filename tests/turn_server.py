@@ -3,8 +3,8 @@
 ``use-auth-secret`` with a random ``static-auth-secret`` per run (the service derives time-limited
 credentials from it, :func:`visioregul.media.ice.turn_credentials`), UDP and TCP on 3478 and TLS
 on 443 with a certificate of a test authority made at run time (:class:`TestAuthority`), no CLI,
-its log on stdout (kept in the run's folder), loopback and private peers allowed (the tests' peers
-are there).
+its log on stdout, written straight to a file in the run's folder, loopback and private peers
+allowed (the tests' peers are there).
 
 It listens on one address only (``listening-ip`` and ``relay-ip``), so that several servers,
 and other services on 443, live side by side: on the host, a loopback address of its own (any
@@ -185,7 +185,10 @@ class TurnServer:
     port: int = 3478
     tls_port: int = 443
     realm: str = REALM
-    log_lines: list[str] = field(default_factory=list)
+    log_path: Path | None = None
+    """Where coturn's standard output goes (a file: a pipe that nobody reads while a test runs on
+    another event loop fills up, and coturn then blocks on its next log line, answering
+    nobody)."""
 
     def urls(self) -> list[str]:
         """UDP, TCP and TLS TURN URLs, as ``[video] turn_urls`` takes them."""
@@ -198,6 +201,13 @@ class TurnServer:
     def credentials(self, participant: str = "test") -> tuple[str, str]:
         """A valid ``(username, password)`` pair made from the secret."""
         return turn_credentials(self.secret, participant)
+
+    @property
+    def log_lines(self) -> list[str]:
+        """What the server wrote so far, line by line."""
+        if self.log_path is None or not self.log_path.exists():
+            return []
+        return self.log_path.read_text(errors="replace").splitlines()
 
     @property
     def log(self) -> str:
@@ -317,40 +327,36 @@ async def running_turn(
     ``relay_ip`` (``address`` by default), inside network namespace ``netns`` when given; stopped
     (and awaited) on exit. ``folder`` holds its configuration, certificates and log."""
     server, command = _prepare(address, folder, netns, relay_ip, secret, port, tls_port)
-    process = await asyncio.create_subprocess_exec(
-        *command,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-        start_new_session=True,
-        preexec_fn=_die_with_parent,
-    )
-    log_file = (folder / "turnserver.log").open("w")
+    server.log_path = folder / "turnserver.log"
+    # Straight into a file, read by nobody while it runs: coturn never waits on its log.
+    with server.log_path.open("wb") as log_file:
+        process = await asyncio.create_subprocess_exec(
+            *command,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=asyncio.subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
+        )
     # One line per listener: UDP, TCP and TLS (coturn says "TLS/TCP" for both of the latter).
     wanted = {
         f"UDP listener opened on: {address}:{port}",
         f"TCP listener opened on : {address}:{port}",
         f"TCP listener opened on : {address}:{tls_port}",
     }
-    ready = asyncio.get_running_loop().create_future()
 
-    async def read() -> None:
-        assert process.stdout is not None
-        async for raw in process.stdout:
-            line = raw.decode(errors="replace").rstrip()
-            server.log_lines.append(line)
-            log_file.write(line + "\n")
-            log_file.flush()
-            wanted.difference_update({marker for marker in wanted if marker in line})
-            if not wanted and not ready.done():
-                ready.set_result(None)
-        if not ready.done():
-            ready.set_exception(TurnStartError(f"turnserver exited:\n{server.log}"))
+    async def listening() -> None:
+        while True:
+            log = server.log
+            if all(marker in log for marker in wanted):
+                return
+            if process.returncode is not None:
+                raise TurnStartError(f"turnserver exited:\n{log}")
+            await asyncio.sleep(0.05)
 
-    reader = asyncio.create_task(read())
     try:
         try:
-            await asyncio.wait_for(asyncio.shield(ready), STARTUP_TIMEOUT)
+            await asyncio.wait_for(listening(), STARTUP_TIMEOUT)
         except TimeoutError:
             raise TurnStartError(f"turnserver did not open its listeners:\n{server.log}") from None
         if netns is None:
@@ -367,8 +373,6 @@ async def running_turn(
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(process.pid, 9)
                 await process.wait()
-        await asyncio.gather(reader, return_exceptions=True)
-        log_file.close()
 
 
 @pytest.fixture

@@ -226,13 +226,17 @@ class Scene:
         call = await place_call(
             self.sandbox, CALLER, "15" + POSITION, duration_ms=int(seconds * 1000)
         )
+        scope = asyncio.timeout(seconds)
         try:
-            async with asyncio.timeout(seconds):
+            async with scope:
                 return await self._run(page, session, timeout, shots, watch_seconds, photos, then)
         except TimeoutError as exc:
-            raise SessionTimeout(
-                f"{shaped.name}: past the session's {seconds:.0f} s, at {self.step}"
-            ) from exc
+            if scope.expired():
+                raise SessionTimeout(
+                    f"{shaped.name}: past the session's {seconds:.0f} s, at {self.step}"
+                ) from exc
+            # One wait of the session ran out (its own bound): said with its step.
+            raise TimeoutError(f"{shaped.name}: a wait ran out, at {self.step}") from exc
         finally:
             self.step = "the cleanup"
             if session.phone_browser is not None:
