@@ -142,8 +142,11 @@ class FeedbackRecorder:
         messages: list[TransportFeedback] = []
         while self.pending:
             assert self._next is not None and self._newest is not None
-            message, self._next = self._message(sender_ssrc, self._next, self._newest)
+            start = self._next
+            message, self._next = self._message(sender_ssrc, start, self._newest)
             messages.append(message)
+            if self._next <= start:
+                break  # no progress (never expected): stop rather than spin the service
         if self._next is not None:
             oldest = self._next - _HISTORY
             for sequence in [s for s in self._arrivals if s < oldest]:
@@ -156,6 +159,11 @@ class FeedbackRecorder:
         first = start
         while first not in self._arrivals:
             first += 1
+        # More numbers lost in a row than one message holds (the link cut for seconds while the
+        # browser kept sending): the oldest of them go unreported, so that the message still
+        # reaches the first arrival after them (a message of losses only would report nothing,
+        # and the next one would start at the same place again).
+        start = max(start, first - MAX_PACKETS_PER_FEEDBACK + 1)
         first_ticks = self._arrivals[first] // TICK_US
         reference = first_ticks // REFERENCE_TICKS
         previous = reference * REFERENCE_TICKS

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from visioregul.media.congestion import FeedbackRecorder
+from visioregul.media.congestion import MAX_PACKETS_PER_FEEDBACK, FeedbackRecorder
 from visioregul.media.twcc import (
     LARGE_DELTA,
     NOT_RECEIVED,
@@ -160,6 +160,24 @@ def test_given_packets_lost_between_two_messages_then_the_next_one_reports_them_
     assert message.base_sequence == 2
     assert message.deltas[:2] == (None, None)
     assert message.deltas[2] is not None
+
+
+def test_given_more_losses_in_a_row_than_a_message_holds_then_feedback_resumes_after_them() -> None:
+    """A link cut for 30 s while the browser kept sending: thousands of numbers lost in a row."""
+    recorder = FeedbackRecorder()
+    for sequence in range(10):
+        recorder.record(sequence, 1_000_000 + sequence * 1000)
+    recorder.build(1)
+    recorder.record(7_510, 31_000_000)  # 7,500 numbers lost while the link was down
+    recorder.record(7_511, 31_001_000)
+    messages = recorder.build(1)
+
+    assert not recorder.pending
+    assert set(reported_arrivals(messages)) == {7_510, 7_511}
+    # What fits in a message before the first arrival is reported lost, the rest forgotten.
+    assert all(len(m.deltas) <= MAX_PACKETS_PER_FEEDBACK for m in messages)
+    assert all(m.deltas[-1] is not None for m in messages)
+    assert messages[0].deltas[0] is None
 
 
 def test_given_a_packet_too_late_to_report_then_it_is_ignored() -> None:
