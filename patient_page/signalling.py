@@ -269,6 +269,16 @@ PatientMessage = Annotated[
 _ADAPTER: TypeAdapter[PatientMessage] = TypeAdapter(PatientMessage)
 
 
+def _text_message(event: SessionEvent) -> dict[str, object]:
+    """The page's message for a typed message of the session's log, either way."""
+    return {
+        "type": "text",
+        "from": "regulator" if event.type == TEXT_SENT else "patient",
+        "text": str(event.details.get("text", "")),
+        "at": event.at.isoformat(),
+    }
+
+
 def decode(text: str) -> PatientMessage | None:
     """The page's message, or None when it is not one."""
     try:
@@ -390,6 +400,12 @@ class _PatientConnection:
                 }
             )
             screen.greet()
+            if not third_party:
+                # A page that connects again missed what its old socket could not carry: the
+                # regulator's newest message (the page shows it once, known by its time).
+                latest = await texts.latest_from_regulator(session_id)
+                if latest is not None:
+                    await self.ws.send_json(_text_message(latest))
             async for message in self.ws:
                 if message.type is not web.WSMsgType.TEXT or self.gone.is_set():
                     continue
@@ -442,14 +458,7 @@ class _PatientConnection:
 
     def _on_text(self, event: SessionEvent) -> None:
         """A typed message of this session, either way, is in its log: show it on the page."""
-        side = "regulator" if event.type == TEXT_SENT else "patient"
-        message: dict[str, object] = {
-            "type": "text",
-            "from": side,
-            "text": str(event.details.get("text", "")),
-            "at": event.at.isoformat(),
-        }
-        self._later(self._send(message))
+        self._later(self._send(_text_message(event)))
 
     def _on_document(self, document: Document) -> None:
         """A document of this session is kept, either way: the page lists it."""

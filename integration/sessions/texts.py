@@ -122,6 +122,13 @@ class TextMessages:
         details = {"text": clean_text(text)}
         return await self._record(session_id, actor, TEXT_RECEIVED, details, side="patient")
 
+    async def latest_from_regulator(self, session_id: str) -> SessionEvent | None:
+        """The regulator's newest message of ``session_id``, or None: a page that connects again
+        (its network was down, it was reloaded) shows it, whatever its old socket missed."""
+        detail = await self.service.get(session_id)
+        sent = [event for event in detail.events if event.type == TEXT_SENT]
+        return sent[-1] if sent else None
+
     def listen(self, session_id: str, listener: TextListener) -> Callable[[], None]:
         """Hear the messages of one session, both ways; returns the function that stops."""
         self._listeners.setdefault(session_id, set()).add(listener)

@@ -7,6 +7,7 @@ import { describe, test } from 'node:test';
 import {
   CARRIES_READINGS,
   decide,
+  capFor,
   encodingFor,
   initialState,
   LinkAdapter,
@@ -247,5 +248,20 @@ describe('reconnection', () => {
     assert.equal(networkChanged('cellular', 'cellular'), false);
     // Desktops and iPhones do not tell the type: their estimates changing is no new network.
     assert.equal(networkChanged(undefined, undefined), false);
+  });
+});
+
+describe('a camera larger than 720p', () => {
+  test('is scaled down to 720p before the encoder', () => {
+    assert.deepEqual(capFor({ width: 3840, height: 2160 }), { maxFramerate: 30, scaleResolutionDownBy: 3 });
+    assert.deepEqual(capFor({ width: 1920, height: 1080 }), { maxFramerate: 30, scaleResolutionDownBy: 1.5 });
+    // Held upright, a phone's picture is taller than wide: its short side counts.
+    assert.deepEqual(capFor({ width: 2160, height: 3840 }), { maxFramerate: 30, scaleResolutionDownBy: 3 });
+  });
+
+  test('a camera at 720p or less, or one that does not say, is left as it is', () => {
+    assert.equal(capFor({ width: 1280, height: 720 }), null);
+    assert.equal(capFor({ width: 640, height: 480 }), null);
+    assert.equal(capFor({}), null);
   });
 });

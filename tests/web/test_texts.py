@@ -94,6 +94,29 @@ async def test_given_a_typed_message_then_the_patient_sees_it_answers_and_both_a
     await page.close()
 
 
+async def test_given_a_message_written_while_the_page_was_away_then_its_new_socket_shows_it(
+    client: Client,
+) -> None:
+    """The phone's network drops: the regulator writes meanwhile; the page's new socket gets
+    the regulator's newest message right after its welcome (the old socket could not carry
+    it)."""
+    session_id, token, _ = await invite(client)
+    page = await open_page(client, token)
+    await page.close()
+    async with client.ws_connect("/console/ws", origin=public_origin(client)) as console:
+        for text in ("Vous m'entendez ?", "Restez près du patient"):
+            await console.send_json({"type": "text.send", "session_id": session_id, "text": text})
+            await next_of(console, "text.accepted")
+
+    again = await open_page(client, token)
+    shown = await next_of(again, "text")
+    assert shown["from"] == "regulator"
+    assert shown["text"] == "Restez près du patient"
+    sent = events_of(await detail(client, session_id), "text.sent")
+    assert shown["at"] == sent[-1]["at"]
+    await again.close()
+
+
 async def test_given_bad_messages_then_each_is_refused_with_its_reason_and_nothing_logged(
     client: Client,
 ) -> None:

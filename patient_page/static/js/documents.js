@@ -73,8 +73,21 @@ export class PatientDocuments {
     this.section.hidden = true;
   }
 
-  /** @private */
-  async load() {
+  /**
+   * The page connects again (its network was down): the documents the regulator sent meanwhile,
+   * whose news went with the old socket, are listed and announced.
+   */
+  refresh() {
+    if (!this.ended) {
+      this.load(true);
+    }
+  }
+
+  /**
+   * @private
+   * @param {boolean} [fresh] whether documents not listed yet are news
+   */
+  async load(fresh = false) {
     try {
       const response = await fetch(`${this.pagePath.replace(/\/+$/, '')}/documents`, {
         credentials: 'same-origin',
@@ -89,7 +102,7 @@ export class PatientDocuments {
       }
       const documents = Array.isArray(body.documents) ? body.documents : [];
       for (const item of documents.slice().reverse()) {
-        this.show(item, false);
+        this.show(item, fresh);
       }
     } catch (error) {
       console.warn('documents not listed', error);

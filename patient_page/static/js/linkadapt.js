@@ -208,6 +208,26 @@ export function encodingFor(step, shortSide) {
 }
 
 /**
+ * The sender's encoding for a camera that gives more than the best step (a 4K camera, a browser
+ * that ignored the page's ideal 720p): its picture scaled down to the best step's short side
+ * before it is encoded, so that a mobile link never carries more than 720p. Null when the
+ * camera's picture is no larger (nothing to cap).
+ * @param {{width?: number, height?: number}} settings the camera track's settings
+ * @returns {{maxFramerate: number, scaleResolutionDownBy: number} | null}
+ */
+export function capFor(settings) {
+  if (!settings.width || !settings.height) {
+    return null;
+  }
+  const shortSide = Math.min(settings.width, settings.height);
+  if (shortSide <= STEPS[0].height) {
+    return null;
+  }
+  const { maxFramerate, scaleResolutionDownBy } = encodingFor(0, shortSide);
+  return { maxFramerate, scaleResolutionDownBy };
+}
+
+/**
  * One reading from the connection's statistics.
  * @param {RTCStatsReport | Map<string, any>} report
  * @returns {Sample}

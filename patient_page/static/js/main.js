@@ -109,6 +109,8 @@ class PatientPage {
     /** The patient wants the video to run (camera allowed, not stopped). */
     this.wanted = false;
     this.ended = false;
+    /** A welcome came already: the next one is a new socket's. */
+    this.welcomed = false;
     /** @type {object[]} messages waiting for the socket */
     this.pending = [];
     this.awake = new ScreenAwake();
@@ -511,6 +513,11 @@ class PatientPage {
     switch (message.type) {
       case 'welcome':
         performance.mark('visioregul:welcome');
+        if (this.welcomed) {
+          // A new socket: what the old one missed (documents sent meanwhile) is fetched.
+          this.documents?.refresh();
+        }
+        this.welcomed = true;
         this.iceServers = Array.isArray(message.ice_servers) ? message.ice_servers : [];
         this.trickle = message.trickle === true;
         this.screen.reset();

@@ -6,6 +6,8 @@
  * @module publisher
  */
 
+import { capFor } from './linkadapt.js';
+
 /** Longest wait for ICE candidates before the offer goes with what it has. */
 const GATHERING_TIMEOUT_MS = 4000;
 /** Wait for more relay candidates once one came (the other TURN transports, if quick). */
@@ -239,7 +241,12 @@ export class Publisher {
     this.sendCandidate = null;
     /** The offer as it went. */
     this.offered = '';
-    this.transceiver = this.pc.addTransceiver(track, { direction: 'sendonly' });
+    // A camera larger than 720p is scaled down before the encoder, from the first frame.
+    const cap = capFor(track.getSettings ? track.getSettings() : {});
+    this.transceiver = this.pc.addTransceiver(track, {
+      direction: 'sendonly',
+      ...(cap ? { sendEncodings: [cap] } : {}),
+    });
     preferVp8(this.transceiver);
     this.pc.addEventListener('connectionstatechange', () => {
       options.onState(this.pc.connectionState);
@@ -334,6 +341,15 @@ export class Publisher {
    */
   async replaceTrack(track) {
     await this.transceiver.sender.replaceTrack(track);
+    // The other camera may be larger: scaled down at least to 720p (a weak link's step, set
+    // by the link's adapter, may scale it further).
+    const cap = capFor(track.getSettings ? track.getSettings() : {});
+    const parameters = this.transceiver.sender.getParameters();
+    const encoding = parameters.encodings && parameters.encodings[0];
+    if (cap && encoding && (encoding.scaleResolutionDownBy || 1) < cap.scaleResolutionDownBy) {
+      encoding.scaleResolutionDownBy = cap.scaleResolutionDownBy;
+      await this.transceiver.sender.setParameters(parameters);
+    }
   }
 
   /** Close the connection (the camera's track is the page's to stop). */

@@ -38,6 +38,8 @@ export class Texts {
     this.input.maxLength = MAX_TEXT;
     /** The last answer sent: back in the field if the service refuses it. */
     this.lastSent = '';
+    /** When the regulator's message shown was written (the service may repeat it). */
+    this.lastAt = '';
     this.closed = false;
     byId('text-close').addEventListener('click', () => {
       this.shown.hidden = true;
@@ -60,12 +62,17 @@ export class Texts {
 
   /**
    * A message of the session, either way (`{"type": "text", "from", "text"}`).
-   * @param {{from?: string, text?: unknown}} message
+   * @param {{from?: string, text?: unknown, at?: string}} message
    */
   onText(message) {
     if (message.from !== 'regulator') {
       return; // the patient's own answer, already confirmed under the field
     }
+    // The same message again (a new socket repeats the newest one): shown once, not reopened.
+    if (message.at && message.at === this.lastAt) {
+      return;
+    }
+    this.lastAt = message.at || '';
     this.body.textContent = String(message.text ?? '');
     this.shown.hidden = false;
     // The field to answer appears once the regulator has written: a caller who talks on the
