@@ -200,6 +200,12 @@ class _Fold:
     lost: datetime | None = None
     """Since when the video is lost (None unless lost now)."""
     interruptions: int = 0
+    publisher_lost: bool = False
+    """``video.lost`` since the video was last live."""
+    reconnecting: bool = False
+    """The page said it builds a new connection while the service still held the old one (no
+    ``video.lost``): the service logs no new ``video.live`` for it, the new connection's path
+    report (or frames again) says the video is back."""
     stalled: datetime | None = None
     photo_mode: tuple[str, datetime] | None = None
     photo_mode_ever: tuple[str, datetime] | None = None
@@ -235,10 +241,13 @@ class _Fold:
                 self.browser, self.no_path = None, None
         elif kind == "video.path":
             self.path, self.no_path = details, None
+            if self.reconnecting:
+                self._back(at)
         elif kind == "video.no_path":
             self.no_path = (details, at)
         elif kind == "video.live":
             self.live, self.lost, self.stalled, self.no_path, self.left = at, None, None, None, None
+            self.publisher_lost = self.reconnecting = False
             self.live_ever = self.live_ever or at
         elif kind in ("video.lost", "video.reconnecting"):
             if self.live is not None:
@@ -246,10 +255,16 @@ class _Fold:
             if self.live is not None or self.lost is not None:
                 self.live, self.stalled = None, None
                 self.lost = self.lost or at
+            # A publisher the service lost comes back with ``video.live``; a reconnection while
+            # the service still held it does not.
+            self.publisher_lost = self.publisher_lost or kind == "video.lost"
+            self.reconnecting = self.lost is not None and not self.publisher_lost
         elif kind == "video.stalled" and details.get("participant_id", "patient") == "patient":
             self.stalled = at
         elif kind == "video.resumed" and details.get("participant_id", "patient") == "patient":
             self.stalled = None
+            if self.reconnecting:
+                self._back(at)
         elif kind == "video.photo_mode":
             self.photo_mode = self.photo_mode_ever = (str(details.get("reason", "")), at)
         elif kind == "video.photo_mode_ended":
@@ -260,6 +275,10 @@ class _Fold:
             self.left, self.live, self.stalled = at, None, None
         elif kind in ("session.ended", "session.expired"):
             self.ended = at
+
+    def _back(self, at: datetime) -> None:
+        """The page's new connection carries the video again."""
+        self.live, self.lost, self.reconnecting = at, None, False
 
 
 def session_outcome(events: Iterable[LoggedEvent]) -> Outcome:

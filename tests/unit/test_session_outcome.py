@@ -207,6 +207,27 @@ def test_given_the_video_lost_then_video_lost_until_live_again(
     assert session_outcome(again).kind is OutcomeKind.VIDEO_ESTABLISHED
 
 
+def test_given_a_reconnection_while_the_service_held_the_video_then_its_path_says_it_is_back() -> (
+    None
+):
+    """The page rebuilds its connection (a cut, a handover) while the service still held the
+    old one: no new ``video.live`` comes; the new connection's path report, or frames again,
+    end the interruption."""
+    reconnecting = ("video.reconnecting", {"reason": "ice_failed"})
+    path = ("video.path", {"path": "direct", "rtt_ms": 40})
+    resumed = ("video.resumed", {"participant_id": "patient", "stalled_ms": 30000})
+    lost = log(*invited(), *opened(), "video.live", reconnecting)
+    assert session_outcome(lost).kind is OutcomeKind.VIDEO_LOST
+    for back in (path, resumed):
+        again = log(*invited(), *opened(), "video.live", reconnecting, back)
+        assert session_outcome(again).kind is OutcomeKind.VIDEO_ESTABLISHED
+    # A publisher the service lost comes back only with its frames (``video.live``).
+    gone = log(*invited(), *opened(), "video.live", "video.lost", reconnecting, path)
+    assert session_outcome(gone).kind is OutcomeKind.VIDEO_LOST
+    live = log(*invited(), *opened(), "video.live", "video.lost", reconnecting, path, "video.live")
+    assert session_outcome(live).kind is OutcomeKind.VIDEO_ESTABLISHED
+
+
 def test_given_the_video_lost_then_no_path_then_no_path() -> None:
     events = log(
         *invited(),
