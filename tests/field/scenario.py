@@ -265,7 +265,7 @@ class Scene:
         card = page.locator("#stage .call-card")
         await expect(card.locator("[data-field=number]")).to_have_text(CALLER_SHOWN, timeout=10_000)
         self.step = "the invitation"
-        sent_before = len((await page.evaluate(OUTBOX_COUNT))["messages"])
+        sent_before = await self._newest_message(page)
         await card.get_by_role("button", name="Lancer l'invitation").click()
         await expect(page).to_have_url(re.compile(r"#/session/[0-9a-f]{32}$"))
         link = await self._new_link(page, sent_before)
@@ -368,12 +368,19 @@ class Scene:
         return str(paths[-1]["details"]["path"])
 
     @staticmethod
-    async def _new_link(page: Page, sent_before: int, timeout: float = 10.0) -> str:
-        """The patient's link in the outbox's newest message, once there is a new one."""
+    async def _newest_message(page: Page) -> object:
+        """The id of the outbox's newest message (None when it is empty)."""
+        messages = (await page.evaluate(OUTBOX_COUNT))["messages"]
+        return messages[0]["id"] if messages else None
+
+    @staticmethod
+    async def _new_link(page: Page, newest_before: object, timeout: float = 10.0) -> str:
+        """The patient's link in the outbox's newest message, once it is a new one (the outbox
+        lists its 50 newest messages: their count stops growing, the newest one changes)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             messages = (await page.evaluate(OUTBOX_COUNT))["messages"]
-            if len(messages) > sent_before:
+            if messages and messages[0]["id"] != newest_before:
                 text = str(messages[0]["text"])
                 return text[text.index("http") :].split()[0]
             await asyncio.sleep(0.1)
