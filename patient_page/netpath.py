@@ -52,9 +52,12 @@ class PathMessage(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
-        """A relay path is a relay candidate's, through the protocol it names."""
+        """A relay path is a relay candidate's, through the protocol it names; the service's own
+        relay (a remote relay candidate) is reached over UDP."""
         if self.local_type == "relay":
             expected = _RELAY_PATHS.get(self.relay_protocol or "")
+        elif self.remote_type == "relay":
+            expected = "turn-udp" if self.relay_protocol == "udp" else None
         else:
             expected = "direct" if self.relay_protocol is None else None
         if expected != self.path:

@@ -18,7 +18,7 @@ before(async () => {
  * @param {object} local
  * @param {object} [pair]
  */
-function report(local, pair = {}) {
+function report(local, pair = {}, remote = { candidateType: 'host' }) {
   return new Map(
     [
       { id: 'T1', type: 'transport', selectedCandidatePairId: 'P2' },
@@ -26,7 +26,7 @@ function report(local, pair = {}) {
       { id: 'P2', type: 'candidate-pair', localCandidateId: 'L1', remoteCandidateId: 'R1', currentRoundTripTime: 0.0414, ...pair },
       { id: 'L0', type: 'local-candidate', candidateType: 'host' },
       { id: 'L1', type: 'local-candidate', ...local },
-      { id: 'R1', type: 'remote-candidate', candidateType: 'host' },
+      { id: 'R1', type: 'remote-candidate', ...remote },
     ].map((stat) => [stat.id, stat]),
   );
 }
@@ -48,6 +48,13 @@ describe('describePath', () => {
       assert.equal(path?.relay_protocol, protocol);
       assert.equal(path?.local_type, 'relay');
     }
+  });
+
+  test("the service's own relay is a relayed path too, over UDP from the phone", () => {
+    const path = describePath(report({ candidateType: 'host' }, {}, { candidateType: 'relay' }));
+    assert.equal(path?.path, 'turn-udp');
+    assert.equal(path?.relay_protocol, 'udp');
+    assert.equal(path?.remote_type, 'relay');
   });
 
   test('no selected pair, an unknown relay protocol or no round trip yet', () => {

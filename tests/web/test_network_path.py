@@ -27,7 +27,9 @@ async def test_given_path_reports_then_each_change_is_recorded_once(client: Clie
     session_id, token, _ = await invite(client)
     ws = await open_page(client, token)
     # The same path again (a later sample, another round trip) records nothing.
-    for message in (DIRECT, {**DIRECT, "rtt_ms": 9}, TLS, TLS):
+    # The service's own relay, reached from the phone's host candidate over UDP.
+    service_relay = {**DIRECT, "path": "turn-udp", "relay_protocol": "udp", "remote_type": "relay"}
+    for message in (DIRECT, {**DIRECT, "rtt_ms": 9}, TLS, TLS, service_relay):
         await ws.send_json(message)
     await ws.send_json({"type": "no_path", "reason": "turn_refused"})
     await ws.send_json({"type": "no_path", "reason": "turn_refused"})
@@ -39,7 +41,7 @@ async def test_given_path_reports_then_each_change_is_recorded_once(client: Clie
         "two no_path events",
     )
     kinds = [k for k in event_types(body) if k in ("video.path", "video.no_path")]
-    assert kinds == ["video.path", "video.path", "video.no_path", "video.no_path"]
+    assert kinds == ["video.path"] * 3 + ["video.no_path"] * 2
     paths = events_of(body, "video.path")
     assert paths[0]["details"] == {
         "path": "direct",
@@ -50,6 +52,7 @@ async def test_given_path_reports_then_each_change_is_recorded_once(client: Clie
         "participant_id": "patient",
     }
     assert paths[1]["details"]["path"] == "turn-tls" and paths[1]["actor"] == "patient"
+    assert paths[2]["details"]["path"] == "turn-udp"
     reasons = [e["details"]["reason"] for e in events_of(body, "video.no_path")]
     assert reasons == ["turn_refused", "turn_unreachable"]
     await ws.close()
@@ -63,6 +66,7 @@ async def test_given_reports_that_contradict_themselves_then_refused(client: Cli
         {**TLS, "relay_protocol": "udp"},
         {**TLS, "relay_protocol": None},
         {**DIRECT, "relay_protocol": "udp"},
+        {**DIRECT, "remote_type": "relay"},  # the service's relay is not a direct path
         {**DIRECT, "rtt_ms": -1},
         {**DIRECT, "path": "carrier-pigeon"},
         {"type": "no_path", "reason": "gremlins"},

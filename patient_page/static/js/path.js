@@ -53,19 +53,25 @@ export function describePath(report) {
     return null;
   }
   const remote = byId.get(pair.remoteCandidateId);
-  const relayed = local.candidateType === 'relay';
-  const protocol = relayed && RELAY_PROTOCOLS.includes(local.relayProtocol) ? local.relayProtocol : null;
-  if (relayed && !protocol) {
-    return null; // a relay whose protocol is unknown: say nothing rather than something wrong
+  const remoteType = remote && CANDIDATE_TYPES.includes(remote.candidateType) ? remote.candidateType : null;
+  let protocol = null;
+  if (local.candidateType === 'relay') {
+    protocol = RELAY_PROTOCOLS.includes(local.relayProtocol) ? local.relayProtocol : null;
+    if (!protocol) {
+      return null; // a relay whose protocol is unknown: say nothing rather than something wrong
+    }
+  } else if (remoteType === 'relay') {
+    // The service's own relay: the phone reaches the TURN server's relayed address (always UDP).
+    protocol = 'udp';
   }
   const rtt = typeof pair.currentRoundTripTime === 'number' ? Math.round(pair.currentRoundTripTime * 1000) : null;
   return {
     type: 'path',
-    path: relayed ? /** @type {PathReport['path']} */ (`turn-${protocol}`) : 'direct',
+    path: protocol ? /** @type {PathReport['path']} */ (`turn-${protocol}`) : 'direct',
     rtt_ms: rtt,
     local_type: local.candidateType,
     relay_protocol: protocol,
-    remote_type: remote && CANDIDATE_TYPES.includes(remote.candidateType) ? remote.candidateType : null,
+    remote_type: remoteType,
   };
 }
 
