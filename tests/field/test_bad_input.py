@@ -101,6 +101,11 @@ async def test_given_a_30_s_cut_mid_session_then_both_sides_say_it_and_the_video
         )
         await expect(video).to_have_attribute("data-notice", "", timeout=CUT_SECONDS * 1000)
         await asyncio.wait_for(feed(console).evaluate(COUNT_FRAMES, 30), 3 * CUT_SECONDS)
+        # The page's new socket tells its camera again: the room's controls are not « page du
+        # patient fermée » any more.
+        await expect(console.locator("[data-remote=switch_camera]")).not_to_have_attribute(
+            "title", "page du patient fermée"
+        )
         await expect(patient.locator("#text-shown-body")).to_have_text(MESSAGE)
         received = patient.locator("#documents .received-item[data-direction=to_patient]")
         await expect(received.locator(".received-name")).to_have_text([DOCUMENT])

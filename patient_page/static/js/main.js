@@ -516,6 +516,10 @@ class PatientPage {
         if (this.welcomed) {
           // A new socket: what the old one missed (documents sent meanwhile) is fetched.
           this.documents?.refresh();
+          // The old socket's end told the consoles the page was gone: its camera is here again.
+          if (this.stream) {
+            this.remote.report();
+          }
         }
         this.welcomed = true;
         this.iceServers = Array.isArray(message.ice_servers) ? message.ice_servers : [];
