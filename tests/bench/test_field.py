@@ -30,7 +30,7 @@ import pytest
 from playwright.async_api import Page
 
 from tests.bench.detail_clip import write_detail_clip
-from tests.browser.test_video import COUNT_FRAMES, feed
+from tests.browser.pages import COUNT_FRAMES, feed
 from tests.field.scenario import Outcome, Scene, run_seconds
 from tests.field.stats import percentile, wilson_lower_bound
 

@@ -42,9 +42,16 @@ from tests.browser.conftest import (  # noqa: F401
     playwright_driver,
     second_browser,
 )
-from tests.browser.pages import log_in, start_service, watch
-from tests.browser.test_video import FIRST_FRAME_AT, feed, loopback_ice, patient_link  # noqa: F401
-from tests.browser.test_video import settings as service_settings
+from tests.browser.pages import (  # noqa: F401
+    FIRST_FRAME_AT,
+    feed,
+    log_in,
+    loopback_ice,
+    patient_link,
+    start_service,
+    watch,
+)
+from tests.browser.pages import settings as service_settings
 
 RUNS = int(os.environ.get("VISIOREGUL_BENCH_FIRST_FRAME_RUNS", "10"))
 TARGET_P50_MS = 800.0

@@ -20,8 +20,7 @@ import pytest
 from playwright.async_api import Playwright, expect
 
 from tests.browser.conftest import artifacts, chromium, launch, playwright_driver  # noqa: F401
-from tests.browser.pages import start_service
-from tests.browser.test_video import open_link, settings
+from tests.browser.pages import open_link, settings, start_service
 
 RUNS = int(os.environ.get("VISIOREGUL_BENCH_TEST_PAGE_RUNS", "5"))
 TARGET_S = 10.0

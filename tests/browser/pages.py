@@ -27,6 +27,12 @@ SHOTS_COPY = "VISIOREGUL_SHOTS_COPY"
 
 FAILED_LOAD = re.compile(r"status of (\d{3})")
 
+FIRST_FRAME_AT = """(video) => new Promise((resolve) => {
+  video.requestVideoFrameCallback(() => resolve(Date.now()));
+})"""
+"""Resolves with the wall-clock time of the first frame presented."""
+
+
 COUNT_FRAMES = """(video, wanted) => new Promise((resolve) => {
   let count = 0;
   const step = () => {

@@ -58,6 +58,15 @@ async def actions(page: Page) -> list[dict[str, Any]]:
     return list(await page.evaluate("window.rebounds.map((a) => ({ ...a }))"))
 
 
+def first_of(page: Page, kind: str) -> Callable[[], Awaitable[dict[str, Any] | None]]:
+    """A check for :func:`until`: the page's first rebound action of ``kind``, or None."""
+
+    async def check() -> dict[str, Any] | None:
+        return next((a for a in await actions(page) if a["kind"] == kind), None)
+
+    return check
+
+
 @dataclass
 class Phone:
     """The phone's page publishing to the room, and the frames the relay received so far."""
@@ -140,11 +149,7 @@ async def test_given_a_dip_then_the_link_back_then_the_page_makes_chromium_probe
         await dip(phone)
         lab.set_uplink(GOOD_KBPS)
 
-        async def recovered() -> dict[str, Any] | None:
-            done = [a for a in await actions(page) if a["kind"] == "recovered"]
-            return done[0] if done else None
-
-        result = await until(recovered, "a probe finding the link back", 60)
+        result = await until(first_of(page, "recovered"), "a probe finding the link back", 60)
         done = await actions(page)
         kinds = [a["kind"] for a in done]
         # Probes (the first ones may fail while the browser remembers the dip's losses), then
@@ -167,11 +172,7 @@ async def test_given_a_dip_then_a_link_still_weak_then_probes_fail_and_the_video
         await dip(phone)
         lab.set_uplink(WEAK_KBPS)
 
-        async def failed() -> dict[str, Any] | None:
-            done = [a for a in await actions(page) if a["kind"] == "failed"]
-            return done[0] if done else None
-
-        first = await until(failed, "a probe failing on the weak link", 60)
+        first = await until(first_of(page, "failed"), "a probe failing on the weak link", 60)
         assert first["retryInMs"] > 0
         # The video goes on: frames keep reaching the relay after the failed probe.
         seen = len(phone.frames)

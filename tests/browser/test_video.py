@@ -21,6 +21,7 @@ from tests.web.patient import fetch_like_robots
 from .conftest import launch
 from .pages import (
     COUNT_FRAMES,
+    FIRST_FRAME_AT,
     camera_on,
     feed,
     invite_by_sms,
@@ -32,24 +33,9 @@ from .pages import (
     start_service,
 )
 
-# The set-up the browser tests share lives in pages.py; the field lab and the benchmarks still
-# take theirs from here.
-__all__ = [
-    "COUNT_FRAMES",
-    "FIRST_FRAME_AT",
-    "feed",
-    "loopback_ice",
-    "open_link",
-    "patient_link",
-    "settings",
-]
+__all__ = ["loopback_ice"]
 
 pytestmark = [pytest.mark.timeout(120)]
-
-FIRST_FRAME_AT = """(video) => new Promise((resolve) => {
-  video.requestVideoFrameCallback(() => resolve(Date.now()));
-})"""
-"""Resolves with the wall-clock time of the first frame presented."""
 
 
 async def test_given_the_patient_turns_the_camera_on_then_both_consoles_see_the_scene(

@@ -19,8 +19,7 @@ from typing import Any
 from playwright.async_api import BrowserContext, Page, Playwright, expect
 
 from tests.browser.conftest import CHROMIUM, launch
-from tests.browser.pages import watch
-from tests.browser.test_video import COUNT_FRAMES, FIRST_FRAME_AT, feed
+from tests.browser.pages import COUNT_FRAMES, FIRST_FRAME_AT, feed, watch
 from tests.sandbox.asterisk import SandboxAsterisk
 from tests.sandbox.sipp import place_call, start_phone
 from tests.turn_server import TurnServer

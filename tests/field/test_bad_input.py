@@ -16,7 +16,7 @@ import pytest
 from playwright.async_api import Page, expect
 
 from tests.bench.detail_clip import write_detail_clip
-from tests.browser.test_video import COUNT_FRAMES, feed
+from tests.browser.pages import COUNT_FRAMES, feed
 
 from .scenario import SESSION, Scene, session_events, wait_for_events
 

@@ -11,7 +11,7 @@ import asyncio
 import pytest
 from playwright.async_api import Page, expect
 
-from tests.browser.test_video import COUNT_FRAMES, feed
+from tests.browser.pages import COUNT_FRAMES, feed
 
 from .lab import PHONE_ADDRESS_AFTER_HANDOVER
 from .scenario import Scene, session_events, wait_for_events

@@ -14,7 +14,7 @@ from typing import Any
 
 from playwright.async_api import Page
 
-from tests.browser.test_video import feed
+from tests.browser.pages import feed
 
 from .lab import Lab
 from .stats import percentile
