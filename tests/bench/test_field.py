@@ -12,7 +12,10 @@ seconds (20 by default). Prints, per profile:
   minute and the longest one;
 - the seconds from the first frames to 720p with 1.5 Mbit/s or more on the uplink (p50/p95, and
   how many sessions reached it during the watch);
-- on ``handover``, the seconds from the network change to frames again (p50/p95).
+- on ``handover``, the seconds from the network change to frames again (p50/p95);
+- on ``dip`` (the uplink at 16 kbit/s for 20 s, then back), the seconds from the link's return
+  until the console receives 80 % of the video rate it had before the dip, and whether the page
+  went to photos meanwhile.
 
 ``VISIOREGUL_FIELD_PROFILES`` (comma-separated) picks the profiles.
 """
@@ -24,6 +27,8 @@ import collections
 import os
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -31,8 +36,10 @@ from playwright.async_api import Page
 
 from tests.bench.detail_clip import write_detail_clip
 from tests.browser.pages import COUNT_FRAMES, feed
-from tests.field.scenario import Outcome, Scene, run_seconds
+from tests.field.profiles import DIP_BPS, DIP_SECONDS
+from tests.field.scenario import SESSION, Outcome, Scene, run_seconds, session_events
 from tests.field.stats import percentile, wilson_lower_bound
+from tests.field.watch import received_kbps
 
 SESSIONS = int(os.environ.get("VISIOREGUL_FIELD_SESSIONS", "30"))
 WATCH = float(os.environ.get("VISIOREGUL_FIELD_WATCH", "20"))
@@ -45,6 +52,7 @@ ALL_PROFILES = [
     "udp-blocked",
     "symmetric-nat",
     "handover",
+    "dip",
 ]
 PROFILES = [
     name.strip()
@@ -101,14 +109,97 @@ def handover_back(scene: Scene, delays: list[float]) -> Callable[[Page, Page], A
     return then
 
 
+PAGE_MARKS = """() => [
+  ...performance.getEntriesByType('mark')
+    .filter((mark) => mark.name.startsWith('visioregul:'))
+    .map((mark) => [mark.name, performance.timeOrigin + mark.startTime]),
+  ...performance.getEntriesByType('resource')
+    .filter((entry) => entry.name.includes('/uploads'))
+    .flatMap((entry) => [['upload-start', performance.timeOrigin + entry.startTime],
+      ['upload-end', performance.timeOrigin + entry.responseEnd]]),
+]"""
+"""The patient page's step marks, with their wall-clock time (ms)."""
+
+RECOVERED = 0.8
+"""The share of its rate before the dip that the video must find again."""
+RECOVERY_LIMIT = 30.0
+"""A recovery not seen within this is counted as none."""
+
+
+@dataclass
+class Dips:
+    """What the ``dip`` sessions showed."""
+
+    recoveries: list[float | None] = field(default_factory=list)
+    """Seconds from the link's return to the video's rate back (None: not within the limit)."""
+    photo_modes: int = 0
+    """Sessions whose page went to photos during the dip."""
+    lines: list[str] = field(default_factory=list)
+
+
+def dip_back(scene: Scene, dips: Dips) -> Callable[[Page, Page], Awaitable[None]]:
+    """After the watch: the uplink falls to 16 kbit/s for 20 s, then comes back; the seconds
+    until the console receives 80 % of its rate before the dip again."""
+
+    async def then(console: Page, patient: Page) -> None:
+        before, height_before = await received_kbps(console, 3.0)
+        photo_modes = len(await session_events(console, "video.photo_mode"))
+        await asyncio.to_thread(scene.lab.uplink, DIP_BPS)
+        # The dip's length is the scenario itself, not a wait for something to happen.
+        await asyncio.sleep(DIP_SECONDS)
+        await asyncio.to_thread(scene.lab.uplink, None)
+        back, back_at = time.monotonic(), time.time()
+        recovered: float | None = None
+        rates: list[str] = []
+        while time.monotonic() - back < RECOVERY_LIMIT:
+            rate, height = await received_kbps(console, 1.0)
+            rates.append(f"{rate:.0f}/{height}p")
+            if rate >= RECOVERED * before:
+                recovered = time.monotonic() - back
+                break
+        photos = len(await session_events(console, "video.photo_mode")) > photo_modes
+        dips.recoveries.append(recovered)
+        dips.photo_modes += photos
+        # What the session's log says happened around the link's return, in seconds from it.
+        timeline = await console.evaluate(SESSION, console.url.rsplit("/", 1)[-1])
+        told = [
+            f"{event['type'].removeprefix('video.')} "
+            f"{datetime.fromisoformat(event['at']).timestamp() - back_at:+.1f}"
+            for event in timeline.get("timeline", [])
+            if event["type"].startswith(("video.", "document", "still"))
+            and datetime.fromisoformat(event["at"]).timestamp() > back_at - DIP_SECONDS
+        ]
+        # And what the page marked: its new connection's steps.
+        marks = await patient.evaluate(PAGE_MARKS)
+        told += [
+            f"{name.removeprefix('visioregul:')} {at / 1000 - back_at:+.1f}"
+            for name, at in marks
+            if at / 1000 > back_at - DIP_SECONDS
+        ]
+        dips.lines.append(
+            f"before {before:.0f} kbit/s at {height_before}p; "
+            f"{'photo mode; ' if photos else ''}after the dip, per second: {' '.join(rates)}; "
+            f"log (s from the return): {', '.join(told)}"
+        )
+
+    return then
+
+
 @pytest.mark.parametrize("profile", PROFILES)
 async def test_field_sessions(field_scene: Scene, profile: str, tmp_path: Path) -> None:
     # A scene with detail (grain, text, motion): a phone camera's bitrate, not a flat pattern's.
     field_scene.camera_clip = await asyncio.to_thread(write_detail_clip, tmp_path / "scene.y4m")
     outcomes: list[Outcome] = []
     handovers: list[float] = []
+    dips = Dips()
     for _ in range(SESSIONS):
-        then = handover_back(field_scene, handovers) if profile == "handover" else None
+        then = (
+            handover_back(field_scene, handovers)
+            if profile == "handover"
+            else dip_back(field_scene, dips)
+            if profile == "dip"
+            else None
+        )
         # On EDGE the page may send photos instead: they count, with a longer wait.
         edge = profile == "edge"
         outcomes.append(
@@ -148,6 +239,15 @@ async def test_field_sessions(field_scene: Scene, profile: str, tmp_path: Path) 
     )
     if profile == "handover":
         print(f"  video back after the network change: {quantiles(handovers, ' s')}")
+    if profile == "dip":
+        for number, line in enumerate(dips.lines, 1):
+            print(f"  dip {number}: {line}")
+        seen = [s for s in dips.recoveries if s is not None]
+        print(
+            f"  back to {RECOVERED:.0%} of the rate before the dip in {len(seen)}/"
+            f"{len(dips.recoveries)} sessions, after {quantiles(seen, ' s')} of link; "
+            f"photo mode during the dip in {dips.photo_modes}/{len(dips.recoveries)}"
+        )
     for failure, count in collections.Counter(
         o.error for o in outcomes if not o.established and not o.photos
     ).items():

@@ -20,6 +20,7 @@ import socket
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -230,6 +231,22 @@ class Lab:
         ip("-n", PHONE_NS, "addr", "add", f"{address}/32", "dev", PHONE_TUN)
         ip("-n", PHONE_NS, "addr", "del", f"{self.phone_address}/32", "dev", PHONE_TUN)
         self.phone_address = address
+
+    def uplink(self, rate_bps: int | None) -> None:
+        """The phone's uplink at ``rate_bps`` from now on (None: the profile's own rate), the
+        rest of the profile unchanged: a dip and its end."""
+        up = self.profile.up
+        if rate_bps is not None:
+            # As the profiles do: the queue bound grows so that a full-size packet can pass.
+            up = replace(
+                up, rate_bps=rate_bps, queue_ms=max(up.queue_ms, 3 * 1500 * 8e3 / rate_bps)
+            )
+        self.request(
+            "profile",
+            up=up.as_json(),
+            down=self.profile.down.as_json(),
+            tcp_443_only=self.profile.tcp_443_only,
+        )
 
     def cut(self, seconds: float) -> None:
         """The link down for ``seconds`` in both directions, then back by itself."""

@@ -82,6 +82,9 @@ class Profile:
     direct path, not even a peer-reflexive one."""
     handover: bool = False
     """The phone moves to another network in the middle (``Lab.handover``)."""
+    dip: bool = False
+    """The phone's uplink falls to :data:`DIP_BPS` for :data:`DIP_SECONDS` in the middle
+    (``Lab.uplink``): a lift, a tunnel."""
     description: str = field(default="", compare=False)
 
 
@@ -111,6 +114,10 @@ def link(
 
 MBIT = 1_000_000
 KBIT = 1_000
+DIP_BPS = 16 * KBIT
+"""The uplink's rate during a ``dip``."""
+DIP_SECONDS = 20.0
+"""How long a ``dip`` lasts."""
 
 FOUR_G = link("4g", 40, 10 * MBIT, 3 * MBIT, description="4G, good coverage")
 
@@ -145,6 +152,7 @@ PROFILES: dict[str, Profile] = {
             description="inbound UDP only from the relay",
         ),
         replace(FOUR_G, name="handover", handover=True, description="Wi-Fi to 4G in the middle"),
+        replace(FOUR_G, name="dip", dip=True, description="20 s at 16 kbit/s up in the middle"),
     )
 }
 """Every profile by name."""

@@ -27,7 +27,7 @@ from tests.turn_server import TurnServer
 from .lab import PHONE_NS, SERVICE_NS, Lab
 from .profiles import Profile
 from .service import PASSWORD, USERNAME, FieldService
-from .watch import Quality, watch_video
+from .watch import RECORD_PEER_CONNECTIONS, Quality, watch_video
 
 CALLER = "+33612345678"
 CALLER_SHOWN = "06 12 34 56 78"
@@ -177,6 +177,7 @@ class Scene:
         base = self.service.base_url
         page = await self.console_browser.new_page()
         watch(page, self.problems)
+        await page.add_init_script(RECORD_PEER_CONNECTIONS)
         await page.goto(f"{base}/console/login")
         await page.fill("#username", USERNAME)
         await page.fill("#password", PASSWORD)

@@ -7,13 +7,16 @@ One test per profile; a profile is one more parameter.
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
 from playwright.async_api import Page, expect
 
+from tests.bench.detail_clip import write_detail_clip
 from tests.browser.pages import COUNT_FRAMES, feed
 
 from .lab import PHONE_ADDRESS_AFTER_HANDOVER
+from .profiles import DIP_BPS
 from .scenario import Scene, session_events, wait_for_events
 
 pytestmark = [pytest.mark.asterisk, pytest.mark.timeout(180)]
@@ -76,4 +79,40 @@ async def test_given_an_edge_network_then_the_regulator_gets_video_or_the_phone_
     """EDGE (200/100 kbit/s, 600 ms): the regulator sees the scene, live or in photos."""
     outcome = await field_scene.video_from_call("edge", timeout=90, photos=True, shots=True)
     assert outcome.established or outcome.photos, outcome
+    assert not field_scene.problems, field_scene.problems
+
+
+async def test_given_a_dip_then_photos_meanwhile_and_the_video_back_once_the_link_is(
+    field_scene: Scene, tmp_path: Path
+) -> None:
+    """The uplink falls to 16 kbit/s: the page gives way to photos. Once the link has its rate
+    back, the page sees it from the relay's quick answer while a photo is still going out, and
+    tries video at once, without waiting for its next planned trial."""
+    lab = field_scene.lab
+    seen: dict[str, object] = {}
+    # A scene with detail: photos of a real size (a flat pattern's are a few kilobytes, and
+    # cross even a dip's link in no time).
+    field_scene.camera_clip = await asyncio.to_thread(write_detail_clip, tmp_path / "scene.y4m")
+
+    async def dip(console: Page, patient: Page) -> None:
+        modes = len(await session_events(console, "video.photo_mode"))
+        ended = len(await session_events(console, "video.photo_mode_ended"))
+        await asyncio.to_thread(lab.uplink, DIP_BPS)
+        entered = await wait_for_events(console, "video.photo_mode", modes + 1, timeout=40)
+        seen["reason"] = entered[-1]["details"].get("reason")
+        await asyncio.to_thread(lab.uplink, None)
+        await wait_for_events(console, "video.photo_mode_ended", ended + 1, timeout=40)
+        await asyncio.wait_for(feed(console).evaluate(COUNT_FRAMES, 10), 30)
+        seen["marks"] = await patient.evaluate(
+            "() => performance.getEntriesByType('mark').map((mark) => mark.name)"
+        )
+
+    try:
+        outcome = await field_scene.video_from_call("dip", then=dip)
+    finally:
+        field_scene.camera_clip = None
+    assert outcome.established
+    assert seen["reason"] == "weak_link", seen
+    # The trial that brought the video back came from the link's reading, not from the clock.
+    assert "visioregul:link-back" in seen["marks"], seen  # type: ignore[operator]
     assert not field_scene.problems, field_scene.problems

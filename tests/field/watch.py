@@ -19,7 +19,14 @@ from tests.browser.pages import feed
 from .lab import Lab
 from .stats import percentile
 
-__all__ = ["FRAMES_DURING", "Quality", "watch_video"]
+__all__ = [
+    "FRAMES_DURING",
+    "RECEIVED_VIDEO",
+    "RECORD_PEER_CONNECTIONS",
+    "Quality",
+    "received_kbps",
+    "watch_video",
+]
 
 FRAMES_DURING = """(video, seconds) => new Promise((resolve) => {
   const frames = [];
@@ -32,6 +39,31 @@ FRAMES_DURING = """(video, seconds) => new Promise((resolve) => {
   setTimeout(() => resolve({ frames, start: end - seconds * 1000 }), seconds * 1000 + 50);
 })"""
 """``[time ms, width, height]`` of each frame the console presents during ``seconds``."""
+
+RECORD_PEER_CONNECTIONS = """(() => {
+  const Native = window.RTCPeerConnection;
+  if (!Native) { return; }
+  window.__peers = [];
+  window.RTCPeerConnection = class extends Native {
+    constructor(...args) { super(...args); window.__peers.push(this); }
+  };
+})()"""
+"""An init script for the console: its peer connections kept where :data:`RECEIVED_VIDEO`
+finds them (the page keeps them to itself)."""
+
+RECEIVED_VIDEO = """async () => {
+  const peers = [];
+  for (const [index, pc] of (window.__peers || []).entries()) {
+    if (pc.connectionState === 'closed') { continue; }
+    (await pc.getStats()).forEach((s) => {
+      if (s.type === 'inbound-rtp' && s.kind === 'video') {
+        peers.push([index, s.bytesReceived || 0, s.frameHeight || 0]);
+      }
+    });
+  }
+  return peers;
+}"""
+"""``[peer index, video bytes received, frame height]`` of each of the console's live peers."""
 
 FREEZE_MS = 1000.0
 """A gap between two presented frames longer than this is a freeze."""
@@ -91,6 +123,19 @@ def _summarise(raw: dict[str, Any], seconds: float, uplink: list[float]) -> Qual
         by_second.append(shown[-1] if shown else 0)
     quality.heights = by_second
     return quality
+
+
+async def received_kbps(console: Page, seconds: float) -> tuple[float, int]:
+    """The video the console received over the next ``seconds`` (kbit/s), and the tallest frame
+    height it decoded then."""
+    before = {index: received for index, received, _ in await console.evaluate(RECEIVED_VIDEO)}
+    started = time.monotonic()
+    await asyncio.sleep(seconds)
+    after = await console.evaluate(RECEIVED_VIDEO)
+    elapsed = time.monotonic() - started
+    # A peer that is new since ``before`` counts from zero; one that closed counts no more.
+    grown = sum(max(0, received - before.get(index, 0)) for index, received, _ in after)
+    return grown * 8 / 1000 / elapsed, max((height for *_, height in after), default=0)
 
 
 async def watch_video(console: Page, lab: Lab, seconds: float) -> Quality:

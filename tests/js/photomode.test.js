@@ -1,18 +1,24 @@
 // Unit tests of photo mode's decisions (no DOM; the link's verdict that starts and ends it is
 // linkadapt's, tested in linkadapt.test.js): the compression steps and the loop
-// that stops at the first photo that fits, the interval between photos, the video trials, and
+// that stops at the first photo that fits, the interval between photos, the video trials, the link read from an upload's rate, and
 // what a resumable upload does after each reply. Run by `node --test tests/js/`.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
 import {
+  LINK_BACK_BPS,
   MAX_INTERVAL_MS,
   MIN_INTERVAL_MS,
+  RATE_SETTLE_MS,
+  RATE_WINDOW_MS,
+  UploadRate,
+  udpTurnServers,
   compressionPlan,
   fitSize,
   photoFileName,
   photoInterval,
   videoRetryDelay,
+  wholeRate,
 } from '../../patient_page/static/js/photomode.js';
 import { RESUME_DELAYS_MS, resumableUrl, resumeDelay, resumeMove } from '../../patient_page/static/js/uploads.js';
 
@@ -96,5 +102,65 @@ describe('resumable uploads', () => {
     assert.equal(resumeDelay(1), RESUME_DELAYS_MS[0]);
     assert.ok(resumeDelay(3) > resumeDelay(2));
     assert.equal(resumeDelay(100), RESUME_DELAYS_MS.at(-1));
+  });
+});
+
+describe('photo mode: the link read from an upload', () => {
+  test('an upload younger than its settling time and a window tells nothing', () => {
+    const rate = new UploadRate(0);
+    assert.equal(rate.add(100, 60_000), null); // the socket's buffer filling
+    assert.equal(rate.add(RATE_SETTLE_MS, 60_000), null);
+    assert.equal(rate.add(RATE_SETTLE_MS + RATE_WINDOW_MS - 1, 61_000), null);
+  });
+
+  test('the rate is read over the last window, from the newest sample at least that old', () => {
+    const rate = new UploadRate(0);
+    rate.add(500, 10_000);
+    rate.add(1000, 11_000);
+    // 2000 bytes a second after the settling: 16 kbit/s, a dip.
+    assert.equal(rate.add(1500, 12_000), 16_000);
+    rate.add(2000, 13_000);
+    // The link back: 100 kB in the half second since the newest sample a window old.
+    const back = rate.add(2600, 113_000);
+    assert.ok(back !== null && back >= LINK_BACK_BPS, `${back}`);
+    assert.equal(back, ((113_000 - 12_000) * 8 * 1000) / 1100);
+  });
+
+  test('a long silence then a burst still reads the burst over the silence', () => {
+    const rate = new UploadRate(0);
+    rate.add(600, 20_000);
+    // Nothing moved for 8 s (the dip's queue), then 150 kB crossed at once.
+    const back = rate.add(8600, 170_000);
+    assert.equal(back, (150_000 * 8 * 1000) / 8000);
+    assert.ok(back !== null && back < LINK_BACK_BPS, 'spread over the silence, it does not tell');
+    const next = rate.add(9700, 600_000);
+    assert.ok(next !== null && next >= LINK_BACK_BPS);
+  });
+
+  test('a whole upload reads as its bytes over its time', () => {
+    assert.equal(wholeRate(200_000, 1000), 1_600_000);
+    assert.ok(wholeRate(200_000, 0) > LINK_BACK_BPS, 'never a division by zero');
+    assert.ok(wholeRate(200_000, 100_000) < LINK_BACK_BPS);
+  });
+});
+
+describe('photo mode: the relay asked while a photo goes out', () => {
+  test('only a TURN server over UDP is asked, with its credentials', () => {
+    const servers = [
+      { urls: 'stun:stun.example:3478' },
+      {
+        urls: ['turns:turn.example:443?transport=tcp', 'turn:turn.example:3478?transport=udp', 'turn:turn.example:3478'],
+        username: 'u',
+        credential: 'c',
+      },
+    ];
+    assert.deepEqual(udpTurnServers(servers), [
+      { urls: ['turn:turn.example:3478?transport=udp'], username: 'u', credential: 'c' },
+    ]);
+  });
+
+  test('no TURN server over UDP: nothing to ask', () => {
+    assert.deepEqual(udpTurnServers([{ urls: 'turn:turn.example:3478?transport=tcp', username: 'u', credential: 'c' }]), []);
+    assert.deepEqual(udpTurnServers([]), []);
   });
 });

@@ -26,6 +26,27 @@ export const TARGET_BYTES = 200_000;
 export const MIN_INTERVAL_MS = 10_000;
 /** ...never further apart than this. */
 export const MAX_INTERVAL_MS = 60_000;
+/**
+ * A photo's upload running at this rate or more (bit/s) shows a link able to carry video again:
+ * video is tried at once instead of at its next planned trial (a dip that ends).
+ */
+export const LINK_BACK_BPS = 400_000;
+/** The span an upload's rate is read over (ms). */
+export const RATE_WINDOW_MS = 1000;
+/** The start of each upload is not read: the socket's buffer fills faster than the link. */
+export const RATE_SETTLE_MS = 500;
+/** Trials of video that an upload's rate starts: never closer than this (ms). */
+export const EARLY_TRIAL_GAP_MS = 10_000;
+/**
+ * While a photo goes out on a weak link, the page asks the TURN server for a relay address now
+ * and then: the link's queue is full of the photo, so the answer is slow, until the link gets
+ * its rate back and the queue empties at once. An answer this quick (ms, two round trips) then
+ * tries video: the one reading that does not wait on TCP, whose retransmission timer backs off
+ * during a dip.
+ */
+export const LINK_BACK_MS = 600;
+/** The pause between two such questions while a photo goes out (ms). */
+export const PROBE_GAP_MS = 400;
 /** Sizes and JPEG qualities tried, best first, until a photo fits. */
 export const COMPRESSION_STEPS = [
   { side: 1920, quality: 0.8 },
@@ -111,6 +132,114 @@ export function videoRetryDelay(attempt) {
 }
 
 /**
+ * The rate of one upload from its progress (bytes the browser has sent, over time): what the
+ * link carries while a photo goes, the one reading photo mode has of it with no video.
+ */
+export class UploadRate {
+  /** @param {number} now when the upload starts (ms) */
+  constructor(now) {
+    this.started = now;
+    /** @type {[number, number][]} [time ms, bytes] from the end of the settling time */
+    this.samples = [];
+  }
+
+  /**
+   * Bytes sent at `now`; the rate (bit/s) over the last `RATE_WINDOW_MS` or more, or null while
+   * the upload is too young to tell.
+   * @param {number} now
+   * @param {number} bytes
+   * @returns {number | null}
+   */
+  add(now, bytes) {
+    if (now < this.started + RATE_SETTLE_MS) {
+      return null;
+    }
+    this.samples.push([now, bytes]);
+    // The newest sample at least a window old is the reference; older ones are not needed.
+    let reference = -1;
+    for (let index = this.samples.length - 1; index >= 0; index -= 1) {
+      if (now - this.samples[index][0] >= RATE_WINDOW_MS) {
+        reference = index;
+        break;
+      }
+    }
+    if (reference < 0) {
+      return null;
+    }
+    this.samples.splice(0, reference);
+    const [then, before] = this.samples[0];
+    return ((bytes - before) * 8 * 1000) / (now - then);
+  }
+}
+
+/**
+ * The rate of a whole upload (bit/s): `bytes` in `ms`.
+ * @param {number} bytes
+ * @param {number} ms
+ * @returns {number}
+ */
+export function wholeRate(bytes, ms) {
+  return (bytes * 8 * 1000) / Math.max(ms, 1);
+}
+
+/**
+ * The TURN servers to ask, from the welcome's ICE servers: those reached over UDP, with their
+ * credentials (a STUN answer alone may say nothing: a phone with no NAT learns no new address).
+ * @param {RTCIceServer[]} servers
+ * @returns {RTCIceServer[]}
+ */
+export function udpTurnServers(servers) {
+  /** @type {RTCIceServer[]} */
+  const chosen = [];
+  for (const server of servers) {
+    const urls = (Array.isArray(server.urls) ? server.urls : [server.urls]).filter((url) =>
+      /^turn:[^?]+(\?transport=udp)?$/.test(url),
+    );
+    if (urls.length) {
+      chosen.push({ ...server, urls: urls.slice(0, 1) });
+    }
+  }
+  return chosen.slice(0, 1);
+}
+
+/**
+ * The time (ms) a TURN server takes to give this phone a relay address (two round trips on the
+ * link, through whatever queue it has), or null when it does not within `limit`.
+ * @param {RTCIceServer[]} servers from `udpTurnServers`
+ * @param {number} limit ms
+ * @returns {Promise<number | null>}
+ */
+export async function relayRoundTrips(servers, limit) {
+  const pc = new RTCPeerConnection({ iceServers: servers, iceTransportPolicy: 'relay' });
+  try {
+    pc.createDataChannel('probe');
+    const answered = new Promise(
+      /** @param {(ms: number | null) => void} resolve */
+      (resolve) => {
+        let asked = 0;
+        pc.addEventListener('icecandidate', (event) => {
+          if (event.candidate && event.candidate.type === 'relay') {
+            resolve(performance.now() - asked);
+          } else if (!event.candidate) {
+            resolve(null);
+          }
+        });
+        window.setTimeout(() => resolve(null), limit);
+        pc.createOffer()
+          .then((offer) => {
+            asked = performance.now();
+            return pc.setLocalDescription(offer);
+          })
+          .catch(() => resolve(null));
+      },
+    );
+    return await answered;
+  } finally {
+    pc.close();
+  }
+}
+
+/**
  * @typedef {object} PhotoHooks what the page lends photo mode
  * @property {(message: object) => void} send on the page's socket
  * @property {() => MediaStreamTrack | null} track the live camera's track
@@ -118,6 +247,7 @@ export function videoRetryDelay(attempt) {
  * @property {() => void} resumeVideo send video again (a new connection)
  * @property {(key: string, tone: 'wait' | 'live' | 'photo') => void} status the page's status line
  * @property {(key: string) => string} text a translated text
+ * @property {() => RTCIceServer[]} [iceServers] the welcome's ICE servers
  */
 
 /**
@@ -127,6 +257,7 @@ export function videoRetryDelay(attempt) {
  * @property {{ close: () => void } | null} link the video's connection, kept alive (`sending.js`)
  * @property {() => void} publish
  * @property {(key: string, tone: 'wait' | 'live' | 'photo') => void} setStatus
+ * @property {RTCIceServer[] | null} iceServers
  */
 
 /**
@@ -148,6 +279,7 @@ export function attach(page, text) {
     resumeVideo: () => page.publish(),
     status: (key, tone) => page.setStatus(key, tone),
     text,
+    iceServers: () => page.iceServers || [],
   });
 }
 
@@ -205,6 +337,8 @@ export class PhotoMode {
     /** The link's readings say the trial's connection carries video. */
     this.carries = false;
     this.trials = 0;
+    /** When an upload's rate last started a trial of video (ms, `performance.now()`). */
+    this.earlyTrialAt = -Infinity;
     this.stopped = false;
     this.uploading = false;
     /** @type {{ photo: Blob, command: string }[]} photos taken, waiting for the upload in flight */
@@ -212,6 +346,7 @@ export class PhotoMode {
     this.noFrameTimer = 0;
     this.photoTimer = 0;
     this.retryTimer = 0;
+    this.probeTimer = 0;
     // A reload starts again with video: the regulator must not see photo mode go on meanwhile.
     window.addEventListener('pagehide', () => {
       if (this.active) {
@@ -263,7 +398,7 @@ export class PhotoMode {
     this.stopped = true;
     this.active = false;
     this.holdsVideo = false;
-    for (const timer of [this.noFrameTimer, this.photoTimer, this.retryTimer]) {
+    for (const timer of [this.noFrameTimer, this.photoTimer, this.retryTimer, this.probeTimer]) {
       window.clearTimeout(timer);
     }
     this.box.hidden = true;
@@ -340,11 +475,60 @@ export class PhotoMode {
     this.retryTimer = window.setTimeout(() => this.tryVideo(), videoRetryDelay(this.trials));
   }
 
+  /**
+   * @private An upload ran at `bps`: fast enough, the link is back.
+   * @param {number | null} bps
+   */
+  uploadRan(bps) {
+    if (bps !== null && bps >= LINK_BACK_BPS) {
+      this.linkBack();
+    }
+  }
+
+  /**
+   * @private The link is back to health: video is tried at once (the dip has ended), rather
+   * than at the next planned trial; never twice within `EARLY_TRIAL_GAP_MS`.
+   */
+  linkBack() {
+    const now = performance.now();
+    if (!this.active || !this.holdsVideo || this.stopped || now - this.earlyTrialAt < EARLY_TRIAL_GAP_MS) {
+      return;
+    }
+    this.earlyTrialAt = now;
+    performance.mark('visioregul:link-back');
+    window.clearTimeout(this.retryTimer);
+    this.tryVideo();
+  }
+
+  /**
+   * @private While a photo goes out and video waits for a weak link: a quick TURN answer says
+   * the link is back (see `LINK_BACK_MS`).
+   */
+  probeWhileSending() {
+    window.clearTimeout(this.probeTimer);
+    const servers = udpTurnServers(this.hooks.iceServers ? this.hooks.iceServers() : []);
+    if (!servers.length || this.reason !== 'weak_link') {
+      return;
+    }
+    const ask = async () => {
+      if (!this.uploading || !this.holdsVideo || !this.active || this.stopped) {
+        return;
+      }
+      // An answer slower than that says nothing: the question is dropped, the next one asked.
+      if ((await relayRoundTrips(servers, LINK_BACK_MS)) !== null && this.uploading) {
+        this.linkBack();
+      }
+      this.probeTimer = window.setTimeout(ask, PROBE_GAP_MS);
+    };
+    this.probeTimer = window.setTimeout(ask, PROBE_GAP_MS);
+  }
+
   /** @private Try video again, photos going on meanwhile. */
   tryVideo() {
     if (!this.active || this.stopped) {
       return;
     }
+    performance.mark('visioregul:video-trial');
     this.trying = true;
     this.holdsVideo = false;
     this.carries = false;
@@ -431,8 +615,14 @@ export class PhotoMode {
       command,
       'photo_mode',
     );
+    const started = performance.now();
+    const rate = new UploadRate(started);
+    this.probeWhileSending();
     const outcome = await upload.run({
-      onProgress: (share) => this.showProgress(share),
+      onProgress: (share) => {
+        this.showProgress(share);
+        this.uploadRan(rate.add(performance.now(), share * photo.size));
+      },
       onWaiting: (_body, attempt) => {
         this.say('document-waiting');
         return resumeDelay(attempt);
@@ -441,6 +631,8 @@ export class PhotoMode {
     });
     this.progress.hidden = true;
     if (outcome.state === 'sent') {
+      // A photo that went fast whole says the same, however short it was.
+      this.uploadRan(wholeRate(photo.size, performance.now() - started));
       const time = new Date().toLocaleTimeString(document.documentElement.lang || 'fr', {
         hour: '2-digit',
         minute: '2-digit',
