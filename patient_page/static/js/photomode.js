@@ -46,7 +46,7 @@ export const EARLY_TRIAL_GAP_MS = 10_000;
  */
 export const LINK_BACK_MS = 600;
 /** The pause between two such questions while a photo goes out (ms). */
-export const PROBE_GAP_MS = 400;
+export const PROBE_GAP_MS = 200;
 /** Sizes and JPEG qualities tried, best first, until a photo fits. */
 export const COMPRESSION_STEPS = [
   { side: 1920, quality: 0.8 },
@@ -299,6 +299,13 @@ function element(tag, id, content = '') {
   return made;
 }
 
+/**
+ * @typedef {object} QueuedPhoto
+ * @property {Blob} photo
+ * @property {string} command the regulator's command it answers ('' for an automatic one)
+ * @property {ResumableUpload} [upload] once started: resumed where the service is
+ */
+
 /** Photo mode of the patient's page. */
 export class PhotoMode {
   /** @param {PhotoHooks} hooks */
@@ -341,8 +348,12 @@ export class PhotoMode {
     this.earlyTrialAt = -Infinity;
     this.stopped = false;
     this.uploading = false;
-    /** @type {{ photo: Blob, command: string }[]} photos taken, waiting for the upload in flight */
+    /** @type {QueuedPhoto[]} photos taken, waiting for the upload in flight */
     this.queue = [];
+    /** @type {QueuedPhoto | null} the photo being sent */
+    this.current = null;
+    /** @type {QueuedPhoto | null} an automatic photo held back while video is tried on a link back */
+    this.held = null;
     this.noFrameTimer = 0;
     this.photoTimer = 0;
     this.retryTimer = 0;
@@ -398,6 +409,7 @@ export class PhotoMode {
     this.stopped = true;
     this.active = false;
     this.holdsVideo = false;
+    this.held = null;
     for (const timer of [this.noFrameTimer, this.photoTimer, this.retryTimer, this.probeTimer]) {
       window.clearTimeout(timer);
     }
@@ -457,6 +469,7 @@ export class PhotoMode {
     this.trying = false;
     this.active = false;
     this.holdsVideo = false;
+    this.held = null; // the video shows the scene: that photo is no longer needed
     window.clearTimeout(this.photoTimer);
     window.clearTimeout(this.retryTimer);
     this.hooks.send({ type: 'photo_mode_ended' });
@@ -491,12 +504,20 @@ export class PhotoMode {
    */
   linkBack() {
     const now = performance.now();
-    if (!this.active || !this.holdsVideo || this.stopped || now - this.earlyTrialAt < EARLY_TRIAL_GAP_MS) {
+    // Only a link too weak for video can come back by its rate: one that lets no media through
+    // at all (no frames) carries photos fast and still no video.
+    const waits = this.active && this.holdsVideo && !this.stopped && this.reason === 'weak_link';
+    if (!waits || now - this.earlyTrialAt < EARLY_TRIAL_GAP_MS) {
       return;
     }
     this.earlyTrialAt = now;
     performance.mark('visioregul:link-back');
     window.clearTimeout(this.retryTimer);
+    // An automatic photo still going out would take the link from the video's first seconds,
+    // as its estimate of the link grows: it waits, resumable, for the trial's outcome.
+    if (this.current && !this.current.command) {
+      this.current.upload?.pause();
+    }
     this.tryVideo();
   }
 
@@ -540,6 +561,14 @@ export class PhotoMode {
   failTrial() {
     if (this.active && !this.stopped) {
       this.holdVideo();
+      // Photos again: the one held back goes on from where the service has it.
+      if (this.held) {
+        this.queue.unshift(this.held);
+        this.held = null;
+        this.pump();
+      } else if (!this.uploading) {
+        this.takePhoto('');
+      }
     }
   }
 
@@ -549,7 +578,7 @@ export class PhotoMode {
    */
   async takePhoto(command) {
     window.clearTimeout(this.photoTimer);
-    if (this.stopped) {
+    if (this.stopped || (!command && this.trying)) {
       return;
     }
     const track = this.hooks.track();
@@ -585,15 +614,22 @@ export class PhotoMode {
     let took = 0;
     try {
       while (this.queue.length > 0 && !this.stopped) {
-        const next = /** @type {{ photo: Blob, command: string }} */ (this.queue.shift());
+        const next = /** @type {QueuedPhoto} */ (this.queue.shift());
         const started = performance.now();
-        await this.sendPhoto(next.photo, next.command);
+        this.current = next;
+        const outcome = await this.sendPhoto(next);
+        this.current = null;
+        if (outcome.state === 'stopped' && next.upload?.paused) {
+          this.held = next; // video is tried on a link back: this photo waits for its outcome
+          continue;
+        }
         took = performance.now() - started;
       }
     } finally {
       this.uploading = false;
     }
-    if (this.active && !this.stopped) {
+    // No automatic photo while video is tried: the link is left to it.
+    if (this.active && !this.stopped && !this.trying) {
       window.clearTimeout(this.photoTimer);
       this.photoTimer = window.setTimeout(() => this.takePhoto(''), photoInterval(took));
     }
@@ -601,13 +637,14 @@ export class PhotoMode {
 
   /**
    * @private
-   * @param {Blob} photo
-   * @param {string} command
+   * @param {QueuedPhoto} queued
+   * @returns {Promise<import('./uploads.js').UploadOutcome>}
    */
-  async sendPhoto(photo, command) {
+  async sendPhoto(queued) {
+    const { photo, command } = queued;
     this.say('document-sending');
     this.showProgress(0);
-    const upload = new ResumableUpload(
+    queued.upload ||= new ResumableUpload(
       this.pagePath,
       photo,
       photoFileName(new Date()),
@@ -615,6 +652,7 @@ export class PhotoMode {
       command,
       'photo_mode',
     );
+    const upload = queued.upload;
     const started = performance.now();
     const rate = new UploadRate(started);
     this.probeWhileSending();
@@ -643,7 +681,10 @@ export class PhotoMode {
     } else if (outcome.state === 'refused') {
       this.last.textContent = typeof outcome.body.message === 'string' ? outcome.body.message : '';
       this.say('');
+    } else {
+      this.say('');
     }
+    return outcome;
   }
 
   /**

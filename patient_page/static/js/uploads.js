@@ -119,6 +119,16 @@ export class ResumableUpload {
     this.id = null;
     /** Bytes the service has. */
     this.offset = 0;
+    /** Held back by `pause`: `run` returns, and goes on from the service's offset when called again. */
+    this.paused = false;
+    /** @type {XMLHttpRequest | null} the request in flight */
+    this.request = null;
+  }
+
+  /** Stop sending now, the request in flight too (the link is wanted for something else). */
+  pause() {
+    this.paused = true;
+    this.request?.abort();
   }
 
   /**
@@ -131,17 +141,21 @@ export class ResumableUpload {
     let failures = 0;
     let ask = this.id !== null;
     const size = this.file.size;
-    while (!hooks.stopped()) {
+    this.paused = false;
+    const track = (/** @type {XMLHttpRequest} */ xhr) => {
+      this.request = xhr;
+    };
+    while (!hooks.stopped() && !this.paused) {
       let reply;
       if (this.id === null) {
-        reply = await send('POST', resumableUrl(this.pagePath, this.name, this.kind, this.command, size, this.mode), null, {});
+        reply = await send('POST', resumableUrl(this.pagePath, this.name, this.kind, this.command, size, this.mode), null, {}, undefined, track);
         if (reply.status === 201 && typeof reply.body.id === 'string') {
           this.id = reply.body.id;
           this.offset = 0;
           continue;
         }
       } else if (ask) {
-        reply = await send('GET', this.url(), null, {});
+        reply = await send('GET', this.url(), null, {}, undefined, track);
         if (reply.status === 200) {
           ask = false;
           if (reply.body.document) {
@@ -154,8 +168,13 @@ export class ResumableUpload {
       } else {
         const start = this.offset;
         const range = `bytes ${start}-${size - 1}/${size}`;
-        reply = await send('PATCH', this.url(), this.file.slice(start), { 'Content-Range': range }, (loaded) =>
-          hooks.onProgress(size ? Math.min(1, (start + loaded) / size) : 0),
+        reply = await send(
+          'PATCH',
+          this.url(),
+          this.file.slice(start),
+          { 'Content-Range': range },
+          (loaded) => hooks.onProgress(size ? Math.min(1, (start + loaded) / size) : 0),
+          track,
         );
         if (reply.status === 201 && reply.body.document) {
           return { state: 'sent', body: reply.body.document };
@@ -165,6 +184,9 @@ export class ResumableUpload {
           failures = 0;
           continue;
         }
+      }
+      if (this.paused) {
+        break; // asked, not failed: where the service is gets asked on the next run
       }
       const move = resumeMove(reply.status, reply.body);
       if (move === 'refused') {
@@ -504,11 +526,13 @@ export class UploadQueue {
  * @param {Blob | null} body
  * @param {Record<string, string>} headers
  * @param {(loaded: number) => void} [onProgress] bytes of `body` sent so far
+ * @param {(xhr: XMLHttpRequest) => void} [onRequest] the request, to abort it
  * @returns {Promise<{ status: number, body: Record<string, any> }>}
  */
-function send(method, url, body, headers, onProgress) {
+function send(method, url, body, headers, onProgress, onRequest) {
   return new Promise((resolve) => {
     const xhr = new XMLHttpRequest();
+    onRequest?.(xhr);
     xhr.open(method, url);
     if (body) {
       xhr.setRequestHeader('Content-Type', 'application/octet-stream');
@@ -526,6 +550,7 @@ function send(method, url, body, headers, onProgress) {
     });
     xhr.addEventListener('error', () => resolve({ status: 0, body: {} }));
     xhr.addEventListener('timeout', () => resolve({ status: 0, body: {} }));
+    xhr.addEventListener('abort', () => resolve({ status: 0, body: {} }));
     xhr.send(body);
   });
 }
