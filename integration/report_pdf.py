@@ -98,10 +98,15 @@ def _line(pdf: _Document, prefix: str, text: str) -> None:
     pdf.multi_cell(0, 5.5, safe_text(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
 
 
-def _still_height(jpeg: bytes) -> float:
-    """The height a still takes at :data:`_STILL_WIDTH` (its header read, not its pixels)."""
-    with Image.open(io.BytesIO(jpeg)) as image:
-        width, height = image.size
+def _still_height(jpeg: bytes) -> float | None:
+    """The height a still takes at :data:`_STILL_WIDTH` (its header read, not its pixels);
+    None when its bytes are no readable image (its caption is printed all the same)."""
+    try:
+        with Image.open(io.BytesIO(jpeg)) as image:
+            width, height = image.size
+            image.verify()
+    except (OSError, ValueError, SyntaxError):
+        return None
     return _STILL_WIDTH * height / max(width, 1)
 
 
@@ -161,19 +166,23 @@ def render_pdf(report: Report) -> bytes:
     row_top = pdf.get_y()
     row_height = 0.0
     for still in report.stills:
-        rendered = _still_height(still.jpeg)
-        height = rendered + 7
+        measured = _still_height(still.jpeg)
+        rendered = measured if measured is not None else 0.0
+        height = rendered + 12
         if column == 0:
             if row_top + height > pdf.h - 20:
                 pdf.add_page()
             row_top = pdf.get_y()
             row_height = 0.0
         x = _MARGIN + column * (_STILL_WIDTH + 8)
-        pdf.image(io.BytesIO(still.jpeg), x=x, y=row_top, w=_STILL_WIDTH)
-        pdf.set_xy(x, row_top + rendered + 1)
-        pdf.set_font("helvetica", size=8.5)
         at = when(report, still.at)
         caption = label("report.still.caption", number=still.number, at=at, actor=still.taken_by)
+        if measured is None:
+            caption += " " + label("report.still.unreadable")
+        else:
+            pdf.image(io.BytesIO(still.jpeg), x=x, y=row_top, w=_STILL_WIDTH)
+        pdf.set_xy(x, row_top + rendered + 1)
+        pdf.set_font("helvetica", size=8.5)
         pdf.multi_cell(_STILL_WIDTH, 4.5, safe_text(caption))
         row_height = max(row_height, height)
         column = 1 - column
