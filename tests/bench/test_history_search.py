@@ -121,9 +121,7 @@ def _shapes() -> dict[str, Callable[[int], SessionFilter]]:
         "everything, page 50": lambda run: base(offset=20 * 49),
         "date range (a week)": lambda run: base(since=week(run), until=week(run) + timedelta(7)),
         "state (open ones)": lambda run: base(states=("invited", "video_live", "link_opened")),
-        "state ended, 30 days": lambda run: base(
-            states=("ended",), since=NOW - timedelta(days=30)
-        ),
+        "state ended, 30 days": lambda run: base(states=("ended",), since=NOW - timedelta(days=30)),
         "regulator": lambda run: base(regulator=f"regulateur{(centre - 1 + 10 * (run % 2))}"),
         "caller's or invited number": lambda run: base(number=_number(centre - 1 + 10 * run)),
         "call id": lambda run: base(
