@@ -133,6 +133,7 @@ def render_html(report: Report, *, pdf_url: str, back_url: str) -> str:
             '<meta name="viewport" content="width=device-width, initial-scale=1">',
             '<meta name="referrer" content="same-origin">',
             f"<title>{escape(title)}</title>",
+            '<link rel="icon" href="/console/static/icon.svg" type="image/svg+xml">',
             '<link rel="stylesheet" href="/console/static/report.css">',
             '<script type="module" src="/console/static/js/report-page.js"></script>',
             "</head>",

@@ -186,6 +186,9 @@ def timeline_text(words: _Words, event: SessionEvent, invitations: Mapping[str, 
         "video.lost": "timeline.video.lost",
         "session.expired": "timeline.session.expired",
         "location.follow_started": "timeline.location.follow_started",
+        "video.stalled": "timeline.video.stalled",
+        "video.photo_mode_ended": "timeline.reported.photo_mode_ended",
+        "video.reconnecting": "timeline.reported.reconnecting",
     }
     if kind in simple:
         return words(simple[kind])
@@ -265,7 +268,46 @@ def timeline_text(words: _Words, event: SessionEvent, invitations: Mapping[str, 
             if patient
             else "timeline.location.follow_stopped"
         )
-    return words("timeline.unknown", type=kind)
+    return _video_text(words, kind, details, channel) or words("timeline.unknown", type=kind)
+
+
+_PATHS = ("direct", "turn-udp", "turn-tcp", "turn-tls")
+_NO_PATH = ("turn_unreachable", "turn_refused", "no_candidates")
+
+
+def _video_text(words: _Words, kind: str, details: Mapping[str, Any], channel: str) -> str | None:
+    """The video's and the page's own events in words (the console's ``pathTimelineLine`` and
+    ``outcomeTimelineLine``); None for another event."""
+    third = str(details.get("participant_id", "")).startswith("third_party:")
+    text: str | None = None
+    if kind == "video.path":
+        path = details.get("path") if details.get("path") in _PATHS else "direct"
+        name = words(f"path.{path}")
+        rtt = details.get("rtt_ms")
+        if isinstance(rtt, int):
+            name = words("path.with_rtt", path=name, rtt=str(rtt))
+        text = words("timeline.video.path", path=name)
+    elif kind == "video.no_path":
+        reason = details.get("reason") if details.get("reason") in _NO_PATH else "no_candidates"
+        text = words(f"path.none.{reason}")
+    elif kind == "video.resumed":
+        seconds = max(1, round(float(details.get("stalled_ms") or 0) / 1000))
+        return words("timeline.video.resumed", seconds=str(seconds))
+    elif kind == "link.not_opened":
+        return words(f"timeline.link.not_opened.{channel}", minutes=str(details.get("minutes", "")))
+    elif kind == "patient.browser_unsupported":
+        app = details.get("app")
+        if app:
+            return words("timeline.reported.browser_unsupported.app", app=str(app))
+        return words("timeline.reported.browser_unsupported")
+    elif kind == "video.photo_mode":
+        weak = details.get("reason") == "weak_link"
+        return words(
+            "timeline.reported.photo_mode.weak_link" if weak else "timeline.reported.photo_mode"
+        )
+    if text is not None and third:
+        return words("path.third_party", line=text)
+    return text
 
 
 def _coordinates(details: Mapping[str, Any]) -> str:

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 
 import { reportUrls } from '../../integration/web/static/console/js/api.js';
-import { dayStart, nextDay } from '../../integration/web/static/console/js/history.js';
+import { breakable, dayStart, nextDay } from '../../integration/web/static/console/js/history.js';
 import { setTimeZone } from '../../integration/web/static/console/js/i18n.js';
 
 after(() => setTimeZone('Europe/Paris'));
@@ -46,4 +46,8 @@ test('the report links of a session', () => {
     pdf: '/console/api/sessions/ab12/report.pdf',
   });
   assert.equal(reportUrls('a/b').page, '/console/sessions/a%2Fb/report');
+});
+
+test('the channel may go under the number, never the number itself', () => {
+  assert.equal(breakable('06\u00a012\u00a034\u00a056\u00a078\u00a0(SMS)'), '06\u00a012\u00a034\u00a056\u00a078 (SMS)');
 });

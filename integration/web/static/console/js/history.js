@@ -78,6 +78,16 @@ export function periodStart(days) {
   return startOfDay(count - 1).toISOString();
 }
 
+/**
+ * A patient's destination as the history's narrow column shows it: the channel,
+ * "(SMS)", may go under the number (never the number itself, whose spaces do not break).
+ * @param {string} text
+ * @returns {string}
+ */
+export function breakable(text) {
+  return text.replace(/\u00a0\(/g, ' (');
+}
+
 /** The history view, built from `<template id="history-template">`. */
 export class HistoryView {
   /**
@@ -283,7 +293,7 @@ export class HistoryView {
   }
 
   /**
-   * One row: date and time, patient, state, outcome, who opened it, position.
+   * One row: date and time, patient, state, outcome, who opened it (and where), the report.
    * @private
    * @param {Session} session
    * @returns {HTMLTableRowElement}
@@ -317,7 +327,7 @@ export class HistoryView {
     who.className = 'history-number';
     const caller = displayDestination(session.caller_number);
     const cached = this.destinations.get(session.id);
-    who.textContent = (cached && cached.destination) || caller || '…';
+    who.textContent = breakable((cached && cached.destination) || caller || '…');
     if (!cached || cached.updatedAt !== session.updated_at) {
       this.loadDestination(session, caller);
     }
@@ -337,10 +347,17 @@ export class HistoryView {
       outcome.textContent = lines.title;
     }
 
+    // Who opened it, with their position beneath: one column less, so that the report's
+    // link fits beside the room's side panel at 1280 px.
     const by = document.createElement('td');
-    by.textContent = actorName(session.created_by);
-    const position = document.createElement('td');
+    const name = document.createElement('span');
+    name.className = 'history-by';
+    name.textContent = actorName(session.created_by);
+    const position = document.createElement('span');
+    position.className = 'history-position';
     position.textContent = session.position || '—';
+    position.setAttribute('aria-label', `${t('history.col.position')} ${session.position || '—'}`);
+    by.append(name, position);
     const report = document.createElement('td');
     const reportLink = document.createElement('a');
     reportLink.className = 'history-report';
@@ -351,7 +368,7 @@ export class HistoryView {
       t('history.report.label', { when: `${formatDate(session.created_at)} ${formatTime(session.created_at)}` }),
     );
     report.append(reportLink);
-    row.append(when, who, state, outcome, by, position, report);
+    row.append(when, who, state, outcome, by, report);
     return row;
   }
 
@@ -388,7 +405,7 @@ export class HistoryView {
       if (row.dataset.sessionId === session.id) {
         const cell = row.querySelector('.history-number');
         if (cell) {
-          cell.textContent = destination;
+          cell.textContent = breakable(destination);
         }
       }
     }
