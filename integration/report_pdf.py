@@ -159,6 +159,11 @@ def render_pdf(report: Report) -> bytes:
         text = f"{when(report, document.at)} - {document.direction} : {document.name}"
         pdf.multi_cell(0, 6, safe_text(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
 
+    if report.stills:
+        # Keep the heading with its first row of stills.
+        first = _still_height(report.stills[0].jpeg) or 0.0
+        if pdf.get_y() + 14 + first + 12 > pdf.h - 20:
+            pdf.add_page()
     _heading(pdf, label("report.stills"))
     if not report.stills:
         pdf.multi_cell(0, 6, safe_text(label("report.none")), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
