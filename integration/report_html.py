@@ -83,8 +83,16 @@ def render_html(report: Report, *, pdf_url: str, back_url: str) -> str:
         for line in report.timeline
     )
     documents = "".join(
-        f"<li>{escape(when(report, document.at))} — {escape(document.direction)} : "
-        f'<span class="report-name">{escape(document.name)}</span></li>'
+        '<li class="report-name">'
+        + escape(
+            label(
+                "report.document.line",
+                at=when(report, document.at),
+                direction=document.direction,
+                name=document.name,
+            )
+        )
+        + "</li>"
         for document in report.documents
     )
     stills = "".join(

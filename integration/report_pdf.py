@@ -156,7 +156,12 @@ def render_pdf(report: Report) -> bytes:
     if not report.documents:
         pdf.multi_cell(0, 6, safe_text(label("report.none")), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     for document in report.documents:
-        text = f"{when(report, document.at)} - {document.direction} : {document.name}"
+        text = label(
+            "report.document.line",
+            at=when(report, document.at),
+            direction=document.direction,
+            name=document.name,
+        )
         pdf.multi_cell(0, 6, safe_text(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
 
     if report.stills:
