@@ -12,8 +12,10 @@ from __future__ import annotations
 import contextlib
 import io
 import re
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.async_api import BrowserContext, expect
@@ -90,6 +92,17 @@ async def test_given_a_call_with_video_then_history_rejoin_end_and_the_report_as
         await history.locator("#history-regulator").fill("regulateur")
         await history.get_by_role("button", name="Filtrer").click()
         await expect(rows).to_have_count(1)
+        # Chosen dates, as days of the centre (Paris): today finds it, yesterday does not.
+        today = datetime.now(ZoneInfo("Europe/Paris")).date()
+        await history.locator("#history-period").select_option(label="Dates choisies")
+        await history.locator("#history-from").fill((today - timedelta(days=1)).isoformat())
+        await history.locator("#history-to").fill((today - timedelta(days=1)).isoformat())
+        await expect(history.locator("[data-field=count]")).to_have_text(
+            "Aucune visio ne correspond."
+        )
+        await history.locator("#history-to").fill(today.isoformat())
+        await expect(rows).to_have_count(1)
+        await console.shot("history-dates")
         await console.shot("history-search")
         # Readable at 1280x720 beside the side panel: the table fits in its card.
         fits = await history.evaluate(

@@ -169,9 +169,7 @@ export class HistoryView {
    * @private
    */
   showRange() {
-    const custom = this.periodSelect.value === 'custom';
-    this.field('range-from').hidden = !custom;
-    this.field('range-to').hidden = !custom;
+    this.field('range').hidden = this.periodSelect.value !== 'custom';
   }
 
   /**
