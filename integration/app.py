@@ -53,6 +53,7 @@ from .web import (
     console,
     console_pages,
     documents_http,
+    reports_http,
     sessions_http,
     stills_http,
     twilio_callbacks,
@@ -125,6 +126,7 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_routes(sessions_http.routes)
     app.router.add_routes(stills_http.routes)
     app.router.add_routes(documents_http.routes)
+    app.router.add_routes(reports_http.routes)
     app.router.add_routes(twilio_callbacks.routes)
     # Before the landing page: its ``/p/{token:.+}`` would take ``/p/<token>/ws`` too.
     app.router.add_routes(patient_signalling.routes)

@@ -155,6 +155,10 @@ ROUTES: Mapping[tuple[str, str], Rule] = {
     ("POST", "/console/api/sessions/{session_id}/documents"): REGULATING_SESSION,
     ("GET", "/console/api/sessions/{session_id}/documents"): REGULATING_SESSION,
     ("GET", "/console/api/sessions/{session_id}/documents/{document_id}"): REGULATING_SESSION,
+    # A session's report (printable page and PDF): the session's centre; every view and
+    # download goes in the audit log.
+    ("GET", "/console/sessions/{session_id}/report"): REGULATING_SESSION,
+    ("GET", "/console/api/sessions/{session_id}/report.pdf"): REGULATING_SESSION,
     ("POST", "/p/{token}/documents"): LINK,
     ("GET", "/p/{token}/documents"): LINK,
     ("GET", "/p/{token}/documents/{document_id}"): LINK,
@@ -169,6 +173,11 @@ ROUTES: Mapping[tuple[str, str], Rule] = {
     ("GET", "/api/v1/sessions"): CAD_REGULATING,
     ("POST", "/api/v1/sessions"): CAD_REGULATING,
     ("GET", "/api/v1/sessions/{session_id}"): CAD_REGULATING_SESSION,
+    # The report and the files of a session, for a key acting for a regulator or doctor of the
+    # session's centre (another centre's session: 404).
+    ("GET", "/api/v1/sessions/{session_id}/report.pdf"): CAD_REGULATING_SESSION,
+    ("GET", "/api/v1/sessions/{session_id}/files"): CAD_REGULATING_SESSION,
+    ("GET", "/api/v1/sessions/{session_id}/files/{file_id}"): CAD_REGULATING_SESSION,
 }
 """Every route, by (method, path as declared); ``HEAD`` follows ``GET``."""
 

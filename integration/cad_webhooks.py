@@ -5,6 +5,10 @@ itself. Events keep their order per URL. The signature lets the receiver check o
 freshness: ``X-VisioRegul-Signature: sha256=<hex>``, the HMAC-SHA256 of
 ``"<X-VisioRegul-Timestamp>.<body>"`` with the shared secret. Webhooks are notifications: the
 session log in the store stays the reference, which the CAD can read through ``/api/v1/sessions``.
+
+When a session ends (or expires), a ``report.available`` event follows its last one, in the same
+form, announcing the report's PDF and the session's files (``details.report_url``,
+``details.files_url``, paths under the API, for the CAD's key of the session's centre).
 """
 
 from __future__ import annotations
@@ -25,11 +29,27 @@ import aiohttp
 from .sessions.services import SessionUpdate
 from .settings import WebhookSettings
 
-__all__ = ["WebhookDispatcher", "sign"]
+__all__ = ["REPORT_AVAILABLE", "WebhookDispatcher", "report_announcement", "sign"]
 
 log = logging.getLogger(__name__)
 
 _BACKOFF_MAX = 60.0
+
+REPORT_AVAILABLE = "report.available"
+"""The announcement that follows a session's end: its report can be fetched."""
+_ENDINGS = frozenset({"session.ended", "session.expired"})
+
+
+def report_announcement(update: SessionUpdate, payload: dict[str, Any]) -> dict[str, Any]:
+    """The ``report.available`` event that follows ``payload`` (a session's last event)."""
+    base = f"/api/v1/sessions/{update.session.id}"
+    event = dict(payload.get("event") or {})
+    event.update(
+        actor="system",
+        type=REPORT_AVAILABLE,
+        details={"report_url": f"{base}/report.pdf", "files_url": f"{base}/files"},
+    )
+    return {**payload, "event": event}
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:
@@ -90,7 +110,13 @@ class WebhookDispatcher:
         """Session listener: queue the event for every URL, at once."""
         if not self._targets:
             return
-        body = json.dumps(self.payload(update), separators=(",", ":")).encode()
+        payload = self.payload(update)
+        self._queue(json.dumps(payload, separators=(",", ":")).encode())
+        if update.event.type in _ENDINGS:
+            announcement = report_announcement(update, payload)
+            self._queue(json.dumps(announcement, separators=(",", ":")).encode())
+
+    def _queue(self, body: bytes) -> None:
         for target in self._targets:
             if len(target.queue) == target.queue.maxlen:
                 target.dropped += 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Integer, String, false
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String, false
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -18,6 +18,17 @@ class VisioSession(Base):
     """One video session ("visio"), maybe paired with a live call."""
 
     __tablename__ = "visio_sessions"
+    # The history's searches: one centre's sessions, newest first, by date alone or with one
+    # more criterion (see ``sessions.history``; migration 0011).
+    __table_args__ = (
+        Index("ix_visio_sessions_centre_created", "centre_id", "created_at"),
+        Index("ix_visio_sessions_centre_state_created", "centre_id", "state", "created_at"),
+        Index("ix_visio_sessions_centre_creator_created", "centre_id", "created_by", "created_at"),
+        Index(
+            "ix_visio_sessions_centre_caller_created", "centre_id", "caller_number", "created_at"
+        ),
+        Index("ix_visio_sessions_centre_call_created", "centre_id", "call_id", "created_at"),
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     """Random hex id; also the value of ``VISIOREGUL_SESSION`` on the paired call."""

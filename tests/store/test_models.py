@@ -71,6 +71,11 @@ EXPECTED_NAMES = {
             "ix_visio_sessions_call_id",
             "ix_visio_sessions_caller_number",
             "ix_visio_sessions_centre_id",
+            "ix_visio_sessions_centre_created",
+            "ix_visio_sessions_centre_state_created",
+            "ix_visio_sessions_centre_creator_created",
+            "ix_visio_sessions_centre_caller_created",
+            "ix_visio_sessions_centre_call_created",
         },
     },
     "invitations": {

@@ -154,6 +154,7 @@ def concrete(path: str, world: World, session_id: str | None = None) -> str:
         .replace("{invitation_id}", world.invitation_id)
         .replace("{still_id}", world.still_id)
         .replace("{document_id}", world.document_id)
+        .replace("{file_id}", world.still_id)
         .replace("{call_id}", "no-such-call")
         .replace("{language}", "fr")
     )

@@ -82,6 +82,9 @@ export const LOGIN_URL = '/console/login';
  * @property {string} [state]
  * @property {string} [number] phone number or e-mail address
  * @property {string} [since] ISO 8601
+ * @property {string} [until] ISO 8601 (excluded)
+ * @property {string} [regulator] the login of who opened it
+ * @property {string} [call_id] the paired call's id
  */
 
 /**
@@ -239,13 +242,23 @@ export async function fetchSession(sessionId) {
 }
 
 /**
+ * A session's printable report (a page of its own) and its PDF.
+ * @param {string} sessionId
+ * @returns {{page: string, pdf: string}}
+ */
+export function reportUrls(sessionId) {
+  const id = encodeURIComponent(sessionId);
+  return { page: `/console/sessions/${id}/report`, pdf: `/console/api/sessions/${id}/report.pdf` };
+}
+
+/**
  * The history: sessions newest first, filtered and paginated.
  * @param {HistoryQuery} query
  * @returns {Promise<SessionPage>}
  */
 export async function fetchHistory(query) {
   const params = new URLSearchParams({ limit: String(query.limit), offset: String(query.offset) });
-  for (const name of /** @type {const} */ (['state', 'number', 'since'])) {
+  for (const name of /** @type {const} */ (['state', 'number', 'since', 'until', 'regulator', 'call_id'])) {
     const value = query[name];
     if (value) {
       params.set(name, value);

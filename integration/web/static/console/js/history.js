@@ -1,13 +1,14 @@
 /**
  * "Historique des visios": every session, newest first, filtered by state,
- * number and period, a page at a time. A row opens the session's room (to go
- * back into a visio in progress, or review one that is over).
+ * number, regulator, call and period (or chosen dates), a page at a time. A
+ * row opens the session's room (to go back into a visio in progress, or
+ * review one that is over); its "Rapport" link opens the printable report.
  * @module history
  */
 
-import { ApiError, fetchHistory, fetchSession } from './api.js';
+import { ApiError, fetchHistory, fetchSession, reportUrls } from './api.js';
 import { errorMessage } from './errors.js';
-import { applyTranslations, formatDate, formatTime, startOfDay, t } from './i18n.js';
+import { applyTranslations, currentTimeZone, formatDate, formatTime, startOfDay, t } from './i18n.js';
 import { outcomeLines } from './outcome.js';
 import { STATES, actorName, channelName, displayDestination, patientInvitation, stateChip } from './sessions.js';
 
@@ -22,7 +23,47 @@ const PERIODS = [
   { value: '7', key: 'history.period.week' },
   { value: '30', key: 'history.period.month' },
   { value: '', key: 'history.period.all' },
+  { value: 'custom', key: 'history.filter.period.custom' },
 ];
+
+/**
+ * Midnight at the start of a calendar day (`YYYY-MM-DD`, as a date field
+ * gives it) in the centre's time zone, as the API expects it.
+ * @param {string} day
+ * @param {Date} [now]
+ * @returns {string} ISO 8601, empty for an empty or malformed day
+ */
+export function dayStart(day, now = new Date()) {
+  const match = /^(\d{4})-(\d{2})-(\d{2})$/.exec(day);
+  if (!match) {
+    return '';
+  }
+  const todayText = new Intl.DateTimeFormat('en-CA', {
+    timeZone: currentTimeZone(),
+    year: 'numeric',
+    month: '2-digit',
+    day: '2-digit',
+  }).format(now);
+  const [year, month, date] = todayText.split('-').map(Number);
+  const daysAgo = Math.round(
+    (Date.UTC(year, month - 1, date) - Date.UTC(Number(match[1]), Number(match[2]) - 1, Number(match[3]))) / 86400000,
+  );
+  return startOfDay(daysAgo, now).toISOString();
+}
+
+/**
+ * The day after a calendar day (the end of a range is the next midnight).
+ * @param {string} day `YYYY-MM-DD`
+ * @returns {string} `YYYY-MM-DD`, empty for an empty or malformed day
+ */
+export function nextDay(day) {
+  const match = /^(\d{4})-(\d{2})-(\d{2})$/.exec(day);
+  if (!match) {
+    return '';
+  }
+  const next = new Date(Date.UTC(Number(match[1]), Number(match[2]) - 1, Number(match[3]) + 1));
+  return next.toISOString().slice(0, 10);
+}
 
 /**
  * The start of a period (midnight in the centre's time zone), as the API expects it.
@@ -35,6 +76,16 @@ export function periodStart(days) {
     return '';
   }
   return startOfDay(count - 1).toISOString();
+}
+
+/**
+ * A patient's destination as the history's narrow column shows it: the channel,
+ * "(SMS)", may go under the number (never the number itself, whose spaces do not break).
+ * @param {string} text
+ * @returns {string}
+ */
+export function breakable(text) {
+  return text.replace(/\u00a0\(/g, ' (');
 }
 
 /** The history view, built from `<template id="history-template">`. */
@@ -64,6 +115,10 @@ export class HistoryView {
     this.stateSelect = /** @type {HTMLSelectElement} */ (this.field('state'));
     this.numberInput = /** @type {HTMLInputElement} */ (this.field('number'));
     this.periodSelect = /** @type {HTMLSelectElement} */ (this.field('period'));
+    this.fromInput = /** @type {HTMLInputElement} */ (this.field('from'));
+    this.toInput = /** @type {HTMLInputElement} */ (this.field('to'));
+    this.regulatorInput = /** @type {HTMLInputElement} */ (this.field('regulator'));
+    this.callInput = /** @type {HTMLInputElement} */ (this.field('call'));
     this.body = /** @type {HTMLTableSectionElement} */ (this.field('rows'));
     this.more = /** @type {HTMLButtonElement} */ (this.field('more'));
 
@@ -78,11 +133,26 @@ export class HistoryView {
       this.load();
     });
     this.stateSelect.addEventListener('change', () => this.load());
-    this.periodSelect.addEventListener('change', () => this.load());
+    this.periodSelect.addEventListener('change', () => {
+      this.showRange();
+      if (this.periodSelect.value === 'custom') {
+        this.fromInput.focus();
+      } else {
+        this.load();
+      }
+    });
+    for (const input of [this.fromInput, this.toInput]) {
+      input.addEventListener('change', () => this.load());
+    }
     this.field('reset').addEventListener('click', () => {
       this.stateSelect.value = '';
       this.numberInput.value = '';
+      this.regulatorInput.value = '';
+      this.callInput.value = '';
+      this.fromInput.value = '';
+      this.toInput.value = '';
       this.periodSelect.value = '7';
+      this.showRange();
       this.load();
       this.numberInput.focus();
     });
@@ -95,15 +165,27 @@ export class HistoryView {
   }
 
   /**
+   * The chosen dates are shown only for "Dates choisies".
+   * @private
+   */
+  showRange() {
+    this.field('range').hidden = this.periodSelect.value !== 'custom';
+  }
+
+  /**
    * The filters as typed.
    * @private
-   * @returns {{state: string, number: string, since: string}}
+   * @returns {{state: string, number: string, since: string, until: string, regulator: string, call_id: string}}
    */
   filters() {
+    const custom = this.periodSelect.value === 'custom';
     return {
       state: this.stateSelect.value,
       number: this.numberInput.value.trim(),
-      since: periodStart(this.periodSelect.value),
+      since: custom ? dayStart(this.fromInput.value) : periodStart(this.periodSelect.value),
+      until: custom ? dayStart(nextDay(this.toInput.value)) : '',
+      regulator: this.regulatorInput.value.trim(),
+      call_id: this.callInput.value.trim(),
     };
   }
 
@@ -209,7 +291,7 @@ export class HistoryView {
   }
 
   /**
-   * One row: date and time, patient, state, outcome, who opened it, position.
+   * One row: date and time, patient, state, outcome, who opened it (and where), the report.
    * @private
    * @param {Session} session
    * @returns {HTMLTableRowElement}
@@ -243,7 +325,7 @@ export class HistoryView {
     who.className = 'history-number';
     const caller = displayDestination(session.caller_number);
     const cached = this.destinations.get(session.id);
-    who.textContent = (cached && cached.destination) || caller || '…';
+    who.textContent = breakable((cached && cached.destination) || caller || '…');
     if (!cached || cached.updatedAt !== session.updated_at) {
       this.loadDestination(session, caller);
     }
@@ -263,11 +345,28 @@ export class HistoryView {
       outcome.textContent = lines.title;
     }
 
+    // Who opened it, with their position beneath: one column less, so that the report's
+    // link fits beside the room's side panel at 1280 px.
     const by = document.createElement('td');
-    by.textContent = actorName(session.created_by);
-    const position = document.createElement('td');
+    const name = document.createElement('span');
+    name.className = 'history-by';
+    name.textContent = actorName(session.created_by);
+    const position = document.createElement('span');
+    position.className = 'history-position';
     position.textContent = session.position || '—';
-    row.append(when, who, state, outcome, by, position);
+    position.setAttribute('aria-label', `${t('history.col.position')} ${session.position || '—'}`);
+    by.append(name, position);
+    const report = document.createElement('td');
+    const reportLink = document.createElement('a');
+    reportLink.className = 'history-report';
+    reportLink.href = reportUrls(session.id).page;
+    reportLink.textContent = t('history.report');
+    reportLink.setAttribute(
+      'aria-label',
+      t('history.report.label', { when: `${formatDate(session.created_at)} ${formatTime(session.created_at)}` }),
+    );
+    report.append(reportLink);
+    row.append(when, who, state, outcome, by, report);
     return row;
   }
 
@@ -304,7 +403,7 @@ export class HistoryView {
       if (row.dataset.sessionId === session.id) {
         const cell = row.querySelector('.history-number');
         if (cell) {
-          cell.textContent = destination;
+          cell.textContent = breakable(destination);
         }
       }
     }

@@ -8,7 +8,7 @@
  * @module room
  */
 
-import { ApiError, endSession, fetchSession, inviteToSession, retryInvitation } from './api.js';
+import { ApiError, endSession, fetchSession, inviteToSession, reportUrls, retryInvitation } from './api.js';
 import { errorMessage } from './errors.js';
 import { DocumentPanel } from './documents.js';
 import { StillGallery } from './gallery.js';
@@ -104,6 +104,9 @@ export class Room {
     const id = `room-${(nextId += 1)}`;
     this.field('title').id = `${id}-title`;
     this.element.setAttribute('aria-labelledby', `${id}-title`);
+    const report = reportUrls(sessionId);
+    /** @type {HTMLAnchorElement} */ (this.field('report')).href = report.page;
+    /** @type {HTMLAnchorElement} */ (this.field('report-pdf')).href = report.pdf;
     const input = /** @type {HTMLInputElement} */ (this.field('form-input'));
     input.id = `${id}-destination`;
     /** @type {HTMLLabelElement} */ (this.field('form-label')).htmlFor = input.id;
