@@ -26,6 +26,7 @@ from .store.models import CadLinkToken, utcnow
 from .telephony.facts import normalize_position
 
 __all__ = [
+    "UNVERIFIED",
     "CadLink",
     "CadLinkRefused",
     "Refusal",
@@ -59,6 +60,13 @@ class Refusal(StrEnum):
     """Not a position, or not one the account may take."""
     DISABLED = "disabled"
     """The deep link is off (no issuer configured)."""
+    RATE_LIMITED = "rate_limited"
+    """Too many attempts from one client address."""
+
+
+UNVERIFIED = frozenset({Refusal.INVALID, Refusal.DISABLED, Refusal.RATE_LIMITED})
+"""Refusals of a token whose signature was not (or not successfully) checked: what it claims
+names nobody for sure."""
 
 
 class CadLinkRefused(Exception):

@@ -16,7 +16,7 @@ from aiohttp import web
 
 from .. import accounts, audit, cad_links, console_logins
 from ..authorization import SESSION_ROLES
-from ..cad_links import CadLink, CadLinkRefused, Refusal
+from ..cad_links import UNVERIFIED, CadLink, CadLinkRefused, Refusal
 from ..client_address import client_address
 from ..ratelimit import RateLimitExceeded
 from ..telephony.registry import LiveCall, LiveCallRegistry
@@ -43,6 +43,7 @@ _STATUS = {
     Refusal.REPLAYED: 403,
     Refusal.UNKNOWN_ACCOUNT: 403,
     Refusal.POSITION_NOT_ALLOWED: 403,
+    Refusal.RATE_LIMITED: 429,
 }
 
 
@@ -77,10 +78,12 @@ def _refusal_page(request: web.Request, reason: Refusal) -> web.Response:
 
 async def _refuse(request: web.Request, refused: CadLinkRefused, remote: str) -> web.Response:
     log.warning("CAD link refused (%s) from %s", refused.reason, remote)
+    # A token whose signature did not check names nobody: its ``sub`` is only what it claims.
+    verified = refused.reason not in UNVERIFIED and "sub" in refused.claims
     async with request.app[appkeys.DB].begin() as db:
         await audit.record(
             db,
-            actor=str(refused.claims.get("sub", "anonymous")),
+            actor=str(refused.claims["sub"]) if verified else "anonymous",
             action="console.cad_link_refused",
             details={"reason": refused.reason.value, "remote": remote, **refused.claims},
         )
@@ -95,8 +98,9 @@ async def cad_link(request: web.Request) -> web.StreamResponse:
     try:
         request.app[appkeys.CAD_LINK_LIMITER].hit(remote)
     except RateLimitExceeded as exc:
-        response = _refusal_page(request, Refusal.INVALID)
-        response.set_status(429)
+        # Not audited: a flood would fill the audit log; the server log says it once a request.
+        log.warning("CAD link attempts from %s over the limit", remote)
+        response = _refusal_page(request, Refusal.RATE_LIMITED)
         response.headers["Retry-After"] = str(exc.retry_after)
         return response
     settings = request.app[appkeys.SETTINGS]

@@ -209,6 +209,16 @@ async def test_given_a_cad_page_then_the_framed_console_opens_on_the_call_and_wo
                 other.frame_locator("#visio").locator("body").inner_text(), 10
             )
             await other.screenshot(path=artifacts / "cad-frame-other-origin.png")
+
+            # A call the console does not know: the console all the same, with a calm notice.
+            unknown = await browser.new_page()
+            await unknown.goto(f"{cad_site.origin}/?call=1733400000.999")
+            notice = unknown.frame_locator("#visio").locator("#cad-notice")
+            await expect(notice).to_be_visible()
+            await expect(notice).to_contain_text("n'est pas (ou plus) sur votre poste")
+            await unknown.screenshot(path=artifacts / "cad-frame-unknown-call.png")
+            await notice.get_by_role("button", name="Fermer").click()
+            await expect(notice).to_be_hidden()
         finally:
             await browser.close()
             await sandbox.cli("channel request hangup all")

@@ -260,6 +260,8 @@ async def test_given_a_bad_token_then_a_french_refusal_and_an_audit_entry(
     assert (await client.get("/console/api/me")).status == 401
     (entry,) = await entries(client, "console.cad_link_refused")
     assert entry.details["reason"] == reason
+    # A forged token names nobody: what it claims goes to the details, not to the actor.
+    assert entry.actor == ("anonymous" if reason == "invalid" else entry.details["sub"])
 
 
 async def test_given_an_unsigned_or_hs_confused_token_then_refused(client: Client) -> None:
@@ -386,6 +388,7 @@ async def test_given_many_attempts_from_one_address_then_rate_limited(client: Cl
     response = await open_link(client, "not-a-token")
     assert response.status == 429
     assert int(response.headers["Retry-After"]) >= 1
+    assert "Trop de tentatives" in await response.text()
 
 
 async def test_given_no_issuer_then_the_deep_link_is_off(
