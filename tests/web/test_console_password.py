@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import aiohttp
 from aiohttp import WSMsgType, web
 from aiohttp.test_utils import TestClient
 
@@ -13,7 +14,7 @@ from visioregul.integration.store.models import ConsoleLogin
 from visioregul.integration.web import appkeys
 from visioregul.integration.web.console_login import CLOSE_LOGGED_OUT
 
-from .conftest import PASSWORD, ClientFactory, login, public_origin
+from .conftest import PASSWORD, login, public_origin
 
 Client = TestClient[web.Request, web.Application]
 
@@ -29,24 +30,34 @@ async def change(client: Client, token: str, current: str, new: str) -> Any:
 
 
 async def test_given_the_current_password_then_the_new_one_works_and_other_logins_end(
-    client: Client, aiohttp_client: ClientFactory
+    client: Client,
 ) -> None:
-    other = await aiohttp_client(client.app)  # the same account signed in at another desk
-    other_token = await login(other)
-    origin = public_origin(other)
-    other_socket = await other.ws_connect("/console/ws", headers={"Origin": origin})
-    token = await login(client, position="PJSIP/1001")
-    response = await change(client, token, PASSWORD, NEW_PASSWORD)
-    assert response.status == 200, await response.text()
-    assert await response.json() == {"changed": True, "revoked_logins": 1}
-    # This console goes on; the other one is signed out, its socket closed.
-    assert (await client.get("/console/api/me")).status == 200
-    assert (await other.get("/console/api/me")).status == 401
-    message = await other_socket.receive(timeout=5)
-    while message.type is WSMsgType.TEXT:  # its hello, sent before the change
+    # The same account signed in at another desk: another browser, its own cookies.
+    async with aiohttp.ClientSession(
+        base_url=str(client.make_url("/")), cookie_jar=aiohttp.CookieJar(unsafe=True)
+    ) as other:
+        signed_in = await other.post(
+            "/console/login",
+            data={"username": "regulateur", "password": PASSWORD, "position": "PJSIP/1002"},
+            headers={"Origin": str(client.make_url("/")).rstrip("/")},
+            allow_redirects=False,
+        )
+        assert signed_in.headers["Location"] == "/console"
+        other_socket = await other.ws_connect(
+            "/console/ws", headers={"Origin": public_origin(client)}
+        )
+        token = await login(client, position="PJSIP/1001")
+        response = await change(client, token, PASSWORD, NEW_PASSWORD)
+        assert response.status == 200, await response.text()
+        assert await response.json() == {"changed": True, "revoked_logins": 1}
+        # This console goes on; the other one is signed out, its socket closed.
+        assert (await client.get("/console/api/me")).status == 200
+        assert (await other.get("/console/api/me")).status == 401
         message = await other_socket.receive(timeout=5)
-    assert (message.type, message.data) == (WSMsgType.CLOSE, CLOSE_LOGGED_OUT), message
-    assert other_token
+        while message.type is WSMsgType.TEXT:  # its hello, sent before the change
+            message = await other_socket.receive(timeout=5)
+        assert (message.type, message.data) == (WSMsgType.CLOSE, CLOSE_LOGGED_OUT), message
+        await other_socket.close()
     async with client.app[appkeys.DB].begin() as db:
         account = await accounts.get_account_by_username(db, "regulateur")
         assert account is not None
