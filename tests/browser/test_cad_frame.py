@@ -190,6 +190,12 @@ async def test_given_a_cad_page_then_the_framed_console_opens_on_the_call_and_wo
                 "Appel associé : 06 12 34 56 78, ligne 15"
             )
             await page.screenshot(path=artifacts / "cad-frame-room.png")
+
+            # The language switch works in the frame too (its cookie is partitioned as well).
+            await frame.get_by_role("link", name="EN", exact=True).click()
+            await expect(frame.locator("#logout")).to_have_text("Sign out")
+            await frame.get_by_role("link", name="FR", exact=True).click()
+            await expect(frame.locator("#logout")).to_have_text("Déconnexion")
             assert not problems, problems
 
             # Another origin's page cannot frame the console: Chromium blocks it by the CSP.

@@ -201,6 +201,15 @@ async def test_given_a_framing_cad_then_the_cookie_is_partitioned_and_csrf_still
     assert "Max-Age=0" in logout.headers["Set-Cookie"]
 
 
+async def test_given_a_framing_cad_then_the_language_choice_is_partitioned_too(
+    client: Client,
+) -> None:
+    response = await client.get("/console/login?lang=en", allow_redirects=False)
+    assert response.status == 303
+    attributes = {part.strip() for part in response.headers["Set-Cookie"].split(";")}
+    assert {"visioregul_lang=en", "Secure", "SameSite=None", "Partitioned"} <= attributes
+
+
 async def test_given_frame_ancestors_then_the_console_may_be_framed_by_them_only(
     client: Client,
 ) -> None:
