@@ -225,6 +225,17 @@ async def test_given_a_cad_page_then_the_framed_console_opens_on_the_call_and_wo
             await unknown.screenshot(path=artifacts / "cad-frame-unknown-call.png")
             await notice.get_by_role("button", name="Fermer").click()
             await expect(notice).to_be_hidden()
+
+            # A forged token: the French refusal page, with the way to the ordinary login.
+            refused = await browser.new_page()
+            await refused.goto(f"{console_site.origin}/console/cad?token=forged.token.value")
+            await expect(refused.get_by_role("heading")).to_have_text(
+                "La console ne s'ouvre pas depuis ce lien"
+            )
+            await expect(refused.get_by_role("alert")).to_contain_text("n'est pas valable")
+            await refused.screenshot(path=artifacts / "cad-link-refused.png")
+            await refused.get_by_role("link", name="Se connecter à la console").click()
+            await refused.wait_for_url(f"{console_site.origin}/console/login")
         finally:
             await browser.close()
             await sandbox.cli("channel request hangup all")
