@@ -51,7 +51,9 @@ from .web import (
     api,
     appkeys,
     console,
+    console_cad,
     console_pages,
+    console_password,
     documents_http,
     reports_http,
     sessions_http,
@@ -110,6 +112,8 @@ def create_app(settings: Settings) -> web.Application:
         max_delay=settings.console.login_max_delay,
     )
     app[appkeys.LINK_LIMITER] = RateLimiter(30, 60)
+    # A CAD opens the console once per call taken: a few a minute from one desk at most.
+    app[appkeys.CAD_LINK_LIMITER] = RateLimiter(20, 60)
     # A whole test run makes two requests; a page reloaded a few times stays well within.
     app[appkeys.TEST_LIMITER] = RateLimiter(12, 60)
 
@@ -122,6 +126,8 @@ def create_app(settings: Settings) -> web.Application:
 
     app.router.add_routes(api.routes)
     app.router.add_routes(console.routes)
+    app.router.add_routes(console_cad.routes)
+    app.router.add_routes(console_password.routes)
     app.router.add_routes(console_pages.routes)
     app.router.add_routes(sessions_http.routes)
     app.router.add_routes(stills_http.routes)

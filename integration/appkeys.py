@@ -29,6 +29,7 @@ from .uploads import ResumableUploads
 from .video import RoomRegistry
 
 __all__ = [
+    "CAD_LINK_LIMITER",
     "CATALOGUE",
     "DB",
     "DOCUMENTS",
@@ -61,6 +62,8 @@ LINK_LIMITER = web.AppKey("link_limiter", RateLimiter)
 ROOMS = web.AppKey("rooms", RoomRegistry)
 TEST_PEERS = web.AppKey("test_peers", NetworkTestPeers)
 """The technical test page's throw-away peers."""
+CAD_LINK_LIMITER = web.AppKey("cad_link_limiter", RateLimiter)
+"""CAD deep-link attempts per client address."""
 TEST_LIMITER = web.AppKey("test_limiter", RateLimiter)
 """Test page requests per client address."""
 STILLS = web.AppKey("stills", Stills)

@@ -112,6 +112,9 @@ ROUTES: Mapping[tuple[str, str], Rule] = {
     ("GET", "/console"): PUBLIC,
     ("GET", "/console/login"): PUBLIC,
     ("POST", "/console/login"): PUBLIC,
+    # The CAD's deep link: its signed, single-use token is the credential, checked by the
+    # handler (issuer's key, audience, a minute at most); rate-limited per client address.
+    ("GET", "/console/cad"): PUBLIC,
     ("GET", "/console/locales/{language}.json"): PUBLIC,
     ("GET", "/console/static"): PUBLIC,
     ("GET", "/patient/static"): PUBLIC,
@@ -132,6 +135,10 @@ ROUTES: Mapping[tuple[str, str], Rule] = {
     ("GET", "/console/api/me"): SIGNED_IN,
     ("POST", "/console/api/position"): SIGNED_IN,
     ("POST", "/console/logout"): SIGNED_IN,
+    # One's own password: the page (redirects to the login form when not signed in) and the
+    # change itself (the current password required, CSRF token, throttled per account).
+    ("GET", "/console/password"): PUBLIC,
+    ("POST", "/console/api/password"): SIGNED_IN,
     # Calls, sessions, videos: regulators and doctors, of the session's centre.
     ("GET", "/console/ws"): REGULATING,
     ("GET", "/console/api/outbox"): REGULATING,

@@ -2,7 +2,8 @@
 
 The local outbox keeps the messages it simulated (links included) no longer than the sessions
 they invited to (``sessions.retention_days``); the audit log has its own, much longer retention
-(``audit.retention_days``); console logins past their cookie's lifetime are dropped. Each purge
+(``audit.retention_days``); console logins past their cookie's lifetime are dropped, and so are
+the CAD's used deep-link tokens past their expiry. Each purge
 runs in its own transaction and is logged when it removed something.
 """
 
@@ -14,7 +15,7 @@ from datetime import timedelta
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from . import console_logins
+from . import cad_links, console_logins
 from .settings import Settings
 from .store.models import AuditEntry, OutboxMessage, utcnow
 
@@ -57,3 +58,7 @@ async def purge_retained(
         logins = await console_logins.purge_expired(db)
     if logins:
         log.info("retention: purged %d expired console logins", logins)
+    async with sessionmaker.begin() as db:
+        tokens = await cad_links.purge_used(db)
+    if tokens:
+        log.info("retention: purged %d used CAD link tokens", tokens)

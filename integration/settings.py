@@ -38,6 +38,8 @@ __all__ = [
     "ApiKey",
     "AriSettings",
     "AuditSettings",
+    "CadIssuer",
+    "CadLinkSettings",
     "ConsoleSettings",
     "DatabaseSettings",
     "GeocodingSettings",
@@ -215,6 +217,73 @@ class ConsoleSettings(_Section):
         # A plain string (the form before keys named their account) stays readable.
         if isinstance(value, list):
             return [{"key": item} if isinstance(item, str | SecretStr) else item for item in value]
+        return value
+
+
+class CadIssuer(_Section):
+    """A CAD allowed to open the console with a signed token (one per CAD or per centre)."""
+
+    issuer: str = Field(min_length=1, max_length=200)
+    """The token's ``iss``, naming this CAD."""
+    algorithm: Literal["HS256", "RS256", "ES256"] = "HS256"
+    """HS256 with ``secret``; RS256 or ES256 with the CAD's ``public_key``."""
+    secret: SecretStr | None = None
+    """The secret shared with the CAD (HS256), 32 characters at least."""
+    public_key: str | None = None
+    """The CAD's public key in PEM (RS256, ES256): the service holds no secret of the CAD's."""
+
+    @model_validator(mode="after")
+    def _one_key(self) -> CadIssuer:
+        if self.algorithm == "HS256":
+            if self.secret is None or len(self.secret.get_secret_value()) < 32:
+                raise ValueError(f"cad_link issuer {self.issuer!r}: HS256 needs a secret of 32+")
+            if self.public_key is not None:
+                raise ValueError(f"cad_link issuer {self.issuer!r}: HS256 takes no public_key")
+        else:
+            if not self.public_key or "BEGIN PUBLIC KEY" not in self.public_key:
+                raise ValueError(
+                    f"cad_link issuer {self.issuer!r}: {self.algorithm} needs a PEM public_key"
+                )
+            if self.secret is not None:
+                raise ValueError(
+                    f"cad_link issuer {self.issuer!r}: {self.algorithm} takes no secret"
+                )
+        return self
+
+
+_ORIGIN = re.compile(r"https://[a-z0-9.-]+(:[0-9]{1,5})?|https://\[[0-9a-f:.]+\](:[0-9]{1,5})?")
+
+
+class CadLinkSettings(_Section):
+    """The CAD's deep link into the console (``/console/cad?token=``) and framing by the CAD."""
+
+    issuers: list[CadIssuer] = []
+    """The CADs that may sign tokens; none: the deep link is off."""
+    audience: str = Field(default="visioregul", min_length=1, max_length=200)
+    """The ``aud`` every token must name."""
+    max_lifetime: int = Field(default=60, ge=5, le=60)
+    """The longest ``exp - iat`` accepted, in seconds (a minute at most)."""
+    clock_skew: int = Field(default=5, ge=0, le=30)
+    """Seconds of clock difference tolerated between the CAD and the service."""
+    frame_ancestors: list[str] = []
+    """Origins (``https://cad.example.fr``) whose pages may frame the console; none: never
+    framed. When set, the console's cookie is ``SameSite=None; Secure; Partitioned``."""
+
+    @field_validator("frame_ancestors")
+    @classmethod
+    def _origins(cls, value: list[str]) -> list[str]:
+        cleaned = [origin.strip().lower().rstrip("/") for origin in value]
+        wrong = [origin for origin in cleaned if not _ORIGIN.fullmatch(origin)]
+        if wrong:
+            raise ValueError(f"not HTTPS origins: {', '.join(wrong)}")
+        return cleaned
+
+    @field_validator("issuers")
+    @classmethod
+    def _distinct(cls, value: list[CadIssuer]) -> list[CadIssuer]:
+        names = [issuer.issuer for issuer in value]
+        if len(set(names)) != len(names):
+            raise ValueError("cad_link issuers must have distinct names")
         return value
 
 
@@ -401,6 +470,7 @@ class Settings(BaseSettings):
     database: DatabaseSettings = DatabaseSettings()
     telephony: TelephonySettings = TelephonySettings()
     console: ConsoleSettings = ConsoleSettings()
+    cad_link: CadLinkSettings = CadLinkSettings()
     sessions: SessionSettings = SessionSettings()
     invitations: InvitationSettings = InvitationSettings()
     documents: DocumentSettings = DocumentSettings()

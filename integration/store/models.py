@@ -36,6 +36,7 @@ __all__ = [
     "Account",
     "AuditEntry",
     "Base",
+    "CadLinkToken",
     "Centre",
     "ConsoleLogin",
     "OutboxMessage",
@@ -256,6 +257,22 @@ class OutboxMessage(Base):
 
     def __repr__(self) -> str:
         return f"<OutboxMessage id={self.id} channel={self.channel} to={self.to!r}>"
+
+
+class CadLinkToken(Base):
+    """A CAD deep-link token already used (its ``jti``), kept until it would have expired anyway.
+
+    Single use across every instance of the service: a second insert of the same issuer and
+    ``jti`` fails on the primary key, whichever instance tries.
+    """
+
+    __tablename__ = "cad_link_tokens"
+
+    issuer: Mapped[str] = mapped_column(String(200), primary_key=True)
+    jti: Mapped[str] = mapped_column(String(128), primary_key=True)
+    used_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    """The token's ``exp``: the row is purged after it (an expired token is refused anyway)."""
 
 
 class ConsoleLogin(Base):

@@ -6,6 +6,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from ..appkeys import (
+    CAD_LINK_LIMITER,
     CATALOGUE,
     DB,
     DOCUMENTS,
@@ -31,6 +32,7 @@ from .console_login import LiveConsoles, LoginCookieCodec
 from .notifier import Notifier
 
 __all__ = [
+    "CAD_LINK_LIMITER",
     "CATALOGUE",
     "CONSOLES",
     "DB",

@@ -29,7 +29,7 @@ from ..store.models import Account
 from ..telephony.facts import normalize_position
 from . import appkeys
 from .console_location import LOCATION_TYPES, ConsoleLocation
-from .console_login import COOKIE_NAME, LoginCookie
+from .console_login import COOKIE_NAME, LoginCookie, clear_login_cookie, set_login_cookie
 from .console_pages import STATIC_DIR, localized_page
 from .console_remote import REMOTE_TYPES, ConsoleRemote
 from .console_screen import SCREEN_TYPES, ConsoleScreen
@@ -119,14 +119,13 @@ async def form_body(
 
 def _set_cookie(request: web.Request, response: web.StreamResponse, session: LoginCookie) -> None:
     settings = request.app[appkeys.SETTINGS]
-    response.set_cookie(
-        COOKIE_NAME,
+    set_login_cookie(
+        response,
         request.app[appkeys.LOGIN_COOKIES].dumps(session),
-        max_age=settings.console.session_max_age,
-        httponly=True,
-        samesite="Strict",
+        settings.console.session_max_age,
+        # Framed by a CAD of another site: a partitioned third-party cookie.
+        framed=bool(settings.cad_link.frame_ancestors),
         secure=settings.console.secure_cookies,
-        path="/",
     )
 
 
@@ -317,7 +316,12 @@ async def logout(request: web.Request) -> web.Response:
         await audit.record(db, actor=account.username, action="console.logout")
     await request.app[appkeys.CONSOLES].close([session.login_id])
     response = web.Response(status=204)
-    response.del_cookie(COOKIE_NAME, path="/")
+    settings = request.app[appkeys.SETTINGS]
+    clear_login_cookie(
+        response,
+        framed=bool(settings.cad_link.frame_ancestors),
+        secure=settings.console.secure_cookies,
+    )
     return response
 
 

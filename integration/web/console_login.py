@@ -23,7 +23,9 @@ __all__ = [
     "LiveConsoles",
     "LoginCookie",
     "LoginCookieCodec",
+    "clear_login_cookie",
     "load_secret_key",
+    "set_login_cookie",
 ]
 
 COOKIE_NAME = "visioregul_session"
@@ -70,6 +72,41 @@ class LoginCookieCodec:
             return LoginCookie(int(data["a"]), str(data["l"]), data.get("p"), str(data["c"]))
         except (BadSignature, SignatureExpired, KeyError, TypeError, ValueError):
             return None
+
+
+def _cookie_header(value: str, max_age: int, *, framed: bool, secure: bool) -> str:
+    """The ``Set-Cookie`` value of the login cookie.
+
+    Written by hand: Python's ``http.cookies`` (3.11, used by aiohttp) refuses the
+    ``Partitioned`` attribute. Framed by a CAD of another site, the cookie must be sent in a
+    third-party context (``SameSite=None``, which requires ``Secure``) and be kept in that site's
+    partition (``Partitioned``: browsers that block third-party cookies keep partitioned ones).
+    The CSRF token it carries still guards every unsafe request.
+    """
+    parts = [f"{COOKIE_NAME}={value}", "Path=/", f"Max-Age={max_age}", "HttpOnly"]
+    if framed:
+        parts += ["Secure", "SameSite=None", "Partitioned"]
+    else:
+        parts += [*(["Secure"] if secure else []), "SameSite=Strict"]
+    return "; ".join(parts)
+
+
+def set_login_cookie(
+    response: web.StreamResponse,
+    value: str,
+    max_age: int,
+    *,
+    framed: bool,
+    secure: bool,
+) -> None:
+    """Set the console login cookie on ``response`` (framed: for an iframe of another site)."""
+    response.headers.add("Set-Cookie", _cookie_header(value, max_age, framed=framed, secure=secure))
+
+
+def clear_login_cookie(response: web.StreamResponse, *, framed: bool, secure: bool) -> None:
+    """Remove the console login cookie (with the attributes it was set with, or a framed
+    browser would keep it)."""
+    response.headers.add("Set-Cookie", _cookie_header('""', 0, framed=framed, secure=secure))
 
 
 CLOSE_LOGGED_OUT = 4401

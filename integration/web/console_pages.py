@@ -91,7 +91,15 @@ def localized_page(request: web.Request, name: str) -> web.StreamResponse:
         response = web.Response(
             status=303, headers={"Location": str(request.rel_url.with_query(query))}
         )
-        if asked in catalogue.languages:
+        if asked in catalogue.languages and request.app[appkeys.SETTINGS].cad_link.frame_ancestors:
+            # Framed by a CAD of another site: a Lax cookie would be refused there, like the
+            # login cookie (``Partitioned``, which Python's cookies do not know: written by hand).
+            response.headers.add(
+                "Set-Cookie",
+                f"{LANGUAGE_COOKIE}={asked}; Path={LANGUAGE_COOKIE_PATH}; "
+                f"Max-Age={_CHOICE_MAX_AGE}; HttpOnly; Secure; SameSite=None; Partitioned",
+            )
+        elif asked in catalogue.languages:
             response.set_cookie(
                 LANGUAGE_COOKIE,
                 asked,

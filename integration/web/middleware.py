@@ -11,7 +11,7 @@ from aiohttp import hdrs, web
 
 from visioregul.media import MediaError
 
-from ..content_policy import CONTENT_SECURITY_POLICY
+from ..content_policy import CONTENT_SECURITY_POLICY, FRAMEABLE_PREFIX, content_security_policy
 from ..errors import DomainError, RefusalError, error_body
 from ..language import browser_language
 from . import appkeys
@@ -116,9 +116,16 @@ def _secure(request: web.Request, response: web.StreamResponse) -> None:
     if response.prepared:  # WebSocket upgrades and streamed files set their headers already
         return
     headers = response.headers
-    headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    settings = request.app[appkeys.SETTINGS]
+    frame_ancestors = settings.cad_link.frame_ancestors
+    if frame_ancestors and _frameable(request.path):
+        # The CAD's origins may frame the console: the CSP says which, and X-Frame-Options
+        # (which can name none) must not contradict it.
+        headers.setdefault("Content-Security-Policy", content_security_policy(frame_ancestors))
+    else:
+        headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        headers.setdefault("X-Frame-Options", "DENY")
     headers.setdefault("X-Content-Type-Options", "nosniff")
-    headers.setdefault("X-Frame-Options", "DENY")
     headers.setdefault("Referrer-Policy", "no-referrer")
     headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
     # The patient's page (``/p/<token>``) alone may use the camera and the position (asked by
@@ -129,10 +136,14 @@ def _secure(request: web.Request, response: web.StreamResponse) -> None:
     headers.setdefault(
         "Permissions-Policy", f"camera={camera}, microphone=(), geolocation={patient}"
     )
-    if request.app[appkeys.SETTINGS].service.public_url.startswith("https://"):
+    if settings.service.public_url.startswith("https://"):
         headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
     if not request.path.startswith("/console/static/"):
         headers.setdefault("Cache-Control", "no-store")
+
+
+def _frameable(path: str) -> bool:
+    return path == FRAMEABLE_PREFIX or path.startswith(FRAMEABLE_PREFIX + "/")
 
 
 @web.middleware

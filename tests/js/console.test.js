@@ -57,6 +57,16 @@ describe('router', () => {
     assert.deepEqual(parseRoute(`#/session/${'a'.repeat(65)}`), { name: 'call' });
     assert.equal(routeHash({ name: 'call' }), '');
   });
+
+  test("the CAD's deep link opens a call's card by its id", () => {
+    const route = parseRoute('#/call/1733400000.42');
+    assert.deepEqual(route, { name: 'call', id: '1733400000.42' });
+    assert.equal(routeHash(route), '#/call/1733400000.42');
+    assert.deepEqual(parseRoute('#/call/%31%37.5'), { name: 'call', id: '17.5' });
+    assert.deepEqual(parseRoute('#/call/<script>'), { name: 'call' });
+    assert.deepEqual(parseRoute('#/call/%E0%A4%A'), { name: 'call' });
+    assert.deepEqual(parseRoute(`#/call/${'1'.repeat(129)}`), { name: 'call' });
+  });
 });
 
 describe('numbers as the regulator reads them', () => {

@@ -44,7 +44,8 @@ export function renderAccount(account) {
   const name = account.display_name || account.username;
   const element = byId('account-name');
   element.textContent = name;
-  element.title = t('header.account', { name, role });
+  // The name leads to the account's own page: changing one's password.
+  element.title = t('header.password', { name, role });
 }
 
 /**

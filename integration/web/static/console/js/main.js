@@ -53,6 +53,29 @@ function byId(id) {
   return /** @type {T} */ (element);
 }
 
+/**
+ * The calm notice of a console opened by the CAD on a call it does not know
+ * (`?notice=cad_call_unknown`); the parameter leaves the URL so a reload does
+ * not show it again.
+ */
+function showCadNotice() {
+  const notice = byId('cad-notice');
+  byId('cad-notice-dismiss').addEventListener('click', () => {
+    notice.hidden = true;
+  });
+  const params = new URLSearchParams(window.location.search);
+  if (params.get('notice') === 'cad_call_unknown') {
+    notice.hidden = false;
+    params.delete('notice');
+    const query = params.toString();
+    window.history.replaceState(
+      window.history.state,
+      '',
+      `${window.location.pathname}${query ? `?${query}` : ''}${window.location.hash}`,
+    );
+  }
+}
+
 /** The console page's state and rendering. */
 class Console {
   constructor() {
@@ -69,6 +92,8 @@ class Console {
     this.roomSide = byId('room-side');
     this.callNotice = byId('call-notice');
     this.lastSessionCheck = 0;
+    /** @type {string | null} the call whose card was asked for by the URL, until shown */
+    this.wantedCall = null;
     /** The signed-in account's login. */
     this.username = '';
     /** @type {'call' | 'room' | 'history'} what the main area shows */
@@ -92,6 +117,11 @@ class Console {
       } else if (route.name === 'history') {
         this.showHistory();
       } else {
+        if (route.id) {
+          // Opened on a call (the CAD's deep link): its card, as soon as the call is known.
+          this.wantedCall = route.id;
+          this.pinWantedCall();
+        }
         this.showCall();
       }
     });
@@ -144,6 +174,7 @@ class Console {
       // Several desks and none bound at login: ask which one, among the account's.
       choosePosition();
     }
+    showCadNotice();
     byId('history-open').addEventListener('click', () => this.router.go({ name: 'history' }));
     byId('call-notice-button').addEventListener('click', () => this.router.go({ name: 'call' }));
     this.render();
@@ -157,6 +188,18 @@ class Console {
     if (me.position) {
       // The socket hears a position's calls: none until one is chosen.
       this.socket.start();
+    }
+  }
+
+  /**
+   * Show the card of the call the URL asked for, once the board knows it.
+   * @private
+   */
+  pinWantedCall() {
+    if (this.wantedCall && this.board.find(this.wantedCall)) {
+      this.board.pin(this.wantedCall);
+      this.wantedCall = null;
+      this.render();
     }
   }
 
@@ -320,6 +363,7 @@ class Console {
       case 'hello':
         this.setPosition(message.position ?? null);
         this.board.reset(message.position ?? null, Array.isArray(message.calls) ? message.calls : []);
+        this.pinWantedCall();
         if (message.telephony) {
           renderTelephony(message.telephony.state, message.telephony.detail);
         }

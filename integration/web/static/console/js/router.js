@@ -1,16 +1,20 @@
 /**
  * The console's views in the URL hash, so that a reload or the browser's
  * history reopens them: `#/session/<id>` (a session's room), `#/history`,
- * nothing (the call card). Other hashes are anchors within the page.
+ * nothing (the call card), `#/call/<call id>` (that call's card: the CAD's
+ * deep link opens the console there). Other hashes are anchors within the page.
  * @module router
  */
 
 /**
- * @typedef {{name: 'call'} | {name: 'history'} | {name: 'session', id: string}} Route
+ * @typedef {{name: 'call', id?: string} | {name: 'history'} | {name: 'session', id: string}} Route
  */
 
 /** Session ids are opaque tokens: letters, digits, `-` and `_`. */
 const SESSION_ID = /^[A-Za-z0-9_-]{1,64}$/;
+
+/** Call ids are Asterisk ids (`1733400000.42`) or the tag's: printable, short. */
+const CALL_ID = /^[A-Za-z0-9._:@-]{1,128}$/;
 
 /**
  * The route a hash stands for; anything unknown is the call view.
@@ -26,6 +30,17 @@ export function parseRoute(hash) {
   if (match && SESSION_ID.test(match[1])) {
     return { name: 'session', id: match[1] };
   }
+  const call = /^call\/(.+)$/.exec(path);
+  if (call) {
+    try {
+      const id = decodeURIComponent(call[1]);
+      if (CALL_ID.test(id)) {
+        return { name: 'call', id };
+      }
+    } catch {
+      // A malformed escape: the call view, as for any unknown hash.
+    }
+  }
   return { name: 'call' };
 }
 
@@ -40,6 +55,8 @@ export function routeHash(route) {
       return '#/history';
     case 'session':
       return `#/session/${route.id}`;
+    case 'call':
+      return route.id ? `#/call/${encodeURIComponent(route.id)}` : '';
     default:
       return '';
   }
