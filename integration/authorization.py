@@ -112,6 +112,12 @@ ROUTES: Mapping[tuple[str, str], Rule] = {
     ("GET", "/console"): PUBLIC,
     ("GET", "/console/login"): PUBLIC,
     ("POST", "/console/login"): PUBLIC,
+    # Pro Santé Connect: before any login, by definition. The start only redirects; the callback
+    # is checked by its state (this browser's, used once), the ID token and the userinfo; the
+    # back-channel logout by the provider's signed logout token. All rate-limited per address.
+    ("GET", "/console/psc/start"): PUBLIC,
+    ("GET", "/console/psc/callback"): PUBLIC,
+    ("POST", "/console/psc/backchannel-logout"): PUBLIC,
     ("GET", "/console/locales/{language}.json"): PUBLIC,
     ("GET", "/console/static"): PUBLIC,
     ("GET", "/patient/static"): PUBLIC,

@@ -14,7 +14,7 @@ from datetime import timedelta
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from . import console_logins
+from . import console_logins, practitioners
 from .settings import Settings
 from .store.models import AuditEntry, OutboxMessage, utcnow
 
@@ -57,3 +57,7 @@ async def purge_retained(
         logins = await console_logins.purge_expired(db)
     if logins:
         log.info("retention: purged %d expired console logins", logins)
+    async with sessionmaker.begin() as db:
+        sign_ins = await practitioners.purge_expired_sign_ins(db)
+    if sign_ins:
+        log.info("retention: purged %d abandoned Pro Santé Connect sign-ins", sign_ins)

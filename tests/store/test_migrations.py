@@ -32,6 +32,7 @@ EXPECTED_TABLES = {
     "positions",
     "audit_log",
     "console_logins",
+    "provider_sign_ins",
     "outbox_messages",
     "visio_sessions",
     "invitations",
@@ -63,7 +64,7 @@ async def test_given_an_empty_database_when_upgrading_then_tables_exist_at_head(
     await upgrade(empty_url)
 
     assert await _run_sync(empty_url, _table_names) == EXPECTED_TABLES
-    assert head_revision() == "0010_third_party_view"
+    assert head_revision() == "0011_practitioner_ids"
     assert await current_revision(empty_url) == head_revision()
 
 

@@ -307,9 +307,11 @@ export async function fetchOutbox() {
 }
 
 /**
- * End the session; the caller then goes to the login page.
- * @returns {Promise<void>}
+ * End the session; the caller then goes to the login page, or to the address
+ * returned (signed in through Pro Santé Connect: sign out there too).
+ * @returns {Promise<string | null>} the provider's sign-out address, if any
  */
 export async function logout() {
-  await request('POST', '/console/logout');
+  const body = await request('POST', '/console/logout');
+  return body && typeof body.logout_url === 'string' ? body.logout_url : null;
 }

@@ -104,12 +104,18 @@ export function setUpLogout() {
   const button = /** @type {HTMLButtonElement} */ (byId('logout'));
   button.addEventListener('click', async () => {
     button.disabled = true;
+    let providerLogout = null;
     try {
-      await logout();
+      providerLogout = await logout();
     } catch (error) {
       if (error instanceof ApiError && error.status !== 401) {
         console.warn('Sign-out failed', error);
       }
+    }
+    if (providerLogout) {
+      // Signed in with Pro Santé Connect: sign out there too; it comes back to the login page.
+      window.location.assign(providerLogout);
+      return;
     }
     goToLogin();
   });
