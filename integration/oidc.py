@@ -16,6 +16,7 @@ import json
 import logging
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -113,8 +114,10 @@ class RelyingParty:
         settings: PscSettings,
         redirect_uri: str,
         transport: httpx2.AsyncBaseTransport | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
+        self._clock = clock
         self.redirect_uri = redirect_uri
         self._transport = transport
         self._metadata: dict[str, Any] | None = None
@@ -277,7 +280,7 @@ class RelyingParty:
             params,
         )
         try:
-            claims.validate(now=int(time.time()), leeway=self.settings.leeway)
+            claims.validate(now=int(self._clock()), leeway=self.settings.leeway)
         except ExpiredTokenError as exc:
             raise SignInRefused("expired", str(exc)) from exc
         except (InvalidClaimError, MissingClaimError) as exc:
@@ -355,7 +358,7 @@ class RelyingParty:
             logout_token, await self._algorithms("id_token_signing_alg_values_supported")
         )
         registry = jwt.JWTClaimsRegistry(
-            now=int(time.time()),
+            now=int(self._clock()),
             leeway=self.settings.leeway,
             iss={"essential": True, "value": self.settings.issuer},
             aud={"essential": True, "value": self.settings.client_id},

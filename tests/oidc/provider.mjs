@@ -93,10 +93,21 @@ const provider = new Provider(issuer, {
       }),
     };
   },
+  // The console under test listens on the loopback, which the provider's SSRF guard refuses
+  // for back-channel logouts: the test realm reaches it with a plain fetch.
+  fetch: (url, options) => {
+    delete options.dispatcher;
+    return globalThis.fetch(url, options);
+  },
   interactions: { url: (ctx, interaction) => `/interaction/${interaction.uid}` },
   ttl: { Session: 3600, Interaction: 600, Grant: 3600, AccessToken: 600, IdToken: 600 },
 });
 provider.proxy = false;
+for (const event of ['backchannel.error', 'backchannel.success', 'end_session.error', 'server_error']) {
+  provider.on(event, (ctx, error, client) => {
+    process.stderr.write(`${event}: ${error?.message ?? ''} ${error?.cause?.message ?? ''} ${client?.clientId ?? ''}\n`);
+  });
+}
 
 async function formBody(req) {
   const chunks = [];
