@@ -11,7 +11,10 @@
 // `listening <issuer>` when ready. The login page is scripted: a card number (the national
 // identifier) and any code; `sub` is an opaque id derived from it, as PSC's is.
 import { createHash, generateKeyPairSync } from 'node:crypto';
+import { Buffer } from 'node:buffer';
 import http from 'node:http';
+import process from 'node:process';
+import { URL, URLSearchParams } from 'node:url';
 
 import Provider from 'oidc-provider';
 
