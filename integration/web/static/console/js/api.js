@@ -8,6 +8,9 @@ import { setTimeZone } from './i18n.js';
 /** Where the browser goes when the session is missing or expired. */
 export const LOGIN_URL = '/console/login';
 
+/** Set once the person signs out: nothing else sends the page to the login form. */
+let signingOut = false;
+
 /**
  * @typedef {object} Account
  * @property {string} username
@@ -132,7 +135,10 @@ export function currentCsrfToken() {
 
 /** Leave for the login page (session missing or expired). */
 export function goToLogin() {
-  window.location.assign(LOGIN_URL);
+  // Signing out: the page leaves by itself, perhaps through the provider's sign-out.
+  if (!signingOut) {
+    window.location.assign(LOGIN_URL);
+  }
 }
 
 /**
@@ -312,6 +318,7 @@ export async function fetchOutbox() {
  * @returns {Promise<string | null>} the provider's sign-out address, if any
  */
 export async function logout() {
+  signingOut = true;
   const body = await request('POST', '/console/logout');
   return body && typeof body.logout_url === 'string' ? body.logout_url : null;
 }

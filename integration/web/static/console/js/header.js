@@ -4,7 +4,7 @@
  * @module header
  */
 
-import { ApiError, changePosition, goToLogin, logout } from './api.js';
+import { ApiError, LOGIN_URL, changePosition, logout } from './api.js';
 import { errorMessage } from './errors.js';
 import { has, t } from './i18n.js';
 import { rememberedPosition } from './position.js';
@@ -112,12 +112,8 @@ export function setUpLogout() {
         console.warn('Sign-out failed', error);
       }
     }
-    if (providerLogout) {
-      // Signed in with Pro Santé Connect: sign out there too; it comes back to the login page.
-      window.location.assign(providerLogout);
-      return;
-    }
-    goToLogin();
+    // Signed in with Pro Santé Connect: sign out there too; it comes back to the login page.
+    window.location.assign(providerLogout ?? LOGIN_URL);
   });
   byId('server-notice-dismiss').addEventListener('click', () => {
     byId('server-notice').hidden = true;
