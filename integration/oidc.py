@@ -242,6 +242,10 @@ class RelyingParty:
         if not isinstance(id_token, str) or not isinstance(access_token, str):
             raise SignInRefused("token", "no id_token or access_token")
         claims = await self.check_id_token(id_token, pending.nonce, access_token)
+        # The level asked for (eidas1: a CPS card or e-CPS) must be the level given.
+        wanted = self.settings.acr_values.split()
+        if wanted and claims.get("acr") not in wanted:
+            raise SignInRefused("acr", f"acr {claims.get('acr')!r}, asked {wanted}")
         userinfo = await self.userinfo(access_token, claims["sub"])
         national_id = userinfo.get(self.settings.identifier_claim)
         if not isinstance(national_id, str) or not national_id.strip():

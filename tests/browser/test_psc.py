@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, unused_port
-from playwright.async_api import BrowserContext, Page, WebSocket, expect
+from playwright.async_api import BrowserContext, Page, Response, WebSocket, expect
 
 from tests.oidc.provider import Provider, client, running_provider, settings_for
 from visioregul.integration import accounts, audit
@@ -82,12 +82,12 @@ async def test_given_the_login_page_when_signing_in_with_psc_then_the_console_op
     console = ConsolePage(page, base, artifacts)
     watch(page, console.problems)
     failed: list[tuple[int, str]] = []
-    page.on(
-        "response",
-        lambda response: (
-            response.status >= 400 and failed.append((response.status, response.url.split("?")[0]))
-        ),
-    )
+
+    def on_response(response: Response) -> None:
+        if response.status >= 400:
+            failed.append((response.status, response.url.split("?")[0]))
+
+    page.on("response", on_response)
 
     await page.goto(f"{base}/console/login")
     button = page.get_by_role("link", name="Se connecter avec Pro Santé Connect")
@@ -156,9 +156,13 @@ async def test_given_an_open_console_when_the_provider_ends_the_session_then_the
     console = ConsolePage(page, base, artifacts)
     closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
+    def on_close(_: WebSocket) -> None:
+        if not closed.done():
+            closed.set_result(None)
+
     def on_socket(socket: WebSocket) -> None:
         if socket.url.endswith("/console/ws"):
-            socket.on("close", lambda _: closed.done() or closed.set_result(None))
+            socket.on("close", on_close)
 
     page.on("websocket", on_socket)
     await page.goto(f"{base}/console/login")
@@ -176,7 +180,6 @@ async def test_given_an_open_console_when_the_provider_ends_the_session_then_the
     await asyncio.wait_for(closed, 15)
     (logout,) = await _actions(client_, "console.logout")
     assert logout["by"] == "provider"
-    # The console's login is gone: the page leads back to the login form.
-    await page.reload()
+    # The console's login is gone: the console goes back to the login form by itself.
     await page.wait_for_url(f"{base}/console/login")
     await console.shot("psc-after-backchannel-logout")

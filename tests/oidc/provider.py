@@ -44,6 +44,7 @@ def client(
     *,
     signed_userinfo: bool = True,
     auth_method: str = "client_secret_basic",
+    jwks: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The registration of a console at ``service`` (its public URL), as an administrator
     makes it at Pro Santé Connect."""
@@ -60,6 +61,9 @@ def client(
     }
     if signed_userinfo:
         registration["userinfo_signed_response_alg"] = "RS256"
+    if jwks is not None:  # private_key_jwt: the service's public key
+        registration["jwks"] = jwks
+        del registration["client_secret"]
     return registration
 
 

@@ -8,6 +8,8 @@ French page and an audit entry; nothing of the tokens leaks into the page.
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -21,6 +23,7 @@ import httpx2
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, unused_port
+from joserfc.jwk import RSAKey
 from sqlalchemy import select, update
 
 from tests.oidc.provider import CLIENT_ID, Provider, client, running_provider, settings_for
@@ -317,6 +320,34 @@ async def test_given_an_expired_id_token_then_refused(psc: ServiceFactory) -> No
     assert entry.details["reason"] == "expired"
 
 
+async def test_given_a_lower_level_than_asked_then_refused(psc: ServiceFactory) -> None:
+    # The realm gives eidas1; a centre asking for a level it does not give is refused.
+    setup = await psc(acr_values="eidas2")
+    answer = await setup.browser.get(await callback_url(setup))
+    _assert_refused(answer, 400, "au niveau demandé")
+    (entry,) = await setup.audit_of("console.login_refused")
+    assert entry.details["reason"] == "acr"
+
+
+async def test_given_private_key_jwt_then_signing_in_works(
+    psc: ServiceFactory, tmp_path: Path
+) -> None:
+    key = RSAKey.generate_key(2048, private=True)
+    key_file = tmp_path / "psc-key.json"
+    key_file.write_text(json.dumps(key.as_dict(private=True)))
+    setup = await psc(
+        registration={
+            "auth_method": "private_key_jwt",
+            "jwks": {"keys": [key.as_dict(private=False)]},
+        },
+        token_auth_method="private_key_jwt",
+        private_key_file=key_file,
+    )
+    answer = await setup.browser.get(await callback_url(setup))
+    assert answer.status_code == 200, answer.text
+    assert (await signed_in_me(setup)).json()["account"]["username"] == "mdupont"
+
+
 async def test_given_the_provider_refuses_then_the_page_says_so(psc: ServiceFactory) -> None:
     setup = await psc()
     back = await callback_url(setup)
@@ -366,9 +397,6 @@ async def test_given_real_tokens_then_wrong_audience_issuer_and_signature_are_re
 
 def _nonce_of(id_token: str) -> str:
     """The nonce a real ID token carries (read without checking: the test checks it next)."""
-    import base64
-    import json
-
     payload = id_token.split(".")[1]
     claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
     return str(claims["nonce"])
