@@ -63,9 +63,14 @@ BINDING_COOKIE = "visioregul_psc"
 
 _BUTTON_HIDDEN = '<div id="psc" class="login-psc" hidden>'
 _MAX_LOGOUT_TOKEN = 16 * 1024
-# What each refusal is answered with: the reader made no mistake in most cases (400 for a
-# malformed or stale answer, 403 for a practitioner the centre does not accept).
-_STATUS = {"unknown_practitioner": 403, "disabled": 403, "rate_limited": 429}
+# What each refusal is answered with: 400 for a malformed or stale answer, 403 for a practitioner
+# the centre does not accept, 503 while the provider is out of reach.
+_STATUS = {
+    "unknown_practitioner": 403,
+    "disabled": 403,
+    "rate_limited": 429,
+    "provider_unreachable": 503,
+}
 
 
 def show_button(page: str) -> str:

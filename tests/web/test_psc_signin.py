@@ -505,6 +505,29 @@ async def test_given_many_starts_from_one_address_then_they_are_limited(
     assert statuses[30] == 429
 
 
+async def test_given_the_provider_out_of_reach_then_the_page_offers_the_password(
+    aiohttp_client: ClientFactory, tmp_path: Path, new_database: NewDatabase
+) -> None:
+    settings = make_settings(tmp_path)
+    settings.database = DatabaseSettings(url=await new_database())
+    settings.psc = PscSettings(
+        enabled=True,
+        issuer=f"http://127.0.0.1:{unused_port()}",  # nothing listens there
+        client_id=CLIENT_ID,
+        client_secret="secret",  # type: ignore[arg-type]
+        timeout=5,
+    )
+    service = await aiohttp_client(create_app(settings))
+    answer = await service.get("/console/psc/start", allow_redirects=False)
+    assert answer.status == 503
+    text = await answer.text()
+    assert "Pro Santé Connect ne répond pas" in text
+    assert "connectez-vous avec votre identifiant et votre mot de passe" in text
+    async with service.app[appkeys.DB]() as db:
+        (entry,) = await audit.recent(db, action="console.login_refused")
+    assert entry.details["reason"] == "provider_unreachable"
+
+
 async def test_given_psc_disabled_then_its_routes_answer_404_and_no_button(
     aiohttp_client: ClientFactory, tmp_path: Path, new_database: NewDatabase
 ) -> None:
