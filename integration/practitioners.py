@@ -11,6 +11,7 @@ and signing out sends the ID token back as ``id_token_hint``. Functions take the
 
 from __future__ import annotations
 
+import asyncio
 import re
 import secrets
 from datetime import timedelta
@@ -144,6 +145,8 @@ async def provision(
     after the identifier, no usable password (a random one, never told), no position of its
     own (any of the centre's)."""
     value = normalize_practitioner_id(national_id)
+    # Argon2 is CPU-heavy: off the event loop.
+    password_hash = await asyncio.to_thread(hash_password, secrets.token_urlsafe(32))
     account = Account(
         username=f"psc-{value.lower()}",
         display_name=(display_name.strip() or value)[:128],
@@ -151,7 +154,7 @@ async def provision(
         centre_id=centre_id,
         disabled=False,
         practitioner_id=value,
-        password_hash=hash_password(secrets.token_urlsafe(32)),
+        password_hash=password_hash,
     )
     try:
         async with session.begin_nested():

@@ -20,6 +20,7 @@ from aiohttp import web
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from .. import accounts, audit
+from ..accounts import AccountError
 from ..client_address import client_address
 from ..oidc import PendingSignIn, SignInRefused
 from ..practitioners import (
@@ -204,6 +205,7 @@ async def callback(request: web.Request) -> web.StreamResponse:
     except SignInRefused as refused:
         return await _refuse(request, refused)
     who = {"practitioner_id": signed.national_id, "acr": signed.acr}
+    unusable = False
     async with request.app[appkeys.DB].begin() as db:
         account = await account_of(db, signed.national_id)
         centre = settings.psc.provision_centre_id
@@ -217,8 +219,10 @@ async def callback(request: web.Request) -> web.StreamResponse:
                     centre_id=centre,
                     role=Role(settings.psc.provision_role),
                 )
-            except PractitionerIdTaken:
+            except PractitionerIdTaken:  # the same practitioner, signing in twice at once
                 account = await account_of(db, signed.national_id)
+            except AccountError:  # not an identifier an account can hold
+                unusable = True
             else:
                 await audit.record(
                     db,
@@ -227,6 +231,8 @@ async def callback(request: web.Request) -> web.StreamResponse:
                     target=account.username,
                     details={"method": "psc", **who},
                 )
+    if unusable:
+        return await _refuse(request, SignInRefused("identifier"), who)
     if account is None:
         return await _refuse(request, SignInRefused("unknown_practitioner"), who)
     if account.disabled:

@@ -250,6 +250,14 @@ async def test_given_provisioning_then_an_unknown_practitioner_gets_an_account(
     (entry,) = await setup.audit_of("account.provisioned")
     assert entry.target == f"psc-{UNKNOWN_CARD}"
 
+    # An identifier no account can hold (the realm lets any text through) is refused.
+    async with httpx2.AsyncClient(follow_redirects=False) as other_browser:
+        other = Setup(setup.service, setup.base, setup.provider, other_browser)
+        answer = await other_browser.get(await callback_url(other, "81<b>x</b>"))
+    _assert_refused(answer, 400, "n'a pas donné votre numéro RPPS ou ADELI")
+    (refused,) = await setup.audit_of("console.login_refused")
+    assert refused.details["reason"] == "identifier"
+
 
 async def test_given_a_disabled_account_then_its_practitioner_is_refused(
     psc: ServiceFactory,
