@@ -39,8 +39,8 @@ from .settings import PscSettings
 __all__ = [
     "BACKCHANNEL_LOGOUT_EVENT",
     "PendingSignIn",
+    "ProviderIdentity",
     "ProviderLogout",
-    "ProviderSignIn",
     "RelyingParty",
     "SignInRefused",
     "state_hash",
@@ -82,7 +82,7 @@ class PendingSignIn:
 
 
 @dataclass(frozen=True, slots=True)
-class ProviderSignIn:
+class ProviderIdentity:
     """A practitioner the provider vouched for."""
 
     national_id: str
@@ -219,7 +219,7 @@ class RelyingParty:
 
     async def finish(
         self, pending: PendingSignIn, code: str, issuer_param: str | None
-    ) -> ProviderSignIn:
+    ) -> ProviderIdentity:
         """Exchange the code, check the ID token, read the userinfo; the practitioner."""
         metadata = await self.metadata()
         # RFC 9207: a provider that names itself in the answer must name the right issuer.
@@ -250,7 +250,7 @@ class RelyingParty:
         national_id = userinfo.get(self.settings.identifier_claim)
         if not isinstance(national_id, str) or not national_id.strip():
             raise SignInRefused("identifier", f"no {self.settings.identifier_claim}")
-        return ProviderSignIn(
+        return ProviderIdentity(
             national_id=national_id.strip()[:32],
             sub=str(claims["sub"]),
             sid=str(claims["sid"]) if claims.get("sid") else None,

@@ -129,6 +129,7 @@ async def form_body(
 def set_login_cookie(
     request: web.Request, response: web.StreamResponse, session: LoginCookie
 ) -> None:
+    """Set the console's login cookie on ``response`` (signed, HttpOnly, SameSite=Strict)."""
     settings = request.app[appkeys.SETTINGS]
     response.set_cookie(
         COOKIE_NAME,
@@ -323,7 +324,8 @@ async def set_position(request: web.Request) -> web.Response:
 @routes.post("/console/logout")
 async def logout(request: web.Request) -> web.Response:
     """End the console login, on the server too: the cookie is worthless from now on, and the
-    login's console sockets are closed."""
+    login's console sockets are closed. A login from Pro Santé Connect gets 200 and the
+    provider's sign-out address (``logout_url``) for the browser to go to; others 204."""
     session, account = await authenticated(request)
     check_csrf(request, session)
     # Signed in through Pro Santé Connect: the browser signs out there too.

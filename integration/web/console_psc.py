@@ -279,6 +279,7 @@ async def callback(request: web.Request) -> web.StreamResponse:
 def _set_login_cookie(
     request: web.Request, response: web.StreamResponse, session: LoginCookie
 ) -> None:
+    # Imported here: the console's module imports this one (its login page and logout).
     from .console import set_login_cookie
 
     set_login_cookie(request, response, session)
