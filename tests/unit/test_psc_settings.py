@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 
-from visioregul.integration.settings import PscSettings, Settings
+from visioregul.integration.production_checks import configuration_problems
+from visioregul.integration.settings import PscSettings, ServiceSettings, Settings
 
 
 def test_given_nothing_then_psc_is_off_with_its_defaults() -> None:
@@ -48,3 +49,17 @@ def test_given_complete_settings_then_accepted(tmp_path: Path) -> None:
         private_key_file=key,
     )
     assert psc.private_key_file == key
+
+
+def test_given_a_public_service_then_an_http_issuer_is_a_production_problem() -> None:
+    public = ServiceSettings(public_url="https://visio.samu.example")
+    psc = PscSettings(
+        enabled=True,
+        issuer="http://psc.example",
+        client_id="visioregul",
+        client_secret=SecretStr("s"),
+    )
+    problem = "psc.issuer is not https: Pro Santé Connect's tokens and codes would travel in clear"
+    assert problem in configuration_problems(Settings(service=public, psc=psc))
+    secure = psc.model_copy(update={"issuer": "https://auth.esante.gouv.fr/auth/realms/x"})
+    assert problem not in configuration_problems(Settings(service=public, psc=secure))
