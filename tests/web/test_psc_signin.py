@@ -235,6 +235,19 @@ async def test_given_an_unknown_practitioner_then_a_french_refusal_and_an_audit_
     assert await setup.audit_of("console.login") == []
 
 
+async def test_given_an_english_browser_then_the_refusal_is_in_english(
+    psc: ServiceFactory,
+) -> None:
+    setup = await psc()
+    setup.browser.headers["Accept-Language"] = "en-GB,en;q=0.9"
+    answer = await setup.browser.get(await callback_url(setup, UNKNOWN_CARD))
+    assert answer.status_code == 403
+    assert '<html lang="en"' in answer.text
+    assert "Sign-in with Pro Santé Connect refused" in answer.text
+    assert "no console account is linked to it" in answer.text
+    assert "Back to sign-in" in answer.text
+
+
 async def test_given_provisioning_then_an_unknown_practitioner_gets_an_account(
     psc: ServiceFactory,
 ) -> None:
