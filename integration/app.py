@@ -27,6 +27,7 @@ from .geocoding import ReverseGeocoder
 from .i18n import load_catalogue
 from .login_throttle import LoginThrottle
 from .messaging import build_senders
+from .oidc import RelyingParty
 from .positions import declare_positions
 from .ratelimit import RateLimiter
 from .retention import purge_retained
@@ -54,6 +55,7 @@ from .web import (
     console_cad,
     console_pages,
     console_password,
+    console_psc,
     documents_http,
     reports_http,
     sessions_http,
@@ -116,6 +118,12 @@ def create_app(settings: Settings) -> web.Application:
     app[appkeys.CAD_LINK_LIMITER] = RateLimiter(20, 60)
     # A whole test run makes two requests; a page reloaded a few times stays well within.
     app[appkeys.TEST_LIMITER] = RateLimiter(12, 60)
+    # Each sign-in makes two requests here; a provider's logouts come one per session.
+    app[appkeys.PSC_LIMITER] = RateLimiter(30, 60)
+    if settings.psc.enabled:
+        app[appkeys.RELYING_PARTY] = RelyingParty(
+            settings.psc, settings.service.public_url.rstrip("/") + console_psc.CALLBACK_PATH
+        )
 
     app.cleanup_ctx.append(_store)
     app.cleanup_ctx.append(_sessions)
@@ -129,6 +137,7 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_routes(console_cad.routes)
     app.router.add_routes(console_password.routes)
     app.router.add_routes(console_pages.routes)
+    app.router.add_routes(console_psc.routes)
     app.router.add_routes(sessions_http.routes)
     app.router.add_routes(stills_http.routes)
     app.router.add_routes(documents_http.routes)

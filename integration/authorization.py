@@ -115,6 +115,12 @@ ROUTES: Mapping[tuple[str, str], Rule] = {
     # The CAD's deep link: its signed, single-use token is the credential, checked by the
     # handler (issuer's key, audience, a minute at most); rate-limited per client address.
     ("GET", "/console/cad"): PUBLIC,
+    # Pro Santé Connect: before any login, by definition. The start only redirects; the callback
+    # is checked by its state (this browser's, used once), the ID token and the userinfo; the
+    # back-channel logout by the provider's signed logout token. All rate-limited per address.
+    ("GET", "/console/psc/start"): PUBLIC,
+    ("GET", "/console/psc/callback"): PUBLIC,
+    ("POST", "/console/psc/backchannel-logout"): PUBLIC,
     ("GET", "/console/locales/{language}.json"): PUBLIC,
     ("GET", "/console/static"): PUBLIC,
     ("GET", "/patient/static"): PUBLIC,

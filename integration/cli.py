@@ -15,6 +15,8 @@ from aiohttp import web
 from .settings import Settings, SettingsError, load_settings
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
     from .store.models import Account
 
 __all__ = ["main"]
@@ -78,6 +80,18 @@ def _parser() -> argparse.ArgumentParser:
         "remove", help="delete an account that has no history (else: disable it)"
     )
     remove.add_argument("username")
+    practitioner = account_commands.add_parser(
+        "practitioner",
+        help="link the account to a practitioner's national identifier (RPPS/ADELI, as Pro "
+        "Santé Connect gives it) for signing in with a CPS card",
+    )
+    practitioner.add_argument("username")
+    practitioner.add_argument(
+        "national_id", nargs="?", metavar="IDENTIFIER", help="e.g. 810012345678"
+    )
+    practitioner.add_argument(
+        "--clear", action="store_true", help="unlink: the account signs in with its password only"
+    )
 
     position = commands.add_parser("position", help="the centre's declared positions")
     position_commands = position.add_subparsers(
@@ -280,6 +294,8 @@ async def _account_admin(settings: Settings, action: str, args: argparse.Namespa
                 for account in await account_admin.list_accounts(session):
                     print(_account_line(account))
                 return 0
+            if action == "practitioner":
+                return await _account_practitioner(session, args)
             if action == "disable":
                 account, revoked = await account_admin.disable_account(session, args.username)
                 await audit.record(
@@ -304,12 +320,35 @@ async def _account_admin(settings: Settings, action: str, args: argparse.Namespa
         await engine.dispose()
 
 
+async def _account_practitioner(session: AsyncSession, args: argparse.Namespace) -> int:
+    from . import audit, practitioners
+
+    if args.clear == (args.national_id is not None):
+        print("visioregul: give either an IDENTIFIER or --clear", file=sys.stderr)
+        return 2
+    account = await practitioners.set_practitioner_id(session, args.username, args.national_id)
+    await audit.record(
+        session,
+        actor=audit.ACTOR_SYSTEM,
+        action="account.practitioner",
+        target=account.username,
+        details={"practitioner_id": account.practitioner_id},
+    )
+    if account.practitioner_id is None:
+        print(f"account {account.username}: no practitioner identifier (password only)")
+    else:
+        name, national_id = account.username, account.practitioner_id
+        print(f"account {name} signs in with Pro Santé Connect as {national_id}")
+    return 0
+
+
 def _account_line(account: Account) -> str:
     last = account.last_login_at.strftime("%Y-%m-%d %H:%M UTC") if account.last_login_at else "-"
     state = "disabled" if account.disabled else "enabled"
     return (
         f"{account.username:<20} {account.role.value:<10} {state:<9} "
         f"{account.position or '-':<14} last login {last}  {account.display_name}"
+        + (f"  [PSC {account.practitioner_id}]" if account.practitioner_id else "")
     )
 
 

@@ -75,6 +75,10 @@ def configuration_problems(settings: Settings) -> list[str]:
         problems.append(
             'messaging.email is "outbox": invitations would never leave the service; use "smtp"'
         )
+    if settings.psc.enabled and not settings.psc.issuer.startswith("https://"):
+        problems.append(
+            "psc.issuer is not https: Pro Santé Connect's tokens and codes would travel in clear"
+        )
     return problems
 
 

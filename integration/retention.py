@@ -15,7 +15,7 @@ from datetime import timedelta
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from . import cad_links, console_logins
+from . import cad_links, console_logins, practitioners
 from .settings import Settings
 from .store.models import AuditEntry, OutboxMessage, utcnow
 
@@ -62,3 +62,7 @@ async def purge_retained(
         tokens = await cad_links.purge_used(db)
     if tokens:
         log.info("retention: purged %d used CAD link tokens", tokens)
+    async with sessionmaker.begin() as db:
+        sign_ins = await practitioners.purge_expired_sign_ins(db)
+    if sign_ins:
+        log.info("retention: purged %d abandoned Pro Santé Connect sign-ins", sign_ins)

@@ -46,6 +46,7 @@ __all__ = [
     "InvitationSettings",
     "LocationSettings",
     "MessagingSettings",
+    "PscSettings",
     "ServiceSettings",
     "SessionSettings",
     "Settings",
@@ -456,6 +457,50 @@ class LocationSettings(_Section):
     """...unless the phone moved at least this many metres."""
 
 
+class PscSettings(_Section):
+    """Sign-in through Pro Santé Connect (OpenID Connect), beside the local passwords."""
+
+    enabled: bool = False
+    """Offer « Se connecter avec Pro Santé Connect » on the login page."""
+    issuer: str = ""
+    """The provider's issuer; its ``/.well-known/openid-configuration`` is read at first use
+    (e.g. ``https://auth.esante.gouv.fr/auth/realms/esante-wallet``)."""
+    client_id: str = ""
+    client_secret: SecretStr = SecretStr("")
+    token_auth_method: Literal["client_secret_basic", "client_secret_post", "private_key_jwt"] = (
+        "client_secret_basic"
+    )
+    """How the service proves itself at the token endpoint."""
+    private_key_file: Path | None = None
+    """PEM or JWK file of the service's private key, for ``private_key_jwt``."""
+    scopes: str = "openid scope_all"
+    acr_values: str = "eidas1"
+    identifier_claim: str = "SubjectNameID"
+    """The userinfo claim holding the practitioner's national identifier (RPPS/ADELI)."""
+    provision_centre_id: int | None = None
+    """None: an unknown practitioner is refused. A centre id: an account is created for them in
+    that centre, with ``provision_role``."""
+    provision_role: Literal["regulator", "doctor"] = "doctor"
+    timeout: float = Field(default=10.0, gt=0, le=60)
+    """Bound on each request to the provider, in seconds."""
+    leeway: int = Field(default=60, ge=0, le=600)
+    """Clock skew tolerated on the tokens' times, in seconds."""
+
+    @model_validator(mode="after")
+    def _complete_when_enabled(self) -> PscSettings:
+        if not self.enabled:
+            return self
+        missing = [name for name in ("issuer", "client_id") if not getattr(self, name)]
+        if self.token_auth_method == "private_key_jwt":
+            if self.private_key_file is None:
+                missing.append("private_key_file")
+        elif not self.client_secret.get_secret_value():
+            missing.append("client_secret")
+        if missing:
+            raise ValueError(f"psc.{', psc.'.join(missing)} required when psc.enabled is true")
+        return self
+
+
 class Settings(BaseSettings):
     """All of the service's settings."""
 
@@ -480,6 +525,7 @@ class Settings(BaseSettings):
     video: VideoSettings = VideoSettings()
     geocoding: GeocodingSettings = GeocodingSettings()
     location: LocationSettings = LocationSettings()
+    psc: PscSettings = PscSettings()
 
     @model_validator(mode="after")
     def _time_zone_of_the_region(self) -> Settings:

@@ -41,6 +41,7 @@ __all__ = [
     "ConsoleLogin",
     "OutboxMessage",
     "Position",
+    "ProviderSignIn",
     "Role",
     "UTCDateTime",
     "account_positions",
@@ -194,6 +195,9 @@ class Account(Base):
     """A disabled account cannot sign in; it is kept so that histories still name it."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    practitioner_id: Mapped[str | None] = mapped_column(String(32), unique=True)
+    """The practitioner's national identifier (RPPS/ADELI, as Pro Santé Connect gives it), for
+    signing in with a CPS card; None: password only."""
 
     def __repr__(self) -> str:
         return f"<Account id={self.id} username={self.username!r} role={self.role}>"
@@ -292,6 +296,30 @@ class ConsoleLogin(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     """When the cookie's own lifetime ends; the row is purged after that."""
+    provider_sub: Mapped[str | None] = mapped_column(String(255), index=True)
+    """Pro Santé Connect's ``sub`` when the login came from there (back-channel logout)."""
+    provider_sid: Mapped[str | None] = mapped_column(String(255), index=True)
+    """Pro Santé Connect's session id (``sid``), which its back-channel logout names."""
+    provider_id_token: Mapped[str | None] = mapped_column(Text)
+    """The ID token, sent back as ``id_token_hint`` when signing out at the provider."""
 
     def __repr__(self) -> str:
         return f"<ConsoleLogin account={self.account_id} expires={self.expires_at.isoformat()}>"
+
+
+class ProviderSignIn(Base):
+    """A sign-in through Pro Santé Connect under way: sent to the provider, not back yet.
+
+    Kept on the server (not in the browser) so that a callback is used once only, whichever
+    instance receives it; the row is deleted when the provider's answer comes back.
+    """
+
+    __tablename__ = "provider_sign_ins"
+
+    state_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    """SHA-256 of the ``state`` sent to the provider (the state itself is a bearer secret)."""
+    nonce: Mapped[str] = mapped_column(String(128))
+    code_verifier: Mapped[str] = mapped_column(String(128))
+    """PKCE's verifier, sent with the code to the token endpoint."""
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)

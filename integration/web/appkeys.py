@@ -28,6 +28,8 @@ from ..appkeys import (
     UPLOADS,
 )
 from ..authorization import Principal
+from ..oidc import RelyingParty
+from ..ratelimit import RateLimiter
 from .console_login import LiveConsoles, LoginCookieCodec
 from .notifier import Notifier
 
@@ -44,7 +46,9 @@ __all__ = [
     "NOTIFIER",
     "PATIENT_SOCKETS",
     "PRINCIPAL",
+    "PSC_LIMITER",
     "REGISTRY",
+    "RELYING_PARTY",
     "REMOTE_CONTROL",
     "ROOMS",
     "SCREEN_SHARES",
@@ -64,6 +68,10 @@ LOGIN_COOKIES = web.AppKey("login_cookies", LoginCookieCodec)
 """The console login cookie's codec."""
 CONSOLES = web.AppKey("consoles", LiveConsoles)
 """Open console WebSockets per login, closed when the login is revoked."""
+RELYING_PARTY = web.AppKey("relying_party", RelyingParty)
+"""The service as Pro Santé Connect's client; absent when ``psc.enabled`` is false."""
+PSC_LIMITER = web.AppKey("psc_limiter", RateLimiter)
+"""Requests to Pro Santé Connect's routes per client address."""
 PRINCIPAL = web.RequestKey("principal", Principal)
 """Who a request acts for (``request[PRINCIPAL]``), set by the authorization middleware once the
 route's rule let it through; absent on routes whose credential is a link, a signature or none."""

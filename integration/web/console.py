@@ -31,6 +31,7 @@ from . import appkeys
 from .console_location import LOCATION_TYPES, ConsoleLocation
 from .console_login import COOKIE_NAME, LoginCookie, clear_login_cookie, set_login_cookie
 from .console_pages import STATIC_DIR, localized_page
+from .console_psc import provider_logout_url, show_button
 from .console_remote import REMOTE_TYPES, ConsoleRemote
 from .console_screen import SCREEN_TYPES, ConsoleScreen
 from .console_texts import TEXT_TYPES, ConsoleTexts
@@ -40,7 +41,15 @@ from .language import chosen_language
 from .notifier import Connection, send_queued
 from .schemas import PositionRequest, call_json, link_json
 
-__all__ = ["STATIC_DIR", "authenticated", "check_csrf", "form_body", "json_body", "routes"]
+__all__ = [
+    "STATIC_DIR",
+    "authenticated",
+    "check_csrf",
+    "form_body",
+    "json_body",
+    "routes",
+    "set_console_cookie",
+]
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +126,10 @@ async def form_body(
         raise InvalidRequest("invalid_request", detail="form body expected") from exc
 
 
-def _set_cookie(request: web.Request, response: web.StreamResponse, session: LoginCookie) -> None:
+def set_console_cookie(
+    request: web.Request, response: web.StreamResponse, session: LoginCookie
+) -> None:
+    """Set the console's login cookie on ``response`` (signed, HttpOnly, SameSite=Strict)."""
     settings = request.app[appkeys.SETTINGS]
     set_login_cookie(
         response,
@@ -174,8 +186,11 @@ def _me(
 
 @routes.get("/console/login", name="console-login")
 async def login_page(request: web.Request) -> web.StreamResponse:
-    """The login form (works without JavaScript)."""
-    return localized_page(request, "login.html")
+    """The login form (works without JavaScript), with Pro Santé Connect's button when on."""
+    response = localized_page(request, "login.html")
+    if request.app[appkeys.SETTINGS].psc.enabled and isinstance(response, web.Response):
+        response.text = show_button(response.text or "")
+    return response
 
 
 @routes.post("/console/login")
@@ -242,7 +257,7 @@ async def login(request: web.Request) -> web.StreamResponse:
     throttle.succeeded(keys[1])
     session = request.app[appkeys.LOGIN_COOKIES].new(account.id, login_id, position)
     response = web.Response(status=303, headers={"Location": "/console"})
-    _set_cookie(request, response, session)
+    set_console_cookie(request, response, session)
     return response
 
 
@@ -301,21 +316,33 @@ async def set_position(request: web.Request) -> web.Response:
             db, actor=account.username, action="console.position", details={"position": position}
         )
     response = web.json_response(_me(request, account, session, allowed))
-    _set_cookie(request, response, session)
+    set_console_cookie(request, response, session)
     return response
 
 
 @routes.post("/console/logout")
 async def logout(request: web.Request) -> web.Response:
     """End the console login, on the server too: the cookie is worthless from now on, and the
-    login's console sockets are closed."""
+    login's console sockets are closed. A login from Pro Santé Connect gets 200 and the
+    provider's sign-out address (``logout_url``) for the browser to go to; others 204."""
     session, account = await authenticated(request)
     check_csrf(request, session)
+    # Signed in through Pro Santé Connect: the browser signs out there too.
+    provider_url = await provider_logout_url(request, session.login_id)
     async with request.app[appkeys.DB].begin() as db:
         await console_logins.revoke(db, session.login_id)
-        await audit.record(db, actor=account.username, action="console.logout")
+        await audit.record(
+            db,
+            actor=account.username,
+            action="console.logout",
+            details={"method": "psc"} if provider_url else None,
+        )
     await request.app[appkeys.CONSOLES].close([session.login_id])
-    response = web.Response(status=204)
+    response: web.Response = (
+        web.json_response({"logout_url": provider_url})
+        if provider_url
+        else web.Response(status=204)
+    )
     settings = request.app[appkeys.SETTINGS]
     clear_login_cookie(
         response,

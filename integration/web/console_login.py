@@ -50,6 +50,8 @@ class LoginCookieCodec:
     """Signs and verifies console login cookies."""
 
     def __init__(self, secret_key: bytes, max_age: int) -> None:
+        self.secret_key = secret_key
+        """The service's signing key, for the other short-lived values it signs."""
         self._serializer = URLSafeTimedSerializer(secret_key, salt="visioregul.console")
         self.max_age = max_age
 

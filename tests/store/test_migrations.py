@@ -33,6 +33,7 @@ EXPECTED_TABLES = {
     "audit_log",
     "console_logins",
     "cad_link_tokens",
+    "provider_sign_ins",
     "outbox_messages",
     "visio_sessions",
     "invitations",
@@ -64,7 +65,7 @@ async def test_given_an_empty_database_when_upgrading_then_tables_exist_at_head(
     await upgrade(empty_url)
 
     assert await _run_sync(empty_url, _table_names) == EXPECTED_TABLES
-    assert head_revision() == "0012_cad_link_tokens"
+    assert head_revision() == "0013_practitioner_ids"
     assert await current_revision(empty_url) == head_revision()
 
 

@@ -26,7 +26,7 @@ from .conftest import NewDatabase
 EXPECTED_NAMES = {
     "accounts": {
         "pk": "pk_accounts",
-        "unique": {"uq_accounts_username"},
+        "unique": {"uq_accounts_practitioner_id", "uq_accounts_username"},
         "check": {"ck_accounts_role", "ck_accounts_username_lowercase"},
         "indexes": {"ix_accounts_centre_id"},
     },

@@ -8,6 +8,9 @@ import { setTimeZone } from './i18n.js';
 /** Where the browser goes when the session is missing or expired. */
 export const LOGIN_URL = '/console/login';
 
+/** Set once the person signs out: nothing else sends the page to the login form. */
+let signingOut = false;
+
 /**
  * @typedef {object} Account
  * @property {string} username
@@ -135,7 +138,10 @@ export function currentCsrfToken() {
 
 /** Leave for the login page (session missing or expired). */
 export function goToLogin() {
-  window.location.assign(LOGIN_URL);
+  // Signing out: the page leaves by itself, perhaps through the provider's sign-out.
+  if (!signingOut) {
+    window.location.assign(LOGIN_URL);
+  }
 }
 
 /**
@@ -320,9 +326,12 @@ export async function fetchOutbox() {
 }
 
 /**
- * End the session; the caller then goes to the login page.
- * @returns {Promise<void>}
+ * End the session; the caller then goes to the login page, or to the address
+ * returned (signed in through Pro Santé Connect: sign out there too).
+ * @returns {Promise<string | null>} the provider's sign-out address, if any
  */
 export async function logout() {
-  await request('POST', '/console/logout');
+  signingOut = true;
+  const body = await request('POST', '/console/logout');
+  return body && typeof body.logout_url === 'string' ? body.logout_url : null;
 }

@@ -4,7 +4,7 @@
  * @module header
  */
 
-import { ApiError, changePosition, goToLogin, logout } from './api.js';
+import { ApiError, LOGIN_URL, changePosition, logout } from './api.js';
 import { errorMessage } from './errors.js';
 import { has, t } from './i18n.js';
 import { rememberedPosition } from './position.js';
@@ -105,14 +105,16 @@ export function setUpLogout() {
   const button = /** @type {HTMLButtonElement} */ (byId('logout'));
   button.addEventListener('click', async () => {
     button.disabled = true;
+    let providerLogout = null;
     try {
-      await logout();
+      providerLogout = await logout();
     } catch (error) {
       if (error instanceof ApiError && error.status !== 401) {
         console.warn('Sign-out failed', error);
       }
     }
-    goToLogin();
+    // Signed in with Pro Santé Connect: sign out there too; it comes back to the login page.
+    window.location.assign(providerLogout ?? LOGIN_URL);
   });
   byId('server-notice-dismiss').addEventListener('click', () => {
     byId('server-notice').hidden = true;

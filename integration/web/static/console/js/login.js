@@ -6,6 +6,7 @@
  * @module login
  */
 
+import { setUpProSanteConnect } from './framing.js';
 import { applyTranslations, has, loadCatalogue, t } from './i18n.js';
 
 /** Error ids the server may redirect with; anything else gets a generic message. */
@@ -18,6 +19,7 @@ const KNOWN_ERRORS = [
 ];
 
 async function main() {
+  setUpProSanteConnect(window);
   await loadCatalogue();
   applyTranslations();
   document.title = t('login.page_title', {}, document.title);
