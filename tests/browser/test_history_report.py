@@ -78,6 +78,10 @@ async def test_given_a_call_with_video_then_history_rejoin_end_and_the_report_as
         for count in (1, 2):
             await take.click()
             await expect(room.locator("[data-field=stills] .still")).to_have_count(count)
+            # The click's own answer too: a click while the last one is pending is not taken.
+            await expect(room.locator("[data-field=still-status]")).to_contain_text(
+                "Capture enregistrée à"
+            )
 
         # The history: the session found by the caller's number typed with dots, still live.
         await page.locator("#history-open").click()
