@@ -112,6 +112,24 @@ class Pipe:
             # A full device or one whose namespace is going away drops it, as a wire would.
             os.write(self.target, packet)
 
+    def reshape(self, direction: Direction, tcp_443_only: bool) -> None:
+        """A new profile from now on: the packets still waiting for the old rate leave at the new
+        one (a dip's end empties its queue at once); those already on the wire keep their time."""
+        now = self.loop.time()
+        old_delay = self.shaper.direction.delay_ms / 1000.0
+        self.shaper.reconfigure(direction, tcp_443_only)
+        on_wire = [(at, packet) for at, packet in self.queue if at - old_delay <= now]
+        waiting = [packet for at, packet in self.queue if at - old_delay > now]
+        if not waiting:
+            return
+        times = self.shaper.retime([len(packet) for packet in waiting], now)
+        last = on_wire[-1][0] if on_wire else 0.0
+        retimed = [(max(at, last), packet) for at, packet in zip(times, waiting, strict=True)]
+        self.queue = collections.deque([*on_wire, *retimed])
+        if self.timer is not None:
+            self.timer.cancel()
+        self.timer = self.loop.call_at(self.queue[0][0], self._due)
+
     def cut(self, seconds: float) -> None:
         """The link down for ``seconds`` (0: back at once): queued packets are lost."""
         self.cut_until = self.loop.time() + seconds
@@ -163,8 +181,8 @@ class Link:
         op = request.get("op")
         if op == "profile":
             tcp_443_only = bool(request.get("tcp_443_only"))
-            self.up.shaper.reconfigure(direction_from_json(request["up"]), tcp_443_only)
-            self.down.shaper.reconfigure(direction_from_json(request["down"]), tcp_443_only)
+            self.up.reshape(direction_from_json(request["up"]), tcp_443_only)
+            self.down.reshape(direction_from_json(request["down"]), tcp_443_only)
             return {"ok": True}
         if op == "cut":
             for pipe in (self.up, self.down):

@@ -144,6 +144,23 @@ class Shaper:
         self._last_departure = departure
         return departure
 
+    def retime(self, sizes: list[int], now: float) -> list[float]:
+        """When packets still waiting for the rate (``sizes``, in order, at ``now``) leave once
+        the rate has changed: they go at the new rate, as a ``tbf`` whose rate changes sends its
+        queue (not at the times the old rate gave them)."""
+        rate = self.direction.rate_bps
+        self._last_departure = self._last_delivery = now
+        self._tokens, self._tokens_at = 0.0, now
+        deliveries: list[float] = []
+        for size in sizes:
+            departure = self._last_departure + (0.0 if rate is None else size * 8 / rate)
+            self._last_departure = departure
+            self._tokens_at = departure
+            delivery = max(departure + self.direction.delay_ms / 1000.0, self._last_delivery)
+            self._last_delivery = delivery
+            deliveries.append(delivery)
+        return deliveries
+
     def flush(self) -> None:
         """The link went down: whatever was queued is gone, the bucket refills."""
         self._tokens = self.burst_bytes

@@ -75,3 +75,18 @@ def test_the_wilson_bound_is_below_the_observed_share() -> None:
     assert abs(wilson_lower_bound(30, 30) - 0.8865) < 1e-3
     assert wilson_lower_bound(15, 30) < 0.5
     assert percentile([3.0, 1.0, 2.0], 0.5) == 2.0
+
+
+def test_a_rate_that_comes_back_sends_the_queue_at_the_new_rate() -> None:
+    """The end of a dip: packets queued at 16 kbit/s leave at the new rate, not seconds later at
+    the times the old rate gave them (as a ``tbf`` whose rate changes)."""
+    shaper = Shaper(Direction(16_000, 20, queue_ms=2250), True)
+    queued = [shaper.admit(bytes(1200), 0.0) for _ in range(6)]
+    assert queued[-1] is not None and queued[-1] > 1.5  # 6 x 1200 bytes at 16 kbit/s
+    shaper.reconfigure(Direction(3_000_000, 20), False)
+    times = shaper.retime([1200, 1200, 1200], 0.1)
+    assert times == sorted(times)
+    assert times[-1] < 0.1 + 0.020 + 0.010, times
+    # Later packets go after them, at the new rate.
+    later = shaper.admit(bytes(1200), 0.1)
+    assert later is not None and times[-1] <= later < 0.2
