@@ -13,8 +13,8 @@ seconds (20 by default). Prints, per profile:
 - the seconds from the first frames to 720p with 1.5 Mbit/s or more on the uplink (p50/p95, and
   how many sessions reached it during the watch);
 - on ``handover``, the seconds from the network change to frames again (p50/p95);
-- on ``dip`` (the uplink at 16 kbit/s for 20 s, then back), the seconds from the link's return
-  until the console receives 80 % of the video rate it had before the dip, and whether the page
+- on ``dip`` (the uplink at 16 kbit/s, or ``VISIOREGUL_FIELD_DIP_KBPS``, for 20 s, then back),
+  the seconds from the link's return until the console receives 80 % of the video rate it had before the dip, and whether the page
   went to photos meanwhile.
 
 ``VISIOREGUL_FIELD_PROFILES`` (comma-separated) picks the profiles.
@@ -120,6 +120,10 @@ PAGE_MARKS = """() => [
 ]"""
 """The patient page's step marks, with their wall-clock time (ms)."""
 
+DIP_RATE = int(float(os.environ.get("VISIOREGUL_FIELD_DIP_KBPS", DIP_BPS / 1000)) * 1000)
+"""The uplink during a ``dip`` (``VISIOREGUL_FIELD_DIP_KBPS``, 16 by default): above 50 kbit/s
+the page keeps its video and probes the link itself once it is back (``rebound.js``)."""
+
 RECOVERED = 0.8
 """The share of its rate before the dip that the video must find again."""
 RECOVERY_LIMIT = 30.0
@@ -144,7 +148,7 @@ def dip_back(scene: Scene, dips: Dips) -> Callable[[Page, Page], Awaitable[None]
     async def then(console: Page, patient: Page) -> None:
         before, height_before = await received_kbps(console, 3.0)
         photo_modes = len(await session_events(console, "video.photo_mode"))
-        await asyncio.to_thread(scene.lab.uplink, DIP_BPS)
+        await asyncio.to_thread(scene.lab.uplink, DIP_RATE)
         # The dip's length is the scenario itself, not a wait for something to happen.
         await asyncio.sleep(DIP_SECONDS)
         await asyncio.to_thread(scene.lab.uplink, None)
