@@ -14,8 +14,8 @@ seconds (20 by default). Prints, per profile:
   how many sessions reached it during the watch);
 - on ``handover``, the seconds from the network change to frames again (p50/p95);
 - on ``dip`` (the uplink at 16 kbit/s, or ``VISIOREGUL_FIELD_DIP_KBPS``, for 20 s, then back),
-  the seconds from the link's return until the console receives 80 % of the video rate it had before the dip, and whether the page
-  went to photos meanwhile.
+  the seconds from the link's return until the console receives 80 % of the video rate it had
+  before the dip, and whether the page went to photos meanwhile.
 
 ``VISIOREGUL_FIELD_PROFILES`` (comma-separated) picks the profiles.
 """
