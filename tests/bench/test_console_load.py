@@ -56,7 +56,10 @@ def percentile(values: Sequence[float], fraction: float) -> float:
 
 
 async def test_console_load(
-    browser: BrowserContext, aiohttp_client: Any, tmp_path: Path, artifacts: Path
+    browser: BrowserContext,  # noqa: F811
+    aiohttp_client: Any,
+    tmp_path: Path,
+    artifacts: Path,  # noqa: F811
 ) -> None:
     client = await start_service(aiohttp_client, settings(tmp_path), tmp_path)
     console = await log_in(browser, client, artifacts)
