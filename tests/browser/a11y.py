@@ -36,17 +36,17 @@ def axe_source() -> str:
 
 
 async def violations(page: Page) -> list[dict[str, Any]]:
-    """The page's serious and critical violations, axe-core injected through the browser's
-    devtools protocol, which the pages' strict Content-Security-Policy does not apply to."""
+    """The page's violations of every impact, axe-core injected through the browser's devtools
+    protocol, which the pages' strict Content-Security-Policy does not apply to."""
     if not await page.evaluate("() => typeof window.axe === 'object'"):
         await page.evaluate(axe_source())
     found: list[dict[str, Any]] = await page.evaluate(RUN_AXE)
-    return [violation for violation in found if violation["impact"] in BLOCKING]
+    return found
 
 
-def describe(screen: str, found: list[dict[str, Any]]) -> str:
+def describe(screen: str, found: list[dict[str, Any]], what: str) -> str:
     """One line per violation: its id, the elements at fault and what the rule asks."""
-    lines = [f"{screen}: {len(found)} serious or critical accessibility violation(s)"]
+    lines = [f"{screen}: {len(found)} {what} accessibility violation(s)"]
     for violation in found:
         lines.append(
             f"  [{violation['impact']}] {violation['id']}: {violation['help']}"
@@ -59,7 +59,12 @@ async def check(page: Page, screen: str, failures: list[str]) -> None:
     """Check ``page`` as ``screen``, adding what it finds to ``failures`` (and printing it),
     so that one test reports every screen before it fails."""
     found = await violations(page)
-    if found:
-        text = describe(screen, found)
+    blocking = [violation for violation in found if violation["impact"] in BLOCKING]
+    others = [violation for violation in found if violation["impact"] not in BLOCKING]
+    if others:
+        # Printed, not failed on: what to look at next.
+        print(describe(screen, others, "moderate or minor"))
+    if blocking:
+        text = describe(screen, blocking, "serious or critical")
         print(text)
         failures.append(text)
