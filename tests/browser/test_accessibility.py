@@ -5,8 +5,9 @@ The screens without a call: the login page with its Pro Santé Connect button (a
 provider), the console's empty card, the password page and the CAD's refusal page. From a real
 call in the sandbox Asterisk: the console's call card (the invitation launched by its key, the
 focus out of the field), the patient's page (the link's landing, the camera live), the room
-with the patient's video, the history and the session's report. Each screen's serious and
-critical violations are printed, and any fails the test.
+with the patient's video and its ending dialog, the history and the session's report. Each
+screen's serious and critical violations are printed, and any fails the test (the moderate and
+minor ones are printed only).
 """
 
 from __future__ import annotations
@@ -129,6 +130,12 @@ async def test_given_a_call_then_its_screens_pass_axe_and_its_card_invites_by_ke
         )
         await check(page, "room with the patient's video", failures)
         await console.shot("a11y-room")
+        await room.locator("[data-field=end]").click()
+        end_dialog = page.locator("#end-dialog")
+        await expect(end_dialog).to_be_visible()
+        await check(page, "room, ending dialog", failures)
+        await page.keyboard.press("Escape")
+        await expect(end_dialog).to_be_hidden()
 
         await page.locator("#history-open").click()
         history = page.locator("#stage .history")
