@@ -101,7 +101,9 @@ async def test_given_a_15_call_then_the_regulator_invites_enters_the_room_and_en
     patient = await opened.value
     patient_problems: list[str] = []
     patient.on("pageerror", lambda error: patient_problems.append(str(error)))
-    await expect(patient.locator("h1")).to_contain_text("montrer la scène en vidéo")
+    await expect(patient.get_by_role("heading", level=1)).to_contain_text(
+        "montrer la scène en vidéo"
+    )
     assert await patient.locator("html").get_attribute("lang") == "fr"
     await console.shot("patient-landing", patient)
 

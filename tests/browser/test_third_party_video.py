@@ -101,7 +101,9 @@ async def test_given_a_third_party_with_a_camera_then_the_regulator_sees_both_an
     # The third party's page: its own wording, its own camera, "Quitter".
     await expect(room.locator("[data-field=others]")).not_to_contain_text("voit la vidéo")
     third = await open_link(second_browser, link)
-    await expect(third.locator("h1")).to_contain_text("rejoindre la visio avec votre caméra")
+    await expect(third.get_by_role("heading", level=1)).to_contain_text(
+        "rejoindre la visio avec votre caméra"
+    )
     await console.shot("third-party-consent", third)
     await camera_on(third)
     await expect(third.get_by_role("button", name="Quitter")).to_be_visible()

@@ -125,6 +125,30 @@ export function suggestedDestination(call) {
   return editableDestination(caller.e164);
 }
 
+/** The key that launches the call card's invitation (`aria-keyshortcuts`). */
+export const INVITE_KEY = 'i';
+
+/**
+ * Whether a key press is the call card's invitation key: "i" alone (no
+ * modifier, not held down, not composing), outside any field, so that typing
+ * never invites.
+ * @param {Pick<KeyboardEvent, 'key' | 'ctrlKey' | 'altKey' | 'metaKey' | 'shiftKey' | 'repeat' | 'isComposing'>} event
+ * @param {{tagName?: string, isContentEditable?: boolean} | null} target the element with the focus
+ * @returns {boolean}
+ */
+export function isInviteShortcut(event, target) {
+  if (event.ctrlKey || event.altKey || event.metaKey || event.shiftKey || event.repeat || event.isComposing) {
+    return false;
+  }
+  if (event.key.toLowerCase() !== INVITE_KEY) {
+    return false;
+  }
+  if (target && (target.isContentEditable || ['INPUT', 'TEXTAREA', 'SELECT'].includes(target.tagName || ''))) {
+    return false;
+  }
+  return true;
+}
+
 /** One card, built from `<template id="call-card-template">`. */
 export class CallCard {
   /**
@@ -155,6 +179,15 @@ export class CallCard {
       const hint = this.field('hint');
       hint.id = `${id}-hint`;
       input.setAttribute('aria-describedby', hint.id);
+      const submit = this.field('submit');
+      submit.setAttribute('aria-keyshortcuts', INVITE_KEY);
+      submit.title = t('invite.key.title');
+      const key = document.createElement('kbd');
+      key.className = 'invite-key';
+      // The button's name stays "Lancer l'invitation": the key is said by aria-keyshortcuts.
+      key.setAttribute('aria-hidden', 'true');
+      key.textContent = INVITE_KEY.toUpperCase();
+      submit.append(key);
     } else {
       this.element.querySelector('[data-part="call"]')?.remove();
       this.element.querySelector('.call-head')?.remove();
@@ -194,6 +227,19 @@ export class CallCard {
    */
   followSession(session) {
     this.invitation.follow(session);
+  }
+
+  /**
+   * The invitation's key was pressed: launch it when the card is a call's with a
+   * destination and no visio opened from it yet.
+   * @returns {boolean} whether the invitation was launched
+   */
+  invite() {
+    if (!this.callId || this.invitation.sessionId || this.invitation.pending || !this.invitation.input.value.trim()) {
+      return false;
+    }
+    this.invitation.submit();
+    return true;
   }
 
   /** Put the keyboard focus in the invitation field. */

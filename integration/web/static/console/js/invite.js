@@ -159,7 +159,12 @@ export class InvitationForm {
   setPending(pending) {
     this.pending = pending;
     this.button.disabled = pending;
+    // The key's hint, when the card shows one, comes back with the button's text.
+    const key = this.button.querySelector('.invite-key');
     this.button.textContent = t(pending ? 'invite.pending' : 'invite.submit');
+    if (key && !pending) {
+      this.button.append(key);
+    }
     this.form.setAttribute('aria-busy', String(pending));
   }
 }
