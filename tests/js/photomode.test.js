@@ -6,6 +6,8 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
 import {
+  BURST_BYTES,
+  BURST_MS,
   LINK_BACK_BPS,
   MAX_INTERVAL_MS,
   MIN_INTERVAL_MS,
@@ -135,6 +137,21 @@ describe('photo mode: the link read from an upload', () => {
     assert.ok(back !== null && back < LINK_BACK_BPS, 'spread over the silence, it does not tell');
     const next = rate.add(9700, 600_000);
     assert.ok(next !== null && next >= LINK_BACK_BPS);
+  });
+
+  test('a burst between two close readings tells the rate at once, even after a silence', () => {
+    const rate = new UploadRate(0);
+    rate.add(600, 20_000);
+    rate.add(8600, 21_000); // the dip's queue: one packet in 8 s
+    const burst = rate.add(8600 + BURST_MS - 50, 21_000 + BURST_BYTES + 8000);
+    assert.equal(burst, ((BURST_BYTES + 8000) * 8 * 1000) / (BURST_MS - 50));
+    assert.ok(burst !== null && burst >= LINK_BACK_BPS);
+  });
+
+  test('small steps close together are no burst', () => {
+    const rate = new UploadRate(0);
+    rate.add(600, 20_000);
+    assert.equal(rate.add(700, 21_500), null);
   });
 
   test('a whole upload reads as its bytes over its time', () => {

@@ -35,6 +35,13 @@ export const LINK_BACK_BPS = 400_000;
 export const RATE_WINDOW_MS = 1000;
 /** The start of each upload is not read: the socket's buffer fills faster than the link. */
 export const RATE_SETTLE_MS = 500;
+/**
+ * Two readings of an upload this close (ms) with this many bytes between them show the link's
+ * rate at once, with no window to wait for: the queue of a dip emptying, its acknowledgements
+ * freeing the socket's buffer in bulk.
+ */
+export const BURST_MS = 250;
+export const BURST_BYTES = 32_000;
 /** Trials of video that an upload's rate starts: never closer than this (ms). */
 export const EARLY_TRIAL_GAP_MS = 10_000;
 /**
@@ -154,7 +161,11 @@ export class UploadRate {
     if (now < this.started + RATE_SETTLE_MS) {
       return null;
     }
+    const previous = this.samples[this.samples.length - 1];
     this.samples.push([now, bytes]);
+    if (previous && now - previous[0] <= BURST_MS && now > previous[0] && bytes - previous[1] >= BURST_BYTES) {
+      return ((bytes - previous[1]) * 8 * 1000) / (now - previous[0]);
+    }
     // The newest sample at least a window old is the reference; older ones are not needed.
     let reference = -1;
     for (let index = this.samples.length - 1; index >= 0; index -= 1) {
@@ -654,7 +665,7 @@ export class PhotoMode {
     );
     const upload = queued.upload;
     const started = performance.now();
-    const rate = new UploadRate(started);
+    let rate = new UploadRate(started);
     this.probeWhileSending();
     const outcome = await upload.run({
       onProgress: (share) => {
@@ -666,6 +677,10 @@ export class PhotoMode {
         return resumeDelay(attempt);
       },
       stopped: () => this.stopped,
+      // Each request's start fills the socket's buffer faster than the link: read anew.
+      onRequest: () => {
+        rate = new UploadRate(performance.now());
+      },
     });
     this.progress.hidden = true;
     if (outcome.state === 'sent') {

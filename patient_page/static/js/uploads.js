@@ -90,6 +90,7 @@ export function resumeMove(status, body) {
  * @property {(body: Record<string, any>, attempt: number) => number | null} onWaiting after
  *   failure number `attempt`: the delay before trying again, or null to stop there
  * @property {() => boolean} stopped whether to give up now (the page ended)
+ * @property {() => void} [onRequest] a request with bytes of the file starts
  */
 
 /**
@@ -168,6 +169,7 @@ export class ResumableUpload {
       } else {
         const start = this.offset;
         const range = `bytes ${start}-${size - 1}/${size}`;
+        hooks.onRequest?.();
         reply = await send(
           'PATCH',
           this.url(),
