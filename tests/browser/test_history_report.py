@@ -75,13 +75,19 @@ async def test_given_a_call_with_video_then_history_rejoin_end_and_the_report_as
             "data-playing", "true", timeout=20000
         )
         take = room.locator("[data-field=stills]").get_by_role("button", name="Capture d'écran")
+        stills = room.locator("[data-field=stills] .still")
+        retried = False
         for count in (1, 2):
-            await take.click()
-            await expect(room.locator("[data-field=stills] .still")).to_have_count(count)
-            # The click's own answer too: a click while the last one is pending is not taken.
-            await expect(room.locator("[data-field=still-status]")).to_contain_text(
-                "Capture enregistrée à"
-            )
+            # A still waits 2 s at most for the phone's keyframe: on a busy machine one may
+            # come too late, and the regulator clicks again (three clicks at most).
+            for _ in range(3):
+                await take.click()
+                # Enabled again once the answer came and the gallery was drawn again.
+                await expect(take).to_be_enabled()
+                if await stills.count() >= count:
+                    break
+                retried = True
+            await expect(stills).to_have_count(count)
 
         # The history: the session found by the caller's number typed with dots, still live.
         await page.locator("#history-open").click()
@@ -184,7 +190,8 @@ async def test_given_a_call_with_video_then_history_rejoin_end_and_the_report_as
         await page.get_by_role("link", name="Retour à la visio").click()
         await expect(page.locator("#stage .room [data-field=state]")).to_have_text("Terminée")
         assert call.returncode is None, "the call is still up"
-        assert not console.unexpected_problems(), console.problems
+        # A still that came too late was answered 409 (« Capture impossible »), then taken again.
+        assert not console.unexpected_problems(*((409,) if retried else ())), console.problems
         await patient.close()
     finally:
         await sandbox.cli("channel request hangup all")

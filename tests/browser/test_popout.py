@@ -5,15 +5,32 @@ Document Picture-in-Picture window, and back."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.async_api import BrowserContext, expect
+from playwright.async_api import BrowserContext, Locator, Page, expect
 
 from .pages import COUNT_FRAMES, camera_on, invite_by_sms, open_link
 
 pytestmark = [pytest.mark.timeout(150)]
+
+VIDEO_STATE = """(video) => ({ paused: video.paused, readyState: video.readyState,
+  connected: video.isConnected, hidden: document.hidden, focus: document.hasFocus(),
+  tracks: video.srcObject ? video.srcObject.getTracks().map((t) => t.readyState + '/' + t.muted) : null,
+  size: [video.videoWidth, video.videoHeight], time: video.currentTime })"""
+
+
+async def frames(window: Page, video: Locator, wanted: int) -> int:
+    """``wanted`` frames presented by ``video`` in ``window``, brought to the front first: a
+    window behind the others may present no frame at all."""
+    await window.bring_to_front()
+    try:
+        return int(await asyncio.wait_for(video.evaluate(COUNT_FRAMES, wanted), 30))
+    except TimeoutError:
+        state = await video.evaluate(VIDEO_STATE)
+        raise AssertionError(f"no {wanted} frames in 30 s: {state}") from None
 
 
 async def test_given_a_live_visio_when_popping_out_then_a_second_window_stays_live_until_the_end(
@@ -42,12 +59,12 @@ async def test_given_a_live_visio_when_popping_out_then_a_second_window_stays_li
     await expect(popup.locator("#popout-video")).to_have_attribute("data-playing", "true")
     await expect(popup.locator("#popout-status")).to_have_text("Vidéo en direct")
     feed = popup.locator("#popout-feed")
-    assert await feed.evaluate(COUNT_FRAMES, 10) >= 10
+    assert await frames(popup, feed, 10) >= 10
     assert await feed.evaluate("(video) => video.videoWidth") > 0
     await expect(popup).to_have_title("Vidéo du patient — Vidéo en direct")
     await console.shot("popout-window", popup)
     # The room's own video goes on beside it.
-    assert await room.locator("[data-field=video-feed]").evaluate(COUNT_FRAMES, 5) >= 5
+    assert await frames(page, room.locator("[data-field=video-feed]"), 5) >= 5
 
     # « Image dans l'image »: the room's video moves to a picture-in-picture window, and back.
     pip_button = tools.get_by_role("button", name="Image dans l'image")
@@ -61,7 +78,7 @@ async def test_given_a_live_visio_when_popping_out_then_a_second_window_stays_li
     await console.shot("popout-pip-room")
     await tools.get_by_role("button", name="Remettre la vidéo ici").click()
     await expect(room.locator("[data-field=video-feed]")).to_have_count(1)
-    assert await room.locator("[data-field=video-feed]").evaluate(COUNT_FRAMES, 5) >= 5
+    assert await frames(page, room.locator("[data-field=video-feed]"), 5) >= 5
     await expect(tools.locator("[data-popout=status]")).to_be_hidden()
     await expect(room.locator(".room-video-pip")).to_have_count(0)
 
@@ -72,7 +89,7 @@ async def test_given_a_live_visio_when_popping_out_then_a_second_window_stays_li
     await console.shot("popout-window-waiting", popup)
     await patient.locator("[data-view-name=left] [data-action=retry]").click()
     await expect(popup.locator("#popout-status")).to_have_text("Vidéo en direct")
-    assert await feed.evaluate(COUNT_FRAMES, 10) >= 10
+    assert await frames(popup, feed, 10) >= 10
 
     # The visio ends: the separate window says so, and stops.
     await page.bring_to_front()

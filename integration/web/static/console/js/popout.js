@@ -133,7 +133,7 @@ export class PopOut {
     pip.document.head.append(style);
     const container = /** @type {HTMLElement} */ (video.parentElement);
     pip.document.body.append(video);
-    video.play().catch(() => {});
+    keepPlaying(video);
     // In the room, where the picture was: where it went (not a black box).
     const note = document.createElement('p');
     note.className = 'room-video-pip';
@@ -167,7 +167,7 @@ export class PopOut {
     this.home = null;
     if (home) {
       home.parent.insertBefore(this.video, home.next);
-      this.video.play().catch(() => {});
+      keepPlaying(this.video);
       /** @type {HTMLElement} */ (home.parent).dataset.pip = 'false';
     }
     if (this.note) {
@@ -196,4 +196,24 @@ export class PopOut {
   part(name) {
     return /** @type {HTMLElement} */ (this.bar.querySelector(`[data-popout="${name}"]`));
   }
+}
+
+/**
+ * Play a video just moved to another document. The move may pause it once it has settled,
+ * after this call's `play()`: it is played again over the next second if it stopped.
+ * @param {HTMLVideoElement} video
+ */
+export function keepPlaying(video) {
+  video.play().catch(() => {});
+  let checks = 10;
+  const check = () => {
+    if (video.paused && video.isConnected) {
+      video.play().catch(() => {});
+    }
+    checks -= 1;
+    if (checks > 0) {
+      window.setTimeout(check, 100);
+    }
+  };
+  window.setTimeout(check, 100);
 }
