@@ -18,7 +18,8 @@ pytestmark = [pytest.mark.timeout(150)]
 
 VIDEO_STATE = """(video) => ({ paused: video.paused, readyState: video.readyState,
   connected: video.isConnected, hidden: document.hidden, focus: document.hasFocus(),
-  tracks: video.srcObject ? video.srcObject.getTracks().map((t) => t.readyState + '/' + t.muted) : null,
+  tracks: video.srcObject
+    ? video.srcObject.getTracks().map((t) => t.readyState + '/' + t.muted) : null,
   size: [video.videoWidth, video.videoHeight], time: video.currentTime })"""
 
 
