@@ -74,9 +74,12 @@ def loopback_address() -> str:
 
 @dataclass
 class TestAuthority:
-    """A certificate authority made for one run, and the TURN server's certificate it signs."""
+    """A certificate authority made for one run, and the server certificate it signs (the TURN
+    server's, or the test sites' behind nginx)."""
 
     folder: Path
+    name: str = "VisioRegul test TURN CA"
+    """The authority's common name; its nickname in an NSS database derives from it."""
     ca_pem: Path = field(init=False)
     cert_pem: Path = field(init=False)
     key_pem: Path = field(init=False)
@@ -88,12 +91,13 @@ class TestAuthority:
         self.cert_pem = self.folder / "turn-cert.pem"
         self.key_pem = self.folder / "turn-key.pem"
 
-    def issue(self, address: str) -> None:
-        """Make the authority and a server certificate for ``address`` (an IP address)."""
+    def issue(self, address: str, *more: str) -> None:
+        """Make the authority and a server certificate for ``address`` (an IP address) and any
+        ``more`` addresses."""
         self.folder.mkdir(parents=True, exist_ok=True)
         now = datetime.datetime.now(datetime.UTC)
         ca_key = ec.generate_private_key(ec.SECP256R1())
-        ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "VisioRegul test TURN CA")])
+        ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, self.name)])
         ca = (
             x509.CertificateBuilder()
             .subject_name(ca_name)
@@ -129,7 +133,9 @@ class TestAuthority:
             .not_valid_before(now - datetime.timedelta(hours=1))
             .not_valid_after(now + datetime.timedelta(days=2))
             .add_extension(
-                x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(address))]),
+                x509.SubjectAlternativeName(
+                    [x509.IPAddress(ipaddress.ip_address(each)) for each in (address, *more)]
+                ),
                 critical=False,
             )
             .add_extension(
@@ -165,7 +171,7 @@ class TestAuthority:
         subprocess.run(
             [
                 CERTUTIL,
-                *("-A", "-d", f"sql:{database}", "-n", "visioregul-test-turn-ca"),
+                *("-A", "-d", f"sql:{database}", "-n", self.name.lower().replace(" ", "-")),
                 *("-t", "C,,", "-i", str(self.ca_pem)),
             ],
             check=True,

@@ -7,23 +7,16 @@ a test authority made for the run, which a Chromium trusts through its ``HOME``'
 from __future__ import annotations
 
 import asyncio
-import datetime
-import ipaddress
 import os
 import shutil
-import subprocess
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from tests.turn_server import CERTUTIL, loopback_address
+from tests.turn_server import TestAuthority, loopback_address
 from tests.web.nginx import NGINX
 
 __all__ = ["Site", "tls_sites", "trust_in_nss", "unique_addresses"]
@@ -31,8 +24,8 @@ __all__ = ["Site", "tls_sites", "trust_in_nss", "unique_addresses"]
 SERVER = """
     server {{
         listen {address}:{port} ssl;
-        ssl_certificate {root}/cert.pem;
-        ssl_certificate_key {root}/key.pem;
+        ssl_certificate {cert};
+        ssl_certificate_key {key};
         location / {{
             proxy_pass http://127.0.0.1:{upstream};
             proxy_http_version 1.1;
@@ -91,85 +84,15 @@ def unique_addresses(count: int) -> list[str]:
     return addresses
 
 
-def _issue(root: Path, addresses: list[str]) -> None:
-    """A test authority (``ca.pem``) and a certificate for every address, signed by it."""
-    now = datetime.datetime.now(datetime.UTC)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "VisioRegul test sites CA")])
-    ca = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(hours=1))
-        .not_valid_after(now + datetime.timedelta(days=2))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
-    key = ec.generate_private_key(ec.SECP256R1())
-    names = [x509.IPAddress(ipaddress.ip_address(address)) for address in addresses]
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, addresses[0])]))
-        .issuer_name(ca_name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(hours=1))
-        .not_valid_after(now + datetime.timedelta(days=2))
-        .add_extension(x509.SubjectAlternativeName(names), critical=False)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .sign(ca_key, hashes.SHA256())
-    )
-    (root / "ca.pem").write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-    (root / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    (root / "key.pem").write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.TraditionalOpenSSL,
-            serialization.NoEncryption(),
-        )
-    )
+def _authority(root: Path) -> TestAuthority:
+    """The run's test authority of the sites, in ``root``."""
+    return TestAuthority(root, name="VisioRegul test sites CA")
 
 
 def trust_in_nss(ca_pem: Path, home: Path) -> None:
-    """Trust ``ca_pem`` in ``home``'s NSS database, the one Chromium on Linux checks: launch
-    Chromium with ``HOME=home``."""
-    if not Path(CERTUTIL).exists():
-        pytest.fail(
-            f"{CERTUTIL} is missing: run tests/services/coturn.sh (make test does)", pytrace=False
-        )
-    database = home / ".pki" / "nssdb"
-    database.mkdir(parents=True, exist_ok=True)
-    if not (database / "cert9.db").exists():
-        subprocess.run(
-            [CERTUTIL, "-N", "-d", f"sql:{database}", "--empty-password"],
-            check=True,
-            capture_output=True,
-        )
-    subprocess.run(
-        [
-            *(CERTUTIL, "-A", "-d", f"sql:{database}", "-n", "visioregul-test-sites"),
-            *("-t", "C,,", "-i", str(ca_pem)),
-        ],
-        check=True,
-        capture_output=True,
-    )
+    """Trust the sites' authority (``ca_pem``) in ``home``'s NSS database, the one Chromium on
+    Linux checks: launch Chromium with ``HOME=home``."""
+    _authority(ca_pem.parent).trust_in_nss(home)
 
 
 @asynccontextmanager
@@ -181,9 +104,16 @@ async def tls_sites(root: Path, sites: list[Site]) -> AsyncIterator[Path]:
             pytrace=False,
         )
     await asyncio.to_thread(root.mkdir, parents=True, exist_ok=True)
-    await asyncio.to_thread(_issue, root, [site.address for site in sites])
+    authority = _authority(root)
+    await asyncio.to_thread(authority.issue, *(site.address for site in sites))
     servers = "".join(
-        SERVER.format(address=site.address, port=PORT, root=root, upstream=site.upstream)
+        SERVER.format(
+            address=site.address,
+            port=PORT,
+            cert=authority.cert_pem,
+            key=authority.key_pem,
+            upstream=site.upstream,
+        )
         for site in sites
     )
     user = "user root;" if os.geteuid() == 0 else ""
@@ -195,7 +125,7 @@ async def tls_sites(root: Path, sites: list[Site]) -> AsyncIterator[Path]:
     try:
         for site in sites:
             await _until_listening(site.address, process, root)
-        yield root / "ca.pem"
+        yield authority.ca_pem
     finally:
         if process.returncode is None:
             process.terminate()
