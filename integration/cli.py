@@ -60,7 +60,9 @@ def _parser() -> argparse.ArgumentParser:
     add = account_commands.add_parser("add", help="create an account (or reset its password)")
     add.add_argument("username")
     add.add_argument("--display-name", default=None)
-    add.add_argument("--role", default="regulator", choices=["regulator", "doctor", "admin"])
+    add.add_argument(
+        "--role", default="regulator", choices=["regulator", "doctor", "admin", "platform_admin"]
+    )
     add.add_argument(
         "--position",
         action="append",

@@ -105,7 +105,9 @@ class Role(enum.StrEnum):
     DOCTOR = "doctor"
     """A regulating doctor: same as a regulator, and joins sessions started by others."""
     ADMIN = "admin"
-    """Manages accounts and settings."""
+    """A centre administrator: manages the accounts, positions and settings of their centre."""
+    PLATFORM_ADMIN = "platform_admin"
+    """A platform administrator: manages every centre of the installation."""
 
 
 DEFAULT_CENTRE_ID = 1
@@ -123,6 +125,9 @@ class Centre(Base):
     """Short stable name (``default`` for the one the migration creates)."""
     name: Mapped[str] = mapped_column(String(128))
     """Name shown to people, e.g. ``SAMU 31``."""
+    time_zone: Mapped[str | None] = mapped_column(String(64))
+    """The centre's IANA time zone (``America/Cayenne``), for times in messages, on screens and
+    in reports; None: the service's (``service.time_zone``)."""
 
     def __repr__(self) -> str:
         return f"<Centre id={self.id} code={self.code!r}>"
