@@ -66,6 +66,7 @@ from .web.authorization import authorization_middleware
 from .web.console_login import LiveConsoles, LoginCookieCodec, load_secret_key
 from .web.middleware import (
     errors_middleware,
+    finish_middleware,
     security_headers_middleware,
     static_compression_middleware,
     websocket_origin_middleware,
@@ -84,6 +85,7 @@ def create_app(settings: Settings) -> web.Application:
     install_malformed_request_filter()
     app = web.Application(
         middlewares=[
+            finish_middleware,
             security_headers_middleware,
             errors_middleware,
             websocket_origin_middleware,

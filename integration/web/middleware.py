@@ -1,8 +1,10 @@
-"""Middlewares: security headers on every response, errors (the web layer's and the domain's)
-turned into clear JSON, and the ``Origin`` of every WebSocket checked against the public URL."""
+"""Middlewares: requests finished even when their client leaves, security headers on every
+response, errors (the web layer's and the domain's) turned into clear JSON, and the ``Origin`` of
+every WebSocket checked against the public URL."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from urllib.parse import urlsplit
@@ -22,6 +24,7 @@ from .language import chosen_language
 __all__ = [
     "error_response",
     "errors_middleware",
+    "finish_middleware",
     "request_language",
     "security_headers_middleware",
     "websocket_origin_middleware",
@@ -30,6 +33,30 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def finish_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Let a request run to its end when its client goes away (a page left, a fetch aborted).
+
+    Cancelled in the middle of a transaction, a handler could leave its SQLite connection
+    behind, still holding the write lock, and every later transaction would fail with "database
+    is locked". aiohttp does not cancel by default; this keeps it so whatever server runs the
+    application. WebSockets are left alone: they end when their socket closes.
+    """
+    if request.headers.get(hdrs.UPGRADE, "").lower() == "websocket":
+        return await handler(request)
+    task = asyncio.ensure_future(handler(request))
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        task.add_done_callback(_finished_without_client)
+        raise
+
+
+def _finished_without_client(task: asyncio.Future[web.StreamResponse]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.warning("request failed after its client left", exc_info=task.exception())
 
 
 def request_language(request: web.Request) -> str:

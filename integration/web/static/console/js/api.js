@@ -11,6 +11,9 @@ export const LOGIN_URL = '/console/login';
 /** Set once the person signs out: nothing else sends the page to the login form. */
 let signingOut = false;
 
+/** Set once the page heads for the login form: every request refused at once sends it once. */
+let leaving = false;
+
 /**
  * @typedef {object} Account
  * @property {string} username
@@ -139,7 +142,8 @@ export function currentCsrfToken() {
 /** Leave for the login page (session missing or expired). */
 export function goToLogin() {
   // Signing out: the page leaves by itself, perhaps through the provider's sign-out.
-  if (!signingOut) {
+  if (!signingOut && !leaving) {
+    leaving = true;
     window.location.assign(LOGIN_URL);
   }
 }
