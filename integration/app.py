@@ -27,6 +27,7 @@ from .geocoding import ReverseGeocoder
 from .i18n import load_catalogue
 from .login_throttle import LoginThrottle
 from .messaging import build_senders
+from .metrics import ServiceMetrics
 from .oidc import RelyingParty
 from .positions import declare_positions
 from .ratelimit import RateLimiter
@@ -42,6 +43,7 @@ from .settings import Settings
 from .stills import Stills
 from .storage import DirectoryStorage
 from .store.db import create_engine, make_sessionmaker, upgrade
+from .store.instance_lock import single_instance
 from .telephony.pairing import Pairing
 from .telephony.positions import PositionDirectory
 from .telephony.registry import LiveCallRegistry
@@ -57,6 +59,7 @@ from .web import (
     console_password,
     console_psc,
     documents_http,
+    operations,
     reports_http,
     sessions_http,
     stills_http,
@@ -72,6 +75,7 @@ from .web.middleware import (
     websocket_origin_middleware,
 )
 from .web.notifier import Notifier
+from .web.operations import Readiness
 from .web.schemas import cad_payload
 from .web.server_log import install_malformed_request_filter
 
@@ -127,14 +131,20 @@ def create_app(settings: Settings) -> web.Application:
             settings.psc, settings.service.public_url.rstrip("/") + console_psc.CALLBACK_PATH
         )
 
+    app.cleanup_ctx.append(_one_instance_on_sqlite)
     app.cleanup_ctx.append(_store)
     app.cleanup_ctx.append(_sessions)
     app.cleanup_ctx.append(_telephony)
+    app[operations.METRICS] = ServiceMetrics()
+    app[operations.READINESS] = Readiness()
+    app.cleanup_ctx.append(operations.operations_context)
+    app.on_shutdown.append(operations.stop_taking_work)
     app[appkeys.PATIENT_SOCKETS] = set()
     app.on_shutdown.append(_close_notifier_queues)
     app.on_shutdown.append(_close_patient_sockets)
 
     app.router.add_routes(api.routes)
+    app.router.add_routes(operations.routes)
     app.router.add_routes(console.routes)
     app.router.add_routes(console_cad.routes)
     app.router.add_routes(console_password.routes)
@@ -158,6 +168,11 @@ def create_app(settings: Settings) -> web.Application:
 
 async def _root(request: web.Request) -> web.StreamResponse:
     raise web.HTTPFound("/console")
+
+
+async def _one_instance_on_sqlite(app: web.Application) -> AsyncIterator[None]:
+    with single_instance(app[appkeys.SETTINGS].database.url):
+        yield
 
 
 async def _store(app: web.Application) -> AsyncIterator[None]:

@@ -125,6 +125,9 @@ ROUTES: Mapping[tuple[str, str], Rule] = {
     ("GET", "/console/static"): PUBLIC,
     ("GET", "/patient/static"): PUBLIC,
     ("GET", "/healthz"): PUBLIC,
+    ("GET", "/readyz"): PUBLIC,
+    # Checked by the client's address (``service.metrics_allow``), as Prometheus scrapes.
+    ("GET", "/metrics"): PUBLIC,
     # The technical test page and its throw-away peer: before any session, for anyone (the
     # offer is rate-limited per address and the peer closes after a few seconds).
     ("GET", "/test"): PUBLIC,

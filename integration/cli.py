@@ -127,6 +127,10 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"visioregul: {exc}", file=sys.stderr)
         return 2
+    if settings.service.log_format == "json":
+        from .log_format import use_json_logs
+
+        use_json_logs(settings.service.instance)
     if args.command == "serve":
         return _serve(settings)
     if args.command == "db":
@@ -145,6 +149,7 @@ def main(argv: list[str] | None = None) -> int:
 def _serve(settings: Settings) -> int:
     from .app import create_app
     from .production_checks import advisories, production_problems
+    from .store.instance_lock import AnotherInstance
 
     problems = asyncio.run(production_problems(settings))
     if problems:
@@ -164,13 +169,17 @@ def _serve(settings: Settings) -> int:
         settings.service.public_url,
         settings.telephony.source,
     )
-    web.run_app(
-        create_app(settings),
-        host=settings.service.host,
-        port=settings.service.port,
-        print=None,
-        access_log=None,
-    )
+    try:
+        web.run_app(
+            create_app(settings),
+            host=settings.service.host,
+            port=settings.service.port,
+            print=None,
+            access_log=None,
+        )
+    except AnotherInstance as exc:
+        print(f"visioregul: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
 from typing import Literal
@@ -85,6 +86,22 @@ class ServiceSettings(_Section):
     time_zone: str = "Europe/Paris"
     """The centre's IANA time zone: times in messages and on screens. When not set, that of
     ``telephony.region`` (``Indian/Reunion`` for a centre in Réunion)."""
+    instance_id: str = Field(default="", max_length=64, pattern=r"^[A-Za-z0-9._-]*$")
+    """This process's name among several (in ``/readyz`` and every JSON log line); empty: the
+    host's name."""
+    log_format: Literal["text", "json"] = "text"
+    """``json``: one JSON object per log line, for a log collector."""
+    metrics_allow: list[IPv4Network | IPv6Network] = [
+        IPv4Network("127.0.0.0/8"),
+        IPv6Network("::1/128"),
+    ]
+    """Who may read ``/metrics`` (addresses or CIDR networks of the Prometheus servers, as the
+    real client address behind ``trusted_proxies``); empty: nobody."""
+
+    @property
+    def instance(self) -> str:
+        """``instance_id``, or the host's name."""
+        return self.instance_id or socket.gethostname()
 
     @field_validator("time_zone")
     @classmethod

@@ -42,7 +42,14 @@ from .sessions.services import SYSTEM, Actor, SessionService, SessionUpdate
 from .sessions.state import SessionFact
 from .settings import VideoSettings
 
-__all__ = ["PATIENT_FEED", "SESSION_CLOSED", "THIRD_PARTY_PREFIX", "RoomListener", "RoomRegistry"]
+__all__ = [
+    "PATIENT_FEED",
+    "SESSION_CLOSED",
+    "THIRD_PARTY_PREFIX",
+    "RelayFigures",
+    "RoomListener",
+    "RoomRegistry",
+]
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +66,19 @@ PATIENT_FEED = "patient"
 """The patient's participant id in a room."""
 THIRD_PARTY_PREFIX = "third_party:"
 """A third party's participant id is this and its invitation's id."""
+
+
+@dataclass(frozen=True, slots=True)
+class RelayFigures:
+    """The rooms' figures for monitoring."""
+
+    rooms: int
+    publishers: int
+    viewers: int
+    frames_relayed: int
+    """Since the service started, closed rooms included."""
+    bytes_relayed: int
+    """Since the service started, closed rooms included."""
 
 
 @dataclass
@@ -107,6 +127,8 @@ class RoomRegistry:
         self._worker: asyncio.Task[None] | None = None
         self._background = BackgroundTasks("video background task", log)
         self._closed = False
+        # What closed rooms relayed (frames, bytes): the totals must only ever grow.
+        self._relayed_before = (0, 0)
 
     # -- life cycle ----------------------------------------------------------------------------
 
@@ -167,6 +189,18 @@ class RoomRegistry:
             log.info("video room of session %s opened", session_id)
         return entry.room
 
+    def figures(self) -> RelayFigures:
+        """What the rooms hold now, and what they relayed since the service started."""
+        frames, size = self._relayed_before
+        publishers = viewers = 0
+        for entry in self._rooms.values():
+            stats = entry.room.stats()
+            publishers += len(stats.publishers)
+            viewers += len(stats.subscribers)
+            frames += stats.frames_relayed
+            size += stats.bytes_relayed
+        return RelayFigures(len(self._rooms), publishers, viewers, frames, size)
+
     def find(self, session_id: str) -> Room | None:
         """The session's room if it exists."""
         entry = self._rooms.get(session_id)
@@ -196,6 +230,9 @@ class RoomRegistry:
         self._tell(session_id, SESSION_CLOSED, {"room_id": session_id})
         entry = self._rooms.pop(session_id, None)
         if entry is not None:
+            stats = entry.room.stats()
+            frames, size = self._relayed_before
+            self._relayed_before = (frames + stats.frames_relayed, size + stats.bytes_relayed)
             self._spawn(self._close_room(session_id, entry.room))
 
     async def _close_room(self, session_id: str, room: Room) -> None:

@@ -171,6 +171,8 @@ class Relay:
         """Frames received from publishers and relayed."""
         self.keyframes_in = 0
         """Keyframes among them."""
+        self.bytes_in = 0
+        """Their size, in bytes."""
 
     @property
     def has_source(self) -> bool:
@@ -277,6 +279,7 @@ class Relay:
         packet.pts = pts + self._offset
         self._last_pts = packet.pts
         self.frames_in += 1
+        self.bytes_in += packet.size
         if packet.is_keyframe:
             self.keyframes_in += 1
             self._on_keyframe()

@@ -119,6 +119,7 @@ class Room:
         self._max_queue = max_queue
         self._feeds: dict[str, Feed] = {}
         self._gone_frames = (0, 0)
+        self._gone_bytes = 0
         """Frames and keyframes relayed by feeds dropped since."""
         self._subscribers = Subscribers(self._context, on_left=lambda _: self._prune())
 
@@ -168,6 +169,7 @@ class Room:
             subscribers=self._subscribers.states(),
             frames_relayed=sum(feed.relay.frames_in for feed in feeds) + self._gone_frames[0],
             keyframes_relayed=sum(feed.relay.keyframes_in for feed in feeds) + self._gone_frames[1],
+            bytes_relayed=sum(feed.relay.bytes_in for feed in feeds) + self._gone_bytes,
             frames_passed_through=sum(j.decoder.packets for j in jitters),
             frames_dropped_upstream=sum(j.frames_dropped for j in jitters),
             backlog_resets=sum(j.backlog_resets for j in jitters),
@@ -353,4 +355,5 @@ class Room:
                 self._gone_frames[0] + feed.relay.frames_in,
                 self._gone_frames[1] + feed.relay.keyframes_in,
             )
+            self._gone_bytes += feed.relay.bytes_in
             self._context.spawn(feed.relay.close())

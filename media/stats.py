@@ -23,6 +23,8 @@ class RoomStats:
     frames_relayed: int
     """Frames received from publishers and forwarded (all publications)."""
     keyframes_relayed: int
+    bytes_relayed: int
+    """The size of the frames relayed, in bytes."""
     frames_passed_through: int
     """Frames the current publication's decoder stand-in turned into packets."""
     frames_dropped_upstream: int

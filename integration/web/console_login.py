@@ -128,6 +128,10 @@ class LiveConsoles:
         """A console socket of ``login_id`` opened."""
         self._sockets.setdefault(login_id, set()).add(ws)
 
+    def count(self) -> int:
+        """How many console sockets are open."""
+        return sum(len(sockets) for sockets in self._sockets.values())
+
     def discard(self, login_id: str, ws: web.WebSocketResponse) -> None:
         """A console socket of ``login_id`` closed."""
         sockets = self._sockets.get(login_id)

@@ -69,7 +69,9 @@ def request_language(request: web.Request) -> str:
 
 
 def _is_api(request: web.Request) -> bool:
-    return request.path.startswith(("/api/", "/console/api/", "/healthz", "/webhooks/"))
+    return request.path.startswith(
+        ("/api/", "/console/api/", "/healthz", "/readyz", "/metrics", "/webhooks/")
+    )
 
 
 def _check_no_nul(request: web.Request) -> None:

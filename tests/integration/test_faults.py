@@ -136,7 +136,9 @@ async def test_given_a_refused_or_unreachable_ari_then_health_says_so(
     assert "ARI refused" in (await health(client))["telephony"]["detail"]
 
     closed_port = free_port()
-    settings = service_settings(faulty, "ari", tmp_path, ari_url=f"http://127.0.0.1:{closed_port}")
+    # Another service beside the first: its own folder, since one SQLite file serves one instance.
+    second = tmp_path / "second"
+    settings = service_settings(faulty, "ari", second, ari_url=f"http://127.0.0.1:{closed_port}")
     client = await aiohttp_client(create_app(settings))
     status = client.app[appkeys.TELEPHONY].status
     await until(lambda: status.state is LinkState.DOWN, 10, "ARI unreachable")

@@ -301,6 +301,10 @@ async def test_given_a_disabled_account_then_refused(client: Client) -> None:
     assert "compte inconnu ou désactivé" in await response.text()
 
 
+# Several instances share PostgreSQL only: a second instance on one SQLite file is refused.
+@pytest.mark.parametrize(
+    "backend", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
 async def test_given_a_token_used_once_then_it_is_refused_on_every_instance(
     aiohttp_client: ClientFactory, tmp_path: Path, database_url: str
 ) -> None:
