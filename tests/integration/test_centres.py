@@ -45,11 +45,12 @@ CAYENNE_LINE = "1515"
 """Dialled as ``17<desk>``: the sandbox's second tagged line straight to a desk."""
 
 
-@pytest.fixture
+@pytest.fixture(params=["ami", "ari"])
 async def client(
-    sandbox: SandboxAsterisk, aiohttp_client: Any, tmp_path: Path
+    request: pytest.FixtureRequest, sandbox: SandboxAsterisk, aiohttp_client: Any, tmp_path: Path
 ) -> AsyncIterator[Client]:
-    settings = service_settings(sandbox, "ami", tmp_path)
+    """The service with SAMU 75 and SAMU 973 declared, once per telephony source."""
+    settings = service_settings(sandbox, request.param, tmp_path)
     settings.telephony = settings.telephony.model_copy(update={"lines": [PARIS_LINE, CAYENNE_LINE]})
     settings.centres = [
         CentreSettings(code="samu75", name="SAMU 75", lines=[PARIS_LINE], positions=["PJSIP/1001"]),
