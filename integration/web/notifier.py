@@ -92,19 +92,27 @@ class Notifier:
         live = update.call
         call = call_json(live)
         event = update.event
+        # A centre whose desk had the call hears it leave (to another centre's desk).
+        before = update.previous if isinstance(event, CallTransferred | CallReleased) else None
         for connection in list(self.cad):
-            if self.hears(connection, live):
+            if self.hears(connection, live) or (before and self.hears(connection, before)):
                 connection.send({"type": event.type, "call": call})
         if isinstance(event, CallRinging):
             return  # nobody has it yet
         if isinstance(event, CallAnswered):
             self._to_position(event.position, live, {"type": "offer", "call": call})
         elif isinstance(event, CallTransferred):
-            self._to_position(event.from_position, live, {"type": "call.moved", "call": call})
+            # The desk it leaves hears of it as the call was (a call on a line no centre claims
+            # may move to another centre's desk).
+            self._to_position(
+                event.from_position, before or live, {"type": "call.moved", "call": call}
+            )
             self._to_position(event.position, live, {"type": "offer", "call": call})
         elif isinstance(event, CallReleased):
             # Waiting for a regulator, or out of the centre: the last position sees it go.
-            self._to_position(event.from_position, live, {"type": "call.updated", "call": call})
+            self._to_position(
+                event.from_position, before or live, {"type": "call.updated", "call": call}
+            )
         elif live.position is not None:
             self._to_position(live.position, live, {"type": "call.updated", "call": call})
 

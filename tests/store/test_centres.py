@@ -17,8 +17,15 @@ from visioregul.integration.settings import (
     TelephonySettings,
 )
 from visioregul.integration.store.models import DEFAULT_CENTRE_ID, Centre, Position
+from visioregul.integration.telephony.events import (
+    CallAnswered,
+    CallEnded,
+    CallRinging,
+    CallTransferred,
+)
 from visioregul.integration.telephony.numbers import parse_caller
-from visioregul.integration.telephony.registry import CallState, LiveCall
+from visioregul.integration.telephony.registry import CallState, LiveCall, LiveCallRegistry
+from visioregul.integration.web.notifier import Connection, Notifier
 
 
 def _settings(**centres: CentreSettings) -> Settings:
@@ -133,3 +140,65 @@ async def test_given_a_zone_or_desk_changed_in_the_store_when_reloaded_then_the_
     assert directory.time_zone(cayenne) == "America/Martinique"
     assert directory.of_position("PJSIP/1103") == cayenne
     assert directory.of_call(_call("15", "PJSIP/1103")) == cayenne
+
+
+def _drain(connection: Connection) -> list[tuple[str, str | None]]:
+    out = []
+    while not connection.queue.empty():
+        message = connection.queue.get_nowait()
+        assert message is not None
+        out.append((message["type"], message["call"]["call_id"]))
+    return out
+
+
+async def test_given_two_centres_then_the_notifier_sends_each_call_to_its_centre(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    settings = _settings(cayenne=CAYENNE)
+    directory = CentreDirectory.from_settings(settings)
+    async with sessionmaker.begin() as db:
+        cayenne = (await declare_centres(db, settings))["samu973"]
+        await directory.reload(db)
+    registry = LiveCallRegistry()
+    notifier = Notifier(centres=directory)
+    registry.subscribe(notifier.on_call)
+    at_1001 = Connection("PJSIP/1001", centre_id=DEFAULT_CENTRE_ID)
+    at_1101 = Connection("PJSIP/1101", centre_id=cayenne)
+    cad_paris = Connection(None, centre_id=DEFAULT_CENTRE_ID)
+    cad_cayenne = Connection(None, centre_id=cayenne)
+    cad_anyone = Connection(None)
+    listeners = (at_1001, at_1101, cad_paris, cad_cayenne, cad_anyone)
+    for connection in listeners:
+        notifier.attach(connection)
+    at = datetime.now(UTC)
+
+    # Guyane's line answered at the Paris desk: Guyane's call, and nothing reaches Paris.
+    registry.apply(CallRinging("g1", "15-973", "+594694123456", "PJSIP/trunk-1", "g1", at))
+    registry.apply(CallAnswered("g1", "PJSIP/1001", at))
+    # A line no centre claims: the desk's centre; moved to Guyane's desk, Paris sees it go.
+    registry.apply(CallRinging("p1", "15", "+33612345678", "PJSIP/trunk-2", "p1", at))
+    registry.apply(CallAnswered("p1", "PJSIP/1001", at))
+    registry.apply(CallTransferred("p1", "PJSIP/1001", "PJSIP/1101", at))
+    registry.apply(CallEnded("p1", at))
+
+    assert _drain(at_1001) == [("offer", "p1"), ("call.moved", "p1")]
+    assert _drain(at_1101) == [("offer", "p1"), ("call.updated", "p1")]
+    assert _drain(cad_cayenne) == [
+        ("call.ringing", "g1"),
+        ("call.answered", "g1"),
+        ("call.transferred", "p1"),
+        ("call.ended", "p1"),
+    ]
+    assert _drain(cad_paris) == [
+        ("call.ringing", "p1"),
+        ("call.answered", "p1"),
+        ("call.transferred", "p1"),
+    ]
+    assert [kind for kind, _ in _drain(cad_anyone)] == [
+        "call.ringing",
+        "call.answered",
+        "call.ringing",
+        "call.answered",
+        "call.transferred",
+        "call.ended",
+    ]
