@@ -83,6 +83,9 @@ class CentreDirectory:
     """``service.time_zone``: the zone of a centre that has none of its own."""
     centre_lines: dict[str, list[str]] = field(default_factory=dict)
     """The settings' lines by centre code (``[[centres]] lines``)."""
+    centre_positions: dict[str, list[str]] = field(default_factory=dict)
+    """The settings' desks by centre code (``[[centres]] positions``): they win over a copy of
+    the same desk in another centre (the default's, from before the centres were declared)."""
     _zones: dict[int, str | None] = field(default_factory=dict, init=False)
     _lines: dict[str, int] = field(default_factory=dict, init=False)
     _positions: dict[str, int] = field(default_factory=dict, init=False)
@@ -93,6 +96,7 @@ class CentreDirectory:
         return cls(
             settings.service.time_zone,
             {centre.code: list(centre.lines) for centre in settings.centres},
+            {centre.code: list(centre.positions) for centre in settings.centres},
         )
 
     async def reload(self, db: AsyncSession) -> None:
@@ -105,15 +109,26 @@ class CentreDirectory:
             if code in ids
             for line in declared
         }
+        declared = {
+            endpoint: ids[code]
+            for code, endpoints in self.centre_positions.items()
+            if code in ids
+            for endpoint in endpoints
+        }
         positions: dict[str, int] = {}
         for endpoint, centre_id in await db.execute(
             select(Position.endpoint, Position.centre_id).order_by(Position.centre_id)
         ):
-            # Kept apart by the settings; a desk given to two centres since keeps its first.
-            if positions.setdefault(endpoint, centre_id) != centre_id:
-                log.warning(
-                    "position %s is in several centres: %s's", endpoint, positions[endpoint]
-                )
+            if endpoint in declared:
+                continue
+            # A desk in the default centre and in another: the other's (the default's copy comes
+            # from before the centres were declared); in two others: the first, said each load.
+            known = positions.setdefault(endpoint, centre_id)
+            if known == DEFAULT_CENTRE_ID:
+                positions[endpoint] = centre_id
+            elif known != centre_id:
+                log.warning("position %s is in several centres: centre %s's", endpoint, known)
+        positions.update(declared)
         self._zones = {centre.id: centre.time_zone for centre in centres}
         self._lines = lines
         self._positions = positions

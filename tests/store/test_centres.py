@@ -202,3 +202,24 @@ async def test_given_two_centres_then_the_notifier_sends_each_call_to_its_centre
         "call.transferred",
         "call.ended",
     ]
+
+
+async def test_given_a_single_centre_installation_when_centres_are_declared_then_their_desks_win(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """Desks the default centre declared before (``console.positions``) stay there, but a call
+    at one of them is the centre's that now declares it."""
+    async with sessionmaker.begin() as db:
+        await declare_centres(db, Settings(console=ConsoleSettings(positions=["PJSIP/1101"])))
+    settings = _settings(cayenne=CAYENNE.model_copy(update={"positions": ["PJSIP/1101"]}))
+    directory = CentreDirectory.from_settings(settings)
+    async with sessionmaker.begin() as db:
+        cayenne = (await declare_centres(db, settings))["samu973"]
+        await declare_positions(db, ["PJSIP/1102"], centre_id=DEFAULT_CENTRE_ID)
+        await declare_positions(db, ["PJSIP/1102"], centre_id=cayenne)
+        await directory.reload(db)
+        assert await all_positions(db) == ["PJSIP/1001", "PJSIP/1101", "PJSIP/1102"]
+    assert directory.of_position("PJSIP/1101") == cayenne
+    # Declared in the store only (an administrator's page), in both: not the default's copy.
+    assert directory.of_position("PJSIP/1102") == cayenne
+    assert directory.of_call(_call("15", "PJSIP/1101")) == cayenne
