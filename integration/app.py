@@ -20,8 +20,8 @@ from visioregul.patient_page import http as patient_http
 from visioregul.patient_page import signalling as patient_signalling
 from visioregul.patient_page import testpage as patient_testpage
 
-from . import accounts
 from .cad_webhooks import WebhookDispatcher
+from .centres import CentreDirectory, all_positions, declare_centres
 from .documents import Documents
 from .geocoding import ReverseGeocoder
 from .i18n import load_catalogue
@@ -29,7 +29,6 @@ from .login_throttle import LoginThrottle
 from .messaging import build_senders
 from .metrics import ServiceMetrics
 from .oidc import RelyingParty
-from .positions import declare_positions
 from .ratelimit import RateLimiter
 from .retention import purge_retained
 from .screen_share import ScreenShares
@@ -103,7 +102,9 @@ def create_app(settings: Settings) -> web.Application:
     registry = LiveCallRegistry(
         region=settings.telephony.region, trunk_format=settings.telephony.trunk_format
     )
-    notifier = Notifier()
+    centres = CentreDirectory.from_settings(settings)
+    app[appkeys.CENTRES] = centres
+    notifier = Notifier(centres=centres)
     positions = PositionDirectory(settings.telephony.position_pattern)
     telephony = Telephony(settings.telephony, registry, positions)
     registry.subscribe(notifier.on_call)
@@ -181,12 +182,12 @@ async def _store(app: web.Application) -> AsyncIterator[None]:
         await upgrade(settings.url)
     engine = create_engine(settings)
     app[appkeys.DB] = make_sessionmaker(engine)
-    everything = app[appkeys.SETTINGS]
     async with app[appkeys.DB].begin() as db:
-        await declare_positions(
-            db, everything.console.positions, pattern=everything.telephony.position_pattern
-        )
-        positions = await accounts.declared_positions(db)
+        # The settings' centres and their desks, then what the store holds (the admin pages'
+        # changes included) for the rest of the service.
+        await declare_centres(db, app[appkeys.SETTINGS])
+        positions = await all_positions(db)
+        await app[appkeys.CENTRES].reload(db)
     _declare_to_telephony(app, positions)
     yield
     await engine.dispose()
@@ -212,6 +213,7 @@ async def _sessions(app: web.Application) -> AsyncIterator[None]:
         registry=app[appkeys.REGISTRY],
         pairing=pairing,
         storage=storage,
+        centres=app[appkeys.CENTRES],
     )
     await service.start()
     service.listeners.append(app[appkeys.NOTIFIER].on_session)
@@ -254,6 +256,7 @@ async def _sessions(app: web.Application) -> AsyncIterator[None]:
         app[appkeys.REGISTRY],
         app[appkeys.DB],
         pairing.set_variable,
+        centres=app[appkeys.CENTRES],
         language=settings.service.language,
     )
     unsubscribe_feature_code = telephony.on_feature_code(feature_code.on_pressed)

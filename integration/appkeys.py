@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from visioregul.media import NetworkTestPeers
 
+from .centres import CentreDirectory
 from .documents import Documents
 from .i18n import Catalogue
 from .login_throttle import LoginThrottle
@@ -31,6 +32,7 @@ from .video import RoomRegistry
 __all__ = [
     "CAD_LINK_LIMITER",
     "CATALOGUE",
+    "CENTRES",
     "DB",
     "DOCUMENTS",
     "LINK_LIMITER",
@@ -53,6 +55,9 @@ __all__ = [
 
 SETTINGS = web.AppKey("settings", Settings)
 CATALOGUE = web.AppKey("catalogue", Catalogue)
+CENTRES = web.AppKey("centres", CentreDirectory)
+"""Which centre a call, a line or a desk belongs to, and each centre's time zone; reloaded
+(``await app[CENTRES].reload(db)``) after a centre's time zone or desks change."""
 DB = web.AppKey("db", async_sessionmaker[AsyncSession])
 REGISTRY = web.AppKey("registry", LiveCallRegistry)
 TELEPHONY = web.AppKey("telephony", Telephony)

@@ -205,7 +205,7 @@ async def _check(settings: Settings, wait_call: float) -> int:
 
 async def _account_add(settings: Settings, args: argparse.Namespace) -> int:
     from . import accounts, audit
-    from .positions import declare_positions
+    from .centres import declare_centres
     from .store.db import create_engine, make_sessionmaker, upgrade
     from .store.models import Role
 
@@ -217,10 +217,8 @@ async def _account_add(settings: Settings, args: argparse.Namespace) -> int:
     engine = create_engine(settings.database)
     try:
         async with make_sessionmaker(engine).begin() as session:
-            # The configured desks first, as the service declares them at start.
-            await declare_positions(
-                session, settings.console.positions, pattern=settings.telephony.position_pattern
-            )
+            # The configured centres and desks first, as the service declares them at start.
+            await declare_centres(session, settings)
             account = await accounts.ensure_account(
                 session,
                 args.username,
@@ -249,6 +247,7 @@ async def _account_add(settings: Settings, args: argparse.Namespace) -> int:
 
 async def _position(settings: Settings, args: argparse.Namespace) -> int:
     from . import audit
+    from .centres import declare_centres
     from .positions import (
         InvalidPosition,
         declare_positions,
@@ -261,10 +260,8 @@ async def _position(settings: Settings, args: argparse.Namespace) -> int:
     engine = create_engine(settings.database)
     try:
         async with make_sessionmaker(engine).begin() as session:
-            # The configured desks first, as the service declares them at start.
-            await declare_positions(
-                session, settings.console.positions, pattern=settings.telephony.position_pattern
-            )
+            # The configured centres and desks first, as the service declares them at start.
+            await declare_centres(session, settings)
             if args.position_command == "add":
                 added = await declare_positions(
                     session, args.endpoints, pattern=settings.telephony.position_pattern

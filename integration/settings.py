@@ -41,6 +41,7 @@ __all__ = [
     "AuditSettings",
     "CadIssuer",
     "CadLinkSettings",
+    "CentreSettings",
     "ConsoleSettings",
     "DatabaseSettings",
     "GeocodingSettings",
@@ -235,6 +236,47 @@ class ConsoleSettings(_Section):
         # A plain string (the form before keys named their account) stays readable.
         if isinstance(value, list):
             return [{"key": item} if isinstance(item, str | SecretStr) else item for item in value]
+        return value
+
+
+CENTRE_CODE = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
+"""A centre's code: short, stable, lower case (``samu31``, ``samu-973``)."""
+
+
+class CentreSettings(_Section):
+    """One centre of the installation: its lines, its desk phones, its time zone."""
+
+    code: str
+    """Short stable name (``samu31``); ``default`` is the centre every installation has (id 1),
+    which holds ``console.positions`` and the lines no other centre takes."""
+    name: str = Field(min_length=1, max_length=128)
+    """Name shown to people, e.g. ``SAMU 31``."""
+    time_zone: str | None = None
+    """The centre's IANA time zone (``America/Cayenne``); None: ``service.time_zone``."""
+    lines: list[str] = []
+    """The tagged lines this centre answers (each one of ``telephony.lines``): a call on one of
+    them is this centre's, whichever desk answers it."""
+    positions: list[str] = []
+    """The centre's desk-phone endpoints (each matching ``telephony.position_pattern``)."""
+
+    @field_validator("code")
+    @classmethod
+    def _code(cls, value: str) -> str:
+        if not CENTRE_CODE.fullmatch(value):
+            raise ValueError(
+                f"centre code {value!r}: 1 to 32 lower-case letters, digits, - or _ (e.g. samu31)"
+            )
+        return value
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r} (e.g. America/Cayenne)") from exc
         return value
 
 
@@ -543,6 +585,9 @@ class Settings(BaseSettings):
     geocoding: GeocodingSettings = GeocodingSettings()
     location: LocationSettings = LocationSettings()
     psc: PscSettings = PscSettings()
+    centres: list[CentreSettings] = []
+    """The installation's centres (``[[centres]]``); none: one centre, ``default``, with
+    ``console.positions`` and every line of ``telephony.lines``."""
 
     @model_validator(mode="after")
     def _time_zone_of_the_region(self) -> Settings:
@@ -567,6 +612,51 @@ class Settings(BaseSettings):
                 f"{self.telephony.position_pattern!r}"
             )
         return self
+
+    @model_validator(mode="after")
+    def _centres_apart(self) -> Settings:
+        # Each line and each desk belongs to one centre: a call must have one centre only.
+        codes: set[str] = set()
+        line_centre: dict[str, str] = {}
+        position_centre: dict[str, str] = {}
+        if self.centres and "positions" in self.console.model_fields_set:
+            # Set on purpose: the default centre's desks, beside those of [[centres]].
+            for position in self.console.positions:
+                position_centre[position] = "default"
+        pattern = re.compile(self.telephony.position_pattern)
+        for centre in self.centres:
+            where = f"centres ({centre.code})"
+            if centre.code in codes:
+                raise ValueError(f"{where}: the code {centre.code!r} is declared twice")
+            codes.add(centre.code)
+            for line in centre.lines:
+                if line not in self.telephony.lines:
+                    raise ValueError(
+                        f"{where}: line {line!r} is not one of telephony.lines "
+                        f"{self.telephony.lines!r} (add it there to offer video on it)"
+                    )
+                other = line_centre.setdefault(line, centre.code)
+                if other != centre.code:
+                    raise ValueError(f"{where}: line {line!r} is centre {other!r}'s already")
+            for position in centre.positions:
+                if not pattern.fullmatch(position):
+                    raise ValueError(
+                        f"{where}: position {position!r} does not match "
+                        f"telephony.position_pattern {self.telephony.position_pattern!r}"
+                    )
+                other = position_centre.setdefault(position, centre.code)
+                if other != centre.code:
+                    raise ValueError(
+                        f"{where}: position {position!r} is centre {other!r}'s already"
+                    )
+        return self
+
+    def default_centre_positions(self) -> list[str]:
+        """The desks declared in the default centre at start: ``console.positions`` when no
+        centre is declared or when it is set on purpose beside ``[[centres]]``."""
+        if self.centres and "positions" not in self.console.model_fields_set:
+            return []
+        return list(self.console.positions)
 
     @classmethod
     def settings_customise_sources(

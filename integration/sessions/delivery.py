@@ -100,10 +100,14 @@ class InvitationDelivery:
         """Undo :meth:`claim` when the send will not start after all."""
         self._sending.discard(invitation_id)
 
-    def start(self, invitation: Invitation, token: str, language: str) -> None:
-        """Send ``invitation`` in the background (claimed first, if not already)."""
+    def start(
+        self, invitation: Invitation, token: str, language: str, time_zone: str | None = None
+    ) -> None:
+        """Send ``invitation`` in the background (claimed first, if not already); its times are
+        written in ``time_zone`` (the session's centre's), else the service's."""
         self.claim(invitation.id)
-        self.spawn(self._deliver(invitation, token, language))
+        zone = time_zone or self.settings.service.time_zone
+        self.spawn(self._deliver(invitation, token, language, zone))
 
     def link_for(self, token: str) -> str:
         """The URL a token opens."""
@@ -111,14 +115,18 @@ class InvitationDelivery:
 
     # -- sending -------------------------------------------------------------------------------
 
-    async def _deliver(self, invitation: Invitation, token: str, language: str) -> None:
+    async def _deliver(
+        self, invitation: Invitation, token: str, language: str, time_zone: str
+    ) -> None:
         """Send ``invitation`` (as it was just written: nothing is read back before the send)."""
         try:
-            await self._send(invitation, token, language)
+            await self._send(invitation, token, language, time_zone)
         finally:
             self.release(invitation.id)
 
-    async def _send(self, invitation: Invitation, token: str, language: str) -> None:
+    async def _send(
+        self, invitation: Invitation, token: str, language: str, time_zone: str
+    ) -> None:
         invitation_id = invitation.id
         channel = Channel(invitation.channel)
         rendered = render_invitation(
@@ -128,7 +136,7 @@ class InvitationDelivery:
             link=self.link_for(token),
             expires_at=invitation.expires_at,
             sender_name=self.settings.messaging.sender_name,
-            timezone=self.settings.service.time_zone,
+            timezone=time_zone,
         )
         callback = None
         if channel is Channel.SMS and self.settings.messaging.sms == "twilio":

@@ -22,7 +22,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from .. import audit
 from ..background import BackgroundTasks
+from ..centres import CentreDirectory
 from ..errors import DomainError
+from ..store.models import DEFAULT_CENTRE_ID
 from ..telephony.facts import FeatureCodePressed, position_of
 from ..telephony.pairing import INVITE_VARIABLE
 from ..telephony.registry import CallState, LiveCallRegistry
@@ -83,10 +85,13 @@ class FeatureCode:
         db: async_sessionmaker[AsyncSession],
         write_variable: VariableWriter,
         *,
+        centres: CentreDirectory | None = None,
         language: str = "fr",
     ) -> None:
-        """``write_variable`` answers the phone; ``language`` is the SMS's."""
+        """``write_variable`` answers the phone; ``centres`` tells the call's centre (the
+        session's); ``language`` is the SMS's."""
         self.sessions = sessions
+        self.centres = centres
         self.registry = registry
         self.db = db
         self.write_variable = write_variable
@@ -146,8 +151,13 @@ class FeatureCode:
             return FeatureCodeOutcome(REFUSED, "in_progress")
         self._in_progress.add(call.call_id)
         try:
+            # The session is the call's centre's, whichever desk pressed the key.
             detail = await self.sessions.open_session(
-                actor, call.caller.e164, call_id=call.call_id, language=self.language
+                actor,
+                call.caller.e164,
+                call_id=call.call_id,
+                language=self.language,
+                centre_id=self.centres.of_call(call) if self.centres else DEFAULT_CENTRE_ID,
             )
         except DomainError as exc:
             # Every refusal of the domain gives the error tone; the audit line says which.

@@ -15,12 +15,13 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ..centres import CentreDirectory
 from ..destinations import Destination, DestinationKind, parse_invitation_destination
 from ..log_privacy import loggable
 from ..messaging import Channel, DeliveryStatus
 from ..ratelimit import RateLimiter, RateLimitExceeded
 from ..settings import Settings
-from ..store.models import utcnow
+from ..store.models import DEFAULT_CENTRE_ID, utcnow
 from ..telephony.registry import LiveCallRegistry
 from .delivery import InvitationDelivery
 from .errors import CallNotFound, InvalidRole, InvitationNotFound, TooManyInvitations
@@ -46,6 +47,8 @@ class SessionOpening:
     journal: SessionJournal
     delivery: InvitationDelivery
     paired_calls: PairedCalls
+    centres: CentreDirectory
+    """Which centre a call belongs to, and the time zone of each centre's invitations."""
     _per_actor: RateLimiter = field(init=False)
     _per_destination: RateLimiter = field(init=False)
     _global: RateLimiter = field(init=False)
@@ -63,16 +66,20 @@ class SessionOpening:
         *,
         call_id: str | None = None,
         language: str = "fr",
+        centre_id: int = DEFAULT_CENTRE_ID,
     ) -> SessionDetail:
-        """Open a session (paired with ``call_id`` when given) and invite ``destination``."""
+        """Open a session of ``centre_id`` (paired with ``call_id`` when given: a call of that
+        centre) and invite ``destination``."""
         target = parse_invitation_destination(destination, self.settings.telephony.region)
         call = self.registry.get(call_id) if call_id else None
-        if call_id and call is None:
+        if call_id and (call is None or self.centres.of_call(call) != centre_id):
+            # Another centre's call is answered exactly like an unknown one.
             raise CallNotFound()
         self._check_limits(actor, target)
         now = utcnow()
         session = VisioSession(
             id=secrets.token_hex(16),
+            centre_id=centre_id,
             state=SessionState.CREATED,
             created_at=now,
             updated_at=now,
@@ -103,7 +110,7 @@ class SessionOpening:
             )
         if call is not None:
             self.paired_calls.pair(session.id, call.call_id, call.channel)
-        self.delivery.start(invitation, token, language)
+        self.delivery.start(invitation, token, language, self.centres.time_zone(centre_id))
         # All of it was written just now: no need to read it back.
         return SessionDetail(session, [invitation], [created, invited])
 
@@ -130,7 +137,7 @@ class SessionOpening:
             invitation, token, _ = await self._new_invitation(
                 db, session, actor, target, role, sees_patient=sees_patient and role == THIRD_PARTY
             )
-        self.delivery.start(invitation, token, language)
+        self.delivery.start(invitation, token, language, self.centres.time_zone(session.centre_id))
         return invitation
 
     async def retry(
@@ -144,7 +151,7 @@ class SessionOpening:
         claimed = False
         try:
             async with self.journal.transaction() as db:
-                await self.journal.open_row(db, session_id)
+                session = await self.journal.open_row(db, session_id)
                 invitation = await db.get(Invitation, invitation_id)
                 if invitation is None or invitation.session_id != session_id:
                     raise InvitationNotFound()
@@ -175,7 +182,7 @@ class SessionOpening:
             return await self.invite(
                 session_id, actor, invitation.destination, role=invitation.role, language=language
             )
-        self.delivery.start(invitation, token, language)
+        self.delivery.start(invitation, token, language, self.centres.time_zone(session.centre_id))
         return invitation
 
     def _check_limits(self, actor: Actor, target: Destination) -> None:

@@ -26,10 +26,11 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ..background import BackgroundTasks
+from ..centres import CentreDirectory
 from ..messaging import DeliveryStatus, Senders
 from ..settings import Settings
 from ..storage import FileStorage
-from ..store.models import Base, utcnow
+from ..store.models import DEFAULT_CENTRE_ID, Base, utcnow
 from ..telephony.pairing import Pairing
 from ..telephony.registry import CallUpdate, LiveCallRegistry
 from .delivery import InvitationDelivery
@@ -69,6 +70,9 @@ class SessionService:
     """Told of each committed event (the consoles' notifier, the video rooms, the CAD)."""
     storage: FileStorage | None = None
     """Where the sessions' files are kept (purged with their sessions)."""
+    centres: CentreDirectory | None = None
+    """Which centre a call belongs to, and each centre's time zone; None: a single centre in
+    ``service.time_zone``."""
     links: PatientLinks = field(init=False)
     """The links: checked, opened by a person's page, taken over, bound to a browser."""
     _background: BackgroundTasks = field(
@@ -76,6 +80,8 @@ class SessionService:
     )
 
     def __post_init__(self) -> None:
+        centres = self.centres or CentreDirectory(self.settings.service.time_zone)
+        self.centres = centres
         self._journal = SessionJournal(self.db, self._publish)
         self._delivery = InvitationDelivery(
             settings=self.settings, senders=self.senders, journal=self._journal, spawn=self._spawn
@@ -89,6 +95,7 @@ class SessionService:
             journal=self._journal,
             delivery=self._delivery,
             paired_calls=self._paired_calls,
+            centres=centres,
         )
         self._housekeeping = Housekeeping(
             db=self.db,
@@ -131,10 +138,12 @@ class SessionService:
         *,
         call_id: str | None = None,
         language: str = "fr",
+        centre_id: int = DEFAULT_CENTRE_ID,
     ) -> SessionDetail:
-        """Open a session (paired with ``call_id`` when given) and invite ``destination``."""
+        """Open a session of ``centre_id`` (paired with ``call_id`` when given, a call of that
+        centre: another's is ``CallNotFound``) and invite ``destination``."""
         return await self._opening.open_session(
-            actor, destination, call_id=call_id, language=language
+            actor, destination, call_id=call_id, language=language, centre_id=centre_id
         )
 
     async def invite(

@@ -18,6 +18,7 @@ from aiohttp import web
 from sqlalchemy import text
 
 from ..telephony.link import LinkState
+from ..telephony.registry import LiveCall
 from . import appkeys
 from .errors import NotFound, Unauthorized
 from .notifier import Connection, send_queued
@@ -59,6 +60,12 @@ def api_key_account(request: web.Request) -> tuple[str, str | None]:
     if not matched:
         raise Unauthorized()
     return digest[:12], account
+
+
+def _ours(request: web.Request, call: LiveCall) -> bool:
+    """Whether the principal may know of ``call``: one with a centre, that centre's calls only."""
+    centre_id = request[appkeys.PRINCIPAL].centre_id
+    return centre_id is None or request.app[appkeys.CENTRES].of_call(call) == centre_id
 
 
 @routes.get("/healthz")
@@ -109,7 +116,7 @@ async def list_calls(request: web.Request) -> web.Response:
     calls = [
         call_json(call)
         for call in registry.calls(position=position)
-        if state is None or call.state.value == state
+        if (state is None or call.state.value == state) and _ours(request, call)
     ]
     return web.json_response({"calls": calls})
 
@@ -119,7 +126,8 @@ async def get_call(request: web.Request) -> web.Response:
     """One call by id (Asterisk's ``Linkedid``)."""
     check_api_key(request)
     call = request.app[appkeys.REGISTRY].get(request.match_info["call_id"])
-    if call is None:
+    if call is None or not _ours(request, call):
+        # Another centre's call is answered as an unknown one.
         raise NotFound("call_not_found")
     return web.json_response(call_json(call))
 
@@ -139,7 +147,11 @@ async def events(request: web.Request) -> web.StreamResponse:
             {
                 "type": "snapshot",
                 "telephony": link_json(request.app[appkeys.TELEPHONY].status),
-                "calls": [call_json(call) for call in request.app[appkeys.REGISTRY].calls()],
+                "calls": [
+                    call_json(call)
+                    for call in request.app[appkeys.REGISTRY].calls()
+                    if notifier.hears(connection, call)
+                ],
             }
         )
         sender = asyncio.create_task(send_queued(ws, connection))

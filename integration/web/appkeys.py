@@ -8,6 +8,7 @@ from aiohttp import web
 from ..appkeys import (
     CAD_LINK_LIMITER,
     CATALOGUE,
+    CENTRES,
     DB,
     DOCUMENTS,
     LINK_LIMITER,
@@ -36,6 +37,7 @@ from .notifier import Notifier
 __all__ = [
     "CAD_LINK_LIMITER",
     "CATALOGUE",
+    "CENTRES",
     "CONSOLES",
     "DB",
     "DOCUMENTS",

@@ -177,7 +177,7 @@ def _me(
         # Development and demo: messages stay in the service and the console shows them.
         "outbox": messaging.sms == "outbox" or messaging.email == "outbox",
         # Times on the console are the centre's, whatever the workstation's clock says.
-        "time_zone": settings.service.time_zone,
+        "time_zone": request.app[appkeys.CENTRES].time_zone(account.centre_id),
     }
 
 
@@ -415,7 +415,11 @@ async def console_socket(request: web.Request) -> web.StreamResponse:
                 "type": "hello",
                 "position": session.position,
                 "telephony": link_json(telephony.status),
-                "calls": [call_json(call) for call in registry.calls(position=session.position)],
+                "calls": [
+                    call_json(call)
+                    for call in registry.calls(position=session.position)
+                    if notifier.hears(connection, call)
+                ],
             }
         )
         principal = Principal(account.username, account.role, account.centre_id)

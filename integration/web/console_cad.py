@@ -135,6 +135,8 @@ async def _sign_in(request: web.Request, link: CadLink, remote: str) -> web.Stre
             if link.call
             else None
         )
+        if call is not None and request.app[appkeys.CENTRES].of_call(call) != account.centre_id:
+            call = None  # another centre's call at this desk: as unknown as any other
         await audit.record(
             db,
             actor=account.username,

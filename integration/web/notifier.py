@@ -14,10 +14,11 @@ from typing import Any
 
 from aiohttp import WSCloseCode, web
 
+from ..centres import CentreDirectory
 from ..sessions.services import SessionUpdate
 from ..telephony.events import CallAnswered, CallReleased, CallRinging, CallTransferred
 from ..telephony.link import LinkStatus
-from ..telephony.registry import CallUpdate
+from ..telephony.registry import CallUpdate, LiveCall
 from .schemas import call_json, event_json, link_json, session_json
 
 __all__ = ["Connection", "Notifier", "send_queued"]
@@ -33,8 +34,8 @@ class Connection:
 
     position: str | None
     centre_id: int | None = None
-    """The centre whose sessions this listener follows; None: no session updates (a CAD key that
-    acts for nobody)."""
+    """The centre whose calls and sessions this listener follows; None: every call and no
+    session (a CAD key that acts for nobody)."""
     queue: asyncio.Queue[dict[str, Any] | None] = field(
         default_factory=lambda: asyncio.Queue(QUEUE_SIZE)
     )
@@ -53,10 +54,20 @@ class Connection:
 
 @dataclass
 class Notifier:
-    """Fans call updates and link changes out to consoles and CAD listeners."""
+    """Fans call updates and link changes out to consoles and CAD listeners; a call goes to
+    the listeners of its centre only."""
 
+    centres: CentreDirectory | None = None
+    """Tells each call's centre; None: a single centre (every listener hears every call)."""
     consoles: dict[str, set[Connection]] = field(default_factory=dict)
     cad: set[Connection] = field(default_factory=set)
+
+    def hears(self, connection: Connection, call: LiveCall) -> bool:
+        """Whether ``connection`` may know of ``call``: a listener with a centre hears that
+        centre's calls only."""
+        if self.centres is None or connection.centre_id is None:
+            return True
+        return self.centres.of_call(call) == connection.centre_id
 
     def attach(self, connection: Connection) -> None:
         """Start sending to ``connection``."""
@@ -78,22 +89,32 @@ class Notifier:
 
     def on_call(self, update: CallUpdate) -> None:
         """Registry listener: route one call update."""
-        call = call_json(update.call)
+        live = update.call
+        call = call_json(live)
         event = update.event
+        # A centre whose desk had the call hears it leave (to another centre's desk).
+        before = update.previous if isinstance(event, CallTransferred | CallReleased) else None
         for connection in list(self.cad):
-            connection.send({"type": event.type, "call": call})
+            if self.hears(connection, live) or (before and self.hears(connection, before)):
+                connection.send({"type": event.type, "call": call})
         if isinstance(event, CallRinging):
             return  # nobody has it yet
         if isinstance(event, CallAnswered):
-            self._to_position(event.position, {"type": "offer", "call": call})
+            self._to_position(event.position, live, {"type": "offer", "call": call})
         elif isinstance(event, CallTransferred):
-            self._to_position(event.from_position, {"type": "call.moved", "call": call})
-            self._to_position(event.position, {"type": "offer", "call": call})
+            # The desk it leaves hears of it as the call was (a call on a line no centre claims
+            # may move to another centre's desk).
+            self._to_position(
+                event.from_position, before or live, {"type": "call.moved", "call": call}
+            )
+            self._to_position(event.position, live, {"type": "offer", "call": call})
         elif isinstance(event, CallReleased):
             # Waiting for a regulator, or out of the centre: the last position sees it go.
-            self._to_position(event.from_position, {"type": "call.updated", "call": call})
-        elif update.call.position is not None:
-            self._to_position(update.call.position, {"type": "call.updated", "call": call})
+            self._to_position(
+                event.from_position, before or live, {"type": "call.updated", "call": call}
+            )
+        elif live.position is not None:
+            self._to_position(live.position, live, {"type": "call.updated", "call": call})
 
     def on_session(self, update: SessionUpdate) -> None:
         """Session listener: the consoles at the session's position follow it live, and the CAD
@@ -121,9 +142,10 @@ class Notifier:
         for connection in list(self.cad):
             connection.send(message)
 
-    def _to_position(self, position: str, message: dict[str, Any]) -> None:
+    def _to_position(self, position: str, call: LiveCall, message: dict[str, Any]) -> None:
         for connection in list(self.consoles.get(position, ())):
-            connection.send(message)
+            if self.hears(connection, call):
+                connection.send(message)
 
 
 async def send_queued(ws: web.WebSocketResponse, connection: Connection) -> None:

@@ -25,7 +25,7 @@ from ..stills import StillNotFound
 from . import appkeys
 from .console import authenticated
 from .middleware import request_language
-from .stills_http import download_name
+from .stills_http import download_name, session_time_zone
 
 __all__ = ["routes"]
 
@@ -42,7 +42,7 @@ async def _report(request: web.Request) -> Report:
         app[appkeys.DOCUMENTS],
         app[appkeys.CATALOGUE],
         request.match_info["session_id"],
-        time_zone=app[appkeys.SETTINGS].service.time_zone,
+        time_zone=await session_time_zone(request, request.match_info["session_id"]),
         language=request_language(request),
     )
 
@@ -125,7 +125,7 @@ async def cad_report_pdf(request: web.Request) -> web.Response:
 async def cad_files(request: web.Request) -> web.Response:
     """The session's files: screenshots, documents and photos, oldest first."""
     session_id = request.match_info["session_id"]
-    time_zone = request.app[appkeys.SETTINGS].service.time_zone
+    time_zone = await session_time_zone(request, session_id)
     stills = await request.app[appkeys.STILLS].list(session_id)
     documents = await request.app[appkeys.DOCUMENTS].list(session_id)
     files = [
@@ -172,7 +172,7 @@ async def cad_file(request: web.Request) -> web.StreamResponse:
         await _audit(request, _cad_actor(request), "file.downloaded", session_id)
         return await stream_document(request, document, chunks, inline=False)
     await _audit(request, _cad_actor(request), "file.downloaded", session_id)
-    name = download_name(still, request.app[appkeys.SETTINGS].service.time_zone)
+    name = download_name(still, await session_time_zone(request, session_id))
     return web.Response(
         body=data,
         content_type=still.content_type,

@@ -140,6 +140,15 @@ async def _get(request: web.Request) -> web.Response:
     return web.json_response(_detail(detail))
 
 
+def _centre(request: web.Request) -> int:
+    """The centre a new session belongs to: the principal's (the rule lets in only those that
+    have one)."""
+    centre_id = request[appkeys.PRINCIPAL].centre_id
+    if centre_id is None:
+        raise NotAllowed()
+    return centre_id
+
+
 # -- console -----------------------------------------------------------------------------------
 
 
@@ -149,7 +158,11 @@ async def console_open(request: web.Request) -> web.Response:
     actor = await _console_actor(request, unsafe=True)
     body = await _parse(request, SessionRequest)
     detail = await request.app[appkeys.SESSION_SERVICE].open_session(
-        actor, body.destination, call_id=body.call_id, language=request_language(request)
+        actor,
+        body.destination,
+        call_id=body.call_id,
+        language=request_language(request),
+        centre_id=_centre(request),
     )
     return web.json_response(_detail(detail), status=201)
 
@@ -266,7 +279,11 @@ async def cad_open(request: web.Request) -> web.Response:
             raise NotAllowed("position_not_allowed")
     actor = Actor(f"cad:{principal.api_key}:{principal.username}"[:128], position)
     detail = await request.app[appkeys.SESSION_SERVICE].open_session(
-        actor, body.destination, call_id=body.call_id, language=request_language(request)
+        actor,
+        body.destination,
+        call_id=body.call_id,
+        language=request_language(request),
+        centre_id=_centre(request),
     )
     return web.json_response(_detail(detail), status=201)
 

@@ -12,13 +12,16 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
+from sqlalchemy import select
 
+from ..sessions.models import VisioSession
 from ..sessions.services import Actor
 from ..stills import Still
+from ..store.models import DEFAULT_CENTRE_ID
 from . import appkeys
 from .console import authenticated, check_csrf
 
-__all__ = ["download_name", "routes", "still_json"]
+__all__ = ["download_name", "routes", "session_time_zone", "still_json"]
 
 routes = web.RouteTableDef()
 
@@ -48,6 +51,17 @@ def still_json(still: Still, time_zone: str) -> dict[str, Any]:
     }
 
 
+async def session_time_zone(request: web.Request, session_id: str) -> str:
+    """The time zone of the session's centre (its stills' names, its report's times)."""
+    async with request.app[appkeys.DB]() as db:
+        centre_id = await db.scalar(
+            select(VisioSession.centre_id).where(VisioSession.id == session_id)
+        )
+    return request.app[appkeys.CENTRES].time_zone(
+        centre_id if centre_id is not None else DEFAULT_CENTRE_ID
+    )
+
+
 async def _actor(request: web.Request, *, unsafe: bool) -> Actor:
     session, account = await authenticated(request)
     if unsafe:
@@ -60,7 +74,7 @@ async def take_still(request: web.Request) -> web.Response:
     """ "Capture d'écran": a still of the patient's video, now."""
     actor = await _actor(request, unsafe=True)
     still = await request.app[appkeys.STILLS].take(request.match_info["session_id"], actor)
-    time_zone = request.app[appkeys.SETTINGS].service.time_zone
+    time_zone = await session_time_zone(request, still.session_id)
     return web.json_response(still_json(still, time_zone), status=201)
 
 
@@ -69,7 +83,7 @@ async def list_stills(request: web.Request) -> web.Response:
     """The session's screenshots, newest first."""
     await _actor(request, unsafe=False)
     stills = await request.app[appkeys.STILLS].list(request.match_info["session_id"])
-    time_zone = request.app[appkeys.SETTINGS].service.time_zone
+    time_zone = await session_time_zone(request, request.match_info["session_id"])
     return web.json_response({"stills": [still_json(still, time_zone) for still in stills]})
 
 
@@ -80,7 +94,7 @@ async def download_still(request: web.Request) -> web.Response:
     still, data = await request.app[appkeys.STILLS].read(
         request.match_info["session_id"], request.match_info["still_id"]
     )
-    name = download_name(still, request.app[appkeys.SETTINGS].service.time_zone)
+    name = download_name(still, await session_time_zone(request, still.session_id))
     return web.Response(
         body=data,
         content_type=still.content_type,
