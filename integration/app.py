@@ -258,6 +258,7 @@ async def _sessions(app: web.Application) -> AsyncIterator[None]:
         pairing.set_variable,
         centres=app[appkeys.CENTRES],
         language=settings.service.language,
+        instance=settings.service.instance,
     )
     unsubscribe_feature_code = telephony.on_feature_code(feature_code.on_pressed)
     housekeeping = asyncio.create_task(

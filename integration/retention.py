@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from . import cad_links, console_logins, practitioners
 from .settings import Settings
+from .store import claims
 from .store.models import AuditEntry, OutboxMessage, utcnow
 
 __all__ = ["purge_audit", "purge_outbox", "purge_retained"]
@@ -62,6 +63,10 @@ async def purge_retained(
         tokens = await cad_links.purge_used(db)
     if tokens:
         log.info("retention: purged %d used CAD link tokens", tokens)
+    async with sessionmaker.begin() as db:
+        claimed = await claims.purge_claims(db)
+    if claimed:
+        log.info("retention: purged %d old action claims", claimed)
     async with sessionmaker.begin() as db:
         sign_ins = await practitioners.purge_expired_sign_ins(db)
     if sign_ins:

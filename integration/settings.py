@@ -154,7 +154,9 @@ class AriSettings(_Section):
     username: str = "visioregul"
     password: SecretStr = SecretStr("visioregul-sandbox-ari")
     app: str = "visioregul"
-    """Stasis application name; the service never sends calls into it, it only subscribes."""
+    """Stasis application name; the service never sends calls into it, it only subscribes.
+    Unless set, an instance with a ``service.instance_id`` uses ``visioregul-<instance_id>``:
+    each instance needs a name of its own."""
 
 
 class TelephonySettings(_Section):
@@ -596,6 +598,16 @@ class Settings(BaseSettings):
             zone = time_zone_for_region(self.telephony.region)
             if zone != self.service.time_zone:
                 self.service = self.service.model_copy(update={"time_zone": zone})
+        return self
+
+    @model_validator(mode="after")
+    def _an_ari_application_per_instance(self) -> Settings:
+        # Asterisk gives an application's events to its newest connection only: two instances
+        # under one name would silently take each other's calls away.
+        ari = self.telephony.ari
+        if self.service.instance_id and "app" not in ari.model_fields_set:
+            app = f"{ari.app}-{self.service.instance_id}"
+            self.telephony.ari = ari.model_copy(update={"app": app})
         return self
 
     @model_validator(mode="after")

@@ -24,6 +24,7 @@ from .. import audit
 from ..background import BackgroundTasks
 from ..centres import CentreDirectory
 from ..errors import DomainError
+from ..store.claims import claim
 from ..store.models import DEFAULT_CENTRE_ID
 from ..telephony.facts import FeatureCodePressed, position_of
 from ..telephony.pairing import INVITE_VARIABLE
@@ -31,6 +32,7 @@ from ..telephony.registry import CallState, LiveCallRegistry
 from .services import Actor, SessionService
 
 __all__ = [
+    "ELSEWHERE",
     "PHONE_WAIT",
     "REFUSED",
     "SENT",
@@ -45,6 +47,8 @@ SENT = "sent"
 """``VISIOREGUL_INVITE`` when the session is open and the SMS on its way: two short beeps."""
 REFUSED = "refused"
 """``VISIOREGUL_INVITE`` when nothing was sent: the error tone."""
+ELSEWHERE = "elsewhere"
+"""Another instance claimed the press: it answers the phone, this one does nothing."""
 PHONE_WAIT = 3.0
 """How long the shipped subroutine waits for the answer, in seconds (its WaitForCondition)."""
 
@@ -63,7 +67,8 @@ class FeatureCodeOutcome:
     """What a press gave."""
 
     answer: str
-    """``sent`` or ``refused``: what the phone was told."""
+    """``sent`` or ``refused``: what the phone was told; ``elsewhere`` when another instance
+    claimed the press (this one told the phone nothing)."""
     reason: str | None = None
     """Why it was refused: ``call_not_found``, ``call_ended``, the caller's kind when it gets no
     SMS (``landline``, ``special``, ``freephone``, ``premium``, ``short``, ``international``,
@@ -87,15 +92,17 @@ class FeatureCode:
         *,
         centres: CentreDirectory | None = None,
         language: str = "fr",
+        instance: str = "",
     ) -> None:
         """``write_variable`` answers the phone; ``centres`` tells the call's centre (the
-        session's); ``language`` is the SMS's."""
+        session's); ``language`` is the SMS's; ``instance`` names this one among several."""
         self.sessions = sessions
         self.centres = centres
         self.registry = registry
         self.db = db
         self.write_variable = write_variable
         self.language = language
+        self.instance = instance
         self._background = BackgroundTasks("phone key handling", log)
         self._in_progress: set[str] = set()
         """Calls whose press is being handled: a second press meanwhile is refused, not doubled."""
@@ -105,7 +112,13 @@ class FeatureCode:
         self._spawn(self.handle(fact))
 
     async def handle(self, fact: FeatureCodePressed) -> FeatureCodeOutcome:
-        """Decide, answer the phone, then write the audit line; return what happened."""
+        """Decide, answer the phone, then write the audit line; return what happened.
+
+        Every instance hears the press: only the one that claims it first acts.
+        """
+        if not await self._claim(fact):
+            log.info("feature code on %s: handled by another instance", fact.channel.name)
+            return FeatureCodeOutcome(ELSEWHERE)
         loop = asyncio.get_running_loop()
         started = loop.time()
         position = position_of(fact.channel.name)
@@ -132,6 +145,16 @@ class FeatureCode:
         await self._background.cancel_all()
 
     # -- internals -----------------------------------------------------------------------------
+
+    async def _claim(self, fact: FeatureCodePressed) -> bool:
+        if fact.press_id is None:
+            return True  # a dialplan older than the press's id: one instance is assumed
+        try:
+            async with self.db.begin() as db:
+                return await claim(db, f"feature-code:{fact.press_id}", self.instance)
+        except Exception:  # the store is down: acting fails cleanly and answers "refused"
+            log.warning("feature code: claiming the press failed", exc_info=True)
+            return True
 
     def _spawn(self, coroutine: Coroutine[Any, Any, FeatureCodeOutcome]) -> None:
         self._background.spawn(coroutine, name="feature-code")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from ..sessions import location as _location_models  # noqa: F401  (registers the table)
 from ..sessions import models as _session_models  # noqa: F401  (registers the tables)
+from . import claims as _claim_models  # noqa: F401  (registers the table)
 from .models import Base
 
 __all__ = ["metadata"]

@@ -111,7 +111,8 @@ def fact_from_ami(event: Mapping[str, Any], at: datetime) -> ChannelFact | None:
             channel = snapshot_from_ami(event)
             # The event's own Linkedid says the same; CallId keeps AMI and ARI alike.
             call_id = _text(event.get("CallId")) or channel.linkedid
-            return FeatureCodePressed(channel=channel, call_id=call_id, at=at)
+            press_id = _text(event.get("Press")) or None
+            return FeatureCodePressed(channel=channel, call_id=call_id, at=at, press_id=press_id)
         if event.get("UserEvent") != TAG_EVENT:
             return None
         line = _text(event.get("Line"))

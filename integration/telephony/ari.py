@@ -106,7 +106,8 @@ def fact_from_ari(event: Mapping[str, Any], at: datetime) -> ChannelFact | None:
             if not call_id or not isinstance(channel, Mapping):
                 raise MalformedEvent(f"{INVITE_EVENT} without CallId or channel")
             snapshot = snapshot_from_ari(channel, linkedid=call_id)
-            return FeatureCodePressed(channel=snapshot, call_id=call_id, at=at)
+            press_id = str(body.get("Press") or "") or None
+            return FeatureCodePressed(channel=snapshot, call_id=call_id, at=at, press_id=press_id)
         if event.get("eventname") != TAG_EVENT:
             return None
         line = str(body.get("Line") or "")

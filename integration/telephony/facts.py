@@ -134,6 +134,10 @@ class FeatureCodePressed:
     the regulator's channel inherits from the caller's, or its Linkedid when it has none (a
     channel not created from the call, such as one that picked up a parked call)."""
     at: datetime
+    press_id: str | None = None
+    """The press's own id (the event's ``Press`` field: the channel's Uniqueid, the time and a
+    random number, evaluated once by the dialplan), the same for every instance that hears it;
+    None from a dialplan older than the field."""
 
 
 @dataclass(frozen=True, slots=True)

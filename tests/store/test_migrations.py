@@ -40,6 +40,7 @@ EXPECTED_TABLES = {
     "session_events",
     "session_files",
     "session_locations",
+    "action_claims",
     "alembic_version",
 }
 
@@ -65,7 +66,7 @@ async def test_given_an_empty_database_when_upgrading_then_tables_exist_at_head(
     await upgrade(empty_url)
 
     assert await _run_sync(empty_url, _table_names) == EXPECTED_TABLES
-    assert head_revision() == "0015_centre_ids"
+    assert head_revision() == "0016_action_claims"
     assert await current_revision(empty_url) == head_revision()
 
 

@@ -99,6 +99,17 @@ def test_given_the_ami_user_event_then_feature_code_pressed_on_the_regulators_ch
     assert fact.at == AT
 
 
+def test_given_a_press_id_then_every_adapter_reads_it_and_an_older_dialplan_gives_none() -> None:
+    press = "1795931701.1-1795931705-48213"
+    from_ami = fact_from_ami({**AMI_INVITE, "Press": press}, AT)
+    ari_body = {**ARI_INVITE["userevent"], "Press": press}  # type: ignore[dict-item]
+    from_ari = fact_from_ari({**ARI_INVITE, "userevent": ari_body}, AT)
+    older = fact_from_ami(AMI_INVITE, AT)
+    assert isinstance(from_ami, FeatureCodePressed) and isinstance(from_ari, FeatureCodePressed)
+    assert isinstance(older, FeatureCodePressed)
+    assert (from_ami.press_id, from_ari.press_id, older.press_id) == (press, press, None)
+
+
 def test_given_an_ami_event_without_call_id_then_the_linkedid_is_the_call() -> None:
     event = {key: value for key, value in AMI_INVITE.items() if key != "CallId"}
     fact = fact_from_ami(event, AT)

@@ -101,3 +101,14 @@ def test_given_positions_outside_the_pattern_or_a_bad_pattern_then_refused(
         '[telephony]\nposition_pattern = "SIP/2[0-9]{2}"\n[console]\npositions = ["SIP/201"]\n'
     )
     assert load_settings(config).console.positions == ["SIP/201"]
+
+
+def test_given_instances_then_each_has_its_own_ari_application_unless_one_is_named() -> None:
+    named = Settings.model_validate({"service": {"instance_id": "visio-b"}})
+    chosen = Settings.model_validate(
+        {"service": {"instance_id": "visio-b"}, "telephony": {"ari": {"app": "samu31"}}}
+    )
+    alone = Settings.model_validate({})
+    assert named.telephony.ari.app == "visioregul-visio-b"
+    assert chosen.telephony.ari.app == "samu31"
+    assert alone.telephony.ari.app == "visioregul"
