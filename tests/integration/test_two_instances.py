@@ -20,6 +20,7 @@ from visioregul.integration.app import create_app
 from visioregul.integration.settings import DatabaseSettings
 from visioregul.integration.store.claims import ActionClaim
 from visioregul.integration.store.models import AuditEntry, OutboxMessage
+from visioregul.integration.telephony.registry import LiveCallRegistry
 
 from .service import Client, service_settings, until, wait_link_up
 from .test_feature_code import (  # noqa: F401  (fixture)
@@ -67,7 +68,11 @@ async def test_given_two_instances_when_star_8_is_pressed_then_one_sms_and_one_s
     call = await place_call(sandbox, "+33612345678", "151001", duration_ms=6000)
     for client in instances:  # both see the call, so either could have shown the offer
         registry = client.app[appkeys.REGISTRY]
-        await until(lambda r=registry: r.calls(position="PJSIP/1001"), 10, "the call at 1001")
+
+        def at_1001(registry: LiveCallRegistry = registry) -> bool:
+            return bool(registry.calls(position="PJSIP/1001"))
+
+        await until(at_1001, 10, "the call at 1001")
     call_id = first.app[appkeys.REGISTRY].calls(position="PJSIP/1001")[0].call_id
     regulator = await live_channel(sandbox, "1001")
 
