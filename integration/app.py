@@ -32,6 +32,7 @@ from .oidc import RelyingParty
 from .ratelimit import RateLimiter
 from .retention import purge_retained
 from .screen_share import ScreenShares
+from .sessions.fanout import SessionFanout, is_postgresql
 from .sessions.feature_code import FeatureCode
 from .sessions.location import Locator
 from .sessions.reminders import run_reminders
@@ -136,6 +137,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_store)
     app.cleanup_ctx.append(_sessions)
     app.cleanup_ctx.append(_telephony)
+    app.cleanup_ctx.append(_other_instances)
     app[operations.METRICS] = ServiceMetrics()
     app[operations.READINESS] = Readiness()
     app.cleanup_ctx.append(operations.operations_context)
@@ -300,6 +302,30 @@ async def _housekeeping(
             log.exception("session housekeeping failed")
         tick += 1
         await asyncio.sleep(60)
+
+
+async def _other_instances(app: web.Application) -> AsyncIterator[None]:
+    """On PostgreSQL, session events reach every instance (see ``sessions.fanout``)."""
+    settings = app[appkeys.SETTINGS]
+    if not is_postgresql(settings.database.url):
+        yield  # SQLite: this is the only instance
+        return
+    service = app[appkeys.SESSION_SERVICE]
+    fanout = SessionFanout(
+        settings.database.url,
+        settings.service.instance,
+        app[appkeys.DB],
+        service.publish_from_elsewhere,
+        on_gap=lambda: log.warning("session events of other instances may have been missed"),
+    )
+    service.share_with_other_instances(fanout)
+    fanout.start()
+    with contextlib.suppress(TimeoutError):
+        # Ready once it hears the others; the store was reachable a moment ago.
+        await asyncio.wait_for(fanout.wait_connected(), 10)
+    app[appkeys.FANOUT] = fanout
+    yield
+    await fanout.close()
 
 
 async def _telephony(app: web.Application) -> AsyncIterator[None]:

@@ -18,6 +18,7 @@ from .i18n import Catalogue
 from .login_throttle import LoginThrottle
 from .ratelimit import RateLimiter
 from .screen_share import ScreenShares
+from .sessions.fanout import SessionFanout
 from .sessions.location import Locator
 from .sessions.remote_control import RemoteControl
 from .sessions.services import SessionService
@@ -35,6 +36,7 @@ __all__ = [
     "CENTRES",
     "DB",
     "DOCUMENTS",
+    "FANOUT",
     "LINK_LIMITER",
     "LOCATOR",
     "LOGIN_LIMITER",
@@ -62,6 +64,8 @@ DB = web.AppKey("db", async_sessionmaker[AsyncSession])
 REGISTRY = web.AppKey("registry", LiveCallRegistry)
 TELEPHONY = web.AppKey("telephony", Telephony)
 SESSION_SERVICE = web.AppKey("session_service", SessionService)
+FANOUT = web.AppKey("fanout", SessionFanout)
+"""Session events to and from the other instances; absent on SQLite (one instance)."""
 LOGIN_LIMITER = web.AppKey("login_limiter", LoginThrottle)
 LINK_LIMITER = web.AppKey("link_limiter", RateLimiter)
 ROOMS = web.AppKey("rooms", RoomRegistry)

@@ -107,8 +107,9 @@ class WebhookDispatcher:
                 )
 
     def on_session(self, update: SessionUpdate) -> None:
-        """Session listener: queue the event for every URL, at once."""
-        if not self._targets:
+        """Session listener: queue the event for every URL, at once (the instance that wrote it
+        delivers it: never twice across instances)."""
+        if not self._targets or update.elsewhere:
             return
         payload = self.payload(update)
         self._queue(json.dumps(payload, separators=(",", ":")).encode())

@@ -158,7 +158,9 @@ class ServiceMetrics:
             self.offers.inc()
 
     def on_session(self, update: SessionUpdate) -> None:
-        """Session listener."""
+        """Session listener (events written here: each instance counts its own)."""
+        if update.elsewhere:
+            return
         kind = update.event.type
         self.session_events.labels(type=kind).inc()
         if kind in _INVITATION_OUTCOMES:

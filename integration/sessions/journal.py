@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,6 +48,9 @@ class SessionUpdate:
     session: VisioSession
     event: SessionEvent
     invitations: Sequence[Invitation] = ()
+    elsewhere: bool = False
+    """Written by another instance (heard through the store): what must happen once across
+    the instances (a webhook, a count) was done there."""
 
 
 @dataclass
@@ -62,12 +65,17 @@ class SessionJournal:
     db: async_sessionmaker[AsyncSession]
     publish: Callable[[SessionUpdate], None]
     """Tells the listeners about one committed event."""
+    announce: Callable[[AsyncSession, Sequence[SessionUpdate]], Awaitable[None]] | None = None
+    """Tells the other instances, inside the transaction, of the events it appended."""
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """A transaction; the events it appended are published once it has committed."""
         async with self.db.begin() as db:
             yield db
+            updates = db.info.get(_UPDATES)
+            if updates and self.announce is not None:
+                await self.announce(db, updates)
         for update in db.info.pop(_UPDATES, ()):
             self.publish(update)
 

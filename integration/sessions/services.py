@@ -34,6 +34,7 @@ from ..store.models import DEFAULT_CENTRE_ID, Base, utcnow
 from ..telephony.pairing import Pairing
 from ..telephony.registry import CallUpdate, LiveCallRegistry
 from .delivery import InvitationDelivery
+from .fanout import SessionFanout
 from .history import SessionDetail, SessionFilter, find_sessions, read_session, session_outcomes
 from .housekeeping import Housekeeping
 from .journal import SYSTEM, Actor, SessionJournal, SessionUpdate
@@ -269,6 +270,15 @@ class SessionService:
     async def outcomes(self, session_ids: Sequence[str]) -> dict[str, Outcome]:
         """The outcome of each of these sessions, read from their logs."""
         return await session_outcomes(self.db, session_ids)
+
+    def share_with_other_instances(self, fanout: SessionFanout) -> None:
+        """Announce every event to the other instances through ``fanout``, and hand theirs to
+        this instance's listeners."""
+        self._journal.announce = fanout.announce
+
+    def publish_from_elsewhere(self, update: SessionUpdate) -> None:
+        """An event another instance wrote: tell this instance's listeners."""
+        self._publish(update)
 
     # -- internals -----------------------------------------------------------------------------
 

@@ -1,0 +1,108 @@
+"""Two instances on one PostgreSQL: a session event written by one reaches the consoles
+connected to the other, through ``LISTEN/NOTIFY``; what must happen once stays with the writer."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+
+from visioregul.integration import accounts, appkeys
+from visioregul.integration.app import create_app
+from visioregul.integration.settings import DatabaseSettings
+from visioregul.integration.store.models import Role
+from visioregul.integration.web import operations
+
+from .conftest import PASSWORD, ClientFactory, login, make_settings, public_origin
+from .test_sessions import open_session
+
+Client = TestClient[web.Request, web.Application]
+
+pytestmark = pytest.mark.parametrize(
+    "backend", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
+
+
+async def _instances(
+    aiohttp_client: ClientFactory, tmp_path: Path, url: str, names: list[str]
+) -> list[Client]:
+    clients = []
+    for name in names:
+        settings = make_settings(tmp_path / name)
+        settings.database = DatabaseSettings(url=url)
+        settings.service.instance_id = name
+        client = await aiohttp_client(create_app(settings))
+        clients.append(client)
+    async with clients[0].app[appkeys.DB].begin() as db:
+        await accounts.ensure_account(
+            db,
+            "regulateur",
+            PASSWORD,
+            display_name="Dr Martin",
+            role=Role.REGULATOR,
+            position="PJSIP/1001",
+            positions=["PJSIP/1001"],
+        )
+    for client in clients:
+        assert client.app[appkeys.FANOUT].connected
+    return clients
+
+
+async def _next(ws: Any, kind: str) -> dict[str, Any]:
+    while True:
+        message: dict[str, Any] = await ws.receive_json(timeout=10)
+        if message["type"] == kind:
+            return message
+
+
+async def test_given_a_console_on_another_instance_then_it_follows_the_session_live(
+    aiohttp_client: ClientFactory, tmp_path: Path, new_database: Any
+) -> None:
+    writer, reader = await _instances(
+        aiohttp_client, tmp_path, await new_database(), ["visio-a", "visio-b"]
+    )
+    token = await login(writer)
+    await login(reader)
+    async with reader.ws_connect("/console/ws", origin=public_origin(reader)) as ws:
+        assert (await ws.receive_json(timeout=5))["type"] == "hello"
+
+        response = await open_session(writer, token)
+        assert response.status == 201
+        session = await response.json()
+
+        created = await _next(ws, "session.updated")
+        assert created["session"]["id"] == session["id"]
+        assert created["event"]["type"] == "session.created"
+        # The events keep the order they were written in, the invitation's included.
+        following = [created["event"]["type"]]
+        while "invitation.simulated" not in following:
+            following.append((await _next(ws, "session.updated"))["event"]["type"])
+        assert following.index("session.created") < following.index("invitation.simulated")
+
+
+async def test_given_events_written_elsewhere_then_only_the_writer_counts_them(
+    aiohttp_client: ClientFactory, tmp_path: Path, new_database: Any
+) -> None:
+    writer, reader = await _instances(
+        aiohttp_client, tmp_path, await new_database(), ["visio-a", "visio-b"]
+    )
+    token = await login(writer)
+    heard = asyncio.Event()
+    reader.app[appkeys.SESSION_SERVICE].listeners.append(
+        lambda update: heard.set() if update.elsewhere else None
+    )
+
+    assert (await open_session(writer, token)).status == 201
+    await heard.wait()
+
+    def created(client: Client) -> float | None:
+        registry = client.app[operations.METRICS].registry
+        return registry.get_sample_value(
+            "visioregul_session_events_total", {"type": "session.created"}
+        )
+
+    assert (created(writer), created(reader)) == (1, None)
