@@ -53,6 +53,7 @@ from .web import (
     api,
     appkeys,
     console,
+    console_admin,
     console_cad,
     console_pages,
     console_password,
@@ -149,6 +150,7 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_routes(console.routes)
     app.router.add_routes(console_cad.routes)
     app.router.add_routes(console_password.routes)
+    app.router.add_routes(console_admin.routes)
     app.router.add_routes(console_pages.routes)
     app.router.add_routes(console_psc.routes)
     app.router.add_routes(sessions_http.routes)

@@ -64,6 +64,18 @@ class LoginThrottle:
         """Forget the failures of ``key`` (the username that just signed in)."""
         self._failures.pop(key, None)
 
+    def locked_out(self, key: str) -> bool:
+        """Whether ``key`` must wait before its next attempt right now."""
+        return self._wait(key, self.clock()) > 0
+
+    def unlock(self, username: str) -> bool:
+        """Forget every failure counted against the account ``username`` (its sign-ins and its
+        password changes): an administrator unlocked it. Failures counted against client
+        addresses stay. Whether anything was forgotten."""
+        name = username.lower()
+        keys = (f"user:{name}", f"password:{name}")
+        return any([self._failures.pop(key, None) is not None for key in keys])
+
     def delay(self, key: str) -> float:
         """The delay imposed after the failures recorded for ``key``, in seconds."""
         failures = self._failures.get(key)
