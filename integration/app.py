@@ -128,6 +128,8 @@ def create_app(settings: Settings) -> web.Application:
     app[appkeys.TEST_LIMITER] = RateLimiter(12, 60)
     # Each sign-in makes two requests here; a provider's logouts come one per session.
     app[appkeys.PSC_LIMITER] = RateLimiter(30, 60)
+    # Each account created or password reset hashes a password: a few dozen a minute at most.
+    app[console_admin.ADMIN_LIMITER] = RateLimiter(30, 60)
     if settings.psc.enabled:
         app[appkeys.RELYING_PARTY] = RelyingParty(
             settings.psc, settings.service.public_url.rstrip("/") + console_psc.CALLBACK_PATH

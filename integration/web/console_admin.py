@@ -34,7 +34,7 @@ routes = web.RouteTableDef()
 CENTRE_SAVED: web.AppKey[CentreSaved] = web.AppKey("centre_saved")
 """Optional: called when a centre is created or saved (e.g. the centres' directory's reload)."""
 ADMIN_LIMITER = web.AppKey("admin_limiter", RateLimiter)
-"""Password hashing by administrators (create, reset), per administrator; made on first use."""
+"""Password hashing by administrators (create, reset), per administrator."""
 
 _MAX_FIELD = 1024 * 4
 _API = "/console/admin/api"
@@ -46,10 +46,7 @@ def _principal(request: web.Request) -> Principal:
 
 def _limit(request: web.Request, principal: Principal) -> None:
     """An administrator hashes a few dozen passwords a minute at most (each one is costly)."""
-    limiter = request.app.get(ADMIN_LIMITER)
-    if limiter is None:
-        limiter = RateLimiter(30, 60)
-        request.app[ADMIN_LIMITER] = limiter
+    limiter = request.app[ADMIN_LIMITER]
     try:
         limiter.hit(f"admin:{principal.username}")
     except RateLimitExceeded as exc:

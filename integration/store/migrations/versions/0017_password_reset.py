@@ -1,6 +1,9 @@
-"""Accounts whose password an administrator reset must choose their own at their next sign-in.
+"""Accounts whose password an administrator reset must choose their own at their next sign-in;
+centres can be created.
 
-Existing accounts keep their password as it is (``must_change_password`` false).
+Existing accounts keep their password as it is (``must_change_password`` false). On PostgreSQL,
+the centres' id sequence moves past the default centre, which was inserted with its id: the next
+centre created would otherwise get id 1 again.
 
 Revision ID: 0017_password_reset
 Revises: 0016_action_claims
@@ -19,11 +22,17 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    """Add ``accounts.must_change_password`` (false for every existing account)."""
+    """Add ``accounts.must_change_password`` (false for every existing account); on PostgreSQL,
+    set the centres' id sequence after the highest id."""
     op.add_column(
         "accounts",
         sa.Column("must_change_password", sa.Boolean(), nullable=False, server_default=sa.false()),
     )
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(
+            "SELECT setval(pg_get_serial_sequence('centres', 'id'), "
+            "(SELECT COALESCE(MAX(id), 1) FROM centres))"
+        )
 
 
 def downgrade() -> None:
