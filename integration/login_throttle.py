@@ -65,8 +65,12 @@ class LoginThrottle:
         self._failures.pop(key, None)
 
     def locked_out(self, key: str) -> bool:
-        """Whether ``key`` must wait before its next attempt right now."""
-        return self._wait(key, self.clock()) > 0
+        """Whether ``key``'s attempts are delayed: enough recent failures that each further
+        attempt must wait (until an unlock, a success or ``forget_after`` without failure)."""
+        failures = self._failures.get(key)
+        if failures is None or self.clock() - failures.last >= self.forget_after:
+            return False
+        return self.delay(key) > 0
 
     def unlock(self, username: str) -> bool:
         """Forget every failure counted against the account ``username`` (its sign-ins and its

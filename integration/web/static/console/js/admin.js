@@ -74,6 +74,18 @@ function say(text, failed = false) {
   const box = byId(`${prefix}-${failed ? 'error' : 'status'}`);
   box.textContent = text;
   box.hidden = false;
+  // The action may be far down the dialog or the page: its outcome must be seen.
+  box.scrollIntoView({ block: 'nearest' });
+}
+
+/**
+ * A time zone as the selects show it: the territory's name, then the zone.
+ * @param {string} zone
+ * @returns {string}
+ */
+function zoneLabel(zone) {
+  const key = `admin.zone.${zone}`;
+  return has(key) ? t('admin.zone.option', { label: t(key), zone }) : zone;
 }
 
 /**
@@ -205,7 +217,7 @@ class AdminPage {
     select.replaceChildren(
       ...zoneChoices(this.overview?.time_zones ?? [], current).map(
         (zone) =>
-          new Option(zone ? zone : t('admin.centre.time_zone.service', { zone: service }), zone),
+          new Option(zone ? zoneLabel(zone) : t('admin.centre.time_zone.service', { zone: service }), zone),
       ),
     );
     select.value = current ?? '';
@@ -217,6 +229,7 @@ class AdminPage {
     /** @type {HTMLSelectElement} */ (byId('centre-select')).value = String(centreId);
     const centre = this.centre();
     if (centre) {
+      byId('centre-title').textContent = t('admin.centre.current', { name: centre.name });
       byId('settings-name').value = centre.name;
       this.fillZones(byId('settings-zone'), centre.time_zone);
     }
@@ -370,6 +383,7 @@ class AdminPage {
       return;
     }
     this.overview.centres = this.overview.centres.map((c) => (c.id === saved.id ? saved : c));
+    byId('centre-title').textContent = t('admin.centre.current', { name: saved.name });
     const option = /** @type {HTMLSelectElement} */ (byId('centre-select')).selectedOptions[0];
     if (option) {
       option.textContent = `${saved.name} (${saved.code})`;
