@@ -1,9 +1,6 @@
-"""Accounts whose password an administrator reset must choose their own at their next sign-in;
-centres can be created.
+"""Accounts whose password an administrator reset must choose their own at their next sign-in.
 
-Existing accounts keep their password as it is (``must_change_password`` false). On PostgreSQL,
-the centres' id sequence moves past the default centre, which was inserted with its id: the next
-centre created would otherwise get id 1 again.
+Existing accounts keep their password as it is (``must_change_password`` false).
 
 Revision ID: 0017_password_reset
 Revises: 0016_action_claims
@@ -22,17 +19,11 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    """Add ``accounts.must_change_password`` (false for every existing account); on PostgreSQL,
-    set the centres' id sequence after the highest id."""
+    """Add ``accounts.must_change_password`` (false for every existing account)."""
     op.add_column(
         "accounts",
         sa.Column("must_change_password", sa.Boolean(), nullable=False, server_default=sa.false()),
     )
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute(
-            "SELECT setval(pg_get_serial_sequence('centres', 'id'), "
-            "(SELECT COALESCE(MAX(id), 1) FROM centres))"
-        )
 
 
 def downgrade() -> None:
