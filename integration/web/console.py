@@ -259,8 +259,15 @@ async def login(request: web.Request) -> web.StreamResponse:
         raise web.HTTPSeeOther("/console/login?error=position_not_allowed")
     throttle.succeeded(keys[1])
     session = request.app[appkeys.LOGIN_COOKIES].new(account.id, login_id, position)
-    # A temporary password (set by an administrator) is changed before anything else.
-    landing = "/console/password" if account.must_change_password else "/console"
+    # A temporary password (set by an administrator) is changed before anything else; an
+    # administrator has no calls: the administration is their page.
+    landing = (
+        "/console/password"
+        if account.must_change_password
+        else "/console/admin"
+        if account.role in ADMIN_ROLES
+        else "/console"
+    )
     response = web.Response(status=303, headers={"Location": landing})
     set_console_cookie(request, response, session)
     return response

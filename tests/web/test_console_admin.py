@@ -81,8 +81,8 @@ async def test_given_a_centre_admin_when_creating_an_account_then_it_must_change
 ) -> None:
     await add(client.app, "chef", Role.ADMIN)
     landing, token = await sign_in(client, "chef")
-    assert landing == "/console"
-    # An administrator has no calls: the console sends them to the administration.
+    assert landing == "/console/admin"
+    # An administrator has no calls: the console sends them to the administration too.
     page = await client.get("/console", allow_redirects=False)
     assert (page.status, page.headers["Location"]) == (303, "/console/admin")
     page = await client.get("/console/admin")
@@ -406,7 +406,7 @@ async def test_given_a_platform_admin_then_every_centre_is_managed_and_centres_a
     await add(client.app, "plateforme", Role.PLATFORM_ADMIN)
     other = await second_centre(client.app)
     landing, token = await sign_in(client, "plateforme")
-    assert landing == "/console"
+    assert landing == "/console/admin"
     overview = await (await get(client, f"{API}/centres")).json()
     assert overview["platform"] is True
     assert [c["code"] for c in overview["centres"]] == ["default", "samu-973"]
