@@ -210,5 +210,13 @@ async def test_given_a_platform_admin_then_a_centre_is_created_and_chosen(
     # Back to the first centre: its own accounts.
     await chosen.select_option(label="Centre 15 (default)")
     await expect(row(page, "plateforme")).to_contain_text("Administrateur de la plateforme")
+    # In English, from the page's switch.
+    await page.get_by_role("link", name="EN").click()
+    await expect(page.get_by_role("heading", name="Accounts")).to_be_visible()
+    await expect(row(page, "plateforme")).to_contain_text("Platform administrator")
+    await expect(page.locator("#settings-zone option").nth(1)).to_have_text(
+        "Metropolitan France — Europe/Paris"
+    )
+    await console.shot("admin-platform-english")
     assert not failures, "\n".join(failures)
     assert not console.unexpected_problems(), console.problems
