@@ -10,8 +10,11 @@ every position of its centre. Removing a position is therefore refused while an 
 centre has it as its only given position: that account would silently gain every desk of the
 centre. Sessions keep the position they were at as text, so removing one never touches history.
 
-Saving a centre calls an optional hook (:data:`CentreSaved`) inside the same transaction, so that
-a directory of centres held by the service can reload what it caches (the centre's time zone).
+Saving a centre, adding or removing a position calls a hook (:data:`CentreSaved`) inside the same
+transaction, so that the service's directory of centres reloads what it caches (each centre's time
+zone, which centre a desk belongs to). A centre declared in the configuration file
+(``[[centres]]``) keeps its name and time zone there: they are written again at each start, so
+the console refuses to change them (:class:`CentreInConfiguration`).
 
 Everything an administrator does goes to the audit log (actor, target, centre). Functions take
 the caller's ``AsyncSession`` and never commit; they raise :class:`~.errors.DomainError`\\ s.
@@ -19,7 +22,6 @@ the caller's ``AsyncSession`` and never commit; they raise :class:`~.errors.Doma
 
 from __future__ import annotations
 
-import re
 import zoneinfo
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -31,6 +33,7 @@ from . import audit
 from . import positions as declared
 from .authorization import Principal
 from .errors import DomainError
+from .settings import CENTRE_CODE
 from .store.models import Account, Centre, Position, Role, account_positions
 
 __all__ = [
@@ -40,6 +43,7 @@ __all__ = [
     "AccountNotFound",
     "AccountRefused",
     "CentreCodeTaken",
+    "CentreInConfiguration",
     "CentreNotFound",
     "CentreSaved",
     "InvalidCentre",
@@ -83,7 +87,6 @@ FRENCH_TIME_ZONES: tuple[str, ...] = (
 )
 """The time zones of France's territories, offered first (any IANA zone is accepted)."""
 
-_CODE_RE = re.compile(r"[a-z0-9][a-z0-9-]{1,31}")
 _NAME_MAX_LENGTH = 128
 
 CentreSaved = Callable[[AsyncSession], Awaitable[None]]
@@ -157,6 +160,13 @@ class CentreCodeTaken(DomainError):
     """Another centre already has this code."""
 
     error_id = "centre_code_taken"
+
+
+class CentreInConfiguration(DomainError):
+    """The centre is declared in the configuration file (``[[centres]]``), which sets its name and
+    time zone at each start: they are changed there."""
+
+    error_id = "centre_in_configuration"
 
 
 class PasswordChangeRequired(DomainError):
@@ -253,7 +263,7 @@ async def create_centre(
     if admin.role is not Role.PLATFORM_ADMIN:
         raise RoleNotAllowed()
     cleaned = code.strip().lower()
-    if not _CODE_RE.fullmatch(cleaned):
+    if not CENTRE_CODE.fullmatch(cleaned):
         raise InvalidCentre("invalid_centre_code")
     centre_name = _check_name(name)
     zone = _check_time_zone(time_zone)
@@ -273,9 +283,13 @@ async def save_centre(
     name: str,
     time_zone: str | None,
     on_saved: CentreSaved | None = None,
+    configured: frozenset[str] = frozenset(),
 ) -> Centre:
-    """Save a centre's name and time zone (None or empty: the service's)."""
+    """Save a centre's name and time zone (None or empty: the service's); a centre whose code is
+    among ``configured`` (``[[centres]]``) is refused with :class:`CentreInConfiguration`."""
     centre = await check_centre(db, admin, centre_id)
+    if centre.code in configured:
+        raise CentreInConfiguration(code=centre.code)
     centre_name = _check_name(name)
     zone = _check_time_zone(time_zone)
     before = {"name": centre.name, "time_zone": centre.time_zone}
@@ -315,7 +329,12 @@ async def position_holders(
 
 
 async def add_position(
-    db: AsyncSession, admin: Principal, centre_id: int, endpoint: str, pattern: str | None
+    db: AsyncSession,
+    admin: Principal,
+    centre_id: int,
+    endpoint: str,
+    pattern: str | None,
+    on_saved: CentreSaved | None = None,
 ) -> str:
     """Declare a position of the centre (it must match ``telephony.position_pattern``)."""
     centre = await check_centre(db, admin, centre_id)
@@ -325,12 +344,17 @@ async def add_position(
         )
     except declared.InvalidPosition as exc:
         raise AccountRefused("invalid_position", position=exc.position, pattern=pattern) from exc
+    await _saved(db, on_saved)
     await record(db, admin, "position.added", centre, position.endpoint)
     return position.endpoint
 
 
 async def remove_position(
-    db: AsyncSession, admin: Principal, centre_id: int, endpoint: str
+    db: AsyncSession,
+    admin: Principal,
+    centre_id: int,
+    endpoint: str,
+    on_saved: CentreSaved | None = None,
 ) -> None:
     """Withdraw a position of the centre; refused with :class:`PositionInUse` while it is the
     only position an account was given."""
@@ -360,6 +384,7 @@ async def remove_position(
     if alone:
         raise PositionInUse(position=endpoint, accounts=", ".join(alone))
     await declared.remove_position(db, endpoint, centre_id=centre_id)
+    await _saved(db, on_saved)
     await record(db, admin, "position.removed", centre, endpoint)
 
 

@@ -6,8 +6,10 @@ CSRF token on every change, one call to :mod:`..centre_admin` or :mod:`..account
 out. Actions that hash a password (creating an account, resetting a password) are limited per
 administrator. Deactivating an account or resetting its password closes its live consoles.
 
-Saving a centre calls the hook in ``app[CENTRE_SAVED]`` when there is one, in the same
-transaction (a directory of centres held by the service reloads what it caches).
+Saving or creating a centre, adding or removing a position reloads the service's directory of
+centres (``app[CENTRES]``: each centre's time zone, which centre a desk belongs to) in the same
+transaction. A centre of the configuration file (``[[centres]]``) keeps its name and time zone
+there.
 """
 
 from __future__ import annotations
@@ -27,17 +29,20 @@ from .console import authenticated, check_csrf, json_body
 from .console_pages import localized_page
 from .errors import InvalidRequest, RateLimited, Unauthorized
 
-__all__ = ["ADMIN_LIMITER", "CENTRE_SAVED", "routes"]
+__all__ = ["ADMIN_LIMITER", "routes"]
 
 routes = web.RouteTableDef()
 
-CENTRE_SAVED: web.AppKey[CentreSaved] = web.AppKey("centre_saved")
-"""Optional: called when a centre is created or saved (e.g. the centres' directory's reload)."""
 ADMIN_LIMITER = web.AppKey("admin_limiter", RateLimiter)
 """Password hashing by administrators (create, reset), per administrator."""
 
 _MAX_FIELD = 1024 * 4
 _API = "/console/admin/api"
+
+
+def _reload(request: web.Request) -> CentreSaved:
+    """What to call once centres or their desks changed: the directory of centres' reload."""
+    return request.app[appkeys.CENTRES].reload
 
 
 def _principal(request: web.Request) -> Principal:
@@ -159,7 +164,7 @@ async def create_centre(request: web.Request) -> web.Response:
             _text(body, "code"),
             _text(body, "name"),
             _text(body, "time_zone", optional=True),
-            request.app.get(CENTRE_SAVED),
+            _reload(request),
         )
         answer = _centre_json(centre)
     return web.json_response(answer, status=201)
@@ -176,7 +181,8 @@ async def save_centre(request: web.Request) -> web.Response:
             _id(request, "centre_id"),
             _text(body, "name"),
             _text(body, "time_zone", optional=True),
-            request.app.get(CENTRE_SAVED),
+            _reload(request),
+            frozenset(c.code for c in request.app[appkeys.SETTINGS].centres),
         )
         answer = _centre_json(centre)
     return web.json_response(answer)
@@ -204,7 +210,12 @@ async def add_position(request: web.Request) -> web.Response:
     pattern = request.app[appkeys.SETTINGS].telephony.position_pattern
     async with request.app[appkeys.DB].begin() as db:
         endpoint = await centre_admin.add_position(
-            db, _principal(request), _id(request, "centre_id"), _text(body, "position"), pattern
+            db,
+            _principal(request),
+            _id(request, "centre_id"),
+            _text(body, "position"),
+            pattern,
+            _reload(request),
         )
     return web.json_response({"position": endpoint}, status=201)
 
@@ -215,7 +226,11 @@ async def remove_position(request: web.Request) -> web.Response:
     body = await _body(request)
     async with request.app[appkeys.DB].begin() as db:
         await centre_admin.remove_position(
-            db, _principal(request), _id(request, "centre_id"), _text(body, "position")
+            db,
+            _principal(request),
+            _id(request, "centre_id"),
+            _text(body, "position"),
+            _reload(request),
         )
     return web.json_response({"removed": True})
 

@@ -20,6 +20,7 @@ from ..centre_admin import (
     AccountNotFound,
     AccountRefused,
     CentreCodeTaken,
+    CentreInConfiguration,
     CentreNotFound,
     InvalidCentre,
     InvalidTimeZone,
@@ -129,6 +130,7 @@ DOMAIN_STATUS: Mapping[type[RefusalError], int] = {
     InvalidTimeZone: 400,
     InvalidCentre: 400,
     CentreCodeTaken: 409,
+    CentreInConfiguration: 409,
     PasswordChangeRequired: 403,
 }
 """The HTTP status of each refusal of the domain; every class has its line (a test checks)."""

@@ -11,9 +11,9 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import text
 
 from visioregul.integration import accounts, audit
+from visioregul.integration.settings import CentreSettings
 from visioregul.integration.store.models import Role
 from visioregul.integration.web import appkeys
-from visioregul.integration.web.console_admin import CENTRE_SAVED
 from visioregul.integration.web.console_login import CLOSE_LOGGED_OUT
 
 from .conftest import PASSWORD, ClientFactory, public_origin
@@ -394,17 +394,11 @@ async def test_given_positions_then_added_by_the_pattern_and_never_removed_from_
 
 
 async def test_given_a_platform_admin_then_every_centre_is_managed_and_centres_are_created(
-    aiohttp_client: ClientFactory, app: web.Application
+    client: Client,
 ) -> None:
-    saved: list[str] = []
-
-    async def on_saved(db: Any) -> None:
-        saved.append("reloaded")
-
-    app[CENTRE_SAVED] = on_saved  # as the centres' directory would be
-    client = await aiohttp_client(app)
     await add(client.app, "plateforme", Role.PLATFORM_ADMIN)
     other = await second_centre(client.app)
+    directory = client.app[appkeys.CENTRES]
     landing, token = await sign_in(client, "plateforme")
     assert landing == "/console/admin"
     overview = await (await get(client, f"{API}/centres")).json()
@@ -419,6 +413,8 @@ async def test_given_a_platform_admin_then_every_centre_is_managed_and_centres_a
         {"name": "SAMU 973 Guyane", "time_zone": "America/Cayenne"},
     )
     assert (await response.json())["time_zone"] == "America/Cayenne"
+    # The service's directory of centres follows at once (times in the centre's messages).
+    assert directory.time_zone(other) == "America/Cayenne"
     response = await post(
         client, token, f"{API}/centres/{other}", {"name": "X", "time_zone": "Mars/Base"}
     )
@@ -429,6 +425,7 @@ async def test_given_a_platform_admin_then_every_centre_is_managed_and_centres_a
         client, token, f"{API}/centres/{other}", {"name": "SAMU 973", "time_zone": ""}
     )
     assert (await response.json())["time_zone"] is None
+    assert directory.time_zone(other) == client.app[appkeys.SETTINGS].service.time_zone
 
     created = await post(
         client,
@@ -440,12 +437,13 @@ async def test_given_a_platform_admin_then_every_centre_is_managed_and_centres_a
     centre = await created.json()
     again = await post(client, token, f"{API}/centres", {"code": "samu-974", "name": "Bis"})
     assert (again.status, (await again.json())["error_id"]) == (409, "centre_code_taken")
-    bad = await post(client, token, f"{API}/centres", {"code": "A B", "name": "Bis"})
+    bad = await post(client, token, f"{API}/centres", {"code": "a b", "name": "Bis"})
     assert (await bad.json())["error_id"] == "invalid_centre_code"
-    assert saved == ["reloaded"] * 3
+    assert directory.time_zone(centre["id"]) == "Indian/Reunion"
 
     positions = f"{API}/centres/{centre['id']}/positions"
     assert (await post(client, token, positions, {"position": "PJSIP/1974"})).status == 201
+    assert directory.of_position("PJSIP/1974") == centre["id"]
     response = await post(
         client,
         token,
@@ -477,3 +475,24 @@ async def test_given_regulators_then_the_administration_is_closed_to_them(client
     client.session.cookie_jar.clear()
     page = await client.get("/console/admin", allow_redirects=False)
     assert (page.status, page.headers["Location"]) == (303, "/console/login")
+
+
+async def test_given_a_centre_of_the_configuration_file_then_its_settings_are_changed_there(
+    aiohttp_client: ClientFactory, app: web.Application
+) -> None:
+    settings = app[appkeys.SETTINGS]
+    settings.centres = [CentreSettings(code="samu31", name="SAMU 31", time_zone="Europe/Paris")]
+    client = await aiohttp_client(app)
+    await add(client.app, "plateforme", Role.PLATFORM_ADMIN)
+    _landing, token = await sign_in(client, "plateforme")
+    overview = await (await get(client, f"{API}/centres")).json()
+    (declared,) = [c for c in overview["centres"] if c["code"] == "samu31"]
+    response = await post(
+        client, token, f"{API}/centres/{declared['id']}", {"name": "Autre", "time_zone": ""}
+    )
+    body = await response.json()
+    assert (response.status, body["error_id"]) == (409, "centre_in_configuration")
+    assert "fichier de configuration" in body["message"]
+    # Its desks and accounts are still managed here.
+    positions = f"{API}/centres/{declared['id']}/positions"
+    assert (await post(client, token, positions, {"position": "PJSIP/1311"})).status == 201
