@@ -54,6 +54,7 @@ from .web import (
     api,
     appkeys,
     console,
+    console_admin,
     console_cad,
     console_pages,
     console_password,
@@ -128,6 +129,8 @@ def create_app(settings: Settings) -> web.Application:
     app[appkeys.TEST_LIMITER] = RateLimiter(12, 60)
     # Each sign-in makes two requests here; a provider's logouts come one per session.
     app[appkeys.PSC_LIMITER] = RateLimiter(30, 60)
+    # Each account created or password reset hashes a password: a few dozen a minute at most.
+    app[console_admin.ADMIN_LIMITER] = RateLimiter(30, 60)
     if settings.psc.enabled:
         app[appkeys.RELYING_PARTY] = RelyingParty(
             settings.psc, settings.service.public_url.rstrip("/") + console_psc.CALLBACK_PATH
@@ -151,6 +154,7 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_routes(console.routes)
     app.router.add_routes(console_cad.routes)
     app.router.add_routes(console_password.routes)
+    app.router.add_routes(console_admin.routes)
     app.router.add_routes(console_pages.routes)
     app.router.add_routes(console_psc.routes)
     app.router.add_routes(sessions_http.routes)

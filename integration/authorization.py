@@ -10,9 +10,16 @@ test walks every route and message type of the application and fails when one ha
 Decisions:
 
 - History, video, invitations and ending a session are for **regulators and doctors** of the
-  session's centre, nobody else. ``admin`` manages accounts (the command line) and may sign in to
-  the console, but sees no session, no call and no video: callers' numbers and images are
-  health data that only the people regulating may see.
+  session's centre, nobody else. ``admin`` (a centre's administrator) and ``platform_admin``
+  manage accounts, positions and centres (the administration page, the command line) and may
+  sign in to the console, but see no session, no call and no video: callers' numbers and images
+  are health data that only the people regulating may see.
+- **Administration** (``/console/admin/api``) is for administrators only: a centre's
+  administrator manages their own centre (another centre, and its accounts, are answered like
+  unknown ones, by the domain: :mod:`.centre_admin`), never gives nor touches the platform
+  administrator's role; a platform administrator manages every centre and alone creates one.
+- An account whose password an administrator reset must choose its own first: every route
+  reserved to some roles refuses it (``password_change_required``) until it has.
 - A **disabled** account can do nothing (its console login is refused on every request).
 - A session of **another centre** is answered exactly like an unknown one (``SessionNotFound``).
 - A CAD **API key** acts for the account it names (``console.api_keys``), within that account's
@@ -101,6 +108,8 @@ TWILIO = Rule(Credential.TWILIO)
 SIGNED_IN = Rule(Credential.CONSOLE)
 REGULATING = Rule(Credential.CONSOLE, SESSION_ROLES)
 REGULATING_SESSION = Rule(Credential.CONSOLE, SESSION_ROLES, session=True)
+ADMINISTERING = Rule(Credential.CONSOLE, frozenset({Role.ADMIN, Role.PLATFORM_ADMIN}))
+PLATFORM = Rule(Credential.CONSOLE, frozenset({Role.PLATFORM_ADMIN}))
 CAD = Rule(Credential.API_KEY)
 CAD_REGULATING = Rule(Credential.API_KEY, SESSION_ROLES)
 CAD_REGULATING_SESSION = Rule(Credential.API_KEY, SESSION_ROLES, session=True)
@@ -148,6 +157,25 @@ ROUTES: Mapping[tuple[str, str], Rule] = {
     # change itself (the current password required, CSRF token, throttled per account).
     ("GET", "/console/password"): PUBLIC,
     ("POST", "/console/api/password"): SIGNED_IN,
+    # Administration: the page (redirects to the login form when not signed in, to the console
+    # for regulators and doctors) and its API, for administrators; each centre is checked by the
+    # domain (a centre administrator's own only). Creating a centre: platform administrators.
+    ("GET", "/console/admin"): PUBLIC,
+    ("GET", "/console/admin/api/centres"): ADMINISTERING,
+    ("POST", "/console/admin/api/centres"): PLATFORM,
+    ("POST", "/console/admin/api/centres/{centre_id}"): ADMINISTERING,
+    ("GET", "/console/admin/api/centres/{centre_id}/positions"): ADMINISTERING,
+    ("POST", "/console/admin/api/centres/{centre_id}/positions"): ADMINISTERING,
+    ("POST", "/console/admin/api/centres/{centre_id}/positions/remove"): ADMINISTERING,
+    ("GET", "/console/admin/api/centres/{centre_id}/accounts"): ADMINISTERING,
+    ("POST", "/console/admin/api/centres/{centre_id}/accounts"): ADMINISTERING,
+    ("POST", "/console/admin/api/centres/{centre_id}/accounts/{account_id}"): ADMINISTERING,
+    (
+        "POST",
+        "/console/admin/api/centres/{centre_id}/accounts/{account_id}/password",
+    ): ADMINISTERING,
+    ("POST", "/console/admin/api/centres/{centre_id}/accounts/{account_id}/unlock"): ADMINISTERING,
+    ("POST", "/console/admin/api/centres/{centre_id}/accounts/{account_id}/state"): ADMINISTERING,
     # Calls, sessions, videos: regulators and doctors, of the session's centre.
     ("GET", "/console/ws"): REGULATING,
     ("GET", "/console/api/outbox"): REGULATING,

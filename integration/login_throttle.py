@@ -64,6 +64,22 @@ class LoginThrottle:
         """Forget the failures of ``key`` (the username that just signed in)."""
         self._failures.pop(key, None)
 
+    def locked_out(self, key: str) -> bool:
+        """Whether ``key``'s attempts are delayed: enough recent failures that each further
+        attempt must wait (until an unlock, a success or ``forget_after`` without failure)."""
+        failures = self._failures.get(key)
+        if failures is None or self.clock() - failures.last >= self.forget_after:
+            return False
+        return self.delay(key) > 0
+
+    def unlock(self, username: str) -> bool:
+        """Forget every failure counted against the account ``username`` (its sign-ins and its
+        password changes): an administrator unlocked it. Failures counted against client
+        addresses stay. Whether anything was forgotten."""
+        name = username.lower()
+        keys = (f"user:{name}", f"password:{name}")
+        return any([self._failures.pop(key, None) is not None for key in keys])
+
     def delay(self, key: str) -> float:
         """The delay imposed after the failures recorded for ``key``, in seconds."""
         failures = self._failures.get(key)

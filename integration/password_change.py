@@ -54,6 +54,7 @@ async def change_password(
     if new == current:
         raise SamePassword("the new password is the current one")
     account.password_hash = await asyncio.to_thread(hash_password, new)
+    account.must_change_password = False  # a temporary password is now the account's own
     others = select(ConsoleLogin.id).where(
         ConsoleLogin.account_id == account.id, ConsoleLogin.id != keep_login
     )

@@ -25,6 +25,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -198,6 +199,9 @@ class Account(Base):
     """The centre whose sessions the account may see and act on."""
     disabled: Mapped[bool] = mapped_column(default=False)
     """A disabled account cannot sign in; it is kept so that histories still name it."""
+    must_change_password: Mapped[bool] = mapped_column(default=False, server_default=false())
+    """Its password was set by an administrator (a temporary one): the account must choose its
+    own at its next sign-in before doing anything else."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     practitioner_id: Mapped[str | None] = mapped_column(String(32), unique=True)

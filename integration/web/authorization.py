@@ -25,6 +25,7 @@ from ..authorization import (
     check_session,
     route_rule,
 )
+from ..centre_admin import PasswordChangeRequired
 from . import appkeys
 from .api import api_key_account
 from .console import authenticated
@@ -42,6 +43,9 @@ async def principal_of(request: web.Request, rule: Rule) -> Principal | None:
     itself (a patient link, Twilio's signature) or none at all. Raise ``Unauthorized``."""
     if rule.credential is Credential.CONSOLE:
         _session, account = await authenticated(request)
+        if account.must_change_password and rule.roles is not None:
+            # A temporary password set by an administrator: choosing one's own comes first.
+            raise PasswordChangeRequired()
         return Principal(account.username, account.role, account.centre_id)
     if rule.credential is Credential.API_KEY:
         key_id, username = api_key_account(request)

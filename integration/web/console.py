@@ -21,6 +21,7 @@ from pydantic import ValidationError
 
 from .. import accounts, audit, console_logins
 from ..authorization import CONSOLE_SOCKET, NotAllowed, Principal, check_session, message_rule
+from ..centre_admin import ADMIN_ROLES
 from ..client_address import client_address
 from ..ratelimit import RateLimitExceeded
 from ..sessions.errors import SessionNotFound
@@ -174,6 +175,8 @@ def _me(
         # The positions the console offers to choose from (never free text).
         "positions": positions,
         "csrf_token": session.csrf_token,
+        # A temporary password set by an administrator: the account must choose its own.
+        "must_change_password": account.must_change_password,
         # Development and demo: messages stay in the service and the console shows them.
         "outbox": messaging.sms == "outbox" or messaging.email == "outbox",
         # Times on the console are the centre's, whatever the workstation's clock says.
@@ -256,7 +259,16 @@ async def login(request: web.Request) -> web.StreamResponse:
         raise web.HTTPSeeOther("/console/login?error=position_not_allowed")
     throttle.succeeded(keys[1])
     session = request.app[appkeys.LOGIN_COOKIES].new(account.id, login_id, position)
-    response = web.Response(status=303, headers={"Location": "/console"})
+    # A temporary password (set by an administrator) is changed before anything else; an
+    # administrator has no calls: the administration is their page.
+    landing = (
+        "/console/password"
+        if account.must_change_password
+        else "/console/admin"
+        if account.role in ADMIN_ROLES
+        else "/console"
+    )
+    response = web.Response(status=303, headers={"Location": landing})
     set_console_cookie(request, response, session)
     return response
 
@@ -265,9 +277,14 @@ async def login(request: web.Request) -> web.StreamResponse:
 async def console_page(request: web.Request) -> web.StreamResponse:
     """The console itself; the login form when not logged in."""
     try:
-        await authenticated(request)
+        _session, account = await authenticated(request)
     except Unauthorized:
         raise web.HTTPSeeOther("/console/login") from None
+    if account.must_change_password:
+        raise web.HTTPSeeOther("/console/password")
+    if account.role in ADMIN_ROLES:
+        # Administrators have no calls: their page is the administration.
+        raise web.HTTPSeeOther("/console/admin")
     return localized_page(request, "index.html")
 
 

@@ -15,6 +15,21 @@ from typing import Any
 from visioregul.media import MediaError
 
 from ..authorization import NotAllowed
+from ..centre_admin import (
+    AccountNameTaken,
+    AccountNotFound,
+    AccountRefused,
+    CentreCodeTaken,
+    CentreInConfiguration,
+    CentreNotFound,
+    InvalidCentre,
+    InvalidTimeZone,
+    PasswordChangeRequired,
+    PositionInUse,
+    PositionNotDeclared,
+    RoleNotAllowed,
+    SelfChangeRefused,
+)
 from ..destinations import InvalidDestination
 from ..documents import (
     DocumentEmpty,
@@ -103,6 +118,20 @@ DOMAIN_STATUS: Mapping[type[RefusalError], int] = {
     PhotoNotImage: 415,
     UploadNotFound: 404,
     UploadOffsetMismatch: 409,
+    # Administration of centres and accounts.
+    CentreNotFound: 404,
+    AccountNotFound: 404,
+    RoleNotAllowed: 403,
+    SelfChangeRefused: 409,
+    AccountRefused: 400,
+    AccountNameTaken: 409,
+    PositionNotDeclared: 400,
+    PositionInUse: 409,
+    InvalidTimeZone: 400,
+    InvalidCentre: 400,
+    CentreCodeTaken: 409,
+    CentreInConfiguration: 409,
+    PasswordChangeRequired: 403,
 }
 """The HTTP status of each refusal of the domain; every class has its line (a test checks)."""
 

@@ -40,3 +40,14 @@ def test_given_an_account_without_history_then_remove_deletes_it(visioregul: Vis
     result = visioregul("account", "remove", "typo")
     assert (result.returncode, result.stdout.strip()) == (0, "account typo removed")
     assert visioregul("account", "list").stdout == ""
+
+
+def test_given_the_platform_administrators_role_then_account_add_creates_one(
+    visioregul: Visioregul,
+) -> None:
+    _add(visioregul, "plateforme", "--role", "platform_admin")
+    result = visioregul("account", "list")
+    assert result.returncode == 0, result.stderr
+    assert [line.split()[:3] for line in result.stdout.splitlines()] == [
+        ["plateforme", "platform_admin", "enabled"]
+    ]

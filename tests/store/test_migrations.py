@@ -66,7 +66,7 @@ async def test_given_an_empty_database_when_upgrading_then_tables_exist_at_head(
     await upgrade(empty_url)
 
     assert await _run_sync(empty_url, _table_names) == EXPECTED_TABLES
-    assert head_revision() == "0016_action_claims"
+    assert head_revision() == "0017_password_reset"
     assert await current_revision(empty_url) == head_revision()
 
 
@@ -248,3 +248,36 @@ async def test_given_rows_of_0003_when_upgrading_then_they_join_the_default_cent
     assert accounts == [("medecin", 1), ("regulateur", 1)]
     assert sessions == [(1,)]
     assert granted == [("regulateur", "PJSIP/1001")]
+
+
+async def test_given_rows_of_0014_when_upgrading_then_accounts_keep_their_password_and_centres_grow(
+    empty_url: str,
+) -> None:
+    """Existing accounts need not change their password; a new centre gets a fresh id (on
+    PostgreSQL the default centre's explicit id left the sequence behind)."""
+    await asyncio.to_thread(command.upgrade, alembic_config(empty_url), "0014_centre_settings")
+    engine = create_async_engine(empty_url, poolclass=NullPool)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(
+                text(
+                    "INSERT INTO accounts (username, display_name, password_hash, role, disabled,"
+                    " created_at, centre_id) VALUES ('chef', 'C', 'x', 'admin', false,"
+                    " CURRENT_TIMESTAMP, 1)"
+                )
+            )
+
+        await upgrade(empty_url)
+
+        async with engine.begin() as connection:
+            flags = (
+                await connection.execute(
+                    text("SELECT username, must_change_password FROM accounts")
+                )
+            ).all()
+            await connection.execute(text("INSERT INTO centres (code, name) VALUES ('b', 'B')"))
+            ids = (await connection.execute(text("SELECT id FROM centres ORDER BY id"))).all()
+    finally:
+        await engine.dispose()
+    assert flags == [("chef", False)]
+    assert ids == [(1,), (2,)]

@@ -75,3 +75,18 @@ def test_given_a_quiet_period_then_failures_are_forgotten() -> None:
     throttle.check("ip:a")
     throttle.failed("ip:a")
     assert throttle.delay("ip:a") == 0
+
+
+def test_given_an_account_unlocked_then_its_failures_are_forgotten_not_the_address() -> None:
+    throttle = LoginThrottle(free_failures=1, clock=Clock())
+    for _ in range(3):
+        throttle.failed("ip:a", "user:arm1")
+        throttle.failed("password:arm1")
+    assert throttle.locked_out("user:arm1")
+    assert throttle.unlock("ARM1") is True
+    assert not throttle.locked_out("user:arm1")
+    throttle.check("user:arm1", "password:arm1")
+    assert throttle.locked_out("ip:a")
+    with pytest.raises(RateLimitExceeded):
+        throttle.check("ip:a")
+    assert throttle.unlock("arm1") is False

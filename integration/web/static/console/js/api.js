@@ -18,7 +18,7 @@ let leaving = false;
  * @typedef {object} Account
  * @property {string} username
  * @property {string} display_name
- * @property {'regulator' | 'doctor' | 'admin'} role
+ * @property {'regulator' | 'doctor' | 'admin' | 'platform_admin'} role
  */
 
 /**
@@ -27,6 +27,7 @@ let leaving = false;
  * @property {string | null} position
  * @property {string[]} positions the positions the account may take
  * @property {string} csrf_token
+ * @property {boolean} [must_change_password] a temporary password, to change before anything else
  * @property {boolean} outbox whether messages stay in the service (development, demo)
  * @property {string} time_zone the centre's IANA time zone, e.g. `Europe/Paris`
  */

@@ -21,7 +21,11 @@ async function main() {
   await loadCatalogue();
   applyTranslations();
   document.title = t('password.page_title', {}, document.title);
-  await fetchMe();
+  const me = await fetchMe();
+  // A temporary password set by an administrator: nothing else until the account has its own.
+  const required = Boolean(me.must_change_password);
+  /** @type {HTMLElement} */ (document.getElementById('password-required')).hidden = !required;
+  /** @type {HTMLElement} */ (document.getElementById('password-back')).hidden = required;
   const form = /** @type {HTMLFormElement} */ (document.getElementById('password-form'));
   const error = /** @type {HTMLElement} */ (document.getElementById('password-error'));
   const done = /** @type {HTMLElement} */ (document.getElementById('password-done'));
@@ -47,6 +51,10 @@ async function main() {
       });
       form.reset();
       done.hidden = false;
+      if (required) {
+        window.location.assign('/console');
+        return;
+      }
     } catch (failure) {
       error.textContent = errorMessage(failure);
       error.hidden = false;
