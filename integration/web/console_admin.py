@@ -17,11 +17,13 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from .. import account_admin, centre_admin
 from ..account_admin import ManagedAccount
 from ..authorization import Principal
 from ..centre_admin import ADMIN_ROLES, FRENCH_TIME_ZONES, CentreSaved
+from ..centres import all_positions
 from ..ratelimit import RateLimiter, RateLimitExceeded
 from ..store.models import Centre, Role
 from . import appkeys
@@ -41,8 +43,15 @@ _API = "/console/admin/api"
 
 
 def _reload(request: web.Request) -> CentreSaved:
-    """What to call once centres or their desks changed: the directory of centres' reload."""
-    return request.app[appkeys.CENTRES].reload
+    """What to call once centres or their desks changed: the directory of centres reads them
+    again, and the telephony learns the desks (a call at a desk it does not know is nobody's)."""
+    app = request.app
+
+    async def reload(db: AsyncSession) -> None:
+        await app[appkeys.CENTRES].reload(db)
+        app[appkeys.TELEPHONY].positions.declare(await all_positions(db))
+
+    return reload
 
 
 def _principal(request: web.Request) -> Principal:

@@ -365,8 +365,12 @@ async def test_given_positions_then_added_by_the_pattern_and_never_removed_from_
     listed = await (await get(client, positions)).json()
     holders = {p["endpoint"]: p["accounts"] for p in listed["positions"]}
     assert holders["PJSIP/1001"] == holders["PJSIP/1002"] == ["regulateur"]
+    desks = client.app[appkeys.TELEPHONY].positions
+    assert "PJSIP/1009" not in desks.declared
     response = await post(client, token, positions, {"position": "PJSIP/1009"})
     assert (response.status, await response.json()) == (201, {"position": "PJSIP/1009"})
+    # The telephony knows the new desk at once: a call answered there is that centre's.
+    assert "PJSIP/1009" in desks.declared
     response = await post(client, token, positions, {"position": "pas un poste !"})
     assert (response.status, (await response.json())["error_id"]) == (400, "invalid_position")
     # An account with one position left: removing it would give it every desk; refused.
@@ -386,6 +390,7 @@ async def test_given_positions_then_added_by_the_pattern_and_never_removed_from_
         assert response.status == 200, await response.text()
     response = await post(client, token, f"{positions}/remove", {"position": "PJSIP/1009"})
     assert (await response.json())["error_id"] == "position_not_declared"
+    assert "PJSIP/1009" not in desks.declared
     listed = await (await get(client, positions)).json()
     remaining = [p["endpoint"] for p in listed["positions"]]
     assert "PJSIP/1001" in remaining
