@@ -16,6 +16,7 @@ from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from . import cad_links, console_logins, practitioners
+from .sessions.early_statuses import purge_early
 from .settings import Settings
 from .store import claims
 from .store.models import AuditEntry, OutboxMessage, utcnow
@@ -63,6 +64,10 @@ async def purge_retained(
         tokens = await cad_links.purge_used(db)
     if tokens:
         log.info("retention: purged %d used CAD link tokens", tokens)
+    async with sessionmaker.begin() as db:
+        early = await purge_early(db)
+    if early:
+        log.info("retention: purged %d gateway reports that found no message", early)
     async with sessionmaker.begin() as db:
         claimed = await claims.purge_claims(db)
     if claimed:

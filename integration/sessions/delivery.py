@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +25,7 @@ from ..messaging import (
     render_invitation,
 )
 from ..settings import Settings
+from .early_statuses import keep_early, take_early
 from .journal import SYSTEM, Actor, SessionJournal
 from .models import Invitation
 from .state import FINAL_STATES, SessionFact
@@ -48,9 +48,6 @@ _PROGRESS = {
 """How far a message has gone: a status report that goes backwards is a late one, not news."""
 GATEWAY = Actor("gateway")
 """Who the gateway's status reports are written by."""
-_EARLY_STATUS_TTL = 60.0
-_EARLY_STATUS_MAX = 1000
-"""Status reports for a message id not known yet are kept this long, this many at most."""
 
 
 @dataclass(kw_only=True)
@@ -67,11 +64,6 @@ class InvitationDelivery:
     """Tokens of invitations not yet delivered, kept in memory only, for a retry by hand."""
     _sending: set[str] = field(default_factory=set, init=False)
     """Invitations being sent right now (automatic retries included)."""
-    _early_statuses: dict[str, tuple[DeliveryStatus, str | None, float]] = field(
-        default_factory=dict, init=False
-    )
-    """Gateway reports that arrived before the gateway's answer to the send itself (its message
-    id): applied once the answer is stored. Keyed by message id."""
 
     # -- tokens and sends in flight ------------------------------------------------------------
 
@@ -171,9 +163,8 @@ class InvitationDelivery:
                 break
             else:
                 await self._delivered(invitation_id, result.status, result.provider_id)
-                early = self._early_statuses.pop(result.provider_id or "", None)
-                if early is not None and result.provider_id:
-                    await self.on_status(result.provider_id, early[0], early[1])
+                if result.provider_id:
+                    await self._apply_early(result.provider_id)
                 return
         assert error is not None
         async with self.journal.transaction() as db:
@@ -256,14 +247,34 @@ class InvitationDelivery:
 
         A replayed report, or one older than what is known (callbacks may arrive out of order),
         changes nothing. A report about a message id not stored yet (it can overtake the
-        gateway's answer to the send) is kept for a while and applied once the id is stored.
+        gateway's answer to the send) is kept in the store and applied once the id is stored
+        (see ``early_statuses``).
         """
+        if await self._apply(provider_id, status, error_code):
+            return True
+        async with self.journal.transaction() as db:
+            await keep_early(db, provider_id, status, error_code, _PROGRESS)
+        # The sender may have stored the id meanwhile, and looked for this report too early.
+        return await self._apply_early(provider_id)
+
+    async def _apply_early(self, provider_id: str) -> bool:
+        """Apply the report kept for ``provider_id``, if any (its invitation is stored)."""
+        async with self.journal.transaction() as db:
+            if await db.scalar(select(Invitation.id).where(Invitation.provider_id == provider_id)):
+                early = await take_early(db, provider_id)
+            else:
+                early = None
+        return early is not None and await self._apply(provider_id, *early)
+
+    async def _apply(
+        self, provider_id: str, status: DeliveryStatus, error_code: str | None
+    ) -> bool:
+        """Apply a report to its invitation; False when no invitation has the id yet."""
         async with self.journal.transaction() as db:
             invitation = await db.scalar(
                 select(Invitation).where(Invitation.provider_id == provider_id)
             )
             if invitation is None:
-                self._keep_early_status(provider_id, status, error_code)
                 return False
             current = DeliveryStatus(invitation.delivery_status)
             if status == current or _PROGRESS[status] < _PROGRESS[current]:
@@ -286,18 +297,3 @@ class InvitationDelivery:
                 {"invitation_id": invitation.id, "status": status.value, "error_code": error_code},
             )
         return True
-
-    def _keep_early_status(
-        self, provider_id: str, status: DeliveryStatus, error_code: str | None
-    ) -> None:
-        now = time.monotonic()
-        kept = self._early_statuses
-        for key, (_, _, at) in list(kept.items()):
-            if now - at > _EARLY_STATUS_TTL:
-                del kept[key]
-        previous = kept.get(provider_id)
-        if previous is not None and _PROGRESS[status] < _PROGRESS[previous[0]]:
-            return
-        while len(kept) >= _EARLY_STATUS_MAX:
-            del kept[next(iter(kept))]
-        kept[provider_id] = (status, error_code, now)

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 from pytest_aiohttp import AiohttpClient, AiohttpServer
+from sqlalchemy import func, select
 
 from tests.messaging.standins import (
     ACCOUNT_SID,
@@ -29,12 +30,15 @@ from tests.messaging.standins import (
     sign,
     start_smtp_server,
 )
+from tests.store.conftest import NewDatabase, backend, new_database  # noqa: F401  (fixtures)
 from visioregul.integration import appkeys
 from visioregul.integration.app import create_app
 from visioregul.integration.sessions.delivery import _RETRY_DELAYS
+from visioregul.integration.sessions.early_statuses import EarlyStatus
 from visioregul.integration.sessions.models import Invitation
 from visioregul.integration.sessions.tokens import hash_token
 from visioregul.integration.settings import (
+    DatabaseSettings,
     MessagingSettings,
     ServiceSettings,
     SmtpSettings,
@@ -229,6 +233,48 @@ async def test_given_a_callback_faster_than_twilios_answer_then_its_status_is_no
     assert stand_in.callback_answers == [204]
     assert event_types(body)[-2:] == ["invitation.sent", "invitation.delivered"]
     assert len(events_of(body, "invitation.delivered")) == 1
+
+
+@pytest.mark.parametrize(
+    "backend", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
+async def test_given_two_instances_when_the_early_callback_reaches_the_other_then_it_is_applied(
+    aiohttp_client: AiohttpClient,
+    tmp_path: Path,
+    twilio: tuple[TwilioStandIn, str],
+    new_database: NewDatabase,  # noqa: F811
+) -> None:
+    stand_in, base_url = twilio
+    stand_in.callback_before_answer = True
+    stand_in.callback_statuses = ("delivered",)
+    url = await new_database()
+    # The load balancer's address is the other instance's: Twilio's callback reaches it, not
+    # the instance that sent the message and waits for Twilio's answer.
+    port = free_port()
+    public_url = f"http://127.0.0.1:{port}"
+    clients = []
+    for name, server_port in (("visio-a", free_port()), ("visio-b", port)):
+        settings = make_settings(tmp_path / name)
+        settings.service = ServiceSettings(
+            data_dir=tmp_path / name, public_url=public_url, instance_id=name
+        )
+        settings.database = DatabaseSettings(url=url)
+        settings.messaging = by_twilio(base_url)
+        clients.append(
+            await aiohttp_client(create_app(settings), server_kwargs={"port": server_port})
+        )
+    sender, other = clients
+    await add_regulator(sender.app)
+
+    session = await open_session(sender, await login(sender))
+    body = await wait_detail(
+        sender, session["id"], delivery_status("delivered"), "the early callback applied"
+    )
+
+    assert stand_in.callback_answers == [204]
+    assert len(events_of(body, "invitation.delivered")) == 1
+    async with other.app[appkeys.DB]() as db:
+        assert await db.scalar(select(func.count()).select_from(EarlyStatus)) == 0
 
 
 async def test_given_status_callbacks_then_only_correctly_signed_ones_count_and_only_once(
