@@ -40,6 +40,7 @@ from .sessions.remote_control import RemoteControl
 from .sessions.services import SessionService
 from .sessions.texts import TextMessages
 from .settings import Settings
+from .shared_ratelimit import Limiter, LocalLimiter, StoreLimiter
 from .stills import Stills
 from .storage import DirectoryStorage
 from .store.db import create_engine, make_sessionmaker, upgrade
@@ -122,15 +123,15 @@ def create_app(settings: Settings) -> web.Application:
         free_failures=settings.console.login_failures_before_delay,
         max_delay=settings.console.login_max_delay,
     )
-    app[appkeys.LINK_LIMITER] = RateLimiter(30, 60)
+    app[appkeys.LINK_LIMITER] = _limiter(app, "link", 30, 60)
     # A CAD opens the console once per call taken: a few a minute from one desk at most.
-    app[appkeys.CAD_LINK_LIMITER] = RateLimiter(20, 60)
+    app[appkeys.CAD_LINK_LIMITER] = _limiter(app, "cad_link", 20, 60)
     # A whole test run makes two requests; a page reloaded a few times stays well within.
-    app[appkeys.TEST_LIMITER] = RateLimiter(12, 60)
+    app[appkeys.TEST_LIMITER] = _limiter(app, "test", 12, 60)
     # Each sign-in makes two requests here; a provider's logouts come one per session.
-    app[appkeys.PSC_LIMITER] = RateLimiter(30, 60)
+    app[appkeys.PSC_LIMITER] = _limiter(app, "psc", 30, 60)
     # Each account created or password reset hashes a password: a few dozen a minute at most.
-    app[console_admin.ADMIN_LIMITER] = RateLimiter(30, 60)
+    app[console_admin.ADMIN_LIMITER] = _limiter(app, "admin", 30, 60)
     if settings.psc.enabled:
         app[appkeys.RELYING_PARTY] = RelyingParty(
             settings.psc, settings.service.public_url.rstrip("/") + console_psc.CALLBACK_PATH
@@ -171,6 +172,14 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_static("/patient/static", patient_http.STATIC_DIR, follow_symlinks=False)
     app.router.add_get("/", _root)
     return app
+
+
+def _limiter(app: web.Application, name: str, limit: int, period: int) -> Limiter:
+    """A limit on a public route: counted in the store when instances share it (PostgreSQL),
+    else in memory."""
+    if is_postgresql(app[appkeys.SETTINGS].database.url):
+        return StoreLimiter(name, limit, period, lambda: app[appkeys.DB])
+    return LocalLimiter(RateLimiter(limit, period))
 
 
 async def _root(request: web.Request) -> web.StreamResponse:

@@ -16,7 +16,6 @@ from .centres import CentreDirectory
 from .documents import Documents
 from .i18n import Catalogue
 from .login_throttle import LoginThrottle
-from .ratelimit import RateLimiter
 from .screen_share import ScreenShares
 from .sessions.fanout import SessionFanout
 from .sessions.location import Locator
@@ -24,6 +23,7 @@ from .sessions.remote_control import RemoteControl
 from .sessions.services import SessionService
 from .sessions.texts import TextMessages
 from .settings import Settings
+from .shared_ratelimit import Limiter
 from .stills import Stills
 from .telephony.registry import LiveCallRegistry
 from .telephony.service import Telephony
@@ -67,13 +67,13 @@ SESSION_SERVICE = web.AppKey("session_service", SessionService)
 FANOUT = web.AppKey("fanout", SessionFanout)
 """Session events to and from the other instances; absent on SQLite (one instance)."""
 LOGIN_LIMITER = web.AppKey("login_limiter", LoginThrottle)
-LINK_LIMITER = web.AppKey("link_limiter", RateLimiter)
+LINK_LIMITER = web.AppKey("link_limiter", Limiter)
 ROOMS = web.AppKey("rooms", RoomRegistry)
 TEST_PEERS = web.AppKey("test_peers", NetworkTestPeers)
 """The technical test page's throw-away peers."""
-CAD_LINK_LIMITER = web.AppKey("cad_link_limiter", RateLimiter)
+CAD_LINK_LIMITER = web.AppKey("cad_link_limiter", Limiter)
 """CAD deep-link attempts per client address."""
-TEST_LIMITER = web.AppKey("test_limiter", RateLimiter)
+TEST_LIMITER = web.AppKey("test_limiter", Limiter)
 """Test page requests per client address."""
 STILLS = web.AppKey("stills", Stills)
 """Screenshots of the sessions' videos."""

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .store.models import AuditEntry, utcnow
+from .store.models import Account, AuditEntry, Position, utcnow
 
 __all__ = ["ACTOR_SYSTEM", "cad_actor", "recent", "record"]
 
@@ -41,11 +41,14 @@ async def record(
     action: str,
     target: str | None = None,
     details: Mapping[str, Any] | None = None,
+    centre_id: int | None = None,
 ) -> AuditEntry:
     """Append an entry and flush it (so it has its id and time).
 
     ``action`` is a dotted slug such as ``console.login``; ``details`` must be JSON-serialisable.
-    Bad arguments are programming errors and raise :class:`ValueError`.
+    The entry belongs to ``centre_id``, or when not given to the actor's centre (an account's,
+    a desk's); the service's own actions and unknown actors belong to none. Bad arguments are
+    programming errors and raise :class:`ValueError`.
     """
     if not actor or len(actor) > _ACTOR_MAX_LENGTH:
         raise ValueError(f"actor must be 1 to {_ACTOR_MAX_LENGTH} characters: {actor!r}")
@@ -59,10 +62,31 @@ async def record(
         payload: dict[str, Any] = json.loads(json.dumps(dict(details or {}), allow_nan=False))
     except (TypeError, ValueError) as exc:
         raise ValueError(f"details must be JSON-serialisable: {exc}") from exc
-    entry = AuditEntry(at=utcnow(), actor=actor, action=action, target=target, details=payload)
+    if centre_id is None:
+        centre_id = await _centre_of(session, actor)
+    entry = AuditEntry(
+        at=utcnow(),
+        actor=actor,
+        action=action,
+        target=target,
+        details=payload,
+        centre_id=centre_id,
+    )
     session.add(entry)
     await session.flush()
     return entry
+
+
+async def _centre_of(session: AsyncSession, actor: str) -> int | None:
+    if actor.startswith("position:"):
+        endpoint = actor.removeprefix("position:")
+        # A desk declared in one centre only (the settings check it).
+        return await session.scalar(
+            select(Position.centre_id).where(Position.endpoint == endpoint).limit(1)
+        )
+    if ":" in actor or actor == ACTOR_SYSTEM:
+        return None  # a CAD key, the service itself
+    return await session.scalar(select(Account.centre_id).where(Account.username == actor))
 
 
 async def recent(

@@ -88,7 +88,7 @@ async def open_link(request: web.Request) -> web.StreamResponse:
     started = time.monotonic()
     token = request.match_info["token"]
     try:
-        request.app[appkeys.LINK_LIMITER].hit(client_address(request))
+        await request.app[appkeys.LINK_LIMITER].hit(client_address(request))
     except RateLimitExceeded:
         return _render(request, "link-refused.html", 429)
     device_key = request.cookies.get(DEVICE_COOKIE)

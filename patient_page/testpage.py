@@ -98,7 +98,7 @@ async def link_test_page(request: web.Request) -> web.StreamResponse:
 @routes.post("/test/offer")
 async def test_offer(request: web.Request) -> web.StreamResponse:
     """Answer the page's offer with a throw-away peer (video only, closed after a few seconds)."""
-    _check_request(request)
+    await _check_request(request)
     body = await _json(request)
     try:
         offer = _Offer.model_validate(body)
@@ -111,7 +111,7 @@ async def test_offer(request: web.Request) -> web.StreamResponse:
 @routes.post("/p/{token}/test/result")
 async def test_result(request: web.Request) -> web.StreamResponse:
     """The test's result, for the session of the link the page was opened from."""
-    _check_request(request)
+    await _check_request(request)
     access = await request.app[appkeys.SESSION_SERVICE].links.check(
         request.match_info["token"], request.cookies.get(DEVICE_COOKIE)
     )
@@ -128,7 +128,7 @@ async def test_result(request: web.Request) -> web.StreamResponse:
     return web.json_response({"recorded": True})
 
 
-def _check_request(request: web.Request) -> None:
+async def _check_request(request: web.Request) -> None:
     """Same origin, JSON, within the rate limit of the client's address."""
     origin = request.headers.get("Origin")
     if origin is not None:
@@ -143,7 +143,7 @@ def _check_request(request: web.Request) -> None:
     if request.content_type != "application/json":
         raise web.HTTPUnsupportedMediaType(text="JSON only")
     try:
-        request.app[appkeys.TEST_LIMITER].hit(client_address(request))
+        await request.app[appkeys.TEST_LIMITER].hit(client_address(request))
     except RateLimitExceeded as error:
         catalogue = request.app[appkeys.CATALOGUE]
         message = catalogue.get(browser_language(request), "error.testpage_busy")

@@ -235,6 +235,8 @@ class AuditEntry(Base):
         JSON().with_variant(JSONB(), "postgresql"), default=dict
     )
     """Free-form, JSON-serialisable facts about the action."""
+    centre_id: Mapped[int | None] = mapped_column(ForeignKey("centres.id"), index=True)
+    """The centre the action belongs to (its actor's); None for the service's own actions."""
 
     def __repr__(self) -> str:
         return f"<AuditEntry id={self.id} action={self.action!r} actor={self.actor!r}>"

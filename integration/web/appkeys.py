@@ -31,7 +31,7 @@ from ..appkeys import (
 )
 from ..authorization import Principal
 from ..oidc import RelyingParty
-from ..ratelimit import RateLimiter
+from ..shared_ratelimit import Limiter
 from .console_login import LiveConsoles, LoginCookieCodec
 from .notifier import Notifier
 
@@ -74,7 +74,7 @@ CONSOLES = web.AppKey("consoles", LiveConsoles)
 """Open console WebSockets per login, closed when the login is revoked."""
 RELYING_PARTY = web.AppKey("relying_party", RelyingParty)
 """The service as Pro Santé Connect's client; absent when ``psc.enabled`` is false."""
-PSC_LIMITER = web.AppKey("psc_limiter", RateLimiter)
+PSC_LIMITER = web.AppKey("psc_limiter", Limiter)
 """Requests to Pro Santé Connect's routes per client address."""
 PRINCIPAL = web.RequestKey("principal", Principal)
 """Who a request acts for (``request[PRINCIPAL]``), set by the authorization middleware once the

@@ -24,7 +24,8 @@ from ..account_admin import ManagedAccount
 from ..authorization import Principal
 from ..centre_admin import ADMIN_ROLES, FRENCH_TIME_ZONES, CentreSaved
 from ..centres import all_positions
-from ..ratelimit import RateLimiter, RateLimitExceeded
+from ..ratelimit import RateLimitExceeded
+from ..shared_ratelimit import Limiter
 from ..store.models import Centre, Role
 from . import appkeys
 from .console import authenticated, check_csrf, json_body
@@ -35,7 +36,7 @@ __all__ = ["ADMIN_LIMITER", "routes"]
 
 routes = web.RouteTableDef()
 
-ADMIN_LIMITER = web.AppKey("admin_limiter", RateLimiter)
+ADMIN_LIMITER = web.AppKey("admin_limiter", Limiter)
 """Password hashing by administrators (create, reset), per administrator."""
 
 _MAX_FIELD = 1024 * 4
@@ -58,11 +59,11 @@ def _principal(request: web.Request) -> Principal:
     return request[appkeys.PRINCIPAL]
 
 
-def _limit(request: web.Request, principal: Principal) -> None:
+async def _limit(request: web.Request, principal: Principal) -> None:
     """An administrator hashes a few dozen passwords a minute at most (each one is costly)."""
     limiter = request.app[ADMIN_LIMITER]
     try:
-        limiter.hit(f"admin:{principal.username}")
+        await limiter.hit(f"admin:{principal.username}")
     except RateLimitExceeded as exc:
         raise RateLimited(retry_after=exc.retry_after) from None
 
@@ -263,7 +264,7 @@ async def create_account(request: web.Request) -> web.Response:
     (temporary: changed at the first sign-in)."""
     body = await _body(request)
     principal = _principal(request)
-    _limit(request, principal)
+    await _limit(request, principal)
     async with request.app[appkeys.DB].begin() as db:
         created = await account_admin.create_centre_account(
             db,
@@ -302,7 +303,7 @@ async def reset_password(request: web.Request) -> web.Response:
     """Give the account a temporary ``password``; its consoles are closed."""
     body = await _body(request)
     principal = _principal(request)
-    _limit(request, principal)
+    await _limit(request, principal)
     async with request.app[appkeys.DB].begin() as db:
         account, revoked = await account_admin.reset_password(
             db,

@@ -96,7 +96,7 @@ async def cad_link(request: web.Request) -> web.StreamResponse:
     call's card (or the console with a notice when the call is not known here)."""
     remote = client_address(request)
     try:
-        request.app[appkeys.CAD_LINK_LIMITER].hit(remote)
+        await request.app[appkeys.CAD_LINK_LIMITER].hit(remote)
     except RateLimitExceeded as exc:
         # Not audited: a flood would fill the audit log; the server log says it once a request.
         log.warning("CAD link attempts from %s over the limit", remote)

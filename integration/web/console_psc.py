@@ -89,9 +89,9 @@ def _enabled(request: web.Request) -> None:
         raise web.HTTPNotFound()
 
 
-def _limit(request: web.Request) -> None:
+async def _limit(request: web.Request) -> None:
     try:
-        request.app[appkeys.PSC_LIMITER].hit(f"ip:{client_address(request)}")
+        await request.app[appkeys.PSC_LIMITER].hit(f"ip:{client_address(request)}")
     except RateLimitExceeded as exc:
         raise SignInRefused("rate_limited") from exc
 
@@ -145,7 +145,7 @@ async def start(request: web.Request) -> web.StreamResponse:
     """Send the browser to the provider's sign-in (a top-level page)."""
     _enabled(request)
     try:
-        _limit(request)
+        await _limit(request)
         pending = PendingSignIn.new()
         url = await request.app[appkeys.RELYING_PARTY].authorization_url(pending)
     except SignInRefused as refused:
@@ -183,7 +183,7 @@ async def callback(request: web.Request) -> web.StreamResponse:
     _enabled(request)
     settings = request.app[appkeys.SETTINGS]
     try:
-        _limit(request)
+        await _limit(request)
         state = request.query.get("state", "")[:256]
         async with request.app[appkeys.DB].begin() as db:
             # Taken (deleted) whatever follows: an answer is never used twice.
@@ -292,7 +292,7 @@ async def backchannel_logout(request: web.Request) -> web.StreamResponse:
     remote = client_address(request)
     headers = {"Cache-Control": "no-store"}
     try:
-        _limit(request)
+        await _limit(request)
         if request.content_length is not None and request.content_length > _MAX_LOGOUT_TOKEN:
             raise SignInRefused("logout_token", "too large")
         try:

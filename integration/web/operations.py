@@ -2,7 +2,8 @@
 
 ``/healthz`` (in ``api``) says whether the process lives and reaches its store. ``/readyz`` says
 whether it should get new work: its store answers, its telephony link is up (or telephony is
-off), and it has finished starting and is not stopping. A load balancer takes an instance out on
+off), it hears the other instances' session events (on PostgreSQL), and it has finished
+starting and is not stopping. A load balancer takes an instance out on
 503 before a restart closes its sockets. ``/metrics`` is Prometheus' text format, readable from
 the addresses in ``service.metrics_allow`` only: the figures name nobody, but they tell how busy a
 centre is.
@@ -58,13 +59,18 @@ async def ready(request: web.Request) -> web.Response:
     link = app[appkeys.TELEPHONY].status.state
     telephony = "up" if link in (LinkState.UP, LinkState.DISABLED) else "down"
     database = await _database_state(app)
-    ok = instance == "ready" and telephony == "up" and database == "up"
+    # On PostgreSQL, an instance that no longer hears the others' session events would show
+    # stale sessions: it takes no new work until it hears them again.
+    fanout = app.get(appkeys.FANOUT)
+    others = "alone" if fanout is None else "heard" if fanout.connected else "unheard"
+    ok = instance == "ready" and telephony == "up" and database == "up" and others != "unheard"
     body = {
         "status": "ready" if ok else "not_ready",
         "instance": instance,
         "instance_id": app[appkeys.SETTINGS].service.instance,
         "database": database,
         "telephony": telephony,
+        "other_instances": others,
     }
     return web.json_response(body, status=200 if ok else 503)
 

@@ -8,7 +8,9 @@ from typing import Any
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from visioregul.integration.accounts import ensure_account, get_account_by_username
 from visioregul.integration.audit import ACTOR_SYSTEM, cad_actor, recent, record
+from visioregul.integration.store.models import Centre, Position, Role
 
 
 async def test_given_entries_when_listing_recent_then_newest_first_with_limit_and_filter(
@@ -106,3 +108,29 @@ async def test_given_bad_arguments_when_recording_then_value_error(
 async def test_given_a_bad_limit_when_listing_then_value_error(session: AsyncSession) -> None:
     with pytest.raises(ValueError, match="limit must be positive"):
         await recent(session, limit=0)
+
+
+async def test_given_actors_then_each_entry_belongs_to_the_actors_centre(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    async with sessionmaker.begin() as session:
+        guyane = Centre(code="samu-973", name="SAMU 973")
+        session.add(guyane)
+        await session.flush()
+        session.add(Position(centre_id=guyane.id, endpoint="PJSIP/1973"))
+        await ensure_account(
+            session, "arm.cayenne", "correct horse battery", display_name="ARM", role=Role.REGULATOR
+        )
+        account = await get_account_by_username(session, "arm.cayenne")
+        assert account is not None
+        account.centre_id = guyane.id
+
+    async with sessionmaker.begin() as session:
+        by_account = await record(session, actor="arm.cayenne", action="console.login")
+        by_desk = await record(session, actor="position:PJSIP/1973", action="feature_code.sent")
+        by_service = await record(session, actor=ACTOR_SYSTEM, action="service.started")
+        by_key = await record(session, actor=cad_actor("k1"), action="invitation.requested")
+        named = await record(session, actor="arm.cayenne", action="account.saved", centre_id=1)
+
+    assert (by_account.centre_id, by_desk.centre_id) == (guyane.id, guyane.id)
+    assert (by_service.centre_id, by_key.centre_id, named.centre_id) == (None, None, 1)

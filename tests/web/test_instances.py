@@ -10,7 +10,11 @@ from typing import Any
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
 
+from tests.store.conftest import _postgres_base_url
 from visioregul.integration import accounts, appkeys
 from visioregul.integration.app import create_app
 from visioregul.integration.settings import DatabaseSettings
@@ -48,7 +52,8 @@ async def _instances(
             positions=["PJSIP/1001"],
         )
     for client in clients:
-        assert client.app[appkeys.FANOUT].connected
+        ready = await client.get("/readyz")
+        assert (ready.status, (await ready.json())["other_instances"]) == (200, "heard")
     return clients
 
 
@@ -106,3 +111,63 @@ async def test_given_events_written_elsewhere_then_only_the_writer_counts_them(
         )
 
     assert (created(writer), created(reader)) == (1, None)
+
+
+async def test_given_a_client_spread_over_two_instances_then_the_link_limit_is_one(
+    aiohttp_client: ClientFactory, tmp_path: Path, new_database: Any
+) -> None:
+    first, second = await _instances(
+        aiohttp_client, tmp_path, await new_database(), ["visio-a", "visio-b"]
+    )
+    # A load balancer sending each request elsewhere: 30 guesses a minute in all, not 60.
+    statuses = [
+        (await (first if attempt % 2 else second).get(f"/p/guess-{attempt}")).status
+        for attempt in range(31)
+    ]
+
+    assert statuses[:30] == [404] * 30
+    assert statuses[30] == 429
+    assert (await first.get("/p/another-guess")).status == 429
+
+
+async def _readiness(client: Client, others: str) -> int:
+    """Poll ``/readyz`` until it says ``others`` of the other instances; its status."""
+    for _ in range(400):
+        response = await client.get("/readyz")
+        body = await response.json()
+        if body["other_instances"] == others:
+            return response.status
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"/readyz never said {others}: {body}")
+
+
+async def test_given_the_notices_connection_lost_then_not_ready_until_heard_again(
+    aiohttp_client: ClientFactory, tmp_path: Path, new_database: Any
+) -> None:
+    (instance,) = await _instances(aiohttp_client, tmp_path, await new_database(), ["visio-a"])
+    # PostgreSQL drops the listening connection and takes no new one for a while (a restart,
+    # a partition): the pool's open connections still answer.
+    async with instance.app[appkeys.DB]() as db:
+        name = await db.scalar(text("SELECT current_database()"))
+    admin = create_async_engine(
+        _postgres_base_url(), isolation_level="AUTOCOMMIT", poolclass=NullPool
+    )
+    try:
+        async with admin.connect() as server:
+            await server.execute(text(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS false'))
+            try:
+                ended = await server.scalar(
+                    text(
+                        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                        "WHERE datname = :name AND query LIKE 'LISTEN%'"
+                    ),
+                    {"name": name},
+                )
+                assert ended == 1
+                assert await _readiness(instance, "unheard") == 503
+            finally:
+                await server.execute(text(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS true'))
+    finally:
+        await admin.dispose()
+
+    assert await _readiness(instance, "heard") == 200  # it listens again by itself

@@ -57,6 +57,7 @@ async def test_given_a_started_service_then_it_is_ready_and_says_which_instance(
         "instance_id": "visio-a",
         "database": "up",
         "telephony": "up",
+        "other_instances": "alone",
     }
 
 
