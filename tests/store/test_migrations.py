@@ -67,7 +67,7 @@ async def test_given_an_empty_database_when_upgrading_then_tables_exist_at_head(
     await upgrade(empty_url)
 
     assert await _run_sync(empty_url, _table_names) == EXPECTED_TABLES
-    assert head_revision() == "0018_early_statuses"
+    assert head_revision() == "0019_session_outcomes"
     assert await current_revision(empty_url) == head_revision()
 
 
