@@ -175,9 +175,16 @@ def _heading(pdf: _Document, text: str) -> None:
     pdf.use(size=10)
 
 
-def _fact(pdf: _Document, label: str, value: str) -> None:
+def _label_width(pdf: _Document, labels: list[str]) -> float:
+    """The facts' label column: 48 mm, or wider when a label needs it (a wider font, a longer
+    language), so that no label runs into its value."""
     pdf.use("B", 10)
-    pdf.cell(48, 6, pdf.text_of(label))
+    return max(48.0, *(pdf.get_string_width(pdf.text_of(label)) + 3 for label in labels))
+
+
+def _fact(pdf: _Document, label: str, value: str, width: float) -> None:
+    pdf.use("B", 10)
+    pdf.cell(width, 6, pdf.text_of(label))
     pdf.use(size=10)
     pdf.multi_cell(0, 6, pdf.text_of(value) or "-", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
 
@@ -212,16 +219,21 @@ def render_pdf(report: Report, font: ReportFont | None = None) -> bytes:
     pdf.cell(0, 7, pdf.text_of(report.centre), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
 
     _heading(pdf, label("report.facts"))
-    _fact(pdf, label("report.session"), report.session_id)
-    _fact(pdf, label("report.state"), report.state)
-    _fact(pdf, label("report.opened_at"), when(report, report.opened_at))
-    _fact(pdf, label("report.ended_at"), when(report, report.ended_at))
-    _fact(pdf, label("report.opened_by"), report.opened_by)
-    _fact(pdf, label("report.regulators"), sequence(report.regulators))
-    _fact(pdf, label("report.position"), report.position or "")
-    _fact(pdf, label("report.call"), report.call_id or "")
-    _fact(pdf, label("report.caller"), report.caller_number or "")
-    _fact(pdf, label("report.time_zone"), report.time_zone)
+    facts = [
+        (label("report.session"), report.session_id),
+        (label("report.state"), report.state),
+        (label("report.opened_at"), when(report, report.opened_at)),
+        (label("report.ended_at"), when(report, report.ended_at)),
+        (label("report.opened_by"), report.opened_by),
+        (label("report.regulators"), sequence(report.regulators)),
+        (label("report.position"), report.position or ""),
+        (label("report.call"), report.call_id or ""),
+        (label("report.caller"), report.caller_number or ""),
+        (label("report.time_zone"), report.time_zone),
+    ]
+    width = _label_width(pdf, [name for name, _value in facts])
+    for name, value in facts:
+        _fact(pdf, name, value, width)
 
     _heading(pdf, label("report.invitations"))
     if not report.invitations:
