@@ -658,7 +658,9 @@ class Settings(BaseSettings):
     def _webhooks_need_a_secret(self) -> Settings:
         webhooks = self.webhooks.urls or self.webhooks.endpoints
         if webhooks and not self.webhooks.secret.get_secret_value():
-            raise ValueError("webhooks.secret is required when webhooks.urls is set")
+            raise ValueError(
+                "webhooks.secret is required when webhooks.urls or webhooks.endpoints is set"
+            )
         if self.video.turn_urls and not self.video.turn_secret.get_secret_value():
             raise ValueError("video.turn_secret is required when video.turn_urls is set")
         pattern = re.compile(self.telephony.position_pattern)
