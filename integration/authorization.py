@@ -319,7 +319,8 @@ LINK_ROLES: Mapping[str, frozenset[str]] = {
 
 CAD_SOCKET: Mapping[str, Rule] = {}
 """Messages the CAD sends on ``/api/v1/events``: none, the stream is one-way (anything received is
-ignored)."""
+ignored). What it carries is its key's centre's: that centre's calls, and, for a key acting for a
+regulator or doctor, that centre's session updates (``web/notifier.py``)."""
 
 
 def route_rule(method: str, path: str) -> Rule | None:
