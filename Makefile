@@ -38,6 +38,7 @@ bundle: node_modules/.installed
 system:
 	bash dialplan/sandbox/install.sh
 	bash tests/services/chromium.sh
+	bash tests/services/fonts.sh
 	bash tests/services/nginx.sh
 	bash tests/services/coturn.sh
 	bash tests/services/netlab.sh

@@ -21,6 +21,7 @@ from visioregul.patient_page import signalling as patient_signalling
 from visioregul.patient_page import testpage as patient_testpage
 
 from .cad_webhooks import WebhookDispatcher
+from .centre_codes import configured_codes, resolve_codes
 from .centres import CentreDirectory, all_positions, declare_centres
 from .documents import Documents
 from .geocoding import ReverseGeocoder
@@ -203,6 +204,8 @@ async def _store(app: web.Application) -> AsyncIterator[None]:
         await declare_centres(db, app[appkeys.SETTINGS])
         positions = await all_positions(db)
         await app[appkeys.CENTRES].reload(db)
+        # Keys, issuers and webhooks of a centre that does not exist: refuse to start.
+        await resolve_codes(db, configured_codes(app[appkeys.SETTINGS]))
     _declare_to_telephony(app, positions)
     yield
     await engine.dispose()
@@ -232,7 +235,9 @@ async def _sessions(app: web.Application) -> AsyncIterator[None]:
     )
     await service.start()
     service.listeners.append(app[appkeys.NOTIFIER].on_session)
-    webhooks = WebhookDispatcher(settings.webhooks, cad_payload)
+    async with app[appkeys.DB]() as db:
+        centre_ids = await resolve_codes(db, configured_codes(settings))
+    webhooks = WebhookDispatcher(settings.webhooks, cad_payload, centre_ids)
     await webhooks.start()
     service.listeners.append(webhooks.on_session)
     unsubscribe = app[appkeys.REGISTRY].subscribe(service.on_call)

@@ -23,8 +23,13 @@ Decisions:
 - A **disabled** account can do nothing (its console login is refused on every request).
 - A session of **another centre** is answered exactly like an unknown one (``SessionNotFound``).
 - A CAD **API key** acts for the account it names (``console.api_keys``), within that account's
-  rights: the account must be an enabled regulator or doctor, or the key can do nothing. A key
-  naming no account (a plain key) reads live calls and their events only.
+  rights and centre: the account must be an enabled regulator or doctor, or the key can do
+  nothing (nor when the key also names a centre that is not the account's). A key naming no
+  account (a plain key) belongs to the centre it names (``default`` when none) and reads that
+  centre's live calls and their events only, never a session. The CAD's event stream of any key
+  carries the session updates of its own centre only (and none for a plain key).
+- A CAD **deep-link issuer** naming a centre signs in that centre's regulators only; a token
+  naming an account of another centre is refused like one naming an unknown account.
 - A **screen** is shared by regulators and doctors of the session's centre only; the pages of a
   link (patient, third party) only receive it: they have no message that shares.
 - **Documents and photos** of a session: the session's centre sends, lists and downloads them;
@@ -314,7 +319,8 @@ LINK_ROLES: Mapping[str, frozenset[str]] = {
 
 CAD_SOCKET: Mapping[str, Rule] = {}
 """Messages the CAD sends on ``/api/v1/events``: none, the stream is one-way (anything received is
-ignored)."""
+ignored). What it carries is its key's centre's: that centre's calls, and, for a key acting for a
+regulator or doctor, that centre's session updates (``web/notifier.py``)."""
 
 
 def route_rule(method: str, path: str) -> Rule | None:

@@ -5,8 +5,10 @@ minute at most (``cad_link`` settings: its issuers, each with a shared secret fo
 CAD's public key for RS256/ES256, the audience, the longest lifetime). The service checks the
 signature with the issuer's own key and algorithm only (never the algorithm the token names),
 the issuer, the audience, the expiry and the lifetime, then records its ``jti`` in the database
-so that no instance of the service accepts it twice. PyJWT does the JOSE; nothing here knows
-HTTP: a refusal is a :class:`CadLinkRefused` naming its reason.
+so that no instance of the service accepts it twice. An issuer may be bound to one centre: its
+token then signs in that centre's regulators only (checked with the account, by the console).
+PyJWT does the JOSE; nothing here knows HTTP: a refusal is a :class:`CadLinkRefused` naming its
+reason.
 """
 
 from __future__ import annotations
@@ -91,6 +93,9 @@ class CadLink:
     call: str | None
     """The call (``call``: the call id, or an Asterisk Uniqueid or Linkedid), if named."""
     expires_at: datetime
+    centre: str | None = None
+    """The code of the only centre whose regulators the issuer may sign in (its settings'
+    ``centre``); None: any centre's."""
 
 
 def _unverified(token: str) -> dict[str, object]:
@@ -179,6 +184,7 @@ def verify(token: str, settings: CadLinkSettings, now: datetime | None = None) -
         position=normalized,
         call=call,
         expires_at=datetime.fromtimestamp(exp, UTC),
+        centre=issuer.centre,
     )
 
 

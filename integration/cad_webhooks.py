@@ -6,6 +6,11 @@ freshness: ``X-VisioRegul-Signature: sha256=<hex>``, the HMAC-SHA256 of
 ``"<X-VisioRegul-Timestamp>.<body>"`` with the shared secret. Webhooks are notifications: the
 session log in the store stays the reference, which the CAD can read through ``/api/v1/sessions``.
 
+Each endpoint belongs to one centre and hears the events of that centre's sessions only: an
+endpoint of ``webhooks.endpoints`` names its centre; a plain URL of ``webhooks.urls`` is the
+``default`` centre's (an installation that grows a second centre never sends that centre's events
+to the CAD configured before it).
+
 When a session ends (or expires), a ``report.available`` event follows its last one, in the same
 form, announcing the report's PDF and the session's files (``details.report_url``,
 ``details.files_url``, paths under the API, for the CAD's key of the session's centre).
@@ -20,14 +25,14 @@ import json
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
 
 from .sessions.services import SessionUpdate
-from .settings import WebhookSettings
+from .settings import DEFAULT_CENTRE_CODE, WebhookSettings
 
 __all__ = ["REPORT_AVAILABLE", "WebhookDispatcher", "report_announcement", "sign"]
 
@@ -61,6 +66,8 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
 @dataclass
 class _Target:
     url: str
+    centre_id: int
+    """The centre whose session events go here."""
     queue: deque[bytes]
     wakeup: asyncio.Event = field(default_factory=asyncio.Event)
     dropped: int = 0
@@ -70,12 +77,21 @@ class WebhookDispatcher:
     """Listens to session updates and delivers them to every configured URL."""
 
     def __init__(
-        self, settings: WebhookSettings, payload: Callable[[SessionUpdate], dict[str, Any]]
+        self,
+        settings: WebhookSettings,
+        payload: Callable[[SessionUpdate], dict[str, Any]],
+        centre_ids: Mapping[str, int],
     ) -> None:
-        """``payload`` gives the JSON posted for one session event (the API's own form)."""
+        """``payload`` gives the JSON posted for one session event (the API's own form);
+        ``centre_ids`` the id of each centre code the endpoints name."""
         self.settings = settings
         self.payload = payload
-        self._targets = [_Target(url, deque(maxlen=settings.queue_size)) for url in settings.urls]
+        endpoints = [(url, DEFAULT_CENTRE_CODE) for url in settings.urls]
+        endpoints += [(endpoint.url, endpoint.centre) for endpoint in settings.endpoints]
+        self._targets = [
+            _Target(url, centre_ids[code], deque(maxlen=settings.queue_size))
+            for url, code in endpoints
+        ]
         self._tasks: list[asyncio.Task[None]] = []
         self._http: aiohttp.ClientSession | None = None
 
@@ -107,18 +123,21 @@ class WebhookDispatcher:
                 )
 
     def on_session(self, update: SessionUpdate) -> None:
-        """Session listener: queue the event for every URL, at once (the instance that wrote it
-        delivers it: never twice across instances)."""
-        if not self._targets or update.elsewhere:
+        """Session listener: queue the event for every URL of the session's centre, at once (the
+        instance that wrote it delivers it: never twice across instances)."""
+        if update.elsewhere:
+            return
+        targets = [t for t in self._targets if t.centre_id == update.session.centre_id]
+        if not targets:
             return
         payload = self.payload(update)
-        self._queue(json.dumps(payload, separators=(",", ":")).encode())
+        self._queue(targets, json.dumps(payload, separators=(",", ":")).encode())
         if update.event.type in _ENDINGS:
             announcement = report_announcement(update, payload)
-            self._queue(json.dumps(announcement, separators=(",", ":")).encode())
+            self._queue(targets, json.dumps(announcement, separators=(",", ":")).encode())
 
-    def _queue(self, body: bytes) -> None:
-        for target in self._targets:
+    def _queue(self, targets: list[_Target], body: bytes) -> None:
+        for target in targets:
             if len(target.queue) == target.queue.maxlen:
                 target.dropped += 1
                 if target.dropped == 1 or target.dropped % 100 == 0:

@@ -35,6 +35,7 @@ from pydantic_settings import (
 from .telephony.numbers import PLAN_REGIONS, TrunkFormat, time_zone_for_region
 
 __all__ = [
+    "DEFAULT_CENTRE_CODE",
     "AmiSettings",
     "ApiKey",
     "AriSettings",
@@ -57,6 +58,7 @@ __all__ = [
     "TelephonySettings",
     "TwilioSettings",
     "VideoSettings",
+    "WebhookEndpoint",
     "WebhookSettings",
     "load_settings",
 ]
@@ -203,14 +205,30 @@ class TelephonySettings(_Section):
         return region
 
 
+DEFAULT_CENTRE_CODE = "default"
+"""The code of the centre the migrations create, where single-centre data lives."""
+_CENTRE_CODE = r"^[a-z0-9][a-z0-9_-]{0,31}$"
+"""A centre's code where a key, an issuer or a webhook names it: as :data:`CENTRE_CODE`."""
+
+
 class ApiKey(_Section):
     """A CAD API key and the console account it acts for."""
 
     key: SecretStr
     """The key itself, or ``sha256:<hex>`` of it (so the file need not hold the key)."""
     account: str | None = Field(default=None, min_length=1, max_length=64)
-    """Username of the regulator (or doctor) the key acts for, within that account's rights;
-    None (a key written as a plain string) acts for nobody and reads live calls only."""
+    """Username of the regulator (or doctor) the key acts for, within that account's rights and
+    centre; None (a key written as a plain string) acts for nobody and reads live calls only."""
+    centre: str | None = Field(default=None, min_length=1, max_length=32, pattern=_CENTRE_CODE)
+    """The code of the centre the key belongs to. A key naming no account reads the live calls
+    and events of this centre only (None: ``default``); a key naming an account acts within that
+    account's centre, and when ``centre`` is given too it must be that one (or the key does
+    nothing). A code that no centre has stops the service at start."""
+
+    @property
+    def centre_code(self) -> str:
+        """The centre a key naming no account belongs to."""
+        return self.centre or DEFAULT_CENTRE_CODE
 
 
 class ConsoleSettings(_Section):
@@ -293,6 +311,10 @@ class CadIssuer(_Section):
     """The secret shared with the CAD (HS256), 32 characters at least."""
     public_key: str | None = None
     """The CAD's public key in PEM (RS256, ES256): the service holds no secret of the CAD's."""
+    centre: str | None = Field(default=None, min_length=1, max_length=32, pattern=_CENTRE_CODE)
+    """The code of the only centre whose regulators this CAD may sign in (a token naming an
+    account of another centre is refused); None: any centre's (a CAD shared by a platform). A
+    code that no centre has stops the service at start."""
 
     @model_validator(mode="after")
     def _one_key(self) -> CadIssuer:
@@ -431,11 +453,33 @@ class MessagingSettings(_Section):
     smtp: SmtpSettings = SmtpSettings()
 
 
+class WebhookEndpoint(_Section):
+    """One CAD endpoint that receives the session events of one centre."""
+
+    url: str
+    centre: str = Field(
+        default=DEFAULT_CENTRE_CODE, min_length=1, max_length=32, pattern=_CENTRE_CODE
+    )
+    """The code of the centre whose session events go to this URL (and no other's). A code that
+    no centre has stops the service at start."""
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"{value!r} must start with http:// or https://")
+        return value
+
+
 class WebhookSettings(_Section):
     """Session events pushed to the CAD (optional)."""
 
     urls: list[str] = []
-    """Each session event is POSTed as JSON to every URL here."""
+    """The events of the ``default`` centre's sessions are POSTed as JSON to every URL here (as
+    if each were an endpoint naming ``centre = "default"``): never another centre's."""
+    endpoints: list[WebhookEndpoint] = []
+    """Endpoints of a named centre: ``{url = "https://…", centre = "samu31"}``; each receives the
+    events of that centre's sessions only."""
     secret: SecretStr = SecretStr("")
     """Key of the HMAC-SHA256 signature (``X-VisioRegul-Signature``); required when urls are set."""
     timeout: float = Field(default=5.0, gt=0)
@@ -612,8 +656,11 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _webhooks_need_a_secret(self) -> Settings:
-        if self.webhooks.urls and not self.webhooks.secret.get_secret_value():
-            raise ValueError("webhooks.secret is required when webhooks.urls is set")
+        webhooks = self.webhooks.urls or self.webhooks.endpoints
+        if webhooks and not self.webhooks.secret.get_secret_value():
+            raise ValueError(
+                "webhooks.secret is required when webhooks.urls or webhooks.endpoints is set"
+            )
         if self.video.turn_urls and not self.video.turn_secret.get_secret_value():
             raise ValueError("video.turn_secret is required when video.turn_urls is set")
         pattern = re.compile(self.telephony.position_pattern)

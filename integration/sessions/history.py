@@ -39,6 +39,9 @@ class SessionFilter:
     number: str | None = None
     regulator: str | None = None
     call_id: str | None = None
+    outcomes: tuple[str, ...] = ()
+    """Any of these outcomes (``OutcomeKind`` values): how the session ended, so only ended
+    sessions match; empty for all."""
     limit: int = 50
     offset: int = 0
     centre_id: int | None = None
@@ -88,6 +91,8 @@ async def find_sessions(
         query = query.where(VisioSession.created_by == filters.regulator)
     if filters.call_id:
         query = query.where(VisioSession.call_id == filters.call_id)
+    if filters.outcomes:
+        query = query.where(VisioSession.outcome.in_(filters.outcomes))
     if filters.number:
         # Two indexed look-ups joined, rather than an OR that PostgreSQL answers by reading every
         # session of the centre (a few ms instead of tens over 100,000 sessions).

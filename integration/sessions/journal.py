@@ -13,11 +13,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ..store.models import utcnow
 from .errors import IllegalFact, SessionClosed, SessionNotFound
 from .models import Invitation, SessionEvent, VisioSession
+from .outcome import OUTCOME_EVENTS, session_outcome
 from .state import FINAL_STATES, InvalidTransition, SessionFact, SessionState, next_state
 
 __all__ = ["SYSTEM", "Actor", "SessionJournal", "SessionUpdate"]
@@ -135,6 +137,22 @@ class SessionJournal:
         session.updated_at = event.at
         # Written with the rest of the transaction, in the order added (no flush per event).
         db.add(event)
+        if session.state in FINAL_STATES and session.outcome is None:
+            # How it ended, kept on the row for the history's search by outcome.
+            session.outcome = await self._final_outcome(db, session_id)
         # Listeners hear it once the transaction commits, never a fact that was rolled back.
         db.info.setdefault(_UPDATES, []).append(SessionUpdate(session=session, event=event))
         return event
+
+    async def _final_outcome(self, db: AsyncSession, session_id: str) -> str:
+        """The outcome of a session that has just ended, from its log (this event included)."""
+        await db.flush()
+        events = await db.scalars(
+            select(SessionEvent)
+            .where(
+                SessionEvent.session_id == session_id,
+                SessionEvent.type.in_(sorted(OUTCOME_EVENTS)),
+            )
+            .order_by(SessionEvent.id)
+        )
+        return session_outcome(list(events)).kind.value

@@ -28,6 +28,8 @@ class VisioSession(Base):
             "ix_visio_sessions_centre_caller_created", "centre_id", "caller_number", "created_at"
         ),
         Index("ix_visio_sessions_centre_call_created", "centre_id", "call_id", "created_at"),
+        # By how they ended (migration 0019).
+        Index("ix_visio_sessions_centre_outcome_created", "centre_id", "outcome", "created_at"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -52,6 +54,9 @@ class VisioSession(Base):
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     ended_by: Mapped[str | None] = mapped_column(String(128))
     end_reason: Mapped[str | None] = mapped_column(String(64))
+    outcome: Mapped[str | None] = mapped_column(String(32))
+    """How it ended, an ``OutcomeKind`` value, written when it ends (the history searches by
+    it); None while it runs."""
 
 
 class Invitation(Base):

@@ -2,8 +2,9 @@
 
 Authenticated by an API key in ``Authorization: Bearer``. Keys are configured in
 ``console.api_keys``; an entry written ``sha256:<hex>`` is compared by hash, so the configuration
-file need not hold the key itself. A key configured with an ``account`` acts for that account
-(see :mod:`visioregul.integration.authorization`).
+file need not hold the key itself. A key configured with an ``account`` acts for that account,
+in its centre; a key naming no account belongs to the centre its ``centre`` names and reads that
+centre's live calls only (see :mod:`visioregul.integration.authorization`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 from aiohttp import web
 from sqlalchemy import text
 
+from ..settings import ApiKey
 from ..telephony.link import LinkState
 from ..telephony.registry import LiveCall
 from . import appkeys
@@ -24,7 +26,7 @@ from .errors import NotFound, Unauthorized
 from .notifier import Connection, send_queued
 from .schemas import call_json, link_json
 
-__all__ = ["OPENAPI_FILE", "api_key_account", "check_api_key", "routes"]
+__all__ = ["OPENAPI_FILE", "api_key_account", "api_key_of", "check_api_key", "routes"]
 
 log = logging.getLogger(__name__)
 
@@ -41,13 +43,19 @@ def check_api_key(request: web.Request) -> str:
 def api_key_account(request: web.Request) -> tuple[str, str | None]:
     """The id of the API key the request carries and the username it acts for (None for a
     plain key); raise ``Unauthorized`` when the key is missing or unknown."""
+    key_id, configured = api_key_of(request)
+    return key_id, configured.account
+
+
+def api_key_of(request: web.Request) -> tuple[str, ApiKey]:
+    """The id of the API key the request carries and its settings (account, centre); raise
+    ``Unauthorized`` when the key is missing or unknown."""
     header = request.headers.get("Authorization", "")
     scheme, _, key = header.partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
         raise Unauthorized()
     digest = hashlib.sha256(key.strip().encode()).hexdigest()
-    matched = False
-    account: str | None = None
+    matched: ApiKey | None = None
     for configured in request.app[appkeys.SETTINGS].console.api_keys:
         value = configured.key.get_secret_value()
         expected = (
@@ -55,11 +63,10 @@ def api_key_account(request: web.Request) -> tuple[str, str | None]:
         )
         # Compare every key, so the time taken says nothing about which one nearly matched.
         if hmac.compare_digest(digest, expected.lower()):
-            matched = True
-            account = configured.account
-    if not matched:
+            matched = configured
+    if matched is None:
         raise Unauthorized()
-    return digest[:12], account
+    return digest[:12], matched
 
 
 def _ours(request: web.Request, call: LiveCall) -> bool:
@@ -139,8 +146,12 @@ async def events(request: web.Request) -> web.StreamResponse:
     ws = web.WebSocketResponse(heartbeat=20, max_msg_size=4096)
     await ws.prepare(request)
     notifier = request.app[appkeys.NOTIFIER]
-    # Session updates only for a key acting for a regulator or doctor (of that account's centre).
-    connection = Connection(None, centre_id=request[appkeys.PRINCIPAL].centre_id)
+    principal = request[appkeys.PRINCIPAL]
+    # Every key listens within its centre; session updates only for a key acting for a regulator
+    # or doctor (of that account's centre): a plain key reads calls.
+    connection = Connection(
+        None, centre_id=principal.centre_id, sessions=principal.username is not None
+    )
     notifier.attach(connection)
     try:
         await ws.send_json(

@@ -26,8 +26,9 @@ from ..authorization import (
     route_rule,
 )
 from ..centre_admin import PasswordChangeRequired
+from ..centre_codes import centre_id_of
 from . import appkeys
-from .api import api_key_account
+from .api import api_key_of
 from .console import authenticated
 from .errors import Forbidden
 
@@ -48,16 +49,33 @@ async def principal_of(request: web.Request, rule: Rule) -> Principal | None:
             raise PasswordChangeRequired()
         return Principal(account.username, account.role, account.centre_id)
     if rule.credential is Credential.API_KEY:
-        key_id, username = api_key_account(request)
-        if username is None:
-            return Principal(None, None, None, api_key=key_id)
-        async with request.app[appkeys.DB]() as db:
-            acting = await accounts.get_account_by_username(db, username)
-        if acting is None or acting.disabled:
-            log.warning("API key %s acts for %r: no such enabled account", key_id, username)
-            raise NotAllowed()
-        return Principal(acting.username, acting.role, acting.centre_id, api_key=key_id)
+        return await _key_principal(request)
     return None
+
+
+async def _key_principal(request: web.Request) -> Principal:
+    """The principal of a CAD key: the account it acts for, in that account's centre; or the
+    key alone, in the centre it names (checked at start, looked up again here: a centre removed
+    since leaves the key nothing)."""
+    key_id, key = api_key_of(request)
+    async with request.app[appkeys.DB]() as db:
+        if key.account is None:
+            centre_id = await centre_id_of(db, key.centre_code)
+            if centre_id is None:
+                log.warning("API key %s: no centre %r", key_id, key.centre_code)
+                raise NotAllowed()
+            return Principal(None, None, centre_id, api_key=key_id)
+        acting = await accounts.get_account_by_username(db, key.account)
+        named = await centre_id_of(db, key.centre) if key.centre is not None else None
+    if acting is None or acting.disabled:
+        log.warning("API key %s acts for %r: no such enabled account", key_id, key.account)
+        raise NotAllowed()
+    if key.centre is not None and named != acting.centre_id:
+        log.warning(
+            "API key %s of centre %r acts for %r of another", key_id, key.centre, key.account
+        )
+        raise NotAllowed()
+    return Principal(acting.username, acting.role, acting.centre_id, api_key=key_id)
 
 
 @web.middleware

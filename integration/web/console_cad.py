@@ -4,7 +4,9 @@ position and opens the console on the call's card, with no second login.
 The token is checked by :mod:`..cad_links` (signature, issuer, audience, expiry, lifetime) and
 used up in the database, in the same transaction as the console login it opens and its audit
 entry. Every refusal is a French (or English) page saying why, with an audit entry; so is every
-success. Attempts are rate-limited per client address.
+success. An issuer bound to a centre signs in that centre's regulators only: a token naming
+another centre's is refused like one naming an unknown account. Attempts are rate-limited per
+client address.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from aiohttp import web
 from .. import accounts, audit, cad_links, console_logins
 from ..authorization import SESSION_ROLES
 from ..cad_links import UNVERIFIED, CadLink, CadLinkRefused, Refusal
+from ..centre_codes import centre_id_of
 from ..client_address import client_address
 from ..ratelimit import RateLimitExceeded
 from ..telephony.registry import LiveCall, LiveCallRegistry
@@ -125,6 +128,12 @@ async def _sign_in(request: web.Request, link: CadLink, remote: str) -> web.Stre
         account = await accounts.get_account_by_username(db, link.username)
         if account is None or account.disabled or account.role not in SESSION_ROLES:
             raise CadLinkRefused(Refusal.UNKNOWN_ACCOUNT, claims)
+        if link.centre is not None and await centre_id_of(db, link.centre) != account.centre_id:
+            # Another centre's regulator is answered like an unknown one; the audit says why.
+            raise CadLinkRefused(
+                Refusal.UNKNOWN_ACCOUNT,
+                {**claims, "issuer_centre": link.centre, "other_centre": True},
+            )
         if link.position not in await accounts.account_positions_of(db, account):
             raise CadLinkRefused(
                 Refusal.POSITION_NOT_ALLOWED, {**claims, "position": link.position}

@@ -35,7 +35,9 @@ class Connection:
     position: str | None
     centre_id: int | None = None
     """The centre whose calls and sessions this listener follows; None: every call and no
-    session (a CAD key that acts for nobody)."""
+    session."""
+    sessions: bool = True
+    """Whether it hears session updates (of its centre): not a CAD key that acts for nobody."""
     queue: asyncio.Queue[dict[str, Any] | None] = field(
         default_factory=lambda: asyncio.Queue(QUEUE_SIZE)
     )
@@ -130,7 +132,7 @@ class Notifier:
                 if connection.centre_id == session.centre_id:
                     connection.send(message)
         for connection in list(self.cad):
-            if connection.centre_id == session.centre_id:
+            if connection.sessions and connection.centre_id == session.centre_id:
                 connection.send(message)
 
     def on_link(self, status: LinkStatus) -> None:

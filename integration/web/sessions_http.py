@@ -17,6 +17,7 @@ from pydantic import BaseModel, ValidationError
 from .. import accounts
 from ..authorization import NotAllowed
 from ..messaging import recent_outbox
+from ..sessions.outcome import OutcomeKind
 from ..sessions.services import Actor, SessionDetail, SessionFilter
 from ..sessions.state import FINAL_STATES, SessionState
 from ..telephony.facts import normalize_position
@@ -101,6 +102,7 @@ def _filters(request: web.Request) -> SessionFilter:
         number=number or None,
         regulator=query.get("regulator") or None,
         call_id=query.get("call_id") or None,
+        outcomes=_outcomes(query.get("outcome", "")),
         limit=max(limit, 1),
         offset=offset,
         centre_id=request[appkeys.PRINCIPAL].centre_id,
@@ -118,6 +120,19 @@ def _states(text: str) -> tuple[str, ...]:
         else:
             raise InvalidRequest("invalid_request", detail=f"state: unknown state {name[:32]!r}")
     return tuple(states)
+
+
+def _outcomes(text: str) -> tuple[str, ...]:
+    """``outcome=`` takes one outcome (how a session ended), or several separated by commas."""
+    known = {kind.value for kind in OutcomeKind}
+    outcomes: list[str] = []
+    for name in filter(None, (part.strip() for part in text.split(","))):
+        if name not in known:
+            raise InvalidRequest(
+                "invalid_request", detail=f"outcome: unknown outcome {name[:32]!r}"
+            )
+        outcomes.append(name)
+    return tuple(outcomes)
 
 
 async def _history(request: web.Request) -> web.Response:

@@ -33,6 +33,10 @@ async def _fill(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
                     "position": "PJSIP/1001",
                     "call_id": f"call-{index}",
                     "caller_number": "+33612345678" if index == 4 else None,
+                    # How the ended ones ended (a running session has no outcome yet).
+                    "outcome": None
+                    if index % 3 == 0
+                    else ("video_established" if index % 2 else "link_not_opened"),
                 }
             )
             invitations.append(
@@ -83,6 +87,14 @@ async def test_given_two_centres_when_searching_then_each_filter_finds_its_sessi
         sessionmaker, regulator="martin", states=("ended",), since=NOW - timedelta(hours=8)
     ) == ([1, 5, 7], 3)
     assert await _ids(sessionmaker, regulator="nobody") == ([], 0)
+    assert await _ids(sessionmaker, outcomes=("video_established",)) == ([1, 5, 7, 11], 4)
+    assert await _ids(sessionmaker, outcomes=("link_not_opened", "photos_only")) == (
+        [2, 4, 8, 10],
+        4,
+    )
+    assert await _ids(
+        sessionmaker, outcomes=("video_established",), regulator="martin", limit=2
+    ) == ([1, 5], 4)
 
 
 async def test_given_pages_when_walking_the_history_then_nothing_is_skipped_or_repeated(
@@ -125,5 +137,10 @@ async def test_the_history_indexes_exist(engine: AsyncEngine) -> None:
     assert indexes["ix_visio_sessions_centre_call_created"] == [
         "centre_id",
         "call_id",
+        "created_at",
+    ]
+    assert indexes["ix_visio_sessions_centre_outcome_created"] == [
+        "centre_id",
+        "outcome",
         "created_at",
     ]

@@ -76,6 +76,7 @@ EXPECTED_NAMES = {
             "ix_visio_sessions_centre_creator_created",
             "ix_visio_sessions_centre_caller_created",
             "ix_visio_sessions_centre_call_created",
+            "ix_visio_sessions_centre_outcome_created",
         },
     },
     "invitations": {

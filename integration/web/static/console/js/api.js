@@ -92,6 +92,7 @@ let leaving = false;
  * @property {string} [until] ISO 8601 (excluded)
  * @property {string} [regulator] the login of who opened it
  * @property {string} [call_id] the paired call's id
+ * @property {string} [outcome] how it ended: outcome kinds separated by commas
  */
 
 /**
@@ -269,7 +270,7 @@ export function reportUrls(sessionId) {
  */
 export async function fetchHistory(query) {
   const params = new URLSearchParams({ limit: String(query.limit), offset: String(query.offset) });
-  for (const name of /** @type {const} */ (['state', 'number', 'since', 'until', 'regulator', 'call_id'])) {
+  for (const name of /** @type {const} */ (['state', 'number', 'since', 'until', 'regulator', 'call_id', 'outcome'])) {
     const value = query[name];
     if (value) {
       params.set(name, value);

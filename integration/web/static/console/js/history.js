@@ -1,6 +1,7 @@
 /**
  * "Historique des visios": every session, newest first, filtered by state,
- * number, regulator, call and period (or chosen dates), a page at a time. A
+ * outcome (how it ended), number, regulator, call and period (or chosen
+ * dates), a page at a time. A
  * row opens the session's room (to go back into a visio in progress, or
  * review one that is over); its "Rapport" link opens the printable report.
  * @module history
@@ -24,6 +25,41 @@ const PERIODS = [
   { value: '30', key: 'history.period.month' },
   { value: '', key: 'history.period.all' },
   { value: 'custom', key: 'history.filter.period.custom' },
+];
+
+/**
+ * How a visio ended, as the « Résultat » filter offers it: each choice is one
+ * or several outcome kinds (the API's `outcome`, comma-separated). Only ended
+ * visios have one.
+ */
+export const OUTCOME_FILTERS = [
+  { value: 'video_established', key: 'history.outcome.video' },
+  { value: 'photos_only,network_weak', key: 'history.outcome.photos' },
+  {
+    value: [
+      'photos_only',
+      'network_weak',
+      'no_path',
+      'camera_allowed',
+      'camera_refused',
+      'camera_unavailable',
+      'browser_unsupported',
+      'link_opened',
+      'link_not_opened',
+      'not_delivered',
+      'waiting',
+    ].join(','),
+    key: 'history.outcome.no_video',
+  },
+  { value: 'link_not_opened', key: 'history.outcome.link_not_opened' },
+  { value: 'not_delivered', key: 'history.outcome.not_delivered' },
+  { value: 'link_opened', key: 'history.outcome.link_opened' },
+  { value: 'camera_refused', key: 'history.outcome.camera_refused' },
+  { value: 'camera_unavailable', key: 'history.outcome.camera_unavailable' },
+  { value: 'browser_unsupported', key: 'history.outcome.browser_unsupported' },
+  { value: 'camera_allowed', key: 'history.outcome.camera_allowed' },
+  { value: 'no_path', key: 'history.outcome.no_path' },
+  { value: 'waiting', key: 'history.outcome.waiting' },
 ];
 
 /**
@@ -113,6 +149,7 @@ export class HistoryView {
 
     this.form = /** @type {HTMLFormElement} */ (this.field('filters'));
     this.stateSelect = /** @type {HTMLSelectElement} */ (this.field('state'));
+    this.outcomeSelect = /** @type {HTMLSelectElement} */ (this.field('outcome'));
     this.numberInput = /** @type {HTMLInputElement} */ (this.field('number'));
     this.periodSelect = /** @type {HTMLSelectElement} */ (this.field('period'));
     this.fromInput = /** @type {HTMLInputElement} */ (this.field('from'));
@@ -124,6 +161,10 @@ export class HistoryView {
 
     const all = new Option(t('history.state.all'), '');
     this.stateSelect.replaceChildren(all, ...STATES.map((state) => new Option(stateChip(state).text, state)));
+    this.outcomeSelect.replaceChildren(
+      new Option(t('history.outcome.all'), ''),
+      ...OUTCOME_FILTERS.map((choice) => new Option(t(choice.key), choice.value)),
+    );
     this.periodSelect.replaceChildren(...PERIODS.map((period) => new Option(t(period.key), period.value)));
     this.periodSelect.value = '7';
 
@@ -133,6 +174,7 @@ export class HistoryView {
       this.load();
     });
     this.stateSelect.addEventListener('change', () => this.load());
+    this.outcomeSelect.addEventListener('change', () => this.load());
     this.periodSelect.addEventListener('change', () => {
       this.showRange();
       if (this.periodSelect.value === 'custom') {
@@ -146,6 +188,7 @@ export class HistoryView {
     }
     this.field('reset').addEventListener('click', () => {
       this.stateSelect.value = '';
+      this.outcomeSelect.value = '';
       this.numberInput.value = '';
       this.regulatorInput.value = '';
       this.callInput.value = '';
@@ -175,12 +218,13 @@ export class HistoryView {
   /**
    * The filters as typed.
    * @private
-   * @returns {{state: string, number: string, since: string, until: string, regulator: string, call_id: string}}
+   * @returns {{state: string, outcome: string, number: string, since: string, until: string, regulator: string, call_id: string}}
    */
   filters() {
     const custom = this.periodSelect.value === 'custom';
     return {
       state: this.stateSelect.value,
+      outcome: this.outcomeSelect.value,
       number: this.numberInput.value.trim(),
       since: custom ? dayStart(this.fromInput.value) : periodStart(this.periodSelect.value),
       until: custom ? dayStart(nextDay(this.toInput.value)) : '',

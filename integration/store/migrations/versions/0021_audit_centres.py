@@ -1,7 +1,7 @@
 """Audit entries belong to a centre: existing ones to their actor's, when it is an account.
 
-Revision ID: 0020_audit_centres
-Revises: 0019_rate_limit_hits
+Revision ID: 0021_audit_centres
+Revises: 0020_rate_limit_hits
 Create Date: 2026-12-05
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0020_audit_centres"
-down_revision: str | Sequence[str] | None = "0019_rate_limit_hits"
+revision: str = "0021_audit_centres"
+down_revision: str | Sequence[str] | None = "0020_rate_limit_hits"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

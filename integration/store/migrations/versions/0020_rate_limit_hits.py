@@ -1,7 +1,7 @@
 """Rate limits counted in the store, shared by every instance.
 
-Revision ID: 0019_rate_limit_hits
-Revises: 0018_early_statuses
+Revision ID: 0020_rate_limit_hits
+Revises: 0019_session_outcomes
 Create Date: 2026-12-05
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0019_rate_limit_hits"
-down_revision: str | Sequence[str] | None = "0018_early_statuses"
+revision: str = "0020_rate_limit_hits"
+down_revision: str | Sequence[str] | None = "0019_session_outcomes"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
