@@ -52,7 +52,12 @@ EXPECTED_NAMES = {
         "pk": "pk_audit_log",
         "unique": set(),
         "check": set(),
-        "indexes": {"ix_audit_log_action", "ix_audit_log_at", "ix_audit_log_target"},
+        "indexes": {
+            "ix_audit_log_action",
+            "ix_audit_log_at",
+            "ix_audit_log_centre_id",
+            "ix_audit_log_target",
+        },
     },
     "outbox_messages": {
         "pk": "pk_outbox_messages",
