@@ -37,6 +37,9 @@ CHANNEL = "visioregul_sessions"
 
 _RETRY_MIN = 0.5
 _RETRY_MAX = 10.0
+_HEARTBEAT = 5.0
+"""How often the listening connection is checked: a partition closes no socket by itself."""
+_HEARTBEAT_TIMEOUT = 3.0
 
 
 def is_postgresql(url: str) -> bool:
@@ -132,7 +135,11 @@ class SessionFanout:
             await connection.add_listener(CHANNEL, on_notice)
             self._connected.set()
             log.info("hearing the session events of other instances")
-            await lost
+            while not lost.done():
+                await asyncio.wait([lost], timeout=_HEARTBEAT)
+                if not lost.done():
+                    # No answer in time: the server or the path to it is gone; listen anew.
+                    await asyncio.wait_for(connection.fetchval("SELECT 1"), _HEARTBEAT_TIMEOUT)
         finally:
             if not connection.is_closed():
                 await connection.close(timeout=2)

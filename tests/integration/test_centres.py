@@ -15,6 +15,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from pydantic import SecretStr
 from sqlalchemy import select, update
 
 from tests.sandbox.asterisk import SandboxAsterisk
@@ -22,7 +23,7 @@ from tests.sandbox.sipp import place_call, start_phone
 from visioregul.integration import appkeys
 from visioregul.integration.app import create_app
 from visioregul.integration.sessions.models import Invitation, VisioSession
-from visioregul.integration.settings import CentreSettings
+from visioregul.integration.settings import ApiKey, CentreSettings
 from visioregul.integration.store.models import Account, Centre, OutboxMessage
 
 from .service import (
@@ -41,6 +42,7 @@ pytestmark = [pytest.mark.asterisk, pytest.mark.timeout(120)]
 
 PARIS_LINE = "15"
 """Dialled as ``15<desk>``: the ``15`` line straight to a desk."""
+PARIS_CAD_KEY = "cad-key-samu75-0123456789"
 CAYENNE_LINE = "1515"
 """Dialled as ``17<desk>``: the sandbox's second tagged line straight to a desk."""
 
@@ -62,6 +64,8 @@ async def client(
             positions=["PJSIP/1002"],
         ),
     ]
+    # A CAD key of SAMU 75 acting for nobody: it reads that centre's live calls only.
+    settings.console.api_keys.append(ApiKey(key=SecretStr(PARIS_CAD_KEY), centre="samu75"))
     client: Client = await aiohttp_client(create_app(settings))
     await wait_link_up(client)
     yield client
@@ -138,10 +142,11 @@ async def test_given_two_centres_then_each_call_reaches_its_lines_centre_only(
     assert offer["call"]["position"] == "PJSIP/1002"
     assert [m["call"]["call_id"] for m in cayenne.of_type("offer")] == [guyane_id]
 
-    # The CAD: a key acting for SAMU 973's regulator sees its centre's calls; one acting for
-    # nobody, every call.
+    # The CAD: a key acting for SAMU 973's regulator sees its centre's calls; a key acting for
+    # nobody, its own centre's (SAMU 75's; the default centre has none).
     assert await cad_calls(client, CAD_SESSIONS_KEY) == {stray_id, guyane_id}
-    assert await cad_calls(client, CAD_KEY) == {stray_id, paris_id, guyane_id}
+    assert await cad_calls(client, PARIS_CAD_KEY) == {paris_id}
+    assert await cad_calls(client, CAD_KEY) == set()
     for call_id, status in ((guyane_id, 200), (paris_id, 404)):
         response = await client.get(
             f"/api/v1/calls/{call_id}", headers={"Authorization": f"Bearer {CAD_SESSIONS_KEY}"}
