@@ -33,7 +33,7 @@ from .oidc import RelyingParty
 from .ratelimit import RateLimiter
 from .retention import purge_retained
 from .screen_share import ScreenShares
-from .sessions.fanout import SessionFanout, is_postgresql
+from .sessions.fanout import SessionFanout
 from .sessions.feature_code import FeatureCode
 from .sessions.location import Locator
 from .sessions.reminders import run_reminders
@@ -44,7 +44,7 @@ from .settings import Settings
 from .shared_ratelimit import Limiter, LocalLimiter, StoreLimiter
 from .stills import Stills
 from .storage import DirectoryStorage
-from .store.db import create_engine, make_sessionmaker, upgrade
+from .store.db import create_engine, is_postgresql, make_sessionmaker, upgrade
 from .store.instance_lock import single_instance
 from .telephony.pairing import Pairing
 from .telephony.positions import PositionDirectory

@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from .journal import SessionUpdate
 from .models import SessionEvent, VisioSession
 
-__all__ = ["CHANNEL", "SessionFanout", "is_postgresql"]
+__all__ = ["CHANNEL", "SessionFanout"]
 
 log = logging.getLogger(__name__)
 
@@ -40,11 +40,6 @@ _RETRY_MAX = 10.0
 _HEARTBEAT = 5.0
 """How often the listening connection is checked: a partition closes no socket by itself."""
 _HEARTBEAT_TIMEOUT = 3.0
-
-
-def is_postgresql(url: str) -> bool:
-    """Whether the store at ``url`` is PostgreSQL (the only one shared by several instances)."""
-    return make_url(url).get_backend_name() == "postgresql"
 
 
 class SessionFanout:

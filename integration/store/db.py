@@ -36,6 +36,7 @@ __all__ = [
     "current_revision",
     "ensure_sqlite_directory",
     "head_revision",
+    "is_postgresql",
     "make_sessionmaker",
     "upgrade",
 ]
@@ -54,6 +55,11 @@ _alembic_lock = threading.Lock()
 
 def _is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
+
+
+def is_postgresql(url: str) -> bool:
+    """Whether the store at ``url`` is PostgreSQL (the only one several instances share)."""
+    return make_url(url).get_backend_name() == "postgresql"
 
 
 def ensure_sqlite_directory(url: str) -> None:
