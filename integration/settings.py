@@ -92,6 +92,13 @@ class ServiceSettings(_Section):
     instance_id: str = Field(default="", max_length=64, pattern=r"^[A-Za-z0-9._-]*$")
     """This process's name among several (in ``/readyz`` and every JSON log line); empty: the
     host's name."""
+    direct_url: str = ""
+    """This instance's own URL, reached by the other instances only (``http://10.0.0.11:8015``):
+    a socket or request about a room another instance holds is passed to it there. Empty: one
+    instance (or none reachable), every room is held here."""
+    cluster_secret: SecretStr = SecretStr("")
+    """Shared by the instances: it authenticates what one passes to another. Required with
+    ``direct_url``; at least 32 characters."""
     log_format: Literal["text", "json"] = "text"
     """``json``: one JSON object per log line, for a log collector."""
     metrics_allow: list[IPv4Network | IPv6Network] = [
@@ -121,6 +128,22 @@ class ServiceSettings(_Section):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
+
+    @field_validator("direct_url")
+    @classmethod
+    def _direct_url(cls, value: str) -> str:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _secret_with_direct_url(self) -> ServiceSettings:
+        if self.direct_url and len(self.cluster_secret.get_secret_value()) < 32:
+            raise ValueError(
+                "service.cluster_secret must hold at least 32 characters when "
+                "service.direct_url is set (the instances authenticate each other with it)"
+            )
+        return self
 
 
 class DatabaseSettings(_Section):
