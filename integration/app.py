@@ -32,6 +32,7 @@ from .metrics import ServiceMetrics
 from .oidc import RelyingParty
 from .ratelimit import RateLimiter
 from .retention import purge_retained
+from .room_ownership import RoomOwnership
 from .screen_share import ScreenShares
 from .sessions.fanout import SessionFanout
 from .sessions.feature_code import FeatureCode
@@ -57,6 +58,7 @@ from .web import (
     appkeys,
     console,
     console_admin,
+    console_bridge,
     console_cad,
     console_pages,
     console_password,
@@ -70,6 +72,7 @@ from .web import (
 )
 from .web.authorization import authorization_middleware
 from .web.console_login import LiveConsoles, LoginCookieCodec, load_secret_key
+from .web.forwarding import forwarding_context, relay_middleware, room_routing_middleware
 from .web.middleware import (
     errors_middleware,
     finish_middleware,
@@ -95,8 +98,10 @@ def create_app(settings: Settings) -> web.Application:
             finish_middleware,
             security_headers_middleware,
             errors_middleware,
+            relay_middleware,
             websocket_origin_middleware,
             authorization_middleware,
+            room_routing_middleware,
             static_compression_middleware,
         ],
         client_max_size=1024**2,
@@ -142,6 +147,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_store)
     app.cleanup_ctx.append(_sessions)
     app.cleanup_ctx.append(_telephony)
+    app.cleanup_ctx.append(forwarding_context)
     app.cleanup_ctx.append(_other_instances)
     app[operations.METRICS] = ServiceMetrics()
     app[operations.READINESS] = Readiness()
@@ -149,11 +155,13 @@ def create_app(settings: Settings) -> web.Application:
     app.on_shutdown.append(operations.stop_taking_work)
     app[appkeys.PATIENT_SOCKETS] = set()
     app.on_shutdown.append(_close_notifier_queues)
+    app.on_shutdown.append(_hand_rooms_over)
     app.on_shutdown.append(_close_patient_sockets)
 
     app.router.add_routes(api.routes)
     app.router.add_routes(operations.routes)
     app.router.add_routes(console.routes)
+    app.router.add_routes(console_bridge.routes)
     app.router.add_routes(console_cad.routes)
     app.router.add_routes(console_password.routes)
     app.router.add_routes(console_admin.routes)
@@ -323,11 +331,36 @@ async def _housekeeping(
 
 
 async def _other_instances(app: web.Application) -> AsyncIterator[None]:
-    """On PostgreSQL, session events reach every instance (see ``sessions.fanout``)."""
+    """On PostgreSQL, session events reach every instance (see ``sessions.fanout``), and each
+    room is held by one instance (see ``room_ownership``)."""
     settings = app[appkeys.SETTINGS]
-    if not is_postgresql(settings.database.url):
-        yield  # SQLite: this is the only instance
-        return
+    service_settings = settings.service
+    shared = is_postgresql(settings.database.url) and bool(service_settings.direct_url)
+    ownership = RoomOwnership(
+        app[appkeys.DB] if shared else None, service_settings.instance, service_settings.direct_url
+    )
+    app[appkeys.OWNERSHIP] = ownership
+    rooms = app[appkeys.ROOMS]
+    ownership.on_lost.append(rooms.move_out)
+    ownership.on_taken.append(
+        lambda session_id, previous: rooms.record_moved(
+            session_id, previous, service_settings.instance
+        )
+    )
+    app[appkeys.SESSION_SERVICE].listeners.append(ownership.on_session)
+    await ownership.start()
+    try:
+        async with contextlib.AsyncExitStack() as stack:
+            if is_postgresql(settings.database.url):
+                await stack.enter_async_context(_session_fanout(app))
+            yield
+    finally:
+        await ownership.close()
+
+
+@contextlib.asynccontextmanager
+async def _session_fanout(app: web.Application) -> AsyncIterator[None]:
+    settings = app[appkeys.SETTINGS]
     service = app[appkeys.SESSION_SERVICE]
     fanout = SessionFanout(
         settings.database.url,
@@ -352,6 +385,12 @@ async def _telephony(app: web.Application) -> AsyncIterator[None]:
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
+
+
+async def _hand_rooms_over(app: web.Application) -> None:
+    """Stopping: give every room up before the sockets close, so that the pages reconnecting
+    through the load balancer find them free on another instance."""
+    await app[appkeys.OWNERSHIP].close()
 
 
 async def _close_patient_sockets(app: web.Application) -> None:

@@ -16,6 +16,7 @@ from .centres import CentreDirectory
 from .documents import Documents
 from .i18n import Catalogue
 from .login_throttle import LoginThrottle
+from .room_ownership import RoomOwnership
 from .screen_share import ScreenShares
 from .sessions.fanout import SessionFanout
 from .sessions.location import Locator
@@ -40,6 +41,7 @@ __all__ = [
     "LINK_LIMITER",
     "LOCATOR",
     "LOGIN_LIMITER",
+    "OWNERSHIP",
     "PATIENT_SOCKETS",
     "REGISTRY",
     "REMOTE_CONTROL",
@@ -88,5 +90,7 @@ REMOTE_CONTROL = web.AppKey("remote_control", RemoteControl)
 LOCATOR = web.AppKey("locator", Locator)
 """Requests for the caller's position, and follows in progress."""
 """The patient pages' camera states and the regulators' commands in flight."""
+OWNERSHIP = web.AppKey("ownership", RoomOwnership)
+"""Which instance holds each live room (every room here when the instance is alone)."""
 PATIENT_SOCKETS = web.AppKey("patient_sockets", set[web.WebSocketResponse])
 """Open patient page WebSockets, closed with GOING_AWAY on shutdown."""

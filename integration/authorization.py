@@ -90,6 +90,8 @@ class Credential(enum.StrEnum):
     """A console login cookie of an enabled account."""
     API_KEY = "api_key"
     """A CAD API key in ``Authorization: Bearer``."""
+    INSTANCE = "instance"
+    """Proof that another instance of the service passed it (``service.cluster_secret``)."""
 
 
 SESSION_ROLES: frozenset[Role] = frozenset({Role.REGULATOR, Role.DOCTOR})
@@ -119,6 +121,8 @@ CAD = Rule(Credential.API_KEY)
 CAD_REGULATING = Rule(Credential.API_KEY, SESSION_ROLES)
 CAD_REGULATING_SESSION = Rule(Credential.API_KEY, SESSION_ROLES, session=True)
 
+INSTANCE = Rule(Credential.INSTANCE)
+
 ROUTES: Mapping[tuple[str, str], Rule] = {
     # Public: pages that hold no data, files, the catalogues, the health check and the API's
     # description. ``/console`` itself redirects to the login form when not signed in.
@@ -147,6 +151,9 @@ ROUTES: Mapping[tuple[str, str], Rule] = {
     ("GET", "/test"): PUBLIC,
     ("POST", "/test/offer"): PUBLIC,
     ("GET", "/api/v1/openapi.yaml"): PUBLIC,
+    # Another instance's console, for one session whose room this instance holds: that
+    # instance checked the console's login and the session's centre before passing it on.
+    ("GET", "/internal/sessions/{session_id}/console"): INSTANCE,
     # The patient's link is the credential of its page and its socket.
     ("GET", "/p/{token}"): LINK,
     ("GET", "/p/{token}/ws"): LINK,

@@ -14,13 +14,20 @@ from aiohttp import web
 
 from . import appkeys
 
-__all__ = ["client_address", "real_client"]
+__all__ = ["RELAYED_CLIENT", "client_address", "real_client"]
+
+RELAYED_CLIENT = web.RequestKey("relayed_client", str)
+"""Set on a request another instance passed on (its proof checked): the real client's address,
+as that instance found it."""
 
 _Address = IPv4Address | IPv6Address
 
 
 def client_address(request: web.Request) -> str:
     """The address of the client that made ``request`` (``unknown`` when the socket has none)."""
+    relayed = request.get(RELAYED_CLIENT)
+    if relayed is not None:
+        return relayed
     peer = request.remote or ""
     trusted = request.app[appkeys.SETTINGS].service.trusted_proxies
     return real_client(peer, request.headers.getall("X-Forwarded-For", []), trusted)

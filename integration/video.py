@@ -44,6 +44,7 @@ from .settings import VideoSettings
 
 __all__ = [
     "PATIENT_FEED",
+    "ROOM_MOVED",
     "SESSION_CLOSED",
     "THIRD_PARTY_PREFIX",
     "RelayFigures",
@@ -55,6 +56,10 @@ log = logging.getLogger(__name__)
 
 SESSION_CLOSED = "session_closed"
 """The kind a listener hears when its session ends or expires (the room is closed)."""
+
+ROOM_MOVED = "room_moved"
+"""The kind a listener hears when the room leaves this instance (another instance holds it now):
+the sockets holding it close, and the pages and consoles find it where it is."""
 
 RoomListener = Callable[[str, Mapping[str, object]], None]
 """``listener(kind, details)``: a :class:`MediaEvent` kind, or :data:`SESSION_CLOSED`."""
@@ -234,6 +239,24 @@ class RoomRegistry:
             frames, size = self._relayed_before
             self._relayed_before = (frames + stats.frames_relayed, size + stats.bytes_relayed)
             self._spawn(self._close_room(session_id, entry.room))
+
+    def move_out(self, session_ids: set[str]) -> None:
+        """These sessions' rooms are held by another instance now: close them here, and tell
+        their listeners (:data:`ROOM_MOVED`); nothing is logged of their endings."""
+        for session_id in session_ids:
+            self._tell(session_id, ROOM_MOVED, {"room_id": session_id})
+            entry = self._rooms.pop(session_id, None)
+            if entry is not None:
+                stats = entry.room.stats()
+                frames, size = self._relayed_before
+                self._relayed_before = (frames + stats.frames_relayed, size + stats.bytes_relayed)
+                self._spawn(self._close_room(session_id, entry.room))
+
+    def record_moved(self, session_id: str, previous: str, here: str) -> None:
+        """The room was taken over here from an instance that is gone: say so in the log (the
+        pages reconnect here, and the video comes back)."""
+        details = {"from_instance": previous, "to_instance": here}
+        self._record(session_id, SYSTEM, "video.moved", details, None)
 
     async def _close_room(self, session_id: str, room: Room) -> None:
         await room.close()

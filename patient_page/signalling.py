@@ -98,7 +98,7 @@ from visioregul.integration.sessions.models import SessionEvent
 from visioregul.integration.sessions.remote_control import CameraState, CommandOutcome
 from visioregul.integration.sessions.state import SessionFact
 from visioregul.integration.sessions.texts import TEXT_SENT
-from visioregul.integration.video import SESSION_CLOSED
+from visioregul.integration.video import ROOM_MOVED, SESSION_CLOSED
 from visioregul.media import MAX_CANDIDATE_LENGTH, MediaError, MediaEvent
 
 from .documents import page_json
@@ -108,7 +108,14 @@ from .reports import PageReport, PageReports, decode_report
 from .screen import PatientScreen, ScreenMessage, decode_screen
 from .watching import PatientWatch
 
-__all__ = ["CLOSE_TAKEN_OVER", "CLOSE_UNAUTHORIZED", "PROTOCOL_VERSION", "decode", "routes"]
+__all__ = [
+    "CLOSE_MOVED",
+    "CLOSE_TAKEN_OVER",
+    "CLOSE_UNAUTHORIZED",
+    "PROTOCOL_VERSION",
+    "decode",
+    "routes",
+]
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +123,9 @@ routes = web.RouteTableDef()
 
 CLOSE_UNAUTHORIZED = 4401
 """Close code of a socket whose link is not (or no longer) valid for this browser."""
+CLOSE_MOVED = 1012
+"""Close code of a socket whose room left this instance (``service restart``): the page
+reconnects at once and finds the room where it is now."""
 CLOSE_TAKEN_OVER = 4409
 """Close code of a socket whose link another browser opened since (before any binding)."""
 _MAX_MESSAGE = 64 * 1024
@@ -451,6 +461,9 @@ class _PatientConnection:
             raise ConnectionError("the patient page is gone")
         await self.ws.send_json(message)
 
+    async def _close(self, code: int) -> None:
+        await self.ws.close(code=code)
+
     async def _say(self, message: dict[str, object], code: int) -> None:
         if not self.ws.closed:
             await self.ws.send_json(message)
@@ -478,6 +491,10 @@ class _PatientConnection:
         if kind == SESSION_CLOSED and not self.gone.is_set():
             self.gone.set()
             self._later(self._say({"type": "ended"}, WSCloseCode.OK))
+        elif kind == ROOM_MOVED and not self.gone.is_set():
+            # Another instance holds the room now: the page reconnects and finds it there.
+            self.gone.set()
+            self._later(self._close(CLOSE_MOVED))
         elif (
             kind in (MediaEvent.PUBLISHER_STALLED, MediaEvent.PUBLISHER_RESUMED)
             and details.get("participant_id") == self.participant_id

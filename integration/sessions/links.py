@@ -118,6 +118,12 @@ class PatientLinks:
         assert invitation is not None
         return LinkAccess(invitation.session_id, invitation.id, invitation.role)
 
+    async def session_of(self, token: str) -> str | None:
+        """The session a link is for, valid or not (to find where its room is); writes nothing."""
+        async with self.db() as db:
+            invitation = await _invitation(db, token)
+        return invitation.session_id if invitation else None
+
     async def open(
         self,
         token: str,

@@ -11,6 +11,7 @@ from ..sessions import early_statuses as _early_status_models  # noqa: F401  (re
 from ..sessions import location as _location_models  # noqa: F401  (registers the table)
 from ..sessions import models as _session_models  # noqa: F401  (registers the tables)
 from . import claims as _claim_models  # noqa: F401  (registers the table)
+from . import room_owners as _room_owner_models  # noqa: F401  (registers the table)
 from .models import Base
 
 __all__ = ["metadata"]

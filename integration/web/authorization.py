@@ -27,6 +27,7 @@ from ..authorization import (
 )
 from ..centre_admin import PasswordChangeRequired
 from ..centre_codes import centre_id_of
+from ..client_address import RELAYED_CLIENT
 from . import appkeys
 from .api import api_key_of
 from .console import authenticated
@@ -50,6 +51,8 @@ async def principal_of(request: web.Request, rule: Rule) -> Principal | None:
         return Principal(account.username, account.role, account.centre_id)
     if rule.credential is Credential.API_KEY:
         return await _key_principal(request)
+    if rule.credential is Credential.INSTANCE and RELAYED_CLIENT not in request:
+        raise Forbidden()
     return None
 
 

@@ -23,21 +23,20 @@ from .. import accounts, audit, console_logins
 from ..authorization import CONSOLE_SOCKET, NotAllowed, Principal, check_session, message_rule
 from ..centre_admin import ADMIN_ROLES
 from ..client_address import client_address
+from ..errors import DomainError
 from ..ratelimit import RateLimitExceeded
+from ..room_ownership import InstanceUnreachable, RoomThere
 from ..sessions.errors import SessionNotFound
-from ..sessions.journal import Actor
 from ..store.models import Account
 from ..telephony.facts import normalize_position
 from . import appkeys
-from .console_location import LOCATION_TYPES, ConsoleLocation
+from .console_bridge import ConsoleBridges, ConsoleIdentity
 from .console_login import COOKIE_NAME, LoginCookie, clear_login_cookie, set_login_cookie
 from .console_pages import STATIC_DIR, localized_page
+from .console_parts import ConsoleParts
 from .console_psc import provider_logout_url, show_button
-from .console_remote import REMOTE_TYPES, ConsoleRemote
-from .console_screen import SCREEN_TYPES, ConsoleScreen
-from .console_texts import TEXT_TYPES, ConsoleTexts
-from .console_video import VIDEO_TYPES, ConsoleVideo
 from .errors import CsrfError, InvalidRequest, NotFound, Unauthorized
+from .forwarding import FORWARDER
 from .language import chosen_language
 from .notifier import Connection, send_queued
 from .schemas import PositionRequest, call_json, link_json
@@ -385,41 +384,20 @@ async def console_socket(request: web.Request) -> web.StreamResponse:
     telephony = request.app[appkeys.TELEPHONY]
     notifier = request.app[appkeys.NOTIFIER]
     connection = Connection(session.position, centre_id=account.centre_id)
-    video = ConsoleVideo(
-        request.app[appkeys.ROOMS],
-        request.app[appkeys.SESSION_SERVICE],
-        connection,
-        account.username,
-    )
     catalogue = request.app[appkeys.CATALOGUE]
-    texts = ConsoleTexts(
-        request.app[appkeys.TEXTS],
-        connection,
-        Actor(account.username, session.position),
-        catalogue,
-        chosen_language(request, catalogue.languages)
-        or catalogue.negotiate(request.headers.get("Accept-Language")),
+    language = chosen_language(request, catalogue.languages) or catalogue.negotiate(
+        request.headers.get("Accept-Language")
     )
-    remote = ConsoleRemote(
-        request.app[appkeys.REMOTE_CONTROL],
-        connection,
-        Actor(account.username, session.position),
-        catalogue,
-        texts.language,
+    parts = ConsoleParts.build(
+        request.app, connection, account.username, session.position, language
     )
-    screen = ConsoleScreen(
-        request.app[appkeys.SCREEN_SHARES],
+    settings = request.app[appkeys.SETTINGS]
+    bridges = ConsoleBridges(
+        request.app[FORWARDER],
         connection,
-        Actor(account.username, session.position),
-        catalogue,
-        texts.language,
-    )
-    location = ConsoleLocation(
-        request.app[appkeys.LOCATOR],
-        connection,
-        Actor(account.username, session.position),
-        catalogue,
-        texts.language,
+        ConsoleIdentity(account.username, session.position, account.centre_id, language),
+        settings.service.public_url,
+        client_address(request),
     )
     notifier.attach(connection)
     consoles = request.app[appkeys.CONSOLES]
@@ -440,16 +418,14 @@ async def console_socket(request: web.Request) -> web.StreamResponse:
             }
         )
         principal = Principal(account.username, account.role, account.centre_id)
-        await _pump(request, principal, ws, connection, video, texts, remote, screen, location)
+        await _pump(request, principal, ws, connection, parts, bridges)
     finally:
         watcher.cancel()
         await asyncio.gather(watcher, return_exceptions=True)
         consoles.discard(session.login_id, ws)
         notifier.detach(connection)
-        await video.close()
-        await remote.close()
-        await screen.close()
-        await location.close()
+        await bridges.close()
+        await parts.close()
         log.info("console of %s detached from %s", account.username, session.position)
     return ws
 
@@ -479,11 +455,8 @@ async def _pump(
     principal: Principal,
     ws: web.WebSocketResponse,
     connection: Connection,
-    video: ConsoleVideo,
-    texts: ConsoleTexts,
-    remote: ConsoleRemote,
-    screen: ConsoleScreen,
-    location: ConsoleLocation,
+    parts: ConsoleParts,
+    bridges: ConsoleBridges,
 ) -> None:
     """Send queued messages while reading the socket in this same handler task."""
     sender = asyncio.create_task(send_queued(ws, connection))
@@ -497,27 +470,39 @@ async def _pump(
                 data = None
             if not isinstance(data, dict):
                 data = {}
-            refuse = texts.refuse if data.get("type") in TEXT_TYPES else video.refuse
-            if data.get("type") in SCREEN_TYPES:
-                refuse = screen.refuse
+            refuse = parts.refusal(data.get("type"))
             if not await _allowed(request, principal, connection, refuse, data):
                 continue
             if data["type"] == "ping":
                 connection.send({"type": "pong"})
-            elif data["type"] in VIDEO_TYPES:
-                await video.handle(data)
-                remote.observe(data)
-            elif data["type"] in TEXT_TYPES:
-                await texts.handle(data)
-            elif data["type"] in REMOTE_TYPES:
-                remote.handle(data)
-            elif data["type"] in SCREEN_TYPES:
-                await screen.handle(data)
-            elif data["type"] in LOCATION_TYPES:
-                location.handle(data)
+            elif not await _elsewhere(request, bridges, refuse, data):
+                await parts.handle(data)
     finally:
         sender.cancel()
         await asyncio.gather(sender, return_exceptions=True)
+
+
+async def _elsewhere(
+    request: web.Request,
+    bridges: ConsoleBridges,
+    refuse: Callable[[str, DomainError], None],
+    data: dict[str, Any],
+) -> bool:
+    """Pass a message about a session whose room another instance holds to that instance;
+    False when the room is here (claimed now if nobody held it)."""
+    ownership = request.app[appkeys.OWNERSHIP]
+    session_id = data.get("session_id")
+    if not ownership.shared or not isinstance(session_id, str):
+        return False
+    for _attempt in range(2):
+        there = await ownership.claim(session_id)
+        if not isinstance(there, RoomThere):
+            return False
+        if await bridges.forward(there, session_id, data):
+            return True
+        await ownership.holder_gone(there)
+    refuse(session_id, InstanceUnreachable())
+    return True
 
 
 async def _allowed(

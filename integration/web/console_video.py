@@ -42,7 +42,7 @@ from ..errors import DomainError, error_body
 from ..i18n import DEFAULT_LANGUAGE, Catalogue, shipped_catalogue
 from ..sessions.services import SessionService
 from ..sessions.state import FINAL_STATES
-from ..video import PATIENT_FEED, SESSION_CLOSED, THIRD_PARTY_PREFIX, RoomRegistry
+from ..video import PATIENT_FEED, ROOM_MOVED, SESSION_CLOSED, THIRD_PARTY_PREFIX, RoomRegistry
 from .notifier import Connection
 
 __all__ = ["VIDEO_TYPES", "ConsoleVideo", "decode_video_message"]
@@ -263,10 +263,13 @@ class ConsoleVideo:
         watch = self._watches.get(session_id)
         if watch is None:
             return
-        if kind == SESSION_CLOSED:
+        if kind in (SESSION_CLOSED, ROOM_MOVED):
+            # Closed, or held by another instance now (``moved``: the console watches again,
+            # and finds the room where it is).
+            reason = "session_closed" if kind == SESSION_CLOSED else "moved"
             self._forget(session_id, watch)
             for publisher_id, viewer_id in list(watch.viewers.items()):
-                self._left(session_id, viewer_id, publisher_id, "session_closed")
+                self._left(session_id, viewer_id, publisher_id, reason)
             watch.viewers.clear()
             return
         participant = str(details.get("participant_id", ""))

@@ -42,6 +42,7 @@ from ..documents import (
     TooManyDocuments,
 )
 from ..errors import RefusalError
+from ..room_ownership import InstanceUnreachable
 from ..screen_share import ScreenShareBusy, ScreenShareInactive
 from ..sessions.errors import (
     CallNotFound,
@@ -83,6 +84,7 @@ __all__ = [
 
 DOMAIN_STATUS: Mapping[type[RefusalError], int] = {
     SessionNotFound: 404,
+    InstanceUnreachable: 503,
     InvitationNotFound: 404,
     SessionClosed: 409,
     CallNotFound: 400,

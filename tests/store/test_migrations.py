@@ -41,6 +41,7 @@ EXPECTED_TABLES = {
     "session_files",
     "session_locations",
     "action_claims",
+    "room_owners",
     "early_statuses",
     "rate_limit_hits",
     "alembic_version",
@@ -68,7 +69,7 @@ async def test_given_an_empty_database_when_upgrading_then_tables_exist_at_head(
     await upgrade(empty_url)
 
     assert await _run_sync(empty_url, _table_names) == EXPECTED_TABLES
-    assert head_revision() == "0021_audit_centres"
+    assert head_revision() == "0022_room_owners"
     assert await current_revision(empty_url) == head_revision()
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import visioregul.integration
 from visioregul.integration.errors import DomainError
 from visioregul.integration.i18n import load_catalogue
+from visioregul.integration.room_ownership import InstanceUnreachable
 from visioregul.integration.web.errors import DOMAIN_STATUS
 from visioregul.media import MediaError
 
@@ -34,7 +35,10 @@ def refusal_classes() -> set[type[Exception]]:
 def test_given_every_refusal_of_the_domain_then_the_web_table_gives_it_a_status() -> None:
     missing = sorted(cls.__qualname__ for cls in refusal_classes() if cls not in DOMAIN_STATUS)
     assert not missing, f"no HTTP status in web/errors.py DOMAIN_STATUS for {missing}"
-    assert all(400 <= status < 500 for status in DOMAIN_STATUS.values())
+    # A refusal is the client's to act on (4xx); only an instance out of reach says "later".
+    server_side = {cls for cls, status in DOMAIN_STATUS.items() if not 400 <= status < 500}
+    assert server_side == {InstanceUnreachable}
+    assert DOMAIN_STATUS[InstanceUnreachable] == 503
 
 
 def test_given_the_refusals_default_ids_then_each_has_a_french_and_an_english_message() -> None:

@@ -611,6 +611,8 @@ export function timelineLine(session, event) {
       return { text: t('timeline.video.live'), tone: 'good' };
     case 'video.lost':
       return { text: t('timeline.video.lost'), tone: 'failed' };
+    case 'video.moved':
+      return { text: t('timeline.video.moved'), tone: 'normal' };
     case 'still.taken':
       return { text: t('timeline.still.taken', { actor }), tone: 'normal' };
     case 'session.ended': {
