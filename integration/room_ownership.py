@@ -94,6 +94,7 @@ class RoomOwnership:
         self._task: asyncio.Task[None] | None = None
         self._releasing: set[asyncio.Task[None]] = set()
         self._renewed_at: float | None = None
+        self._stopping = False
         self.on_lost: list[Callable[[set[str]], None]] = []
         """Called with the sessions whose rooms this instance no longer holds."""
         self.on_taken: list[Callable[[str, str], None]] = []
@@ -123,6 +124,7 @@ class RoomOwnership:
     async def close(self) -> None:
         """Stop renewing and give every room up, so that another instance takes them at once
         (a rolling restart: the pages reconnect to another instance)."""
+        self._stopping = True
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -141,6 +143,9 @@ class RoomOwnership:
         """Where the room is: here (claimed now if nobody holds it), or at another instance."""
         if self._db is None:
             return RoomHere()
+        if self._stopping:
+            # Handing rooms over: a page or console asking now tries again, elsewhere.
+            raise InstanceUnreachable()
         async with self._db.begin() as db:
             holder = await claim_room(db, session_id, self.instance, self.direct_url, LEASE)
         return self._placed(session_id, holder)
@@ -193,6 +198,8 @@ class RoomOwnership:
     def _placed(self, session_id: str, holder: Holder) -> RoomHere | RoomThere:
         if holder.instance != self.instance:
             return RoomThere(holder.instance, holder.direct_url)
+        if not holder.live:
+            return RoomHere()  # ended: served here, where it is refused as usual
         self._held.setdefault(session_id, asyncio.get_running_loop().time())
         if holder.previous is not None:
             log.warning(

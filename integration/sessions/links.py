@@ -119,10 +119,14 @@ class PatientLinks:
         return LinkAccess(invitation.session_id, invitation.id, invitation.role)
 
     async def session_of(self, token: str) -> str | None:
-        """The session a link is for, valid or not (to find where its room is); writes nothing."""
+        """The open session a link is for, valid or not (to find where its room is); None for
+        an unknown link or an ended session. Writes nothing."""
         async with self.db() as db:
             invitation = await _invitation(db, token)
-        return invitation.session_id if invitation else None
+            session = await db.get(VisioSession, invitation.session_id) if invitation else None
+        if session is None or session.state in FINAL_STATES:
+            return None
+        return session.id
 
     async def open(
         self,

@@ -56,6 +56,8 @@ class Holder:
     direct_url: str
     previous: str | None = None
     """When this claim took the room from another instance (its lease had run out): that one."""
+    live: bool = True
+    """False when the session has ended (or does not exist): nobody holds its room."""
 
 
 async def find_holder(db: AsyncSession, session_id: str) -> Holder | None:
@@ -91,21 +93,28 @@ async def claim_room(
     ).first()
     values = {"session": session_id, "instance": instance, "url": direct_url, "lease": lease}
     if row is None:
+        # Only an open session's room is held by anybody (an ended one has none to hold).
         inserted = (
             await db.execute(
                 text(
                     "INSERT INTO room_owners "
                     "(session_id, instance, direct_url, claimed_at, lease_until) "
-                    "VALUES (:session, :instance, :url, now(), "
-                    "now() + make_interval(secs => :lease)) "
+                    "SELECT id, :instance, :url, now(), "
+                    "now() + make_interval(secs => :lease) FROM visio_sessions "
+                    "WHERE id = CAST(:session AS VARCHAR) AND state NOT IN ('ended', 'expired') "
                     "ON CONFLICT (session_id) DO NOTHING RETURNING instance"
                 ),
                 values,
             )
         ).first()
-        if inserted is None:  # another instance inserted it meanwhile: ask again, locked
+        if inserted is not None:
+            return Holder(instance, direct_url)
+        taken = await db.scalar(
+            text("SELECT 1 FROM room_owners WHERE session_id = :session"), values
+        )
+        if taken:  # another instance inserted it meanwhile: ask again, locked
             return await claim_room(db, session_id, instance, direct_url, lease)
-        return Holder(instance, direct_url)
+        return Holder(instance, direct_url, live=False)
     if row.instance != instance and row.live:
         return Holder(row.instance, row.direct_url)
     previous = row.instance if row.instance != instance else None

@@ -23,11 +23,11 @@ from typing import Any
 from urllib.parse import quote
 
 import aiohttp
-from aiohttp import web
+from aiohttp import WSCloseCode, web
 
 from ..authorization import CONSOLE_SOCKET, message_rule
 from ..room_ownership import InstanceUnreachable, RoomThere
-from ..video import ROOM_MOVED
+from ..video import ROOM_MOVED, SESSION_CLOSED
 from . import appkeys
 from .console_parts import ConsoleParts
 from .forwarding import CLOSE_MOVED, Forwarder
@@ -221,8 +221,11 @@ async def bridged_console(request: web.Request) -> web.StreamResponse:
     closing: set[asyncio.Task[bool]] = set()
 
     def on_room(kind: str, _details: object) -> None:
-        if kind == ROOM_MOVED:  # the console's instance finds the room where it is now
-            task = asyncio.ensure_future(ws.close(code=CLOSE_MOVED))
+        # Moved: the console's instance finds the room where it is now. Ended: nothing more
+        # to carry (the console was told by its video's ``video.left``).
+        if kind in (ROOM_MOVED, SESSION_CLOSED):
+            code = CLOSE_MOVED if kind == ROOM_MOVED else WSCloseCode.OK
+            task = asyncio.ensure_future(ws.close(code=code))
             closing.add(task)
             task.add_done_callback(closing.discard)
 
