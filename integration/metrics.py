@@ -56,6 +56,12 @@ class LiveFigures:
     """Since the service started (closed rooms included): a counter."""
     console_sockets: int
     telephony_up: bool
+    rooms_held: int = 0
+    """Rooms this instance holds under a lease (several instances only)."""
+    rooms_taken_over: int = 0
+    """Rooms taken from an instance that was gone, since the service started: a counter."""
+    rooms_lost: int = 0
+    """Rooms another instance took from this one, since the service started: a counter."""
 
 
 class _LiveCollector(Collector):
@@ -89,6 +95,21 @@ class _LiveCollector(Collector):
             "visioregul_console_sockets",
             "Regulators' consoles connected.",
             value=figures.console_sockets,
+        )
+        yield GaugeMetricFamily(
+            "visioregul_rooms_held",
+            "Rooms this instance holds under a lease, among several instances.",
+            value=figures.rooms_held,
+        )
+        yield CounterMetricFamily(
+            "visioregul_rooms_taken_over",
+            "Rooms taken over from an instance that was gone (its pages reconnected here).",
+            value=figures.rooms_taken_over,
+        )
+        yield CounterMetricFamily(
+            "visioregul_rooms_lost",
+            "Rooms this instance stopped holding because another took them (lease not renewed).",
+            value=figures.rooms_lost,
         )
         yield GaugeMetricFamily(
             "visioregul_telephony_up",

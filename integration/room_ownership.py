@@ -95,6 +95,10 @@ class RoomOwnership:
         self._releasing: set[asyncio.Task[None]] = set()
         self._renewed_at: float | None = None
         self._stopping = False
+        self.taken_over = 0
+        """Rooms taken from an instance that was gone, since the start."""
+        self.lost = 0
+        """Rooms another instance took from this one, since the start."""
         self.on_lost: list[Callable[[set[str]], None]] = []
         """Called with the sessions whose rooms this instance no longer holds."""
         self.on_taken: list[Callable[[str, str], None]] = []
@@ -202,6 +206,7 @@ class RoomOwnership:
             return RoomHere()  # ended: served here, where it is refused as usual
         self._held.setdefault(session_id, asyncio.get_running_loop().time())
         if holder.previous is not None:
+            self.taken_over += 1
             log.warning(
                 "room of session %s taken over from instance %s", session_id, holder.previous
             )
@@ -236,7 +241,8 @@ class RoomOwnership:
 
     def _lose(self, sessions: set[str]) -> None:
         for session_id in sessions:
-            self._held.pop(session_id, None)
+            if self._held.pop(session_id, None) is not None:
+                self.lost += 1
         for callback in self.on_lost:
             try:
                 callback(sessions)

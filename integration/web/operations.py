@@ -141,6 +141,7 @@ async def stop_taking_work(app: web.Application) -> None:
 def _live(app: web.Application) -> LiveFigures:
     relay = app[appkeys.ROOMS].figures()
     link = app[appkeys.TELEPHONY].status.state
+    ownership = app.get(appkeys.OWNERSHIP)
     return LiveFigures(
         rooms=relay.rooms,
         publishers=relay.publishers,
@@ -149,4 +150,7 @@ def _live(app: web.Application) -> LiveFigures:
         bytes_relayed=relay.bytes_relayed,
         console_sockets=app[appkeys.CONSOLES].count(),
         telephony_up=link in (LinkState.UP, LinkState.DISABLED),
+        rooms_held=len(ownership.held) if ownership else 0,
+        rooms_taken_over=ownership.taken_over if ownership else 0,
+        rooms_lost=ownership.lost if ownership else 0,
     )

@@ -27,6 +27,7 @@ from .conftest import ClientFactory, login, make_settings, public_origin
 from .helpers import add_regulator, event_types, events_of, free_port, wait_detail
 from .patient import Client, gather_loopback, invite, open_page, publish, receive
 from .test_console_video import Viewer, next_of
+from .test_operations import _scrape
 
 pytestmark = [
     pytest.mark.timeout(90),
@@ -184,6 +185,9 @@ async def test_given_a_holder_gone_without_a_word_then_the_page_takes_the_room_e
     assert moved["details"] == {"from_instance": "visio-dead", "to_instance": "visio-a"}
     await wait_detail(a, session_id, lambda b: "video.live" in event_types(b), "live again")
     await page.close()
+    figures = await _scrape(a)
+    assert figures[("visioregul_rooms_taken_over_total", ())] == 1
+    assert figures[("visioregul_rooms_held", ())] == 1
 
 
 async def test_given_a_holder_whose_room_was_taken_then_it_lets_the_page_go(
@@ -206,6 +210,9 @@ async def test_given_a_holder_whose_room_was_taken_then_it_lets_the_page_go(
     # At its next renewal A finds the room gone: it closes it and lets the page go.
     assert await _closed_with(page) == 1012
     assert a.app[appkeys.ROOMS].find(session_id) is None
+    figures = await _scrape(a)
+    assert figures[("visioregul_rooms_lost_total", ())] == 1
+    assert figures[("visioregul_rooms_held", ())] == 0
 
 
 async def test_given_a_forged_relay_header_then_refused(
