@@ -485,8 +485,7 @@ def nginx_site(shipped: str, upstreams: list[int], port: int) -> str:
     site = _once(r"(^\s*server 10\.0\.0\.\d+:8015[^;]*;\n)+", lines, site)
     # The redirect from http, then TLS: a private test listener speaks plain HTTP.
     site = _once(r"^server \{\n\s*listen 80;.*?\n\}\n", "", site)
-    site = _once(r"listen 443 ssl;", f"listen 127.0.0.1:{port};", site)
-    site = _once(r"^\s*http2 on;\n", "", site)
+    site = _once(r"listen 443 ssl http2;", f"listen 127.0.0.1:{port};", site)
     for directive in ("ssl_certificate", "ssl_certificate_key", "ssl_protocols"):
         site = _once(rf"^\s*{directive} [^;]*;\n", "", site)
     return site
