@@ -136,3 +136,24 @@ async def test_given_an_instance_killed_then_requests_through_the_load_balancer_
                 break
             assert time.monotonic() < deadline, f"{dead} gets no request: {cluster.served()}"
             await asyncio.sleep(0.2)
+
+
+async def test_given_an_instance_stopped_as_systemd_does_then_it_exits_cleanly_and_requests_go_on(
+    cluster: Cluster,
+) -> None:
+    stopped = cluster.names[0]
+    async with _browser() as http:
+        await _login(http, cluster)
+        assert await cluster.stop(stopped) == 0
+        before = len(cluster.served())
+        for _ in range(6):
+            assert (await _me(http, cluster))["account"]["username"] == USERNAME
+        served = await _served_me(cluster, before, 6)
+        assert [status for status, _tried in served] == [200] * 6
+        assert all(tried[-1] != stopped for _status, tried in served), served
+        for name in cluster.names[1:]:
+            assert (await cluster.readyz(name))[0] == 200
+        # Restarted with the same configuration, as `systemctl restart` does.
+        await cluster.start(stopped)
+        body = await cluster.wait_ready(stopped)
+        assert (body["instance_id"], body["other_instances"]) == (stopped, "heard")
