@@ -14,6 +14,10 @@ Use :func:`cluster` (or the ``cluster`` fixture of ``tests/cluster/conftest.py``
         await visio.kill("visio-2")
         async with aiohttp.ClientSession() as http:
             await http.get(f"{visio.lb_url}/healthz")
+        await visio.start("visio-2")
+        await visio.wait_ready("visio-2")
+
+nginx's access log (:meth:`Cluster.served`) tells which instances each request was tried on.
 """
 
 from __future__ import annotations
@@ -218,11 +222,14 @@ class Cluster:
 
     async def stop(self, name: str, timeout: float = STOP_TIMEOUT) -> int:
         """SIGTERM the instance called ``name``, as ``systemctl stop`` does, and wait for it to
-        exit; returns its exit code (killed after ``timeout``, and :class:`ClusterError`)."""
+        exit; returns its exit code (that of its end if it was not running; killed after
+        ``timeout``, and :class:`ClusterError`)."""
         instance = self.instances[name]
         process = instance.process
-        if process is None or process.returncode is not None:
-            return process.returncode if process and process.returncode is not None else 0
+        if process is None:
+            raise ClusterError(f"{name} was never started")
+        if process.returncode is not None:
+            return process.returncode
         process.terminate()
         try:
             return await asyncio.wait_for(process.wait(), timeout)
