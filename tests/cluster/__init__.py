@@ -1,0 +1,1 @@
+"""Several service processes on one PostgreSQL behind a real load balancer (see ``harness``)."""
