@@ -12,6 +12,7 @@ import logging
 from collections.abc import AsyncIterator
 
 from aiohttp import WSCloseCode, web
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from visioregul.media import NetworkTestPeers, rtc_configuration
@@ -200,6 +201,10 @@ async def _one_instance_on_sqlite(app: web.Application) -> AsyncIterator[None]:
         yield
 
 
+_DECLARE_LOCK = 0x5649_5349_4F00_0016
+"""PostgreSQL advisory lock taken while an instance declares the configured centres and desks."""
+
+
 async def _store(app: web.Application) -> AsyncIterator[None]:
     settings = app[appkeys.SETTINGS].database
     if settings.auto_upgrade:
@@ -207,6 +212,9 @@ async def _store(app: web.Application) -> AsyncIterator[None]:
     engine = create_engine(settings)
     app[appkeys.DB] = make_sessionmaker(engine)
     async with app[appkeys.DB].begin() as db:
+        if is_postgresql(settings.url):
+            # Instances starting together declare the same centres and desks: one at a time.
+            await db.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _DECLARE_LOCK})
         # The settings' centres and their desks, then what the store holds (the admin pages'
         # changes included) for the rest of the service.
         await declare_centres(db, app[appkeys.SETTINGS])

@@ -10,6 +10,7 @@ console's sockets of that login are closed (:class:`LiveConsoles`).
 from __future__ import annotations
 
 import asyncio
+import os
 import secrets
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -157,6 +158,19 @@ def load_secret_key(data_dir: Path) -> bytes:
         return path.read_bytes()
     data_dir.mkdir(parents=True, exist_ok=True)
     key = secrets.token_bytes(32)
-    path.touch(mode=0o600)
-    path.write_bytes(key)
+    # Written whole under another name, then linked: instances starting together on one shared
+    # folder all end with the key that was linked first (a link never replaces a file).
+    draft = data_dir / f".secret.key.{os.getpid()}.{secrets.token_hex(4)}"
+    descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(descriptor, "wb") as file:
+            file.write(key)
+            file.flush()
+            os.fsync(file.fileno())
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            return path.read_bytes()
+    finally:
+        draft.unlink(missing_ok=True)
     return key

@@ -364,7 +364,6 @@ async def cluster(
         )
     data_dir = root / "data"
     data_dir.mkdir(parents=True, exist_ok=True)
-    _signing_key(data_dir)
     lb_port = free_port()
     lb_url = f"http://127.0.0.1:{lb_port}"
     instances = {}
@@ -407,16 +406,6 @@ async def cluster(
             yield visio
     finally:
         await visio.close()
-
-
-def _signing_key(data_dir: Path) -> None:
-    # The console's signing key is made by the first instance that finds none; instances
-    # starting at the same moment on an empty shared folder could each make their own, so the
-    # deployment creates it once beforehand (docs/several-instances.md), as here.
-    key = data_dir / "secret.key"
-    if not key.exists():
-        key.touch(mode=0o600)
-        key.write_bytes(secrets.token_bytes(32))
 
 
 def _config(
