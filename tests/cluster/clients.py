@@ -80,6 +80,8 @@ class SyntheticPage:
         self.http = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
         self.pc: RTCPeerConnection | None = None
         self.welcomes = 0
+        self.welcomed_at: list[float] = []
+        """Loop time of each welcome (a socket connected)."""
         self.closes: list[int | None] = []
         self._task: asyncio.Task[None] | None = None
         self._ws: aiohttp.ClientWebSocketResponse | None = None
@@ -116,6 +118,7 @@ class SyntheticPage:
                 body = json.loads(message.data)
                 if body["type"] == "welcome":
                     self.welcomes += 1
+                    self.welcomed_at.append(asyncio.get_running_loop().time())
                     await self._offer(ws)
                 elif body["type"] == "answer" and self.pc is not None:
                     await self.pc.setRemoteDescription(
@@ -145,6 +148,10 @@ class SyntheticConsole:
         self.session_id = session_id
         self.frames: list[float] = []
         """Loop time of each frame received, every peer together."""
+        self.fresh_frames: list[tuple[float, float]] = []
+        """Each frame's loop time with the time its peer was made (its offer came)."""
+        self.offered_at: list[float] = []
+        """Loop time of each video offer received."""
         self.offers = 0
         self.socket_drops = 0
         self.left: list[str] = []
@@ -156,6 +163,11 @@ class SyntheticConsole:
     def frames_since(self, moment: float) -> list[float]:
         """Times of the frames received after ``moment``."""
         return [at for at in self.frames if at > moment]
+
+    def new_frames_since(self, moment: float) -> list[float]:
+        """Times of the frames received by peers made after ``moment`` (frames still in
+        flight on an older peer do not count)."""
+        return [at for at, made in self.fresh_frames if made > moment]
 
     async def start(self) -> None:
         """Connect and watch, and keep doing so."""
@@ -190,6 +202,7 @@ class SyntheticConsole:
                     continue
                 if body["type"] == "video.offer":
                     self.offers += 1
+                    self.offered_at.append(asyncio.get_running_loop().time())
                     await self._answer(ws, body)
                 elif body["type"] == "video.left":
                     self.left.append(str(body.get("reason")))
@@ -218,7 +231,8 @@ class SyntheticConsole:
         if old is not None:
             self._later(close_peer_connection(old))
         pc = self._pcs[publisher] = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-        pc.on("track", lambda track: self._later(self._count(track)))
+        made = asyncio.get_running_loop().time()
+        pc.on("track", lambda track: self._later(self._count(track, made)))
         await pc.setRemoteDescription(RTCSessionDescription(sdp=offer["sdp"], type="offer"))
         await pc.setLocalDescription(await pc.createAnswer())
         await ws.send_json(
@@ -230,7 +244,7 @@ class SyntheticConsole:
             }
         )
 
-    async def _count(self, track: Any) -> None:
+    async def _count(self, track: Any, made: float) -> None:
         loop = asyncio.get_running_loop()
         while True:
             try:
@@ -239,6 +253,7 @@ class SyntheticConsole:
                 return
             if read_stamp(frame) is not None:
                 self.frames.append(loop.time())
+                self.fresh_frames.append((loop.time(), made))
 
     def _later(self, coroutine: Any) -> None:
         task = asyncio.ensure_future(coroutine)
