@@ -8,6 +8,7 @@ which runs the Alembic migrations shipped inside this package.
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util.exc import CommandError
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import (
@@ -27,6 +29,8 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import NullPool
 
 from ..settings import DatabaseSettings
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "ALEMBIC_INI",
@@ -174,7 +178,25 @@ async def upgrade(url: str) -> None:
     loop, so it runs in a worker thread.
     """
     config = alembic_config(url)
+    current = await current_revision(url)
+    if current is not None and not _known_revision(current):
+        # Expand/contract: a newer release migrated the database (a rolling upgrade, or a
+        # rollback); its migrations only add, so this release runs on it as it is.
+        log.warning(
+            "the database's schema (%s) is newer than this release's (%s): it is left as it is",
+            current,
+            head_revision(),
+        )
+        return
     await asyncio.to_thread(_upgrade_head, config)
+
+
+def _known_revision(revision: str) -> bool:
+    script = ScriptDirectory.from_config(alembic_config("sqlite+aiosqlite://"))
+    try:
+        return script.get_revision(revision) is not None
+    except CommandError:
+        return False
 
 
 def _upgrade_head(config: Config) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import sys
 from pathlib import Path
@@ -284,3 +285,55 @@ async def test_given_rows_of_0014_when_upgrading_then_accounts_keep_their_passwo
         await engine.dispose()
     assert flags == [("chef", False)]
     assert ids == [(1,), (2,)]
+
+
+async def test_given_a_schema_of_a_newer_release_when_this_release_starts_then_it_runs_on_it(
+    migrated_url: str,
+) -> None:
+    # A rolling upgrade: a newer instance migrated the database; this one starts again on it.
+    engine = create_async_engine(migrated_url, poolclass=NullPool)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(text("UPDATE alembic_version SET version_num = '0999_next'"))
+    finally:
+        await engine.dispose()
+    await upgrade(migrated_url)
+    assert await current_revision(migrated_url) == "0999_next"
+
+
+EXPAND_ONLY_FROM = 22
+"""Migrations from this number on only add (expand/contract): the release before runs on the
+schema they make, during a rolling upgrade of several instances."""
+_CONTRACTING = {
+    "drop_table",
+    "drop_column",
+    "alter_column",
+    "rename_table",
+    "drop_constraint",
+    "execute",
+}
+
+
+def test_given_the_migrations_of_rolling_releases_then_they_only_add() -> None:
+    versions = Path(alembic_config("sqlite+aiosqlite://").get_main_option("script_location") or "")
+    checked = 0
+    for path in sorted((versions / "versions").glob("0*.py")):
+        if int(path.name[:4]) < EXPAND_ONLY_FROM:
+            continue
+        tree = ast.parse(path.read_text())
+        (upgrade_function,) = [
+            node
+            for node in tree.body
+            if isinstance(node, ast.FunctionDef) and node.name == "upgrade"
+        ]
+        calls = {
+            node.func.attr
+            for node in ast.walk(upgrade_function)
+            if isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and isinstance(node.func.value, ast.Name)
+            and node.func.value.id == "op"
+        }
+        assert not calls & _CONTRACTING, f"{path.name} does more than add: {calls & _CONTRACTING}"
+        checked += 1
+    assert checked >= 1
