@@ -51,6 +51,9 @@ LEASE = 8.0
 closing its sockets (power lost, network cut) wait before another instance takes them."""
 _CLOSING_EVENTS = frozenset({"session.ended", "session.expired"})
 RENEW_EVERY = 2.0
+_MARGIN = 1.0
+"""Seconds before its leases run out that an instance which could not renew them stops acting
+on their rooms (a commit's delay, clocks read at different moments)."""
 """Seconds between renewals: a renewal may fail three times before the lease runs out."""
 
 
@@ -122,7 +125,7 @@ class RoomOwnership:
             count = await release_instance(db, self.instance)
         if count:
             log.info("%d rooms of this instance's previous run given up", count)
-        self._renewed_at = asyncio.get_running_loop().time()
+        self._renewed_at = asyncio.get_running_loop().time() - _MARGIN
         self._task = asyncio.create_task(self._renew_forever(), name="room-leases")
 
     async def close(self) -> None:
@@ -220,19 +223,24 @@ class RoomOwnership:
         while True:
             await asyncio.sleep(RENEW_EVERY)
             started = loop.time()
+            assert self._renewed_at is not None
+            # The leases run until at least LEASE after the last renewal began (PostgreSQL's
+            # clock read inside it): stop acting a margin before, whatever this attempt does.
+            deadline = self._renewed_at + LEASE - _MARGIN
             try:
-                async with asyncio.timeout(RENEW_EVERY), self._db.begin() as db:
+                wait = max(0.1, min(RENEW_EVERY, deadline - started))
+                async with asyncio.timeout(wait), self._db.begin() as db:
                     still = await renew_leases(db, self.instance, LEASE)
             except Exception as error:
-                assert self._renewed_at is not None
-                if self._held and loop.time() - self._renewed_at > LEASE - RENEW_EVERY:
-                    # The lease may have run out: another instance may hold these rooms now.
+                if self._held and loop.time() + RENEW_EVERY >= deadline:
+                    # The next attempt would end after the leases: another instance may take
+                    # these rooms then, so they close here now.
                     log.error("room leases not renewed (%s): their rooms close here", error)
                     self._lose(set(self._held))
                 else:
                     log.warning("room leases not renewed: %s", error)
                 continue
-            self._renewed_at = loop.time()
+            self._renewed_at = started
             # A room claimed while the renewal ran may be missing from its answer: not lost.
             lost = {s for s, at in self._held.items() if at < started and s not in still}
             if lost:

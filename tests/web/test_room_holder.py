@@ -14,9 +14,16 @@ from aiohttp.test_utils import TestServer
 from aiortc import RTCPeerConnection
 from pydantic import SecretStr
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
 
 from tests.media.peers import wait_until
-from tests.store.conftest import NewDatabase, backend, new_database  # noqa: F401
+from tests.store.conftest import (  # noqa: F401
+    NewDatabase,
+    _postgres_base_url,
+    backend,
+    new_database,
+)
 from visioregul.integration import appkeys
 from visioregul.integration.app import create_app
 from visioregul.integration.room_ownership import RoomHere, RoomThere
@@ -227,3 +234,49 @@ async def test_given_a_forged_relay_header_then_refused(
         "/internal/sessions/x/console", headers={"Origin": public_origin(a), "Upgrade": "websocket"}
     )
     assert internal.status == 403
+
+
+async def test_given_a_holder_cut_from_postgresql_then_it_lets_its_rooms_go_before_its_lease_ends(
+    aiohttp_client: ClientFactory,
+    tmp_path: Path,
+    new_database: NewDatabase,  # noqa: F811
+    peers: list[RTCPeerConnection],
+) -> None:
+    (a,) = await _instances(aiohttp_client, tmp_path, await new_database(), ["visio-a"])
+    session_id, token, _csrf = await invite(a)
+    page = await open_page(a, token)
+    peers.append(await publish(page))
+    assert await _holder(a, session_id) == "visio-a"
+    async with a.app[appkeys.DB]() as db:
+        name = await db.scalar(text("SELECT current_database()"))
+    admin = create_async_engine(
+        _postgres_base_url(), isolation_level="AUTOCOMMIT", poolclass=NullPool
+    )
+    try:
+        async with admin.connect() as server:
+            # A partition: every connection of the instance gone, no new one taken.
+            await server.execute(text(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS false'))
+            try:
+                await server.execute(
+                    text(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                        "WHERE datname = :name AND pid <> pg_backend_pid()"
+                    ),
+                    {"name": name},
+                )
+                # Its leases cannot be renewed: it closes the room before another may take it,
+                # and says it takes no new work.
+                assert await _closed_with(page) == 1012
+                assert a.app[appkeys.ROOMS].find(session_id) is None
+                ready = await a.get("/readyz")
+                assert ready.status == 503
+                assert (await ready.json())["database"] == "down"
+            finally:
+                await server.execute(text(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS true'))
+    finally:
+        await admin.dispose()
+    # PostgreSQL reachable again: the page's reconnection finds the room free and makes it here.
+    page = await open_page(a, token)
+    peers.append(await publish(page))
+    assert await _holder(a, session_id) == "visio-a"
+    await page.close()
