@@ -21,6 +21,8 @@ from ..log_privacy import loggable
 from ..messaging import Channel, DeliveryStatus
 from ..ratelimit import RateLimiter, RateLimitExceeded
 from ..settings import Settings
+from ..shared_ratelimit import Limiter, LocalLimiter, StoreLimiter
+from ..store.db import is_postgresql
 from ..store.models import DEFAULT_CENTRE_ID, utcnow
 from ..telephony.registry import LiveCallRegistry
 from .delivery import InvitationDelivery
@@ -49,15 +51,24 @@ class SessionOpening:
     paired_calls: PairedCalls
     centres: CentreDirectory
     """Which centre a call belongs to, and the time zone of each centre's invitations."""
-    _per_actor: RateLimiter = field(init=False)
-    _per_destination: RateLimiter = field(init=False)
-    _global: RateLimiter = field(init=False)
+    _per_actor: Limiter = field(init=False)
+    _per_destination: Limiter = field(init=False)
+    _global: Limiter = field(init=False)
 
     def __post_init__(self) -> None:
         limits = self.settings.messaging
-        self._per_actor = RateLimiter(limits.per_regulator_per_hour, 3600)
-        self._per_destination = RateLimiter(limits.per_destination_per_hour, 3600)
-        self._global = RateLimiter(limits.global_per_minute, 60)
+        self._per_actor = self._limiter("invite_regulator", limits.per_regulator_per_hour, 3600)
+        self._per_destination = self._limiter(
+            "invite_destination", limits.per_destination_per_hour, 3600
+        )
+        self._global = self._limiter("invite_global", limits.global_per_minute, 60)
+
+    def _limiter(self, name: str, limit: int, period: int) -> Limiter:
+        """Counted in the store when instances share it (PostgreSQL): behind a load balancer,
+        each instance counting for itself would let N times the invitations out."""
+        if is_postgresql(self.settings.database.url):
+            return StoreLimiter(name, limit, period, lambda: self.journal.db)
+        return LocalLimiter(RateLimiter(limit, period))
 
     async def open_session(
         self,
@@ -75,7 +86,7 @@ class SessionOpening:
         if call_id and (call is None or self.centres.of_call(call) != centre_id):
             # Another centre's call is answered exactly like an unknown one.
             raise CallNotFound()
-        self._check_limits(actor, target)
+        await self._check_limits(actor, target)
         now = utcnow()
         session = VisioSession(
             id=secrets.token_hex(16),
@@ -131,7 +142,7 @@ class SessionOpening:
         if role not in (PATIENT, THIRD_PARTY):
             raise InvalidRole(detail="role")
         target = parse_invitation_destination(destination, self.settings.telephony.region)
-        self._check_limits(actor, target)
+        await self._check_limits(actor, target)
         async with self.journal.transaction() as db:
             session = await self.journal.open_row(db, session_id)
             invitation, token, _ = await self._new_invitation(
@@ -185,7 +196,7 @@ class SessionOpening:
         self.delivery.start(invitation, token, language, self.centres.time_zone(session.centre_id))
         return invitation
 
-    def _check_limits(self, actor: Actor, target: Destination) -> None:
+    async def _check_limits(self, actor: Actor, target: Destination) -> None:
         checks = [
             (self._global, "global", "all"),
             (self._per_actor, "regulator", actor.name),
@@ -193,7 +204,7 @@ class SessionOpening:
         ]
         for limiter, scope, key in checks:
             try:
-                limiter.hit(key)
+                await limiter.hit(key)
             except RateLimitExceeded as exc:
                 shown = loggable(key, log) if scope == "destination" else key
                 log.warning("invitation refused: %s limit reached (%s)", scope, shown)

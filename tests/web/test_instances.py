@@ -32,12 +32,17 @@ pytestmark = pytest.mark.parametrize(
 
 
 async def _instances(
-    aiohttp_client: ClientFactory, tmp_path: Path, url: str, names: list[str]
+    aiohttp_client: ClientFactory,
+    tmp_path: Path,
+    url: str,
+    names: list[str],
+    per_regulator_per_hour: int = 30,
 ) -> list[Client]:
     clients = []
     for name in names:
         settings = make_settings(tmp_path / name)
         settings.database = DatabaseSettings(url=url)
+        settings.messaging.per_regulator_per_hour = per_regulator_per_hour
         settings.service.instance_id = name
         client = await aiohttp_client(create_app(settings))
         clients.append(client)
@@ -171,3 +176,23 @@ async def test_given_the_notices_connection_lost_then_not_ready_until_heard_agai
         await admin.dispose()
 
     assert await _readiness(instance, "heard") == 200  # it listens again by itself
+
+
+async def test_given_a_regulator_inviting_through_two_instances_then_one_limit_counts_both(
+    aiohttp_client: ClientFactory,
+    tmp_path: Path,
+    new_database: Any,
+) -> None:
+    first, second = await _instances(
+        aiohttp_client, tmp_path, await new_database(), ["visio-a", "visio-b"], 2
+    )
+    first_token, second_token = await login(first), await login(second)
+    assert (await open_session(first, first_token, "06 12 34 56 01")).status == 201
+    assert (await open_session(second, second_token, "06 12 34 56 02")).status == 201
+    # A third invitation within the hour, through either instance: refused, in French.
+    refused = await open_session(first, first_token, "06 12 34 56 03")
+    assert refused.status == 429
+    body = await refused.json()
+    assert body["error_id"] == "too_many_invitations_regulator"
+    assert "limite d'invitations" in body["message"]
+    assert (await open_session(second, second_token, "06 12 34 56 04")).status == 429
