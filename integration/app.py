@@ -376,6 +376,7 @@ async def _session_fanout(app: web.Application) -> AsyncIterator[None]:
         app[appkeys.DB],
         service.publish_from_elsewhere,
         on_gap=lambda: log.warning("session events of other instances may have been missed"),
+        on_resync=app[appkeys.NOTIFIER].resync,
     )
     service.share_with_other_instances(fanout)
     fanout.start()

@@ -52,6 +52,7 @@ class SessionFanout:
         db: async_sessionmaker[AsyncSession],
         deliver: Callable[[SessionUpdate], None],
         on_gap: Callable[[], None] = lambda: None,
+        on_resync: Callable[[], None] = lambda: None,
     ) -> None:
         """``deliver`` gets each event written by another instance; ``on_gap`` is called when
         notices may have been missed (the listening connection was lost)."""
@@ -60,6 +61,9 @@ class SessionFanout:
         self._db = db
         self._deliver = deliver
         self._on_gap = on_gap
+        self._on_resync = on_resync
+        self._gap = False
+        """Notices were missed: the listeners are told to read again once heard anew."""
         self._notices: asyncio.Queue[tuple[str, int]] = asyncio.Queue()
         self._connected = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -107,6 +111,7 @@ class SessionFanout:
                     log.warning("session events of other instances unheard: %r", exc)
                 if self._connected.is_set():
                     self._connected.clear()
+                    self._gap = True
                     self._on_gap()
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, _RETRY_MAX)
@@ -130,6 +135,10 @@ class SessionFanout:
             await connection.add_listener(CHANNEL, on_notice)
             self._connected.set()
             log.info("hearing the session events of other instances")
+            if self._gap:
+                # What was written meanwhile is in the store now: read it again.
+                self._gap = False
+                self._on_resync()
             while not lost.done():
                 await asyncio.wait([lost], timeout=_HEARTBEAT)
                 if not lost.done():
@@ -158,6 +167,7 @@ class SessionFanout:
             except Exception:  # the store is unreachable: this event is missed, not the rest
                 log.warning("session event %s of session %s unread", event_id, session_id)
                 self._on_gap()
+                self._on_resync()
                 continue
             if update is not None:
                 self._deliver(update)

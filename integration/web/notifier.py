@@ -144,6 +144,13 @@ class Notifier:
         for connection in list(self.cad):
             connection.send(message)
 
+    def resync(self) -> None:
+        """Session updates of other instances may have been missed (the store's notices were
+        unheard for a while): every console reads its sessions again, its video untouched."""
+        for listeners in list(self.consoles.values()):
+            for connection in list(listeners):
+                connection.send({"type": "resync"})
+
     def _to_position(self, position: str, call: LiveCall, message: dict[str, Any]) -> None:
         for connection in list(self.consoles.get(position, ())):
             if self.hears(connection, call):

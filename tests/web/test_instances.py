@@ -150,6 +150,9 @@ async def test_given_the_notices_connection_lost_then_not_ready_until_heard_agai
     aiohttp_client: ClientFactory, tmp_path: Path, new_database: Any
 ) -> None:
     (instance,) = await _instances(aiohttp_client, tmp_path, await new_database(), ["visio-a"])
+    await login(instance)
+    console = await instance.ws_connect("/console/ws", origin=public_origin(instance))
+    assert (await console.receive_json(timeout=5))["type"] == "hello"
     # PostgreSQL drops the listening connection and takes no new one for a while (a restart,
     # a partition): the pool's open connections still answer.
     async with instance.app[appkeys.DB]() as db:
@@ -176,6 +179,9 @@ async def test_given_the_notices_connection_lost_then_not_ready_until_heard_agai
         await admin.dispose()
 
     assert await _readiness(instance, "heard") == 200  # it listens again by itself
+    # A console open meanwhile is told to read its sessions again (what it missed is stored).
+    assert (await _next(console, "resync")) == {"type": "resync"}
+    await console.close()
 
 
 async def test_given_a_regulator_inviting_through_two_instances_then_one_limit_counts_both(

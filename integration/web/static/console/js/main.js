@@ -383,6 +383,12 @@ class Console {
       case 'session.updated':
         this.onSessionUpdated(message);
         break;
+      case 'resync':
+        // Updates from another instance may have been missed: read the sessions again.
+        this.room?.refresh();
+        this.history?.refreshSoon();
+        this.outbox.refreshSoon();
+        break;
       case 'call.updated':
         this.board.update(message.call);
         this.render();
