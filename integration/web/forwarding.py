@@ -141,6 +141,8 @@ class Forwarder:
                 max_msg_size=max_msg_size,
             )
         except aiohttp.WSServerHandshakeError as error:
+            if error.status == 503:
+                raise TryAgain() from error  # it does not hold the room (any more): look again
             raise _refused(error.status) from error
         except aiohttp.ClientConnectorError:
             return None
@@ -185,6 +187,10 @@ class Forwarder:
             raise InstanceUnreachable() from error
 
 
+class TryAgain(Exception):
+    """The instance reached does not hold the room (it moved on, or it is stopping)."""
+
+
 def _refused(status: int) -> web.HTTPException:
     """The holder's refusal of a handshake, as this instance's response."""
     response = web.HTTPException()
@@ -206,7 +212,10 @@ async def pipe(ws: web.WebSocketResponse, upstream: aiohttp.ClientWebSocketRespo
             elif message.type is WSMsgType.BINARY:
                 await ws.send_bytes(message.data)
         code = upstream.close_code
-        await ws.close(code=code if code and code >= 3000 else CLOSE_MOVED)
+        # The holder's own words (a normal end, the link's refusals) pass; anything else (it
+        # stopped, it vanished) tells the page to reconnect.
+        passed = code is not None and (code == WSCloseCode.OK or code >= 3000)
+        await ws.close(code=code if code is not None and passed else CLOSE_MOVED)
 
     async def up() -> None:
         async for message in ws:
@@ -296,10 +305,13 @@ async def room_routing_middleware(request: web.Request, handler: Handler) -> web
             return await handler(request)
         forwarder = request.app[FORWARDER]
         response: web.StreamResponse | None
-        if claims:
-            response = await forwarder.socket(request, there, _MAX_SOCKET_MESSAGE)
-        else:
-            response = await forwarder.request(request, there)
+        try:
+            if claims:
+                response = await forwarder.socket(request, there, _MAX_SOCKET_MESSAGE)
+            else:
+                response = await forwarder.request(request, there)
+        except TryAgain:
+            continue
         if response is not None:
             return response
         await ownership.holder_gone(there)
