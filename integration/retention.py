@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from . import cad_links, console_logins, practitioners
 from .sessions.early_statuses import purge_early
 from .settings import Settings
+from .shared_login_throttle import purge_login_failures
 from .shared_ratelimit import purge_hits
 from .store import claims
 from .store.models import AuditEntry, OutboxMessage, utcnow
@@ -71,6 +72,8 @@ async def purge_retained(
         log.info("retention: purged %d gateway reports that found no message", early)
     async with sessionmaker.begin() as db:
         await purge_hits(db)  # counts of past minutes: nothing worth a log line
+    async with sessionmaker.begin() as db:
+        await purge_login_failures(db)  # failures long forgiven: nothing worth a log line
     async with sessionmaker.begin() as db:
         claimed = await claims.purge_claims(db)
     if claimed:
