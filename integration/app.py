@@ -261,6 +261,7 @@ async def _sessions(app: web.Application) -> AsyncIterator[None]:
         senders=build_senders(settings.messaging, app[appkeys.DB]),
         registry=app[appkeys.REGISTRY],
         pairing=pairing,
+        retry_key=load_secret_key(settings.service.data_dir),
         storage=storage,
         centres=app[appkeys.CENTRES],
     )

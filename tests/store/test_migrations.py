@@ -46,6 +46,7 @@ EXPECTED_TABLES = {
     "early_statuses",
     "rate_limit_hits",
     "login_failures",
+    "retry_tokens",
     "alembic_version",
 }
 
@@ -71,7 +72,7 @@ async def test_given_an_empty_database_when_upgrading_then_tables_exist_at_head(
     await upgrade(empty_url)
 
     assert await _run_sync(empty_url, _table_names) == EXPECTED_TABLES
-    assert head_revision() == "0023_login_failures"
+    assert head_revision() == "0024_retry_tokens"
     assert await current_revision(empty_url) == head_revision()
 
 
