@@ -1,12 +1,12 @@
 """The tokens kept for a retry are sealed: only the service's key opens them, each for its own
-invitation, until the link expires; the login failures purge forgets keys quiet for a day."""
+invitation, until the link expires."""
 
 from __future__ import annotations
 
 import secrets
 from datetime import timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from visioregul.integration.sessions.models import Invitation, VisioSession
@@ -16,7 +16,6 @@ from visioregul.integration.sessions.retry_tokens import (
     purge_expired_tokens,
 )
 from visioregul.integration.sessions.tokens import new_token
-from visioregul.integration.shared_login_throttle import LoginFailures, purge_login_failures
 from visioregul.integration.store.models import utcnow
 
 SECRET = bytes(range(32))
@@ -70,16 +69,3 @@ async def test_given_kept_tokens_then_found_until_forgotten_or_expired(
     assert await session.scalar(select(func.count()).select_from(RetryToken)) == 1
     await tokens.forget(session, live.id)
     assert await tokens.find(session, live.id) is None
-
-
-async def test_given_login_failures_quiet_for_a_day_then_purged(session: AsyncSession) -> None:
-    for key in ("ip:192.0.2.1", "user:arm1"):
-        session.add(LoginFailures(key=key, count=3, last_at=utcnow()))
-    await session.flush()
-    await session.execute(
-        update(LoginFailures)
-        .where(LoginFailures.key == "ip:192.0.2.1")
-        .values(last_at=utcnow() - timedelta(days=1, seconds=1))
-    )
-    assert await purge_login_failures(session) == 1
-    assert list(await session.scalars(select(LoginFailures.key))) == ["user:arm1"]
