@@ -39,7 +39,7 @@ from .centre_admin import (
     grantable_roles,
     record,
 )
-from .login_throttle import LoginThrottle
+from .login_throttle import LoginLimiter
 from .sessions.models import SessionEvent, VisioSession
 from .store.models import Account, AuditEntry, Centre, Position, Role, account_positions
 
@@ -175,7 +175,7 @@ async def _given(db: AsyncSession, account_ids: Sequence[int]) -> dict[int, list
     return given
 
 
-def _view(account: Account, positions: list[str], throttle: LoginThrottle) -> ManagedAccount:
+async def _view(account: Account, positions: list[str], throttle: LoginLimiter) -> ManagedAccount:
     return ManagedAccount(
         id=account.id,
         username=account.username,
@@ -185,7 +185,7 @@ def _view(account: Account, positions: list[str], throttle: LoginThrottle) -> Ma
         disabled=account.disabled,
         must_change_password=account.must_change_password,
         last_login_at=account.last_login_at,
-        locked_out=throttle.locked_out(f"user:{account.username}"),
+        locked_out=await throttle.locked_out(f"user:{account.username}"),
     )
 
 
@@ -224,7 +224,7 @@ async def _grant(db: AsyncSession, account: Account, endpoints: Sequence[str]) -
 
 
 async def centre_accounts(
-    db: AsyncSession, admin: Principal, centre_id: int, throttle: LoginThrottle
+    db: AsyncSession, admin: Principal, centre_id: int, throttle: LoginLimiter
 ) -> list[ManagedAccount]:
     """The centre's accounts, by username."""
     await check_centre(db, admin, centre_id)
@@ -234,7 +234,7 @@ async def centre_accounts(
         )
     )
     given = await _given(db, [account.id for account in rows])
-    return [_view(account, given.get(account.id, []), throttle) for account in rows]
+    return [await _view(account, given.get(account.id, []), throttle) for account in rows]
 
 
 async def create_centre_account(
@@ -247,7 +247,7 @@ async def create_centre_account(
     role: str,
     positions: Sequence[str],
     password: str,
-    throttle: LoginThrottle,
+    throttle: LoginLimiter,
 ) -> ManagedAccount:
     """Create an account of the centre with a temporary password (to change at first sign-in)."""
     centre = await check_centre(db, admin, centre_id)
@@ -267,7 +267,7 @@ async def create_centre_account(
     await record(
         db, admin, "account.created", centre, account.username, role=wanted.value, positions=given
     )
-    return _view(account, given, throttle)
+    return await _view(account, given, throttle)
 
 
 async def update_centre_account(
@@ -279,7 +279,7 @@ async def update_centre_account(
     display_name: str,
     role: str,
     positions: Sequence[str],
-    throttle: LoginThrottle,
+    throttle: LoginLimiter,
 ) -> ManagedAccount:
     """Change an account's name, role and positions (an administrator keeps their own role)."""
     centre, account = await _managed(db, admin, centre_id, account_id)
@@ -305,7 +305,7 @@ async def update_centre_account(
         role=wanted.value,
         positions=given,
     )
-    return _view(account, given, throttle)
+    return await _view(account, given, throttle)
 
 
 async def reset_password(
@@ -314,7 +314,7 @@ async def reset_password(
     centre_id: int,
     account_id: int,
     password: str,
-    throttle: LoginThrottle,
+    throttle: LoginLimiter,
 ) -> tuple[ManagedAccount, list[str]]:
     """Give an account a temporary password, to change at its next sign-in; its console logins
     are revoked and its sign-in failures forgotten. The account and the logins revoked."""
@@ -325,25 +325,25 @@ async def reset_password(
     account.password_hash = await asyncio.to_thread(accounts.hash_password, password)
     account.must_change_password = True
     revoked = await console_logins.revoke_account(db, account.id)
-    throttle.unlock(account.username)
+    await throttle.unlock(account.username)
     await db.flush()
     await record(
         db, admin, "account.password_reset", centre, account.username, revoked_logins=len(revoked)
     )
     given = (await _given(db, [account.id])).get(account.id, [])
-    return _view(account, given, throttle), revoked
+    return await _view(account, given, throttle), revoked
 
 
 async def unlock_account(
-    db: AsyncSession, admin: Principal, centre_id: int, account_id: int, throttle: LoginThrottle
+    db: AsyncSession, admin: Principal, centre_id: int, account_id: int, throttle: LoginLimiter
 ) -> ManagedAccount:
     """Forget the sign-in failures counted against an account (its growing delay ends)."""
     centre, account = await _managed(db, admin, centre_id, account_id)
-    was_locked = throttle.locked_out(f"user:{account.username}")
-    throttle.unlock(account.username)
+    was_locked = await throttle.locked_out(f"user:{account.username}")
+    await throttle.unlock(account.username)
     await record(db, admin, "account.unlocked", centre, account.username, was_locked=was_locked)
     given = (await _given(db, [account.id])).get(account.id, [])
-    return _view(account, given, throttle)
+    return await _view(account, given, throttle)
 
 
 async def set_disabled(
@@ -352,7 +352,7 @@ async def set_disabled(
     centre_id: int,
     account_id: int,
     disabled: bool,
-    throttle: LoginThrottle,
+    throttle: LoginLimiter,
 ) -> tuple[ManagedAccount, list[str]]:
     """Deactivate an account (its console logins revoked at once) or reactivate it; the account
     and the logins revoked. Nobody deactivates themselves."""
@@ -371,4 +371,4 @@ async def set_disabled(
         revoked_logins=len(revoked),
     )
     given = (await _given(db, [account.id])).get(account.id, [])
-    return _view(account, given, throttle), revoked
+    return await _view(account, given, throttle), revoked

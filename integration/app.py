@@ -27,7 +27,7 @@ from .centres import CentreDirectory, all_positions, declare_centres
 from .documents import Documents
 from .geocoding import ReverseGeocoder
 from .i18n import load_catalogue
-from .login_throttle import LoginThrottle
+from .login_throttle import LocalLoginThrottle, LoginLimiter, LoginThrottle
 from .messaging import build_senders
 from .metrics import ServiceMetrics
 from .oidc import RelyingParty
@@ -43,6 +43,7 @@ from .sessions.remote_control import RemoteControl
 from .sessions.services import SessionService
 from .sessions.texts import TextMessages
 from .settings import Settings
+from .shared_login_throttle import StoreLoginThrottle
 from .shared_ratelimit import Limiter, LocalLimiter, StoreLimiter
 from .stills import Stills
 from .storage import DirectoryStorage
@@ -126,10 +127,7 @@ def create_app(settings: Settings) -> web.Application:
         load_secret_key(settings.service.data_dir), settings.console.session_max_age
     )
     app[appkeys.CONSOLES] = LiveConsoles()
-    app[appkeys.LOGIN_LIMITER] = LoginThrottle(
-        free_failures=settings.console.login_failures_before_delay,
-        max_delay=settings.console.login_max_delay,
-    )
+    app[appkeys.LOGIN_LIMITER] = _login_limiter(app)
     app[appkeys.LINK_LIMITER] = _limiter(app, "link", 30, 60)
     # A CAD opens the console once per call taken: a few a minute from one desk at most.
     app[appkeys.CAD_LINK_LIMITER] = _limiter(app, "cad_link", 20, 60)
@@ -192,6 +190,23 @@ def _limiter(app: web.Application, name: str, limit: int, period: int) -> Limite
     return LocalLimiter(RateLimiter(limit, period))
 
 
+def _login_limiter(app: web.Application) -> LoginLimiter:
+    """The console login throttle: counted in the store when instances share it (PostgreSQL),
+    else in memory."""
+    console = app[appkeys.SETTINGS].console
+    if is_postgresql(app[appkeys.SETTINGS].database.url):
+        return StoreLoginThrottle(
+            lambda: app[appkeys.DB],
+            free_failures=console.login_failures_before_delay,
+            max_delay=console.login_max_delay,
+        )
+    return LocalLoginThrottle(
+        LoginThrottle(
+            free_failures=console.login_failures_before_delay, max_delay=console.login_max_delay
+        )
+    )
+
+
 async def _root(request: web.Request) -> web.StreamResponse:
     raise web.HTTPFound("/console")
 
@@ -246,6 +261,7 @@ async def _sessions(app: web.Application) -> AsyncIterator[None]:
         senders=build_senders(settings.messaging, app[appkeys.DB]),
         registry=app[appkeys.REGISTRY],
         pairing=pairing,
+        retry_key=load_secret_key(settings.service.data_dir),
         storage=storage,
         centres=app[appkeys.CENTRES],
     )

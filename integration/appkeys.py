@@ -15,7 +15,7 @@ from visioregul.media import NetworkTestPeers
 from .centres import CentreDirectory
 from .documents import Documents
 from .i18n import Catalogue
-from .login_throttle import LoginThrottle
+from .login_throttle import LoginLimiter
 from .room_ownership import RoomOwnership
 from .screen_share import ScreenShares
 from .sessions.fanout import SessionFanout
@@ -68,7 +68,7 @@ TELEPHONY = web.AppKey("telephony", Telephony)
 SESSION_SERVICE = web.AppKey("session_service", SessionService)
 FANOUT = web.AppKey("fanout", SessionFanout)
 """Session events to and from the other instances; absent on SQLite (one instance)."""
-LOGIN_LIMITER = web.AppKey("login_limiter", LoginThrottle)
+LOGIN_LIMITER = web.AppKey("login_limiter", LoginLimiter)
 LINK_LIMITER = web.AppKey("link_limiter", Limiter)
 ROOMS = web.AppKey("rooms", RoomRegistry)
 TEST_PEERS = web.AppKey("test_peers", NetworkTestPeers)

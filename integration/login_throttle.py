@@ -6,6 +6,11 @@ further attempt must wait a delay that doubles with every new failure (1 s, 2 s,
 ``max_delay``); an attempt made before the delay has passed is refused without checking the
 password. A key is forgotten after ``forget_after`` seconds without a failure. Knows nothing of
 HTTP: a refusal raises ``RateLimitExceeded``, which the caller translates.
+
+Callers use one async interface, :class:`LoginLimiter`: on SQLite (one instance) the failures
+stay in this process's memory (:class:`LocalLoginThrottle`); on PostgreSQL every instance counts
+them together in the store (:class:`~.shared_login_throttle.StoreLoginThrottle`), or a load
+balancer would give an attacker one series of attempts per instance.
 """
 
 from __future__ import annotations
@@ -14,10 +19,47 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from .ratelimit import RateLimitExceeded
 
-__all__ = ["LoginThrottle"]
+__all__ = ["LocalLoginThrottle", "LoginLimiter", "LoginThrottle", "account_keys", "delay_after"]
+
+
+class LoginLimiter(Protocol):
+    """Growing delays after failed logins, per key (a client address, a username)."""
+
+    @property
+    def free_failures(self) -> int:
+        """Failures allowed in a row before delays start."""
+
+    async def check(self, *keys: str) -> None:
+        """Raise ``RateLimitExceeded`` when any key must still wait before its next attempt."""
+
+    async def failed(self, *keys: str) -> None:
+        """Count one failed login for each key."""
+
+    async def succeeded(self, key: str) -> None:
+        """Forget the failures of ``key`` (the username that just signed in)."""
+
+    async def locked_out(self, key: str) -> bool:
+        """Whether ``key``'s attempts are delayed."""
+
+    async def unlock(self, username: str) -> bool:
+        """Forget the failures counted against the account ``username``; whether there were."""
+
+
+def account_keys(username: str) -> tuple[str, str]:
+    """The keys an account's failures are counted under: its sign-ins, its password changes."""
+    name = username.lower()
+    return (f"user:{name}", f"password:{name}")
+
+
+def delay_after(count: int, free_failures: int, max_delay: float) -> float:
+    """The delay imposed after ``count`` failures in a row, in seconds."""
+    if count < free_failures:
+        return 0.0
+    return float(min(max_delay, 2 ** (count - free_failures)))
 
 
 @dataclass
@@ -76,16 +118,14 @@ class LoginThrottle:
         """Forget every failure counted against the account ``username`` (its sign-ins and its
         password changes): an administrator unlocked it. Failures counted against client
         addresses stay. Whether anything was forgotten."""
-        name = username.lower()
-        keys = (f"user:{name}", f"password:{name}")
-        return any([self._failures.pop(key, None) is not None for key in keys])
+        return any([self._failures.pop(key, None) is not None for key in account_keys(username)])
 
     def delay(self, key: str) -> float:
         """The delay imposed after the failures recorded for ``key``, in seconds."""
         failures = self._failures.get(key)
-        if failures is None or failures.count < self.free_failures:
+        if failures is None:
             return 0.0
-        return float(min(self.max_delay, 2 ** (failures.count - self.free_failures)))
+        return delay_after(failures.count, self.free_failures, self.max_delay)
 
     def _wait(self, key: str, now: float) -> float:
         failures = self._failures.get(key)
@@ -97,3 +137,35 @@ class LoginThrottle:
         # A flood of distinct keys must not grow memory without bound.
         for key in [k for k, v in self._failures.items() if now - v.last >= self.forget_after]:
             del self._failures[key]
+
+
+@dataclass
+class LocalLoginThrottle:
+    """A :class:`LoginLimiter` counting in this process's memory (one instance)."""
+
+    throttle: LoginThrottle
+
+    @property
+    def free_failures(self) -> int:
+        """Failures allowed in a row before delays start."""
+        return self.throttle.free_failures
+
+    async def check(self, *keys: str) -> None:
+        """Raise ``RateLimitExceeded`` when any key must still wait before its next attempt."""
+        self.throttle.check(*keys)
+
+    async def failed(self, *keys: str) -> None:
+        """Count one failed login for each key."""
+        self.throttle.failed(*keys)
+
+    async def succeeded(self, key: str) -> None:
+        """Forget the failures of ``key``."""
+        self.throttle.succeeded(key)
+
+    async def locked_out(self, key: str) -> bool:
+        """Whether ``key``'s attempts are delayed."""
+        return self.throttle.locked_out(key)
+
+    async def unlock(self, username: str) -> bool:
+        """Forget the failures counted against the account ``username``; whether there were."""
+        return self.throttle.unlock(username)

@@ -3,7 +3,8 @@
 The local outbox keeps the messages it simulated (links included) no longer than the sessions
 they invited to (``sessions.retention_days``); the audit log has its own, much longer retention
 (``audit.retention_days``); console logins past their cookie's lifetime are dropped, and so are
-the CAD's used deep-link tokens past their expiry. Each purge
+the CAD's used deep-link tokens past their expiry, and so are the tokens kept for a retry past
+their link's expiry. Each purge
 runs in its own transaction and is logged when it removed something.
 """
 
@@ -17,7 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from . import cad_links, console_logins, practitioners
 from .sessions.early_statuses import purge_early
+from .sessions.retry_tokens import purge_expired_tokens
 from .settings import Settings
+from .shared_login_throttle import purge_login_failures
 from .shared_ratelimit import purge_hits
 from .store import claims
 from .store.models import AuditEntry, OutboxMessage, utcnow
@@ -70,7 +73,13 @@ async def purge_retained(
     if early:
         log.info("retention: purged %d gateway reports that found no message", early)
     async with sessionmaker.begin() as db:
+        expired = await purge_expired_tokens(db)
+    if expired:
+        log.info("retention: purged %d tokens kept for links now expired", expired)
+    async with sessionmaker.begin() as db:
         await purge_hits(db)  # counts of past minutes: nothing worth a log line
+    async with sessionmaker.begin() as db:
+        await purge_login_failures(db)  # failures long forgiven: nothing worth a log line
     async with sessionmaker.begin() as db:
         claimed = await claims.purge_claims(db)
     if claimed:

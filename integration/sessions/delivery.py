@@ -1,7 +1,8 @@
 """Sending invitations: the gateway call, its automatic retries, and the gateway's status reports.
 
-The links' tokens are never stored: the ones of invitations not yet delivered are kept here, in
-memory, so that a regulator can have the same link sent again. Everything this writes goes
+The links' tokens are stored hashed only: the ones of invitations not yet delivered are also kept
+sealed (:mod:`.retry_tokens`), so that a regulator can have the same link sent again, from any
+instance, or after a restart. Everything this writes goes
 through the session service's transaction and event log, handed over by the service that owns
 this object (:class:`~.services.SessionService`).
 """
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..messaging import (
     Channel,
@@ -28,6 +30,7 @@ from ..settings import Settings
 from .early_statuses import keep_early, take_early
 from .journal import SYSTEM, Actor, SessionJournal
 from .models import Invitation
+from .retry_tokens import RetryTokens
 from .state import FINAL_STATES, SessionFact
 
 __all__ = ["InvitationDelivery"]
@@ -60,24 +63,25 @@ class InvitationDelivery:
     """The session service's transactions and event log: all this writes goes through it."""
     spawn: Callable[[Coroutine[Any, Any, None]], None]
     """Runs a coroutine in the background, cancelled when the service closes."""
-    _tokens: dict[str, str] = field(default_factory=dict, init=False)
-    """Tokens of invitations not yet delivered, kept in memory only, for a retry by hand."""
+    tokens: RetryTokens
+    """Tokens of invitations not yet delivered, kept sealed in the store, for a retry by hand."""
     _sending: set[str] = field(default_factory=set, init=False)
     """Invitations being sent right now (automatic retries included)."""
 
     # -- tokens and sends in flight ------------------------------------------------------------
 
-    def remember(self, invitation_id: str, token: str) -> None:
-        """Keep an invitation's token until it is delivered, for a retry by hand."""
-        self._tokens[invitation_id] = token
+    async def remember(self, db: AsyncSession, invitation: Invitation, token: str) -> None:
+        """Keep an invitation's token until it is delivered, for a retry by hand (in ``db``'s
+        transaction, the one that adds the invitation)."""
+        await self.tokens.keep(db, invitation.id, token, invitation.expires_at)
 
-    def token(self, invitation_id: str) -> str | None:
+    async def token(self, db: AsyncSession, invitation_id: str) -> str | None:
         """The token kept for an invitation, if it still is."""
-        return self._tokens.get(invitation_id)
+        return await self.tokens.find(db, invitation_id)
 
-    def forget(self, invitation_id: str) -> None:
-        """The invitation's link will never be sent again (revoked, session closed)."""
-        self._tokens.pop(invitation_id, None)
+    async def forget(self, db: AsyncSession, invitation_id: str) -> None:
+        """The invitation's link will never be sent again (delivered, revoked, session closed)."""
+        await self.tokens.forget(db, invitation_id)
 
     def in_flight(self, invitation_id: str) -> bool:
         """Whether the invitation is being sent right now (automatic retries included)."""
@@ -226,10 +230,9 @@ class InvitationDelivery:
                 details,
                 fact=None if closed else SessionFact.INVITATION_SENT,
             )
-            if simulated:
-                self.forget(invitation_id)
+            if simulated or status is DeliveryStatus.DELIVERED:
+                await self.forget(db, invitation_id)
             if status is DeliveryStatus.DELIVERED:
-                self.forget(invitation_id)
                 await self.journal.append(
                     db,
                     invitation.session_id,
@@ -281,7 +284,7 @@ class InvitationDelivery:
                 return True
             await self.journal.locked(db, invitation.session_id)  # session, then invitation
             if status is DeliveryStatus.DELIVERED:
-                self.forget(invitation.id)
+                await self.forget(db, invitation.id)
             invitation.delivery_status = status
             invitation.error_code = error_code
             kind = {

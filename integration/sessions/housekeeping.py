@@ -19,6 +19,7 @@ from .journal import SYSTEM, SessionJournal
 from .location import SessionLocation
 from .models import Invitation, SessionEvent, SessionFile, VisioSession
 from .paired_calls import PairedCalls
+from .retry_tokens import RetryToken
 from .state import FINAL_STATES, SessionFact
 
 __all__ = ["Housekeeping", "session_files_prefix"]
@@ -44,8 +45,8 @@ class Housekeeping:
     """Where the sessions' files are (their rows go with the session, their bytes after it)."""
 
     async def recover(self, db: AsyncSession) -> None:
-        """After a restart, in ``db``'s transaction: a send interrupted has lost its token
-        (never stored): say so, so that the regulator sends a new invitation."""
+        """After a restart, in ``db``'s transaction: a send was interrupted: say so, so that the
+        regulator sends it again (the same link: its token is kept sealed)."""
         pending = await db.scalars(
             select(Invitation).where(Invitation.delivery_status == DeliveryStatus.PENDING)
         )
@@ -62,10 +63,11 @@ class Housekeeping:
 
     async def forget(self, session_id: str) -> None:
         """A closed session: its links will never be sent again, its call is none of ours."""
-        async with self.db() as db:
-            ids = await db.scalars(select(Invitation.id).where(Invitation.session_id == session_id))
-            for invitation_id in ids:
-                self.delivery.forget(invitation_id)
+        async with self.db.begin() as db:
+            ids = list(
+                await db.scalars(select(Invitation.id).where(Invitation.session_id == session_id))
+            )
+            await self.delivery.tokens.forget(db, *ids)
         self.paired_calls.forget(session_id)
 
     async def expire_idle(self) -> int:
@@ -101,6 +103,10 @@ class Housekeeping:
                 await db.execute(delete(SessionFile).where(SessionFile.session_id.in_(ids)))
                 await db.execute(delete(SessionLocation).where(SessionLocation.session_id.in_(ids)))
                 await db.execute(delete(SessionEvent).where(SessionEvent.session_id.in_(ids)))
+                invitations = select(Invitation.id).where(Invitation.session_id.in_(ids))
+                await db.execute(
+                    delete(RetryToken).where(RetryToken.invitation_id.in_(invitations))
+                )
                 await db.execute(delete(Invitation).where(Invitation.session_id.in_(ids)))
                 await db.execute(delete(VisioSession).where(VisioSession.id.in_(ids)))
         if self.storage is not None:

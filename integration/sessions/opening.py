@@ -169,7 +169,7 @@ class SessionOpening:
                 if self.delivery.in_flight(invitation_id):
                     log.info("invitation %s: retry ignored, a send is in flight", invitation_id)
                     return invitation
-                token = self.delivery.token(invitation_id)
+                token = await self.delivery.token(db, invitation_id)
                 if token is not None and invitation.revoked_at is None:
                     # Claimed at once: a second retry arriving meanwhile sees it.
                     self.delivery.claim(invitation_id)
@@ -188,7 +188,7 @@ class SessionOpening:
                 self.delivery.release(invitation_id)
             raise
         if token is None or invitation.revoked_at is not None:
-            # The token is gone (restart, delivered, session closed) or revoked: a fresh
+            # The token is gone (delivered, session closed, expired) or revoked: a fresh
             # invitation to the same place.
             return await self.invite(
                 session_id, actor, invitation.destination, role=invitation.role, language=language
@@ -234,7 +234,7 @@ class SessionOpening:
             )
             for old in previous:
                 old.revoked_at = now
-                self.delivery.forget(old.id)
+                await self.delivery.forget(db, old.id)
                 await self.journal.append(
                     db, session.id, actor, "invitation.revoked", {"invitation_id": old.id}
                 )
@@ -254,7 +254,7 @@ class SessionOpening:
             sees_patient=sees_patient,
         )
         db.add(invitation)
-        self.delivery.remember(invitation.id, token)
+        await self.delivery.remember(db, invitation, token)
         event = await self.journal.append(
             db,
             session.id,

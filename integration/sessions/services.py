@@ -44,6 +44,7 @@ from .opening import SessionOpening
 from .outcome import Outcome
 from .paired_calls import PairedCalls
 from .reminders import remind_unopened_links
+from .retry_tokens import RetryTokens
 from .state import SessionFact
 
 __all__ = [
@@ -67,6 +68,9 @@ class SessionService:
     senders: Senders
     registry: LiveCallRegistry
     pairing: Pairing
+    retry_key: bytes
+    """The service's secret key, from which the key sealing the tokens kept for a retry is
+    derived (shared by the instances, kept across restarts)."""
     listeners: list[Callable[[SessionUpdate], None]] = field(default_factory=list)
     """Told of each committed event (the consoles' notifier, the video rooms, the CAD)."""
     storage: FileStorage | None = None
@@ -85,7 +89,11 @@ class SessionService:
         self.centres = centres
         self._journal = SessionJournal(self.db, self._publish)
         self._delivery = InvitationDelivery(
-            settings=self.settings, senders=self.senders, journal=self._journal, spawn=self._spawn
+            settings=self.settings,
+            senders=self.senders,
+            journal=self._journal,
+            spawn=self._spawn,
+            tokens=RetryTokens.from_secret(self.retry_key),
         )
         self._paired_calls = PairedCalls(
             journal=self._journal, registry=self.registry, pairing=self.pairing, spawn=self._spawn

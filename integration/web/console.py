@@ -216,7 +216,7 @@ async def login(request: web.Request) -> web.StreamResponse:
     remote = client_address(request)
     keys = (f"ip:{remote}", f"user:{username.lower()}")
     try:
-        throttle.check(*keys)
+        await throttle.check(*keys)
     except RateLimitExceeded:
         raise web.HTTPSeeOther("/console/login?error=rate_limited") from None
     position = normalize_position(position_text) if position_text.strip() else None
@@ -252,11 +252,11 @@ async def login(request: web.Request) -> web.StreamResponse:
                 details={"position": wanted if account_refused else position, "remote": remote},
             )
     if account is None:
-        throttle.failed(*keys)
+        await throttle.failed(*keys)
         raise web.HTTPSeeOther("/console/login?error=invalid_credentials")
     if account_refused:
         raise web.HTTPSeeOther("/console/login?error=position_not_allowed")
-    throttle.succeeded(keys[1])
+    await throttle.succeeded(keys[1])
     session = request.app[appkeys.LOGIN_COOKIES].new(account.id, login_id, position)
     # A temporary password (set by an administrator) is changed before anything else; an
     # administrator has no calls: the administration is their page.

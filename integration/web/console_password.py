@@ -49,7 +49,7 @@ async def change(request: web.Request) -> web.Response:
     throttle = request.app[appkeys.LOGIN_LIMITER]
     key = f"password:{account.username}"
     try:
-        throttle.check(key)
+        await throttle.check(key)
     except RateLimitExceeded as exc:
         raise RateLimited(retry_after=exc.retry_after) from None
     remote = client_address(request)
@@ -77,7 +77,7 @@ async def change(request: web.Request) -> web.Response:
                 details={"revoked_logins": len(revoked), "remote": remote},
             )
     if failed:
-        throttle.failed(key)
+        await throttle.failed(key)
         async with request.app[appkeys.DB].begin() as db:
             await audit.record(
                 db,
@@ -86,6 +86,6 @@ async def change(request: web.Request) -> web.Response:
                 details={"reason": "wrong_password", "remote": remote},
             )
         raise InvalidRequest("wrong_password")
-    throttle.succeeded(key)
+    await throttle.succeeded(key)
     await request.app[appkeys.CONSOLES].close(revoked)
     return web.json_response({"changed": True, "revoked_logins": len(revoked)})

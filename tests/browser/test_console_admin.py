@@ -106,7 +106,7 @@ async def test_given_a_centre_admin_then_accounts_are_created_unlocked_reset_and
     for _ in range(throttle.free_failures):
         await sign_in(desk, base, "dr.durand", "pas le bon mot de passe")
         await expect(desk.locator("#login-error")).to_be_visible()
-    assert throttle.locked_out("user:dr.durand")
+    assert await throttle.locked_out("user:dr.durand")
     await page.reload()
     await expect(created.locator("[data-field=state]")).to_contain_text("Verrouillé")
     await created.get_by_role("button", name="Gérer le compte dr.durand").click()
@@ -118,7 +118,7 @@ async def test_given_a_centre_admin_then_accounts_are_created_unlocked_reset_and
     )
     await expect(dialog.get_by_role("button", name="Déverrouiller")).to_be_disabled()
     await expect(created.locator("[data-field=state]")).not_to_contain_text("Verrouillé")
-    assert not throttle.locked_out("user:dr.durand")
+    assert not await throttle.locked_out("user:dr.durand")
 
     # A new temporary password: the doctor signs in with it and must choose their own.
     await dialog.locator("#reset-password").fill(TEMPORARY)
@@ -129,7 +129,7 @@ async def test_given_a_centre_admin_then_accounts_are_created_unlocked_reset_and
     await console.shot("admin-account-reset", full_page=False)
     # The wrong passwords came from this machine's address too, which an unlock leaves alone:
     # as if the doctor were at another desk, forget the address's failures.
-    throttle.succeeded("ip:127.0.0.1")
+    await throttle.succeeded("ip:127.0.0.1")
     await sign_in(desk, base, "dr.durand", TEMPORARY)
     await desk.wait_for_url(f"{base}/console/password")
     await expect(desk.locator("#password-required")).to_be_visible()

@@ -16,7 +16,7 @@ from visioregul.integration.centre_admin import (
     RoleNotAllowed,
     SelfChangeRefused,
 )
-from visioregul.integration.login_throttle import LoginThrottle
+from visioregul.integration.login_throttle import LocalLoginThrottle, LoginThrottle
 from visioregul.integration.positions import declare_positions
 from visioregul.integration.store.models import Account, Role
 
@@ -56,7 +56,7 @@ async def test_given_a_centre_admin_then_only_their_centre_exists_for_them(
     with pytest.raises(RoleNotAllowed):
         await centre_admin.create_centre(session, CHEF, "samu-974", "SAMU 974", None)
     foreign = await add(session, "arm973", Role.REGULATOR, other.id)
-    throttle = LoginThrottle()
+    throttle = LocalLoginThrottle(LoginThrottle())
     # Through one's own centre, another centre's account is an unknown one.
     with pytest.raises(AccountNotFound):
         await account_admin.set_disabled(session, CHEF, 1, foreign.id, True, throttle)
@@ -87,7 +87,7 @@ async def test_given_a_position_an_account_has_alone_then_it_cannot_be_removed(
     session: AsyncSession,
 ) -> None:
     await declare_positions(session, ["PJSIP/1001", "PJSIP/1002", "PJSIP/1003"])
-    throttle = LoginThrottle()
+    throttle = LocalLoginThrottle(LoginThrottle())
     created = await account_admin.create_centre_account(
         session,
         CHEF,
@@ -128,7 +128,7 @@ async def test_given_an_administrator_then_never_on_themselves_nor_on_a_platform
 ) -> None:
     chef = await add(session, "chef", Role.ADMIN)
     platform = await add(session, "plateforme", Role.PLATFORM_ADMIN)
-    throttle = LoginThrottle()
+    throttle = LocalLoginThrottle(LoginThrottle())
     with pytest.raises(SelfChangeRefused):
         await account_admin.set_disabled(session, CHEF, 1, chef.id, True, throttle)
     with pytest.raises(SelfChangeRefused):
@@ -162,16 +162,16 @@ async def test_given_a_reset_then_logins_end_failures_are_forgotten_and_a_change
 ) -> None:
     arm = await add(session, "arm1", Role.REGULATOR)
     login = await console_logins.open_login(session, arm.id, 3600)
-    throttle = LoginThrottle(free_failures=1)
-    throttle.failed("user:arm1", "ip:192.0.2.1")
-    throttle.failed("user:arm1", "ip:192.0.2.1")
-    assert throttle.locked_out("user:arm1")
+    throttle = LocalLoginThrottle(LoginThrottle(free_failures=1))
+    await throttle.failed("user:arm1", "ip:192.0.2.1")
+    await throttle.failed("user:arm1", "ip:192.0.2.1")
+    assert await throttle.locked_out("user:arm1")
     managed, revoked = await account_admin.reset_password(
         session, CHEF, 1, arm.id, "provisoire-12345", throttle
     )
     assert revoked == [login]
     assert managed.must_change_password and not managed.locked_out
-    assert throttle.locked_out("ip:192.0.2.1"), "the address's failures are not the account's"
+    assert await throttle.locked_out("ip:192.0.2.1"), "the address's failures are not the account's"
     assert await accounts.authenticate(session, "arm1", "provisoire-12345") is not None
     (entry,) = await audit.recent(session, action="account.password_reset")
     assert (entry.actor, entry.target, entry.details["centre"]) == ("chef", "arm1", "default")

@@ -45,6 +45,8 @@ EXPECTED_TABLES = {
     "room_owners",
     "early_statuses",
     "rate_limit_hits",
+    "login_failures",
+    "retry_tokens",
     "alembic_version",
 }
 
@@ -70,7 +72,7 @@ async def test_given_an_empty_database_when_upgrading_then_tables_exist_at_head(
     await upgrade(empty_url)
 
     assert await _run_sync(empty_url, _table_names) == EXPECTED_TABLES
-    assert head_revision() == "0022_room_owners"
+    assert head_revision() == "0024_retry_tokens"
     assert await current_revision(empty_url) == head_revision()
 
 

@@ -306,8 +306,8 @@ async def test_given_a_locked_out_account_when_unlocked_then_its_delay_is_gone(
         )
     # The failures came from this client's address too, which an unlock leaves as it is: as if
     # the administrator were at another desk, forget the address's (the account's stay).
-    assert throttle.locked_out("ip:127.0.0.1")
-    throttle.succeeded("ip:127.0.0.1")
+    assert await throttle.locked_out("ip:127.0.0.1")
+    await throttle.succeeded("ip:127.0.0.1")
     _landing, token = await sign_in(client, "chef")
     listed = await (await get(client, f"{API}/centres/1/accounts")).json()
     assert {a["username"]: a["locked_out"] for a in listed["accounts"]}["regulateur"] is True

@@ -36,6 +36,7 @@ from visioregul.integration.app import create_app
 from visioregul.integration.sessions.delivery import _RETRY_DELAYS
 from visioregul.integration.sessions.early_statuses import EarlyStatus
 from visioregul.integration.sessions.models import Invitation
+from visioregul.integration.sessions.retry_tokens import RetryToken
 from visioregul.integration.sessions.tokens import hash_token
 from visioregul.integration.settings import (
     DatabaseSettings,
@@ -408,6 +409,57 @@ async def test_given_twilio_down_then_failed_after_the_automatic_retries_then_re
 
 
 @pytest.mark.parametrize(
+    "backend", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
+async def test_given_a_failed_send_on_one_instance_when_retried_on_another_then_the_same_link(
+    aiohttp_client: AiohttpClient,
+    tmp_path: Path,
+    new_database: NewDatabase,  # noqa: F811
+    twilio: tuple[TwilioStandIn, str],
+) -> None:
+    """The token kept for a retry is in the store, sealed: any instance sends the same link."""
+    stand_in, base_url = twilio
+    stand_in.error = (503, {"code": 20503, "message": "Service unavailable", "status": 503})
+    stand_in.callback_statuses = ()
+    url = await new_database()
+    services = []
+    for name in ("visio-a", "visio-b"):
+        settings = make_settings(tmp_path / name)
+        # The instances share their data folder, hence the secret key the tokens are sealed with.
+        settings.service.data_dir = tmp_path / "shared"
+        settings.service.instance_id = name
+        settings.database = DatabaseSettings(url=url)
+        settings.messaging = by_twilio(base_url)
+        client = await aiohttp_client(create_app(settings))
+        await add_regulator(client.app)
+        services.append(Service(client, await login(client), settings.service.public_url))
+    a, b = services
+
+    session = await open_session(a.client, a.csrf)
+    body = await wait_detail(a.client, session["id"], has_event("invitation.failed"), "the failure")
+    (invitation,) = body["invitations"]
+    first = LINK.search(stand_in.requests[0].form["Body"][0])
+    assert first is not None
+    async with a.client.app[appkeys.DB]() as db:
+        rows = (await db.execute(select(RetryToken.__table__))).all()
+    assert [row.invitation_id for row in rows] == [invitation["id"]]
+    token = first.group(1).encode()
+    for value in (value for row in rows for value in row):
+        raw = bytes(value) if isinstance(value, bytes | memoryview) else str(value).encode()
+        assert token not in raw, "a token kept in clear"
+
+    stand_in.error = None
+    retried = await b.retry(session["id"], invitation["id"])
+    assert (retried["id"], retried["delivery_status"]) == (invitation["id"], "pending")
+    body = await wait_detail(b.client, session["id"], delivery_status("queued"), "the resend")
+    assert len(stand_in.requests) == 2
+    again = LINK.search(stand_in.requests[1].form["Body"][0])
+    assert again is not None
+    assert again.group(1) == first.group(1), "the link the first attempt carried"
+    assert [i["id"] for i in body["invitations"]] == [invitation["id"]]
+
+
+@pytest.mark.parametrize(
     ("case", "error_id", "error_code", "retryable", "within"),
     [
         pytest.param("invalid_number", "invalid_destination", "21211", False, 2.0, id="21211"),
@@ -557,7 +609,7 @@ async def test_given_smtp_when_inviting_by_email_then_one_message_in_text_and_ht
 # -- nothing lost ------------------------------------------------------------------------------
 
 
-async def test_given_a_send_in_flight_when_the_service_stops_then_after_restart_interrupted(
+async def test_given_a_send_in_flight_when_the_service_stops_then_interrupted_and_resent_same_link(
     start_service: StartService, twilio: tuple[TwilioStandIn, str]
 ) -> None:
     stand_in, base_url = twilio
@@ -580,15 +632,16 @@ async def test_given_a_send_in_flight_when_the_service_stops_then_after_restart_
     ]
     assert body["state"] == "created"
 
-    # The token never left memory: a retry sends a new link, and the old one stops working.
+    # The token was kept sealed in the store: a retry after the restart sends the same link.
     stand_in.release()
     retried = await second.retry(session["id"], invitation_id)
-    assert retried["id"] != invitation_id
+    assert retried["id"] == invitation_id
     body = await wait_detail(second.client, session["id"], delivery_status("queued"), "resent")
-    assert [(i["id"], i["revoked_at"] is not None) for i in body["invitations"]] == [
-        (invitation_id, True),
-        (retried["id"], False),
-    ]
+    assert [(i["id"], i["revoked_at"]) for i in body["invitations"]] == [(invitation_id, None)]
+    link = LINK.search(stand_in.requests[-1].form["Body"][0])
+    assert link is not None
+    row = await second.invitation_row(invitation_id)
+    assert row.token_hash == hash_token(link.group(1)), "the link the first attempt carried"
 
 
 async def test_given_a_hostile_callback_body_then_a_clear_json_refusal(client: Client) -> None:
