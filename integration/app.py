@@ -345,6 +345,7 @@ async def _housekeeping(
     while True:
         try:
             await service.expire_idle()
+            await service.interrupted_elsewhere()
             if tick % 60 == 0:
                 await service.purge()
                 await purge_retained(db, settings)

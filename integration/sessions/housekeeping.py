@@ -7,7 +7,7 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ..messaging import DeliveryStatus
@@ -18,6 +18,7 @@ from .delivery import InvitationDelivery
 from .journal import SYSTEM, SessionJournal
 from .location import SessionLocation
 from .models import Invitation, SessionEvent, SessionFile, VisioSession
+from .opening import SEND_TAKES_AT_MOST
 from .paired_calls import PairedCalls
 from .retry_tokens import RetryToken
 from .state import FINAL_STATES, SessionFact
@@ -47,8 +48,15 @@ class Housekeeping:
     async def recover(self, db: AsyncSession) -> None:
         """After a restart, in ``db``'s transaction: a send was interrupted: say so, so that the
         regulator sends it again (the same link: its token is kept sealed)."""
+        # Only this instance's sends: another instance may be sending its own right now.
         pending = await db.scalars(
-            select(Invitation).where(Invitation.delivery_status == DeliveryStatus.PENDING)
+            select(Invitation).where(
+                Invitation.delivery_status == DeliveryStatus.PENDING,
+                or_(
+                    Invitation.sending_instance.is_(None),
+                    Invitation.sending_instance == self.settings.service.instance,
+                ),
+            )
         )
         for invitation in pending:
             invitation.delivery_status = DeliveryStatus.FAILED
@@ -60,6 +68,35 @@ class Housekeeping:
                 "invitation.failed",
                 {"invitation_id": invitation.id, "error_id": "interrupted"},
             )
+
+    async def interrupted_elsewhere(self) -> int:
+        """Sends pending far longer than any send takes: their instance died while sending
+        (several instances). Say so, once, as :meth:`recover` does for this instance's own."""
+        horizon = utcnow() - SEND_TAKES_AT_MOST
+        async with self.journal.transaction() as db:
+            # Marked in one statement: two instances doing this at once fail each send once.
+            rows = (
+                await db.execute(
+                    update(Invitation)
+                    .where(
+                        Invitation.delivery_status == DeliveryStatus.PENDING,
+                        Invitation.sending_since < horizon,
+                    )
+                    .values(delivery_status=DeliveryStatus.FAILED, error_code="interrupted")
+                    .returning(Invitation.id, Invitation.session_id)
+                )
+            ).all()
+            for invitation_id, session_id in rows:
+                await self.journal.append(
+                    db,
+                    session_id,
+                    SYSTEM,
+                    "invitation.failed",
+                    {"invitation_id": invitation_id, "error_id": "interrupted"},
+                )
+        if rows:
+            log.warning("%d sends of a stopped instance said interrupted", len(rows))
+        return len(rows)
 
     async def forget(self, session_id: str) -> None:
         """A closed session: its links will never be sent again, its call is none of ours."""

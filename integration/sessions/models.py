@@ -93,6 +93,11 @@ class Invitation(Base):
     error_message: Mapped[str | None] = mapped_column(String(255))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     sees_patient: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    sending_instance: Mapped[str | None] = mapped_column(String(64))
+    """The instance sending it while it is ``pending`` (several instances: only that one may
+    say, when it starts again, that its send was interrupted)."""
+    sending_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    """When that send began: a send pending far longer belongs to an instance that is gone."""
     """A third party may watch the patient's video (the regulator allowed it when inviting)."""
 
 

@@ -35,7 +35,11 @@ from .paired_calls import PairedCalls
 from .state import SessionState
 from .tokens import new_token
 
-__all__ = ["SessionOpening"]
+__all__ = ["SEND_TAKES_AT_MOST", "SessionOpening"]
+
+SEND_TAKES_AT_MOST = timedelta(minutes=2)
+"""Longer than any send with its automatic retries: a send still pending after this was
+interrupted (its instance died)."""
 
 log = logging.getLogger(__name__)
 
@@ -166,7 +170,7 @@ class SessionOpening:
                 invitation = await db.get(Invitation, invitation_id)
                 if invitation is None or invitation.session_id != session_id:
                     raise InvitationNotFound()
-                if self.delivery.in_flight(invitation_id):
+                if self.delivery.in_flight(invitation_id) or self._sent_elsewhere(invitation):
                     log.info("invitation %s: retry ignored, a send is in flight", invitation_id)
                     return invitation
                 token = await self.delivery.token(db, invitation_id)
@@ -175,6 +179,8 @@ class SessionOpening:
                     self.delivery.claim(invitation_id)
                     claimed = True
                     invitation.delivery_status = DeliveryStatus.PENDING
+                    invitation.sending_instance = self.settings.service.instance
+                    invitation.sending_since = utcnow()
                     invitation.error_code = invitation.error_message = None
                     await self.journal.append(
                         db,
@@ -195,6 +201,16 @@ class SessionOpening:
             )
         self.delivery.start(invitation, token, language, self.centres.time_zone(session.centre_id))
         return invitation
+
+    def _sent_elsewhere(self, invitation: Invitation) -> bool:
+        """Whether another instance is sending ``invitation`` now (it has not said how it went,
+        and it began lately: a send takes seconds, one pending for minutes was interrupted)."""
+        return (
+            invitation.delivery_status == DeliveryStatus.PENDING
+            and invitation.sending_instance not in (None, self.settings.service.instance)
+            and invitation.sending_since is not None
+            and utcnow() - invitation.sending_since < SEND_TAKES_AT_MOST
+        )
 
     async def _check_limits(self, actor: Actor, target: Destination) -> None:
         checks = [
@@ -252,6 +268,8 @@ class SessionOpening:
             delivery_status=DeliveryStatus.PENDING,
             attempts=0,
             sees_patient=sees_patient,
+            sending_instance=self.settings.service.instance,
+            sending_since=now,
         )
         db.add(invitation)
         await self.delivery.remember(db, invitation, token)

@@ -251,6 +251,10 @@ class SessionService:
         """Expire sessions idle for longer than ``sessions.idle_expiry``; returns how many."""
         return await self._housekeeping.expire_idle()
 
+    async def interrupted_elsewhere(self) -> int:
+        """Say which sends a stopped instance left pending (see :mod:`.housekeeping`)."""
+        return await self._housekeeping.interrupted_elsewhere()
+
     async def purge(self) -> int:
         """Delete sessions ended more than ``sessions.retention_days`` ago, rows and files."""
         return await self._housekeeping.purge()

@@ -72,7 +72,7 @@ async def test_given_an_empty_database_when_upgrading_then_tables_exist_at_head(
     await upgrade(empty_url)
 
     assert await _run_sync(empty_url, _table_names) == EXPECTED_TABLES
-    assert head_revision() == "0024_retry_tokens"
+    assert head_revision() == "0025_sending_instance"
     assert await current_revision(empty_url) == head_revision()
 
 

@@ -4,6 +4,7 @@ connected to the other, through ``LISTEN/NOTIFY``; what must happen once stays w
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ from tests.store.conftest import _postgres_base_url
 from visioregul.integration import accounts, appkeys
 from visioregul.integration.app import create_app
 from visioregul.integration.settings import DatabaseSettings
-from visioregul.integration.store.models import Role
+from visioregul.integration.store.models import Role, utcnow
 from visioregul.integration.web import operations
 
 from .conftest import PASSWORD, ClientFactory, login, make_settings, public_origin
@@ -202,3 +203,64 @@ async def test_given_a_regulator_inviting_through_two_instances_then_one_limit_c
     assert body["error_id"] == "too_many_invitations_regulator"
     assert "limite d'invitations" in body["message"]
     assert (await open_session(second, second_token, "06 12 34 56 04")).status == 429
+
+
+async def test_given_a_send_in_progress_on_one_instance_then_the_others_leave_it_alone(
+    aiohttp_client: ClientFactory,
+    tmp_path: Path,
+    new_database: Any,
+) -> None:
+    first, second = await _instances(
+        aiohttp_client, tmp_path, await new_database(), ["visio-a", "visio-b"]
+    )
+    token = await login(first)
+    session = await (await open_session(first, token)).json()
+    invitation_id = session["invitations"][0]["id"]
+    for _ in range(200):  # the outbox's send, done
+        detail = await (await first.get(f"/console/api/sessions/{session['id']}")).json()
+        if detail["invitations"][0]["delivery_status"] == "simulated":
+            break
+        await asyncio.sleep(0.05)
+    # visio-a is sending it again right now (an SMS gateway slow to answer).
+    async with first.app[appkeys.DB].begin() as db:
+        await db.execute(
+            text(
+                "UPDATE invitations SET delivery_status = 'pending', "
+                "sending_instance = 'visio-a', sending_since = :now WHERE id = :id"
+            ),
+            {"now": utcnow(), "id": invitation_id},
+        )
+    second_service = second.app[appkeys.SESSION_SERVICE]
+
+    # A retry through visio-b sends nothing more; visio-b starting again does not call it
+    # interrupted; the sweep for dead instances' sends leaves a fresh one alone.
+    second_token = await login(second)
+    retried = await second.post(
+        f"/console/api/sessions/{session['id']}/invitations/{invitation_id}/retry",
+        headers={"X-CSRF-Token": second_token},
+    )
+    assert retried.status == 202, await retried.text()
+    assert (await retried.json())["delivery_status"] == "pending"
+    async with second.app[appkeys.DB].begin() as db:
+        await second_service._housekeeping.recover(db)
+    assert await second_service.interrupted_elsewhere() == 0
+    detail = await (await second.get(f"/console/api/sessions/{session['id']}")).json()
+    assert detail["invitations"][0]["delivery_status"] == "pending"
+    types = [event["type"] for event in detail["timeline"]]
+    assert "invitation.retried" not in types and "invitation.failed" not in types
+
+    # visio-a died while sending: minutes later, one instance says it was interrupted, once.
+    async with first.app[appkeys.DB].begin() as db:
+        await db.execute(
+            text("UPDATE invitations SET sending_since = :then WHERE id = :id"),
+            {"then": utcnow() - timedelta(minutes=3), "id": invitation_id},
+        )
+    counts = await asyncio.gather(
+        second_service.interrupted_elsewhere(),
+        first.app[appkeys.SESSION_SERVICE].interrupted_elsewhere(),
+    )
+    assert sorted(counts) == [0, 1]
+    detail = await (await second.get(f"/console/api/sessions/{session['id']}")).json()
+    assert detail["invitations"][0]["delivery_status"] == "failed"
+    failed = [e for e in detail["timeline"] if e["type"] == "invitation.failed"]
+    assert [e["details"]["error_id"] for e in failed] == ["interrupted"]
