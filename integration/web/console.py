@@ -36,7 +36,7 @@ from .console_pages import STATIC_DIR, localized_page
 from .console_parts import ConsoleParts
 from .console_psc import provider_logout_url, show_button
 from .errors import CsrfError, InvalidRequest, NotFound, Unauthorized
-from .forwarding import FORWARDER
+from .forwarding import FORWARDER, TryAgain
 from .language import chosen_language
 from .notifier import Connection, send_queued
 from .schemas import PositionRequest, call_json, link_json
@@ -498,8 +498,11 @@ async def _elsewhere(
         there = await ownership.claim(session_id)
         if not isinstance(there, RoomThere):
             return False
-        if await bridges.forward(there, session_id, data):
-            return True
+        try:
+            if await bridges.forward(there, session_id, data):
+                return True
+        except TryAgain:
+            continue  # it moved on meanwhile: where is it now?
         await ownership.holder_gone(there)
     refuse(session_id, InstanceUnreachable())
     return True

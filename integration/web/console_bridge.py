@@ -30,7 +30,7 @@ from ..room_ownership import InstanceUnreachable, RoomThere
 from ..video import ROOM_MOVED, SESSION_CLOSED
 from . import appkeys
 from .console_parts import ConsoleParts
-from .forwarding import CLOSE_MOVED, Forwarder
+from .forwarding import CLOSE_MOVED, Forwarder, TryAgain
 from .notifier import Connection, send_queued
 
 __all__ = ["ConsoleBridges", "routes"]
@@ -87,7 +87,7 @@ class ConsoleBridges:
 
     async def forward(self, there: RoomThere, session_id: str, data: dict[str, Any]) -> bool:
         """Send ``data`` to the holder of the session's room; False when nothing listens at
-        its direct URL (it is gone) or it no longer holds the room."""
+        its direct URL (it is gone). Raise :class:`TryAgain` when it no longer holds the room."""
         bridge = self._bridges.get(session_id)
         if bridge is not None and (bridge.instance != there.instance or bridge.socket.closed):
             await self._drop(session_id, bridge)
@@ -132,7 +132,7 @@ class ConsoleBridges:
                 error.status,
             )
             if error.status == 503:
-                return None  # it no longer holds the room: look again
+                raise TryAgain() from error  # it no longer holds the room: look again
             raise InstanceUnreachable() from error
         except aiohttp.ClientConnectorError:
             return None

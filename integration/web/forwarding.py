@@ -41,6 +41,7 @@ __all__ = [
     "RELAYED",
     "RELAY_HEADER",
     "Forwarder",
+    "TryAgain",
     "forwarding_context",
     "relay_middleware",
     "room_routing_middleware",
