@@ -191,7 +191,8 @@ class RoomOwnership:
     async def _release_quietly(self, session_id: str) -> None:
         try:
             await self.release(session_id)
-        except Exception:  # the row outlives the session harmlessly; housekeeping has it
+        except Exception:  # harmless: nobody claims an ended session's room; the row goes with
+            # the session's purge, or at this instance's next start
             log.warning("room of session %s not given up", session_id, exc_info=True)
 
     async def release(self, session_id: str) -> None:
