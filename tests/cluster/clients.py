@@ -53,7 +53,9 @@ async def signed_in(http: aiohttp.ClientSession, lb_url: str) -> str:
 
 
 async def invite(http: aiohttp.ClientSession, lb_url: str, csrf: str) -> tuple[str, str]:
-    """A session with an SMS invitation, through the load balancer: its id and link token."""
+    """A session with an SMS invitation, through the load balancer: its id and link token (the
+    link of the outbox's one new message)."""
+    known = set(await _outbox_links(http, lb_url))
     response = await http.post(
         f"{lb_url}/console/api/sessions",
         json={"destination": "06 12 34 56 78"},
@@ -62,13 +64,19 @@ async def invite(http: aiohttp.ClientSession, lb_url: str, csrf: str) -> tuple[s
     assert response.status == 201, await response.text()
     session_id = str((await response.json())["id"])
     for _ in range(200):
-        body = await (await http.get(f"{lb_url}/console/api/outbox")).json()
-        for message in body["messages"]:
-            link = _LINK.search(message["text"])
-            if link and session_id:
-                return session_id, link.group(1)
+        new = [link for link in await _outbox_links(http, lb_url) if link not in known]
+        if new:
+            assert len(new) == 1, new
+            return session_id, new[0]
         await asyncio.sleep(0.05)
     raise AssertionError("no invitation in the outbox")
+
+
+async def _outbox_links(http: aiohttp.ClientSession, lb_url: str) -> list[str]:
+    body = await (await http.get(f"{lb_url}/console/api/outbox")).json()
+    return [
+        link.group(1) for message in body["messages"] if (link := _LINK.search(message["text"]))
+    ]
 
 
 class SyntheticPage:
