@@ -11,6 +11,7 @@ own clock (``now()``), so that the instances' clocks need not agree. The rules a
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,7 +26,7 @@ from .login_throttle import account_keys, delay_after
 from .ratelimit import RateLimitExceeded
 from .store.models import Base, UTCDateTime, utcnow
 
-__all__ = ["LoginFailures", "StoreLoginThrottle", "purge_login_failures"]
+__all__ = ["LoginFailures", "StoreLoginThrottle", "purge_login_failures", "stored_key"]
 
 _KEEP = timedelta(days=1)
 """Rows without a failure for this long are purged (far longer than ``forget_after``)."""
@@ -72,7 +73,10 @@ class StoreLoginThrottle:
     async def failed(self, *keys: str) -> None:
         """Count one failed login for each key, atomically whatever other instances do."""
         # Sorted: two instances locking the same rows take them in the same order.
-        rows = [{"key": key[:200], "count": 1, "last_at": func.now()} for key in sorted(set(keys))]
+        rows = [
+            {"key": key, "count": 1, "last_at": func.now()}
+            for key in sorted({stored_key(key) for key in keys})
+        ]
         if not rows:
             return
         statement = insert(LoginFailures).values(rows)
@@ -90,7 +94,7 @@ class StoreLoginThrottle:
     async def succeeded(self, key: str) -> None:
         """Forget the failures of ``key`` (the username that just signed in)."""
         async with self.db().begin() as db:
-            await db.execute(delete(LoginFailures).where(LoginFailures.key == key[:200]))
+            await db.execute(delete(LoginFailures).where(LoginFailures.key == stored_key(key)))
 
     async def locked_out(self, key: str) -> bool:
         """Whether ``key``'s attempts are delayed: enough recent failures that each further
@@ -107,7 +111,7 @@ class StoreLoginThrottle:
         async with self.db().begin() as db:
             forgotten = await db.scalars(
                 delete(LoginFailures)
-                .where(LoginFailures.key.in_(account_keys(username)))
+                .where(LoginFailures.key.in_([stored_key(key) for key in account_keys(username)]))
                 .returning(LoginFailures.key)
             )
             return bool(forgotten.all())
@@ -120,11 +124,18 @@ class StoreLoginThrottle:
         async with self.db()() as db:
             rows = await db.execute(
                 select(LoginFailures.count, _ELAPSED).where(
-                    LoginFailures.key.in_([key[:200] for key in keys]),
+                    LoginFailures.key.in_([stored_key(key) for key in keys]),
                     LoginFailures.last_at > func.now() - timedelta(seconds=self.forget_after),
                 )
             )
             return [(int(count), float(elapsed)) for count, elapsed in rows]
+
+
+def stored_key(key: str) -> str:
+    """A key as stored: its SHA-256. A hostile form's username may hold anything (a NUL, which
+    PostgreSQL's text refuses; thousands of characters), and the table needs no address or
+    username in clear to count them."""
+    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 async def purge_login_failures(db: AsyncSession) -> int:

@@ -14,6 +14,7 @@ from visioregul.integration.shared_login_throttle import (
     LoginFailures,
     StoreLoginThrottle,
     purge_login_failures,
+    stored_key,
 )
 from visioregul.integration.store.models import utcnow
 
@@ -23,9 +24,11 @@ pytestmark = pytest.mark.parametrize(
 
 
 async def _counts(sessionmaker: async_sessionmaker[AsyncSession]) -> dict[str, int]:
+    """Counts by key, the keys read back from their stored digests."""
+    known = {stored_key(key): key for key in ("ip:192.0.2.1", "user:arm1")}
     async with sessionmaker() as db:
         rows = await db.execute(select(LoginFailures.key, LoginFailures.count))
-        return {key: count for key, count in rows}
+        return {known.get(key, key): count for key, count in rows}
 
 
 async def test_given_failures_then_delays_start_after_the_free_ones_and_a_success_forgets(
@@ -69,12 +72,26 @@ async def test_given_failures_further_apart_than_forget_after_then_each_starts_a
 
 async def test_given_login_failures_quiet_for_a_day_then_purged(session: AsyncSession) -> None:
     for key in ("ip:192.0.2.1", "user:arm1"):
-        session.add(LoginFailures(key=key, count=3, last_at=utcnow()))
+        session.add(LoginFailures(key=stored_key(key), count=3, last_at=utcnow()))
     await session.flush()
     await session.execute(
         update(LoginFailures)
-        .where(LoginFailures.key == "ip:192.0.2.1")
+        .where(LoginFailures.key == stored_key("ip:192.0.2.1"))
         .values(last_at=utcnow() - timedelta(days=1, seconds=1))
     )
     assert await purge_login_failures(session) == 1
-    assert list(await session.scalars(select(LoginFailures.key))) == ["user:arm1"]
+    assert list(await session.scalars(select(LoginFailures.key))) == [stored_key("user:arm1")]
+
+
+async def test_given_a_hostile_username_then_its_failures_count_and_nothing_is_kept_in_clear(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    throttle = StoreLoginThrottle(lambda: sessionmaker, free_failures=1)
+    hostile = "user:a\x00b" + "é" * 500
+    for _ in range(2):
+        await throttle.failed(hostile, "ip:192.0.2.1")
+    assert await throttle.locked_out(hostile)
+    async with sessionmaker() as db:
+        stored = set(await db.scalars(select(LoginFailures.key)))
+    assert stored == {stored_key(hostile), stored_key("ip:192.0.2.1")}
+    assert all(len(key) == 64 and "192.0.2.1" not in key for key in stored)

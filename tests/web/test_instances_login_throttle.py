@@ -13,7 +13,7 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 
 from visioregul.integration import appkeys
-from visioregul.integration.shared_login_throttle import LoginFailures
+from visioregul.integration.shared_login_throttle import LoginFailures, stored_key
 from visioregul.integration.store.models import Role
 
 from .conftest import PASSWORD, ClientFactory, public_origin
@@ -73,7 +73,7 @@ async def test_given_failures_at_once_on_both_instances_then_every_one_counts(
     await asyncio.gather(*(throttles[n % 2].failed("ip:192.0.2.7", "user:x") for n in range(20)))
     async with a.app[appkeys.DB]() as db:
         counts = dict((await db.execute(select(LoginFailures.key, LoginFailures.count))).all())
-    assert counts == {"ip:192.0.2.7": 20, "user:x": 20}
+    assert counts == {stored_key("ip:192.0.2.7"): 20, stored_key("user:x"): 20}
     await throttles[1].succeeded("user:x")
     assert not await throttles[0].locked_out("user:x")
     assert await throttles[0].locked_out("ip:192.0.2.7")
