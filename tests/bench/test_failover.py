@@ -5,10 +5,11 @@ Three instances behind nginx (the shipped load balancer configuration), as
 page sends video to a synthetic console, both through the load balancer and both reconnecting as
 the real pages do (page: 1 s after its socket drops; console: its camera watched again 0.5 s after
 ``video.left``, its own socket 1 s after a drop). The room's holder is killed with SIGKILL; the
-time until the console decodes frames again is measured, then the killed instance is started
-again for the next try. Printed: p50, p99 and max over ``VISIOREGUL_BENCH_FAILOVER_TRIES`` (20)
-tries, and how many of them the console's own socket was on the killed instance. Target: p99
-under 5 s.
+time until the console decodes frames again (from a peer made after the kill) is measured,
+then the killed instance is started again, and the next try waits until nginx sends it requests
+again (one failure at a time). Printed: each try's time, when the page connected again and when
+the console got its new offer; p50, p99 and max over ``VISIOREGUL_BENCH_FAILOVER_TRIES`` (20)
+tries; how many times the console's own socket was on the killed instance. Target: p99 < 5 s.
 
 A benchmark: it prints its figures and asserts only that the video came back each time.
 """
@@ -25,7 +26,7 @@ import pytest
 
 from tests.cluster.clients import SyntheticConsole, SyntheticPage, invite, signed_in
 from tests.cluster.harness import cluster, fresh_postgres_database
-from tests.cluster.test_failover import holder_of, until
+from tests.cluster.test_failover import balanced_to, holder_of, until
 
 TRIES = int(os.environ.get("VISIOREGUL_BENCH_FAILOVER_TRIES", "20"))
 
@@ -48,7 +49,9 @@ async def test_failover_from_kill_to_frames(tmp_path: Path) -> None:
         csrf = await signed_in(http, visio.lb_url)
         loop = asyncio.get_running_loop()
         for attempt in range(TRIES):
-            session_id, token = await invite(http, visio.lb_url, csrf)
+            # A number per try: a number gets a few invitations an hour at most.
+            number = f"06 12 34 {attempt // 100:02d} {attempt % 100:02d}"
+            session_id, token = await invite(http, visio.lb_url, csrf, number)
             console = SyntheticConsole(http, visio.lb_url, session_id)
             page = SyntheticPage(visio.lb_url, token)
             await console.start()
@@ -78,8 +81,11 @@ async def test_failover_from_kill_to_frames(tmp_path: Path) -> None:
             finally:
                 await page.close()
                 await console.close()
+            # Back in the cluster before the next try, nginx included (it tries an instance it
+            # saw fail again only after its fail_timeout): one failure at a time is measured.
             await visio.start(holder)
             await visio.wait_ready(holder)
+            await balanced_to(http, visio, holder)
     print(
         f"\nfailover over {len(times)} tries: p50 {statistics.median(times) * 1000:.0f} ms, "
         f"p99 {_percentile(times, 0.99) * 1000:.0f} ms, max {max(times) * 1000:.0f} ms "

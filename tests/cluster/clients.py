@@ -52,13 +52,15 @@ async def signed_in(http: aiohttp.ClientSession, lb_url: str) -> str:
     return str(me["csrf_token"])
 
 
-async def invite(http: aiohttp.ClientSession, lb_url: str, csrf: str) -> tuple[str, str]:
+async def invite(
+    http: aiohttp.ClientSession, lb_url: str, csrf: str, destination: str = "06 12 34 56 78"
+) -> tuple[str, str]:
     """A session with an SMS invitation, through the load balancer: its id and link token (the
     link of the outbox's one new message)."""
     known = set(await _outbox_links(http, lb_url))
     response = await http.post(
         f"{lb_url}/console/api/sessions",
-        json={"destination": "06 12 34 56 78"},
+        json={"destination": destination},
         headers={"X-CSRF-Token": csrf},
     )
     assert response.status == 201, await response.text()
