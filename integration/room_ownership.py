@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -49,6 +50,8 @@ log = logging.getLogger(__name__)
 LEASE = 8.0
 """Seconds a lease runs without renewal: how long the rooms of a machine that vanished without
 closing its sockets (power lost, network cut) wait before another instance takes them."""
+_SESSION_ID = re.compile(r"[0-9a-f]{32}")
+"""What a session's id looks like (``secrets.token_hex(16)``): anything else has no room."""
 _CLOSING_EVENTS = frozenset({"session.ended", "session.expired"})
 RENEW_EVERY = 2.0
 _MARGIN = 1.0
@@ -148,8 +151,8 @@ class RoomOwnership:
 
     async def claim(self, session_id: str) -> RoomHere | RoomThere:
         """Where the room is: here (claimed now if nobody holds it), or at another instance."""
-        if self._db is None:
-            return RoomHere()
+        if self._db is None or not _SESSION_ID.fullmatch(session_id):
+            return RoomHere()  # not a session's id: refused here as usual
         if self._stopping:
             # Handing rooms over: a page or console asking now tries again, elsewhere.
             raise InstanceUnreachable()
@@ -159,7 +162,7 @@ class RoomOwnership:
 
     async def find(self, session_id: str) -> RoomThere | None:
         """The other instance holding the room, or None (here, or nobody): claims nothing."""
-        if self._db is None:
+        if self._db is None or not _SESSION_ID.fullmatch(session_id):
             return None
         async with self._db() as db:
             holder = await find_holder(db, session_id)

@@ -21,6 +21,9 @@ from visioregul.integration.sessions.models import VisioSession
 from visioregul.integration.settings import DatabaseSettings
 from visioregul.integration.store.db import create_engine, make_sessionmaker
 
+S1 = "a" * 32
+S2 = "b" * 32
+
 pytestmark = pytest.mark.parametrize(
     "backend", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
 )
@@ -48,7 +51,7 @@ async def test_given_two_instances_claiming_the_same_rooms_then_one_holds_each(
     a = RoomOwnership(sessionmaker, "visio-a", "http://10.0.0.1:8015")
     b = RoomOwnership(other_instance, "visio-b", "http://10.0.0.2:8015")
     for number in range(10):
-        session_id = f"s{number}"
+        session_id = f"{number:032x}"
         await _session(sessionmaker, session_id, "invited")
         first, second = await asyncio.gather(a.claim(session_id), b.claim(session_id))
         places = sorted([type(first).__name__, type(second).__name__])
@@ -72,25 +75,27 @@ async def test_given_a_holder_gone_then_the_next_claim_takes_its_rooms_and_says_
     b = RoomOwnership(other_instance, "visio-b", "http://10.0.0.2:8015")
     taken: list[tuple[str, str]] = []
     b.on_taken.append(lambda session_id, previous: taken.append((session_id, previous)))
-    await _session(sessionmaker, "s1", "video_live")
-    assert isinstance(await a.claim("s1"), RoomHere)
-    there = await b.claim("s1")
+    await _session(sessionmaker, S1, "video_live")
+    assert isinstance(await a.claim(S1), RoomHere)
+    there = await b.claim(S1)
     assert there == RoomThere("visio-a", "http://10.0.0.1:8015")
 
     await b.holder_gone(there)  # nothing listened at A's direct URL
-    assert await b.find("s1") is None
-    assert await b.claim("s1") == RoomHere(previous="visio-a")
-    assert taken == [("s1", "visio-a")]
-    assert "s1" in b.held
+    assert await b.find(S1) is None
+    assert await b.claim(S1) == RoomHere(previous="visio-a")
+    assert taken == [(S1, "visio-a")]
+    assert S1 in b.held
 
 
 async def test_given_an_ended_session_then_nobody_holds_its_room(
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
     a = RoomOwnership(sessionmaker, "visio-a", "http://10.0.0.1:8015")
-    await _session(sessionmaker, "s1", "ended")
-    assert await a.claim("s1") == RoomHere()
-    assert await a.claim("unknown") == RoomHere()
+    await _session(sessionmaker, S1, "ended")
+    assert await a.claim(S1) == RoomHere()
+    assert await a.claim("f" * 32) == RoomHere()  # no such session
+    assert await a.claim("s1\x00") == RoomHere()  # not a session's id: never asked of the store
+    assert await a.find("s1\x00") is None
     assert a.held == frozenset()
     async with sessionmaker() as db:
         assert await db.scalar(text("SELECT count(*) FROM room_owners")) == 0
@@ -103,14 +108,14 @@ async def test_given_a_holder_stopping_then_its_rooms_are_free_and_it_claims_no_
     a = RoomOwnership(sessionmaker, "visio-a", "http://10.0.0.1:8015")
     b = RoomOwnership(other_instance, "visio-b", "http://10.0.0.2:8015")
     await a.start()
-    for session_id in ("s1", "s2"):
+    for session_id in (S1, S2):
         await _session(sessionmaker, session_id, "video_live")
         assert isinstance(await a.claim(session_id), RoomHere)
     await a.close()
     with pytest.raises(InstanceUnreachable):
-        await a.claim("s1")
-    assert await b.claim("s1") == RoomHere()  # handed over: nobody's lease ran out
-    assert await b.find("s2") is None
+        await a.claim(S1)
+    assert await b.claim(S1) == RoomHere()  # handed over: nobody's lease ran out
+    assert await b.find(S2) is None
 
 
 async def test_given_an_instance_starting_again_then_its_previous_rooms_are_free(
@@ -119,12 +124,12 @@ async def test_given_an_instance_starting_again_then_its_previous_rooms_are_free
 ) -> None:
     # Killed, then started again at once: the new process holds no room of the old one.
     before = RoomOwnership(sessionmaker, "visio-a", "http://10.0.0.1:8015")
-    await _session(sessionmaker, "s1", "video_live")
-    assert isinstance(await before.claim("s1"), RoomHere)
+    await _session(sessionmaker, S1, "video_live")
+    assert isinstance(await before.claim(S1), RoomHere)
     again = RoomOwnership(sessionmaker, "visio-a", "http://10.0.0.1:8015")
     await again.start()
     try:
         b = RoomOwnership(other_instance, "visio-b", "http://10.0.0.2:8015")
-        assert await b.claim("s1") == RoomHere()
+        assert await b.claim(S1) == RoomHere()
     finally:
         await again.close()

@@ -280,3 +280,22 @@ async def test_given_a_holder_cut_from_postgresql_then_it_lets_its_rooms_go_befo
     peers.append(await publish(page))
     assert await _holder(a, session_id) == "visio-a"
     await page.close()
+
+
+async def test_given_a_console_sending_a_hostile_session_id_then_its_socket_stays_open(
+    aiohttp_client: ClientFactory,
+    tmp_path: Path,
+    new_database: NewDatabase,  # noqa: F811
+) -> None:
+    (a,) = await _instances(aiohttp_client, tmp_path, await new_database(), ["visio-a"])
+    await login(a)
+    async with a.ws_connect("/console/ws", origin=public_origin(a)) as console:
+        for session_id, kind, error_id in (
+            ("a\x00b", "error", "invalid_message"),
+            ("x" * 65, "error", "invalid_message"),
+            ("0" * 32, "video.error", "session_not_found"),
+        ):
+            await console.send_json({"type": "watch", "session_id": session_id})
+            assert (await next_of(console, kind))["error_id"] == error_id
+        await console.send_json({"type": "ping"})
+        assert (await next_of(console, "pong"))["type"] == "pong"
