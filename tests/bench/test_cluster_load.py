@@ -295,14 +295,21 @@ async def invite(http: aiohttp.ClientSession, lb_url: str, csrf: str) -> tuple[s
 
 @dataclass
 class LoadRoom:
-    """A session and its peers: the patient's page (socket and publisher), its viewers' seats."""
+    """A session and its peers: the patient's page (socket and publisher), its viewers' seats.
+
+    As the real page does, a publication whose connection failed is sent again, with a new
+    connection and a new offer on the same socket (``republished`` counts them)."""
 
     session_id: str
     page: aiohttp.ClientSession
     socket: aiohttp.ClientWebSocketResponse
     publisher: PacketPublisher
     seats: list[Seat]
+    clip: Clip | None = None
     reader: asyncio.Task[None] | None = None
+    republished: int = 0
+    closing: bool = False
+    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
     @classmethod
     async def open(
@@ -339,21 +346,56 @@ class LoadRoom:
         except BaseException:
             await page.close()
             raise
-        room = cls(session_id, page, socket, publisher, [])
+        room = cls(session_id, page, socket, publisher, [], clip)
+        room._watch(publisher)
         room.reader = asyncio.create_task(room._drain())
         for console in consoles:
             room.seats.append(await console.watch(session_id))
         return room
 
     async def _drain(self) -> None:
-        # Nothing else comes that the benchmark needs, but the socket must be read.
-        async for _message in self.socket:
-            pass
+        # The answers to publications sent again; nothing else the benchmark needs, but the
+        # socket must be read.
+        async for message in self.socket:
+            if message.type is not aiohttp.WSMsgType.TEXT:
+                continue
+            body = json.loads(message.data)
+            if body.get("type") == "answer" and self.publisher.pc.signalingState != "stable":
+                with contextlib.suppress(Exception):
+                    await self.publisher.pc.setRemoteDescription(
+                        RTCSessionDescription(sdp=body["sdp"], type="answer")
+                    )
+
+    def _watch(self, publisher: PacketPublisher) -> None:
+        @publisher.pc.on("connectionstatechange")
+        def changed() -> None:
+            if (
+                publisher is self.publisher
+                and publisher.pc.connectionState == "failed"
+                and not self.closing
+            ):
+                task = asyncio.ensure_future(self._republish())
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+
+    async def _republish(self) -> None:
+        assert self.clip is not None
+        old = self.publisher
+        self.publisher = PacketPublisher(self.clip)
+        self.republished += 1
+        self._watch(self.publisher)
+        await self.publisher.pc.setLocalDescription(await self.publisher.pc.createOffer())
+        with contextlib.suppress(ConnectionError, RuntimeError):
+            await self.socket.send_json(
+                {"type": "offer", "sdp": self.publisher.pc.localDescription.sdp}
+            )
+        await old.close()
 
     async def close(
         self, http: aiohttp.ClientSession, lb_url: str, csrf: str, consoles: Sequence[ConsoleSocket]
     ) -> None:
         """End the session, then close its peers."""
+        self.closing = True
         with contextlib.suppress(aiohttp.ClientError):
             await http.post(
                 f"{lb_url}/console/api/sessions/{self.session_id}/end",
@@ -673,6 +715,8 @@ class CallPhase:
     memory: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
     viewer_fps: list[float] = field(default_factory=list)
     """Each viewer's frame rate over the whole call phase."""
+    republished: int = 0
+    """Publications the rooms' pages sent again during the calls (a failed connection)."""
 
 
 async def run_calls(
@@ -882,6 +926,7 @@ async def test_cluster_load(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> 
                     )
                     seats = [seat for room in rooms for seat in room.seats]
                     frames0 = [seat.frames for seat in seats]
+                    republished0 = sum(room.republished for room in rooms)
                     started = time.monotonic()
                     baseline = steady.cpu_pct if steady is not None else {}
                     calls = await run_calls(sandbox, visio, positions, baseline, tmp_path)
@@ -889,6 +934,7 @@ async def test_cluster_load(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> 
                     calls.viewer_fps = [
                         (seat.frames - f) / took for seat, f in zip(seats, frames0, strict=True)
                     ]
+                    calls.republished = sum(room.republished for room in rooms) - republished0
                 unexpected = [u for console in consoles for u in console.unexpected]
                 if unexpected:
                     print(f"   console messages of note: {unexpected[:10]}")
@@ -975,6 +1021,7 @@ def report(steps: Sequence[Step], calls: CallPhase | None) -> None:
             f"viewers during the calls: min {min(calls.viewer_fps):.1f} fps, p50 "
             f"{median(calls.viewer_fps):.1f} fps (target >= {MIN_FPS:g})"
         )
+    print(f"pages that sent their video again after a failed connection: {calls.republished}")
     cpu = ", ".join(f"{name} {pct:.0f} %" for name, pct in calls.cpu_pct.items())
     print(
         f"CPU during the calls: {cpu}; per call (beyond the rooms): {calls.cpu_ms_per_call:.1f} ms"
