@@ -233,24 +233,23 @@ class RoomRegistry:
         while len(self._closed_sessions) > _CLOSED_REMEMBERED:
             self._closed_sessions.popitem(last=False)
         self._tell(session_id, SESSION_CLOSED, {"room_id": session_id})
-        entry = self._rooms.pop(session_id, None)
-        if entry is not None:
-            stats = entry.room.stats()
-            frames, size = self._relayed_before
-            self._relayed_before = (frames + stats.frames_relayed, size + stats.bytes_relayed)
-            self._spawn(self._close_room(session_id, entry.room))
+        self._drop(session_id)
 
     def move_out(self, session_ids: set[str]) -> None:
         """These sessions' rooms are held by another instance now: close them here, and tell
         their listeners (:data:`ROOM_MOVED`); nothing is logged of their endings."""
         for session_id in session_ids:
             self._tell(session_id, ROOM_MOVED, {"room_id": session_id})
-            entry = self._rooms.pop(session_id, None)
-            if entry is not None:
-                stats = entry.room.stats()
-                frames, size = self._relayed_before
-                self._relayed_before = (frames + stats.frames_relayed, size + stats.bytes_relayed)
-                self._spawn(self._close_room(session_id, entry.room))
+            self._drop(session_id)
+
+    def _drop(self, session_id: str) -> None:
+        """Close the session's room here, keeping what it relayed in the totals."""
+        entry = self._rooms.pop(session_id, None)
+        if entry is not None:
+            stats = entry.room.stats()
+            frames, size = self._relayed_before
+            self._relayed_before = (frames + stats.frames_relayed, size + stats.bytes_relayed)
+            self._spawn(self._close_room(session_id, entry.room))
 
     def record_moved(self, session_id: str, previous: str, here: str) -> None:
         """The room was taken over here from an instance that is gone: say so in the log (the

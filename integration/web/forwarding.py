@@ -176,10 +176,8 @@ class Forwarder:
                 body = await upstream.read()
                 response = web.Response(status=upstream.status, body=body)
                 for name, value in upstream.headers.items():
-                    if name.lower() not in _HOP_BY_HOP and name.lower() != "content-encoding":
+                    if name.lower() not in _HOP_BY_HOP:
                         response.headers.add(name, value)
-                if "Content-Encoding" in upstream.headers:
-                    response.headers["Content-Encoding"] = upstream.headers["Content-Encoding"]
                 return response
         except aiohttp.ClientConnectorError:
             return None

@@ -94,7 +94,6 @@ class SyntheticPage:
         """Loop time of each welcome (a socket connected)."""
         self.closes: list[int | None] = []
         self._task: asyncio.Task[None] | None = None
-        self._ws: aiohttp.ClientWebSocketResponse | None = None
 
     async def start(self) -> None:
         """Open the link's page (its key cookie), then keep its socket and camera going."""
@@ -121,7 +120,6 @@ class SyntheticPage:
             except aiohttp.ClientError:
                 await asyncio.sleep(PAGE_RECONNECT)
                 continue
-            self._ws = ws
             async for message in ws:
                 if message.type is not aiohttp.WSMsgType.TEXT:
                     continue

@@ -118,6 +118,16 @@ def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 
 
 @pytest.fixture
+async def other_instance(migrated_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """A second service's own engine on the same database."""
+    engine = create_engine(DatabaseSettings(url=migrated_url))
+    try:
+        yield make_sessionmaker(engine)
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture
 async def session(sessionmaker: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
     """A session inside a transaction that the test may commit or leave to be rolled back."""
     async with sessionmaker() as session:

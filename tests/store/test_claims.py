@@ -3,27 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from visioregul.integration.settings import DatabaseSettings
 from visioregul.integration.store.claims import KEEP_CLAIMS, ActionClaim, claim, purge_claims
-from visioregul.integration.store.db import create_engine, make_sessionmaker
 from visioregul.integration.store.models import utcnow
-
-
-@pytest.fixture
-async def other_instance(migrated_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    """A second service's own engine on the same database."""
-    engine = create_engine(DatabaseSettings(url=migrated_url))
-    try:
-        yield make_sessionmaker(engine)
-    finally:
-        await engine.dispose()
 
 
 async def _claim(db: async_sessionmaker[AsyncSession], key: str, instance: str) -> bool:

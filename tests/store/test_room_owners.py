@@ -5,7 +5,6 @@ a holder that stops hands its rooms over."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import text
@@ -18,8 +17,6 @@ from visioregul.integration.room_ownership import (
     RoomThere,
 )
 from visioregul.integration.sessions.models import VisioSession
-from visioregul.integration.settings import DatabaseSettings
-from visioregul.integration.store.db import create_engine, make_sessionmaker
 
 S1 = "a" * 32
 S2 = "b" * 32
@@ -27,16 +24,6 @@ S2 = "b" * 32
 pytestmark = pytest.mark.parametrize(
     "backend", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
 )
-
-
-@pytest.fixture
-async def other_instance(migrated_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    """A second service's own engine on the same database."""
-    engine = create_engine(DatabaseSettings(url=migrated_url))
-    try:
-        yield make_sessionmaker(engine)
-    finally:
-        await engine.dispose()
 
 
 async def _session(db: async_sessionmaker[AsyncSession], session_id: str, state: str) -> None:
